@@ -1,0 +1,142 @@
+//! Start-up and shutdown: connect and migrate, build the service, run a transport until a
+//! shutdown signal, drain, close the pool.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use rmcp::ServiceExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, mask_url};
+use crate::http::{self, HttpSettings};
+use crate::mcp::McpServer;
+use crate::service::{Service, ServiceSettings};
+use crate::storage::{self, Store};
+
+/// Connects to the configured database (creating the SQLite directory) and applies migrations.
+pub async fn connect_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    if let Some(path) = config.sqlite_path()
+        && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create database directory {}", dir.display()))?;
+    }
+    storage::connect(&config.database_url, &config.pool)
+        .await
+        .with_context(|| format!("cannot open database {}", mask_url(&config.database_url)))
+}
+
+pub fn build_service(config: &Config, store: Arc<dyn Store>) -> Service {
+    Service::new(
+        store,
+        ServiceSettings {
+            keys: config.keys.clone(),
+            permissions: config.permissions.clone(),
+            limits: config.limits,
+            token_ttl: config.token_ttl,
+            token_cache_ttl: config.token_cache_ttl,
+        },
+    )
+}
+
+/// Cancels the token on SIGINT or SIGTERM.
+pub fn shutdown_on_signals(token: CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => tracing::info!("SIGINT received; shutting down"),
+            _ = term => tracing::info!("SIGTERM received; shutting down"),
+        }
+        token.cancel();
+    });
+}
+
+pub async fn run_http(
+    config: &Config,
+    service: Service,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let addr = format!("{}:{}", config.host, config.port);
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {addr}; is another server using the port? set HTTP_PORT or --port"
+            )
+        })?;
+    let local = listener.local_addr()?;
+    let settings = HttpSettings {
+        allowed_hosts: config.allowed_hosts.clone(),
+        allowed_origins: config.allowed_origins.clone(),
+        max_request_body_bytes: config.max_request_body_bytes,
+    };
+    let app = http::router(service.clone(), settings, shutdown.clone());
+    tracing::info!(
+        backend = service.store().backend(),
+        "listening on http://{local}/mcp"
+    );
+    // Tests and scripts read this line from stderr to find the port.
+    eprintln!("shared-context-server ready: http://{local}/mcp");
+    let drain = shutdown.clone();
+    let grace = config.shutdown_grace;
+    let server = http::serve(listener, app, shutdown);
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => result?,
+        () = async { drain.cancelled().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!("in-flight requests did not finish within {grace:?}; closing anyway");
+        }
+    }
+    service.store().close().await;
+    Ok(())
+}
+
+pub async fn run_stdio(service: Service, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let server = McpServer::new(service.clone());
+    eprintln!(
+        "shared-context-server ready: stdio ({})",
+        service.store().backend()
+    );
+    match server.serve(rmcp::transport::stdio_pipes()).await {
+        Ok(running) => {
+            tokio::select! {
+                result = running.waiting() => { result?; }
+                () = shutdown.cancelled() => {}
+            }
+        }
+        // stdin closed before `initialize`: a probe, not a failure.
+        Err(rmcp::service::ServerInitializeError::ConnectionClosed(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    service.store().close().await;
+    Ok(())
+}
+
+/// Start-up facts for the operator, on stderr: database, and on first run the new API key.
+pub fn print_banner(config: &Config, connect_time: std::time::Duration) {
+    tracing::info!(database = %mask_url(&config.database_url), connect_ms = connect_time.as_millis() as u64, "database ready");
+    if let Some(key_file) = &config.generated_key_file {
+        let url = format!("http://{}:{}/mcp", config.host, config.port);
+        eprintln!(
+            "\nFirst run: generated an API key and saved it to {} (mode 0600).\n  API key: {}\n\
+             Connect a client:\n  claude mcp add --transport http shared-context {url} --header \"X-API-Key: {}\"\n  \
+             or: shared-context-server client-config <claude|cursor|vscode|codex|gemini|generic>\n\
+             The admin key is in {}.\n",
+            key_file.display(),
+            config.keys.agent,
+            config.keys.agent,
+            config.data_dir.join("admin_api_key").display()
+        );
+    }
+}

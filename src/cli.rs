@@ -1,0 +1,69 @@
+//! Command line: flags with their environment names, and the subcommands.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "shared-context-server",
+    version,
+    about = "MCP server for multi-agent context sharing"
+)]
+pub struct Cli {
+    /// Transport: `http` (streamable HTTP at /mcp) or `stdio` (for a client that spawns us).
+    #[arg(long, env = "MCP_TRANSPORT", global = true)]
+    pub transport: Option<Transport>,
+    /// Address to listen on (HTTP).
+    #[arg(long, env = "HTTP_HOST", global = true)]
+    pub host: Option<String>,
+    /// Port to listen on (HTTP); 0 picks a free port.
+    #[arg(long, env = "HTTP_PORT", global = true)]
+    pub port: Option<u16>,
+    /// `sqlite:/path/file.db`, `sqlite::memory:` or `postgres://user@host/db`.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// error, warn, info, debug or trace (or a tracing filter such as `shared_context_server=debug`).
+    #[arg(long, env = "LOG_LEVEL", global = true)]
+    pub log_level: Option<String>,
+    /// A TOML config file; flags and environment variables override it.
+    #[arg(long, env = "SCS_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Where the embedded database and generated keys live.
+    #[arg(long, env = "SCS_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Http,
+    Stdio,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve MCP (the default when no command is given).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print the MCP client configuration snippet for a client.
+    ClientConfig {
+        client: ClientKind,
+        /// Print the stdio (spawned) form instead of the HTTP form.
+        #[arg(long)]
+        stdio: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClientKind {
+    Claude,
+    Cursor,
+    Vscode,
+    Codex,
+    Gemini,
+    Generic,
+}

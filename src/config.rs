@@ -1,0 +1,407 @@
+//! Configuration: defaults, then the TOML file, then environment variables and flags; validated
+//! once at start-up with messages that say what to change. Secrets never reach `Debug` or logs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+use crate::auth::ApiKeys;
+use crate::cli::{Cli, Transport};
+use crate::domain::PermissionTable;
+use crate::domain::input::InputLimits;
+use crate::storage::ConnectOptions;
+
+pub const DEFAULT_PORT: u16 = 23456;
+const MIN_KEY_CHARS: usize = 16;
+
+/// The config file's shape. Every field is optional; unknown fields are an error.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub transport: Option<Transport>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub database_url: Option<String>,
+    pub log_level: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub api_key: Option<String>,
+    pub admin_api_key: Option<String>,
+    pub token_ttl_seconds: Option<u64>,
+    pub token_cache_ttl_seconds: Option<u64>,
+    pub allowed_hosts: Option<Vec<String>>,
+    pub allowed_origins: Option<Vec<String>>,
+    pub max_request_body_bytes: Option<usize>,
+    pub max_message_length: Option<usize>,
+    pub max_metadata_bytes: Option<usize>,
+    pub shutdown_grace_seconds: Option<u64>,
+    /// Agent type → permissions, e.g. `reviewer = ["read", "write"]`.
+    #[serde(default)]
+    pub permissions: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub postgres: PoolFileConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolFileConfig {
+    pub pool_size: Option<u32>,
+    pub max_overflow: Option<u32>,
+    pub pool_timeout_seconds: Option<u64>,
+    pub pool_recycle_seconds: Option<u64>,
+    pub statement_timeout_seconds: Option<u64>,
+}
+
+/// Validated settings the server runs with.
+#[derive(Clone)]
+pub struct Config {
+    pub transport: Transport,
+    pub host: String,
+    pub port: u16,
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    pub log_level: String,
+    pub keys: ApiKeys,
+    /// Set when this start generated the agent key (first run): print it for the user.
+    pub generated_key_file: Option<PathBuf>,
+    pub token_ttl: Duration,
+    pub token_cache_ttl: Duration,
+    pub allowed_hosts: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    pub max_request_body_bytes: usize,
+    pub limits: InputLimits,
+    pub permissions: PermissionTable,
+    pub pool: ConnectOptions,
+    pub shutdown_grace: Duration,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("transport", &self.transport)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("database_url", &mask_url(&self.database_url))
+            .field("data_dir", &self.data_dir)
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Replaces the password in a database URL with `***`.
+pub fn mask_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = rest.split_once('/').map_or((rest, ""), |(a, t)| (a, t));
+    let masked_authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => format!("{userinfo}@{host}"),
+        },
+        None => authority.to_owned(),
+    };
+    let mut out = format!("{scheme}://{masked_authority}");
+    if !tail.is_empty() || rest.contains('/') {
+        out.push('/');
+        out.push_str(&mask_query_password(tail));
+    }
+    out
+}
+
+fn mask_query_password(tail: &str) -> String {
+    let Some((path, query)) = tail.split_once('?') else {
+        return tail.to_owned();
+    };
+    let params: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+            _ => kv.to_owned(),
+        })
+        .collect();
+    format!("{path}?{}", params.join("&"))
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn env_parse<T: std::str::FromStr>(name: &str) -> anyhow::Result<Option<T>> {
+    match env(name) {
+        None => Ok(None),
+        Some(raw) => raw.trim().parse().map(Some).map_err(|_| {
+            anyhow::anyhow!("{name}='{raw}' is not a valid number; unset it or give a whole number")
+        }),
+    }
+}
+
+fn env_list(name: &str) -> Option<Vec<String>> {
+    env(name).map(|v| {
+        v.split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    })
+}
+
+/// `$XDG_DATA_HOME/shared-context-server`, else `~/.local/share/shared-context-server`.
+pub fn default_data_dir() -> PathBuf {
+    let base = env("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env("HOME").map(|h| Path::new(&h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("shared-context-server")
+}
+
+impl Config {
+    /// Builds the settings from flags, environment and the optional file, then validates them.
+    pub fn load(cli: &Cli) -> anyhow::Result<Self> {
+        let file = match &cli.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .with_context(|| format!("config file {} is not valid", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let data_dir = cli
+            .data_dir
+            .clone()
+            .or(file.data_dir.clone())
+            .unwrap_or_else(default_data_dir);
+        let database_url = match cli.database_url.clone().or(file.database_url.clone()) {
+            Some(url) => url,
+            None => format!("sqlite:{}", data_dir.join("shared-context.db").display()),
+        };
+        let token_ttl = env_parse::<u64>("TOKEN_TTL_SECONDS")?
+            .or(env_parse::<u64>("JWT_TOKEN_EXPIRY")?)
+            .or(file.token_ttl_seconds)
+            .unwrap_or(86_400);
+        let token_cache_ttl = env_parse::<u64>("TOKEN_CACHE_TTL_SECONDS")?
+            .or(file.token_cache_ttl_seconds)
+            .unwrap_or(30);
+        let defaults = InputLimits::default();
+        let limits = InputLimits {
+            content_max_chars: env_parse("MAX_MESSAGE_LENGTH")?
+                .or(file.max_message_length)
+                .unwrap_or(defaults.content_max_chars),
+            metadata_max_bytes: env_parse("MAX_METADATA_BYTES")?
+                .or(file.max_metadata_bytes)
+                .unwrap_or(defaults.metadata_max_bytes),
+            ..defaults
+        };
+        let pool_size = env_parse("POSTGRES_POOL_SIZE")?
+            .or(file.postgres.pool_size)
+            .unwrap_or(20u32);
+        let overflow = env_parse("POSTGRES_MAX_OVERFLOW")?
+            .or(file.postgres.max_overflow)
+            .unwrap_or(10u32);
+        let pool_timeout = env_parse("POSTGRES_POOL_TIMEOUT")?
+            .or(file.postgres.pool_timeout_seconds)
+            .unwrap_or(30u64);
+        let recycle = env_parse("POSTGRES_POOL_RECYCLE")?
+            .or(file.postgres.pool_recycle_seconds)
+            .unwrap_or(3600u64);
+        let statement_timeout = env_parse("POSTGRES_STATEMENT_TIMEOUT")?
+            .or(file.postgres.statement_timeout_seconds)
+            .unwrap_or(30u64);
+        let pool = ConnectOptions {
+            max_connections: pool_size.saturating_add(overflow),
+            min_connections: pool_size.min(2),
+            acquire_timeout: Duration::from_secs(pool_timeout),
+            max_lifetime: (recycle > 0).then(|| Duration::from_secs(recycle)),
+            idle_timeout: Some(Duration::from_secs(600)),
+            statement_timeout: Duration::from_secs(statement_timeout),
+            ..ConnectOptions::default()
+        };
+        let permissions = PermissionTable::default()
+            .with_overrides(&file.permissions)
+            .map_err(|e| anyhow::anyhow!("config file [permissions]: {}", e.message))?;
+
+        let config = Self {
+            transport: cli.transport.or(file.transport).unwrap_or(Transport::Http),
+            host: cli
+                .host
+                .clone()
+                .or(file.host.clone())
+                .unwrap_or_else(|| "127.0.0.1".into()),
+            port: cli.port.or(file.port).unwrap_or(DEFAULT_PORT),
+            database_url,
+            data_dir,
+            log_level: cli
+                .log_level
+                .clone()
+                .or(file.log_level.clone())
+                .unwrap_or_else(|| "info".into()),
+            keys: ApiKeys {
+                agent: String::new(),
+                admin: None,
+            },
+            generated_key_file: None,
+            token_ttl: Duration::from_secs(token_ttl),
+            token_cache_ttl: Duration::from_secs(token_cache_ttl),
+            allowed_hosts: env_list("ALLOWED_HOSTS")
+                .or(file.allowed_hosts.clone())
+                .unwrap_or_else(|| vec!["localhost".into(), "127.0.0.1".into(), "::1".into()]),
+            allowed_origins: env_list("ALLOWED_ORIGINS")
+                .or(file.allowed_origins.clone())
+                .unwrap_or_default(),
+            max_request_body_bytes: env_parse("MAX_REQUEST_BODY_BYTES")?
+                .or(file.max_request_body_bytes)
+                .unwrap_or(4 << 20),
+            limits,
+            permissions,
+            pool,
+            shutdown_grace: Duration::from_secs(
+                env_parse("SHUTDOWN_GRACE_SECONDS")?
+                    .or(file.shutdown_grace_seconds)
+                    .unwrap_or(10),
+            ),
+        };
+        let config = config.with_keys(
+            env("API_KEY").or(file.api_key),
+            env("ADMIN_API_KEY").or(file.admin_api_key),
+        )?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Uses the given keys, or the ones kept in the data directory, or generates them (0600).
+    fn with_keys(mut self, agent: Option<String>, admin: Option<String>) -> anyhow::Result<Self> {
+        let (agent, generated) = match agent {
+            Some(key) => (key, None),
+            None => {
+                let path = self.data_dir.join("api_key");
+                let (key, created) = load_or_create_secret(&path)?;
+                (key, created.then_some(path))
+            }
+        };
+        let admin = match admin {
+            Some(key) => key,
+            None => load_or_create_secret(&self.data_dir.join("admin_api_key"))?.0,
+        };
+        self.keys = ApiKeys {
+            agent,
+            admin: Some(admin),
+        };
+        self.generated_key_file = generated;
+        Ok(self)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.keys.agent.trim().chars().count() < MIN_KEY_CHARS {
+            bail!(
+                "API_KEY is shorter than {MIN_KEY_CHARS} characters; use a random key, e.g. `openssl rand -hex 32`"
+            );
+        }
+        if let Some(admin) = &self.keys.admin {
+            if admin.trim().chars().count() < MIN_KEY_CHARS {
+                bail!(
+                    "ADMIN_API_KEY is shorter than {MIN_KEY_CHARS} characters; use a random key, e.g. `openssl rand -hex 32`"
+                );
+            }
+            if crate::auth::constant_time_eq(admin, &self.keys.agent) {
+                bail!("ADMIN_API_KEY must differ from API_KEY, or every agent could become admin");
+            }
+        }
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            bail!(
+                "DATABASE_URL '{}' is not supported; use sqlite:/path/to/file.db or postgres://user:pass@host:5432/db",
+                mask_url(&self.database_url)
+            );
+        }
+        if self.host.parse::<std::net::IpAddr>().is_err() && self.host != "localhost" {
+            bail!(
+                "HTTP_HOST '{}' is not an IP address; use 127.0.0.1 (local) or 0.0.0.0 (all interfaces)",
+                self.host
+            );
+        }
+        if !(60..=30 * 86_400).contains(&self.token_ttl.as_secs()) {
+            bail!(
+                "TOKEN_TTL_SECONDS must be between 60 and 2592000 (30 days); got {}",
+                self.token_ttl.as_secs()
+            );
+        }
+        if self.limits.content_max_chars == 0 || self.limits.metadata_max_bytes == 0 {
+            bail!("MAX_MESSAGE_LENGTH and MAX_METADATA_BYTES must be positive");
+        }
+        if self.max_request_body_bytes < 1024 {
+            bail!("MAX_REQUEST_BODY_BYTES must be at least 1024");
+        }
+        if self.pool.max_connections == 0 {
+            bail!("POSTGRES_POOL_SIZE + POSTGRES_MAX_OVERFLOW must be at least 1");
+        }
+        if self.pool.acquire_timeout.is_zero() {
+            bail!("POSTGRES_POOL_TIMEOUT must be at least 1 second");
+        }
+        Ok(())
+    }
+
+    /// The SQLite file behind the database URL, when there is one.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let rest = self.database_url.strip_prefix("sqlite:")?;
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let path = rest.split('?').next().unwrap_or(rest);
+        (!path.is_empty() && !path.contains(":memory:")).then(|| PathBuf::from(path))
+    }
+}
+
+/// Reads a secret file, or creates it with a fresh random key and mode 0600.
+fn load_or_create_secret(path: &Path) -> anyhow::Result<(String, bool)> {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        let key = existing.trim().to_owned();
+        if !key.is_empty() {
+            return Ok((key, false));
+        }
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    }
+    let bytes: [u8; 32] = rand::random();
+    let key = crate::util::hex(&bytes);
+    write_private(path, &key)
+        .with_context(|| format!("cannot write key file {}", path.display()))?;
+    Ok((key, true))
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_passwords() {
+        assert_eq!(
+            mask_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(
+            mask_url("postgres://u@h/db?password=x&sslmode=require"),
+            "postgres://u@h/db?password=***&sslmode=require"
+        );
+        assert_eq!(mask_url("sqlite:/tmp/x.db"), "sqlite:/tmp/x.db");
+        assert!(!mask_url("postgresql://a:p%40ss@h/d").contains("p%40ss"));
+    }
+}

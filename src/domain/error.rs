@@ -1,0 +1,121 @@
+//! The error every rule speaks: a stable code, one sentence, and what to call next.
+
+use std::fmt;
+
+/// Stable machine-readable error codes. Names follow the Python server where it had one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    InvalidInput,
+    ContentTooLarge,
+    InvalidMetadataFormat,
+    MetadataTooLarge,
+    InvalidVisibility,
+    InvalidLimit,
+    InvalidSessionId,
+    SessionNotFound,
+    SessionClosed,
+    ParentMessageNotFound,
+    PermissionDenied,
+    AuthFailed,
+    InvalidTokenFormat,
+    TokenAuthenticationFailed,
+    TokenRefreshFailed,
+    DatabaseUnavailable,
+    InternalError,
+}
+
+impl ErrorCode {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidInput => "INVALID_INPUT",
+            Self::ContentTooLarge => "CONTENT_TOO_LARGE",
+            Self::InvalidMetadataFormat => "INVALID_METADATA_FORMAT",
+            Self::MetadataTooLarge => "METADATA_TOO_LARGE",
+            Self::InvalidVisibility => "INVALID_VISIBILITY",
+            Self::InvalidLimit => "INVALID_LIMIT",
+            Self::InvalidSessionId => "INVALID_SESSION_ID",
+            Self::SessionNotFound => "SESSION_NOT_FOUND",
+            Self::SessionClosed => "SESSION_CLOSED",
+            Self::ParentMessageNotFound => "PARENT_MESSAGE_NOT_FOUND",
+            Self::PermissionDenied => "PERMISSION_DENIED",
+            Self::AuthFailed => "AUTH_FAILED",
+            Self::InvalidTokenFormat => "INVALID_TOKEN_FORMAT",
+            Self::TokenAuthenticationFailed => "TOKEN_AUTHENTICATION_FAILED",
+            Self::TokenRefreshFailed => "TOKEN_REFRESH_FAILED",
+            Self::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
+            Self::InternalError => "INTERNAL_ERROR",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A rule was broken. Carries everything a client needs to correct the call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct DomainError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub suggestions: Vec<String>,
+    /// Seconds after which retrying may succeed; only for transient failures.
+    pub retry_after: Option<u32>,
+}
+
+impl DomainError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            suggestions: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    pub fn suggest(mut self, suggestion: impl Into<String>) -> Self {
+        self.suggestions.push(suggestion.into());
+        self
+    }
+
+    pub fn retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidInput, message)
+    }
+
+    pub fn permission_denied(needed: Permission, held: &Permissions) -> Self {
+        Self::new(
+            ErrorCode::PermissionDenied,
+            format!("this call needs the '{needed}' permission; your token has [{held}]"),
+        )
+        .suggest(match needed {
+            Permission::Admin => "authenticate_agent with the admin API key (ADMIN_API_KEY) and requested_permissions including \"admin\"",
+            _ => "call authenticate_agent with requested_permissions including this permission and pass the new auth_token",
+        })
+    }
+
+    pub fn session_not_found(id: &str) -> Self {
+        Self::new(
+            ErrorCode::SessionNotFound,
+            format!("no session '{id}' exists"),
+        )
+        .suggest("call list_sessions to find an existing session, or create_session to make one")
+    }
+
+    pub fn unavailable() -> Self {
+        Self::new(
+            ErrorCode::DatabaseUnavailable,
+            "the database is temporarily unavailable",
+        )
+        .suggest("retry after retry_after seconds; call health to see the database status")
+        .retry_after(2)
+    }
+}
+
+use super::identity::{Permission, Permissions};

@@ -1,0 +1,11 @@
+//! Domain types and rules: identities, permissions, visibility, validated inputs. No I/O here.
+
+pub mod error;
+pub mod identity;
+pub mod input;
+pub mod visibility;
+
+pub use error::{DomainError, ErrorCode};
+pub use identity::{AgentId, AgentType, Identity, Permission, PermissionTable, Permissions};
+pub use input::{Content, Limit, Metadata, Purpose, SessionId};
+pub use visibility::{Reader, Visibility, VisibilityFilter};

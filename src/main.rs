@@ -1,0 +1,65 @@
+//! Binary entry point: parse the command line, load config, run the chosen command.
+
+use clap::Parser;
+use shared_context_server::cli::{Cli, Command, Transport};
+use shared_context_server::config::Config;
+use shared_context_server::{app, client_config, telemetry};
+use tokio_util::sync::CancellationToken;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(&cli)?;
+    telemetry::init(&config.log_level);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::ClientConfig { client, stdio } => {
+            let url = format!(
+                "http://{}:{}/mcp",
+                if config.host == "0.0.0.0" {
+                    "127.0.0.1"
+                } else {
+                    &config.host
+                },
+                config.port
+            );
+            let binary = std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| "shared-context-server".into());
+            let endpoint = client_config::Endpoint {
+                url: &url,
+                api_key: &config.keys.agent,
+                binary: &binary,
+            };
+            println!("{}", client_config::snippet(client, stdio, &endpoint));
+            Ok(())
+        }
+        Command::Migrate => {
+            let store = app::connect_store(&config).await?;
+            eprintln!("migrations applied ({})", store.backend());
+            store.close().await;
+            Ok(())
+        }
+        Command::Serve => {
+            let started = std::time::Instant::now();
+            let store = app::connect_store(&config).await?;
+            app::print_banner(&config, started.elapsed());
+            let service = app::build_service(&config, store);
+            let shutdown = CancellationToken::new();
+            app::shutdown_on_signals(shutdown.clone());
+            match config.transport {
+                Transport::Http => app::run_http(&config, service, shutdown).await,
+                Transport::Stdio => app::run_stdio(service, shutdown).await,
+            }
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Message use-cases: post with a visibility, read with the visibility rule applied in SQL.
+
+use serde_json::Value;
+
+use super::Service;
+use crate::domain::input::non_negative;
+use crate::domain::{
+    Content, DomainError, ErrorCode, Identity, Limit, Metadata, Permission, Reader, SessionId,
+    Visibility, VisibilityFilter,
+};
+use crate::error::AppError;
+use crate::storage::{InsertOutcome, MessageQuery, MessageRecord, NewMessage};
+
+pub struct AddMessage {
+    pub session_id: String,
+    pub content: String,
+    pub visibility: Option<String>,
+    pub metadata: Option<Value>,
+    pub parent_message_id: Option<i64>,
+}
+
+pub struct GetMessages {
+    pub session_id: String,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    pub visibility_filter: Option<String>,
+    pub after_id: Option<i64>,
+}
+
+pub struct MessagePage {
+    pub messages: Vec<MessageRecord>,
+    /// Matching messages in the whole session (offset paging only).
+    pub total_count: Option<i64>,
+    pub has_more: bool,
+    /// The cursor for the next `after_id` read: the last id returned, or the one given.
+    pub next_after_id: i64,
+}
+
+pub const GET_MESSAGES_MAX_LIMIT: u32 = 1000;
+
+impl Service {
+    pub async fn add_message(
+        &self,
+        who: &Identity,
+        input: AddMessage,
+    ) -> Result<MessageRecord, AppError> {
+        who.require(Permission::Write)?;
+        let visibility = match input.visibility.as_deref().map(str::trim) {
+            None | Some("") => Visibility::Public,
+            Some(v) => Visibility::parse(v)?,
+        };
+        who.require(visibility.write_permission())?;
+        let session_id = SessionId::parse(&input.session_id)?;
+        let content = Content::parse(&input.content, self.limits())?;
+        let metadata = Metadata::parse(input.metadata, self.limits())?;
+        if let Some(parent) = input.parent_message_id
+            && parent < 1
+        {
+            return Err(DomainError::invalid(format!(
+                "parent_message_id must be a positive message id; got {parent}"
+            )));
+        }
+        let Identity::Agent {
+            agent_id,
+            agent_type,
+            ..
+        } = who
+        else {
+            unreachable!("write permission implies an agent identity")
+        };
+        let new = NewMessage {
+            session_id: session_id.clone(),
+            sender: agent_id.as_str().to_owned(),
+            sender_type: agent_type.as_str().to_owned(),
+            content: content.into_string(),
+            visibility,
+            metadata: metadata.as_map().clone(),
+            parent_message_id: input.parent_message_id,
+            at: crate::util::now(),
+        };
+        match self.store().add_message(&new).await? {
+            InsertOutcome::Inserted(record) => Ok(record),
+            InsertOutcome::SessionMissing => Err(DomainError::session_not_found(session_id.as_str())),
+            InsertOutcome::SessionClosed => Err(DomainError::new(
+                ErrorCode::SessionClosed,
+                format!("session '{session_id}' is closed and accepts no new messages"),
+            )
+            .suggest("create_session to start a new session; reading the closed one still works")),
+            InsertOutcome::ParentNotInSession => Err(DomainError::new(
+                ErrorCode::ParentMessageNotFound,
+                format!(
+                    "parent_message_id {} is not a message in session '{session_id}'",
+                    new.parent_message_id.unwrap_or_default()
+                ),
+            )
+            .suggest("use an id returned by get_messages for this same session, or leave parent_message_id out")),
+        }
+    }
+
+    pub async fn get_messages(
+        &self,
+        who: &Identity,
+        input: GetMessages,
+    ) -> Result<MessagePage, AppError> {
+        who.require(Permission::Read)?;
+        let session_id = SessionId::parse(&input.session_id)?;
+        let limit = Limit::parse(input.limit, 50, GET_MESSAGES_MAX_LIMIT, "limit")?;
+        let offset = Self::offset(input.offset)?;
+        let filter = VisibilityFilter::parse(input.visibility_filter.as_deref())?;
+        let after_id = input
+            .after_id
+            .map(|v| non_negative(Some(v), "after_id"))
+            .transpose()?;
+        if after_id.is_some() && offset > 0 {
+            return Err(DomainError::invalid("use either offset or after_id, not both")
+                .suggest("after_id is the cursor for new messages; offset pages through the whole session"));
+        }
+        let reader = Reader::of(who);
+        let query = MessageQuery {
+            session_id: &session_id,
+            reader: &reader,
+            only: filter.0,
+            after_id: after_id.unwrap_or(0),
+            offset,
+            limit: limit.get() + 1,
+            newest_first: false,
+        };
+        let mut messages = self.store().list_messages(&query).await?;
+        if messages.is_empty() {
+            // Only an empty page needs to tell "no session" from "nothing to read".
+            self.existing_session(&session_id).await?;
+        }
+        let has_more = messages.len() > limit.get() as usize;
+        messages.truncate(limit.get() as usize);
+        let total_count = match after_id {
+            Some(_) => None,
+            None if !has_more && (offset == 0 || !messages.is_empty()) => {
+                Some(offset + messages.len() as i64)
+            }
+            None => Some(self.store().count_messages(&query).await?),
+        };
+        let next_after_id = messages.last().map_or(after_id.unwrap_or(0), |m| m.id);
+        Ok(MessagePage {
+            messages,
+            total_count,
+            has_more,
+            next_after_id,
+        })
+    }
+}

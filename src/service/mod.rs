@@ -1,0 +1,86 @@
+//! The rules shared by every front end: permissions, visibility, validation, limits and audit.
+//! MCP tools and HTTP handlers call these; nothing here knows about the transport's wire format.
+
+mod auth;
+mod health;
+mod messages;
+mod sessions;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+pub use auth::{Caller, IssuedToken, Origin};
+pub use health::HealthReport;
+pub use messages::{AddMessage, GetMessages, MessagePage};
+pub use sessions::{SessionPage, SessionView};
+
+use crate::auth::{ApiKeys, TokenCache};
+use crate::domain::PermissionTable;
+use crate::domain::input::InputLimits;
+use crate::storage::Store;
+
+/// Everything a request needs, cheap to clone.
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    keys: ApiKeys,
+    permissions: PermissionTable,
+    limits: InputLimits,
+    token_ttl: chrono::Duration,
+    tokens: TokenCache,
+    started: Instant,
+}
+
+/// Settings the service needs from the config.
+pub struct ServiceSettings {
+    pub keys: ApiKeys,
+    pub permissions: PermissionTable,
+    pub limits: InputLimits,
+    pub token_ttl: std::time::Duration,
+    pub token_cache_ttl: std::time::Duration,
+}
+
+impl Service {
+    pub fn new(store: Arc<dyn Store>, settings: ServiceSettings) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                keys: settings.keys,
+                permissions: settings.permissions,
+                limits: settings.limits,
+                token_ttl: chrono::Duration::from_std(settings.token_ttl)
+                    .unwrap_or(chrono::Duration::hours(24)),
+                tokens: TokenCache::new(settings.token_cache_ttl, 10_000),
+                started: Instant::now(),
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.inner.store.as_ref()
+    }
+
+    pub fn keys(&self) -> &ApiKeys {
+        &self.inner.keys
+    }
+
+    pub fn permissions(&self) -> &PermissionTable {
+        &self.inner.permissions
+    }
+
+    pub fn limits(&self) -> &InputLimits {
+        &self.inner.limits
+    }
+
+    pub fn uptime(&self) -> std::time::Duration {
+        self.inner.started.elapsed()
+    }
+
+    pub fn token_cache(&self) -> &TokenCache {
+        &self.inner.tokens
+    }
+}

@@ -1,0 +1,155 @@
+//! Session use-cases: create, read, list and close.
+
+use serde_json::{Value, json};
+
+use super::Service;
+use crate::domain::input::non_negative;
+use crate::domain::{
+    DomainError, ErrorCode, Identity, Limit, Metadata, Permission, Purpose, Reader, SessionId,
+};
+use crate::error::AppError;
+use crate::storage::{AuditEvent, MessageQuery, MessageRecord, NewSession, SessionRecord};
+
+/// How many recent messages `get_session` includes.
+pub const SESSION_PREVIEW_MESSAGES: u32 = 50;
+
+pub struct SessionView {
+    pub session: SessionRecord,
+    /// The newest visible messages, oldest first.
+    pub messages: Vec<MessageRecord>,
+    /// All messages the caller may read in this session.
+    pub visible_message_count: i64,
+}
+
+pub struct SessionPage {
+    pub sessions: Vec<SessionRecord>,
+    pub next_cursor: Option<String>,
+}
+
+impl Service {
+    pub async fn create_session(
+        &self,
+        who: &Identity,
+        purpose: &str,
+        metadata: Option<Value>,
+    ) -> Result<SessionRecord, AppError> {
+        who.require(Permission::Write)?;
+        let purpose = Purpose::parse(purpose, self.limits())?;
+        let metadata = Metadata::parse(metadata, self.limits())?;
+        let new = NewSession {
+            id: SessionId::generate(),
+            purpose: purpose.as_str().to_owned(),
+            created_by: who.audit_name().to_owned(),
+            metadata: metadata.as_map().clone(),
+            at: crate::util::now(),
+        };
+        Ok(self.store().create_session(&new).await?)
+    }
+
+    /// An existing session, or `SESSION_NOT_FOUND`.
+    pub(crate) async fn existing_session(&self, id: &SessionId) -> Result<SessionRecord, AppError> {
+        self.store()
+            .get_session(id)
+            .await?
+            .ok_or_else(|| DomainError::session_not_found(id.as_str()))
+    }
+
+    pub async fn get_session(
+        &self,
+        who: &Identity,
+        session_id: &str,
+    ) -> Result<SessionView, AppError> {
+        who.require(Permission::Read)?;
+        let id = SessionId::parse(session_id)?;
+        let session = self.existing_session(&id).await?;
+        let reader = Reader::of(who);
+        let query = MessageQuery {
+            session_id: &id,
+            reader: &reader,
+            only: None,
+            after_id: 0,
+            offset: 0,
+            limit: SESSION_PREVIEW_MESSAGES,
+            newest_first: true,
+        };
+        let (mut messages, visible_message_count) = tokio::try_join!(
+            self.store().list_messages(&query),
+            self.store().count_messages(&query)
+        )?;
+        messages.reverse();
+        Ok(SessionView {
+            session,
+            messages,
+            visible_message_count,
+        })
+    }
+
+    pub async fn list_sessions(
+        &self,
+        who: &Identity,
+        active_only: Option<bool>,
+        limit: Option<i64>,
+        cursor: Option<&str>,
+    ) -> Result<SessionPage, AppError> {
+        who.require(Permission::Read)?;
+        let limit = Limit::parse(limit, 50, 200, "limit")?;
+        let before = match cursor.map(str::trim).filter(|c| !c.is_empty()) {
+            None => None,
+            Some(raw) => Some(raw.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| {
+                DomainError::invalid(format!("cursor '{raw}' is not valid; pass next_cursor from the previous list_sessions result"))
+            })?),
+        };
+        let sessions = self
+            .store()
+            .list_sessions(active_only.unwrap_or(true), limit.get(), before)
+            .await?;
+        let next_cursor = (sessions.len() == limit.get() as usize)
+            .then(|| sessions.last().map(|s| s.seq.to_string()))
+            .flatten();
+        Ok(SessionPage {
+            sessions,
+            next_cursor,
+        })
+    }
+
+    /// Marks a session inactive. Its creator or an admin may do so; closing twice is harmless.
+    pub async fn close_session(
+        &self,
+        who: &Identity,
+        session_id: &str,
+    ) -> Result<SessionRecord, AppError> {
+        who.require(Permission::Write)?;
+        let id = SessionId::parse(session_id)?;
+        let session = self.existing_session(&id).await?;
+        let is_creator = who
+            .agent_id()
+            .is_some_and(|a| a.as_str() == session.created_by);
+        if !is_creator && !who.is_admin() {
+            return Err(DomainError::new(
+                ErrorCode::PermissionDenied,
+                format!(
+                    "only the session's creator ({}) or an admin may close it",
+                    session.created_by
+                ),
+            )
+            .suggest("ask the creator to call close_session, or authenticate as admin"));
+        }
+        if !session.is_active {
+            return Ok(session);
+        }
+        let closed = self
+            .store()
+            .close_session(&id, crate::util::now())
+            .await?
+            .ok_or_else(|| DomainError::session_not_found(id.as_str()))?;
+        self.audit_quietly(
+            AuditEvent::new("session_closed", who.audit_name(), json!({})).in_session(id.as_str()),
+        )
+        .await;
+        Ok(closed)
+    }
+
+    pub(crate) fn offset(raw: Option<i64>) -> Result<i64, AppError> {
+        non_negative(raw, "offset")
+    }
+}

@@ -1,0 +1,264 @@
+//! Storage: one trait, a SQLite and a PostgreSQL implementation. The only place with SQL.
+
+mod error;
+pub mod postgres;
+pub mod sqlite;
+mod visibility;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use crate::domain::{Reader, SessionId, Visibility};
+pub use error::StoreError;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: SessionId,
+    pub purpose: String,
+    pub created_by: String,
+    pub metadata: Map<String, Value>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRecord {
+    pub id: String,
+    pub purpose: String,
+    pub created_by: String,
+    pub metadata: Map<String, Value>,
+    pub is_active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Insertion order; the `list_sessions` cursor.
+    pub seq: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub session_id: SessionId,
+    pub sender: String,
+    pub sender_type: String,
+    pub content: String,
+    pub visibility: Visibility,
+    pub metadata: Map<String, Value>,
+    pub parent_message_id: Option<i64>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageRecord {
+    pub id: i64,
+    pub session_id: String,
+    pub sender: String,
+    pub sender_type: String,
+    pub content: String,
+    pub visibility: Visibility,
+    pub message_type: String,
+    pub metadata: Map<String, Value>,
+    pub parent_message_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl MessageRecord {
+    pub(crate) fn from_new(id: i64, new: &NewMessage) -> Self {
+        Self {
+            id,
+            session_id: new.session_id.as_str().to_owned(),
+            sender: new.sender.clone(),
+            sender_type: new.sender_type.clone(),
+            content: new.content.clone(),
+            visibility: new.visibility,
+            message_type: MESSAGE_TYPE.to_owned(),
+            metadata: new.metadata.clone(),
+            parent_message_id: new.parent_message_id,
+            created_at: new.at,
+        }
+    }
+}
+
+/// The Python server stored every message as this type; we keep the column for compatibility.
+pub const MESSAGE_TYPE: &str = "agent_response";
+
+/// Why a message was not inserted, when it was not.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InsertOutcome {
+    Inserted(MessageRecord),
+    SessionMissing,
+    SessionClosed,
+    ParentNotInSession,
+}
+
+/// A read of one session's messages, always filtered by the reader.
+#[derive(Debug, Clone)]
+pub struct MessageQuery<'a> {
+    pub session_id: &'a SessionId,
+    pub reader: &'a Reader,
+    pub only: Option<Visibility>,
+    /// Only messages with an id above this one (0: from the start).
+    pub after_id: i64,
+    pub offset: i64,
+    pub limit: u32,
+    /// Newest first (then `offset` counts from the newest).
+    pub newest_first: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenRecord {
+    pub token_hash: String,
+    pub agent_id: String,
+    pub agent_type: String,
+    pub permissions: Vec<String>,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    pub event: &'static str,
+    pub actor: String,
+    pub session_id: Option<String>,
+    pub details: Value,
+    pub at: DateTime<Utc>,
+}
+
+impl AuditEvent {
+    pub fn new(event: &'static str, actor: impl Into<String>, details: Value) -> Self {
+        Self {
+            event,
+            actor: actor.into(),
+            session_id: None,
+            details,
+            at: crate::util::now(),
+        }
+    }
+
+    pub fn in_session(mut self, session_id: &str) -> Self {
+        self.session_id = Some(session_id.to_owned());
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    pub event: String,
+    pub actor: String,
+    pub session_id: Option<String>,
+    pub details: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Pool and database figures for `health`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: u32,
+    pub in_use: u32,
+    pub max: u32,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgresql`.
+    fn backend(&self) -> &'static str;
+    fn pool_stats(&self) -> PoolStats;
+    async fn ping(&self) -> StoreResult<()>;
+    async fn server_version(&self) -> StoreResult<String>;
+    async fn close(&self);
+
+    async fn create_session(&self, new: &NewSession) -> StoreResult<SessionRecord>;
+    async fn get_session(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>>;
+    /// Newest first; `before_seq` is the cursor from the previous page.
+    async fn list_sessions(
+        &self,
+        active_only: bool,
+        limit: u32,
+        before_seq: Option<i64>,
+    ) -> StoreResult<Vec<SessionRecord>>;
+    /// Marks a session inactive; `None` when it does not exist.
+    async fn close_session(
+        &self,
+        id: &SessionId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<SessionRecord>>;
+
+    /// Inserts a message and its audit row atomically, bumping the session's `updated_at`.
+    /// Ids increase in commit order within a session, so they are safe cursors.
+    async fn add_message(&self, new: &NewMessage) -> StoreResult<InsertOutcome>;
+    async fn list_messages(&self, query: &MessageQuery<'_>) -> StoreResult<Vec<MessageRecord>>;
+    /// How many messages `query` would match with no paging.
+    async fn count_messages(&self, query: &MessageQuery<'_>) -> StoreResult<i64>;
+
+    async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()>;
+    async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenRecord>>;
+    /// Revokes a live token; false when it was unknown or already revoked.
+    async fn revoke_token(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Revokes `old_hash` and inserts `new` in one transaction, only if the old token is still
+    /// live at `at`. False when it was not (so a token can be refreshed once).
+    async fn rotate_token(
+        &self,
+        old_hash: &str,
+        new: &TokenRecord,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    async fn audit(&self, event: &AuditEvent) -> StoreResult<()>;
+    async fn recent_audit(&self, limit: u32) -> StoreResult<Vec<AuditRecord>>;
+}
+
+/// Connects to the database named by `url` (`sqlite:` or `postgres://`) and applies migrations.
+pub async fn connect(
+    url: &str,
+    options: &ConnectOptions,
+) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(std::sync::Arc::new(
+            postgres::PgStore::connect(url, options).await?,
+        ))
+    } else if url.starts_with("sqlite:") {
+        Ok(std::sync::Arc::new(
+            sqlite::SqliteStore::connect(url, options).await?,
+        ))
+    } else {
+        anyhow::bail!(
+            "DATABASE_URL must start with sqlite: or postgres:// (got '{}')",
+            crate::config::mask_url(url)
+        )
+    }
+}
+
+/// Pool settings shared by both backends.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub acquire_timeout: std::time::Duration,
+    pub max_lifetime: Option<std::time::Duration>,
+    pub idle_timeout: Option<std::time::Duration>,
+    pub statement_timeout: std::time::Duration,
+    pub application_name: String,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 20,
+            min_connections: 1,
+            acquire_timeout: std::time::Duration::from_secs(30),
+            max_lifetime: Some(std::time::Duration::from_secs(3600)),
+            idle_timeout: Some(std::time::Duration::from_secs(600)),
+            statement_timeout: std::time::Duration::from_secs(30),
+            application_name: "shared_context_server".into(),
+        }
+    }
+}
+
+pub(crate) fn parse_permissions(raw: &str) -> Vec<String> {
+    raw.split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}

@@ -1,0 +1,24 @@
+//! The visibility rule as SQL, written once for both dialects (`domain::visibility` is the same
+//! rule in Rust). Every read query binds the reader as `$1` kind, `$2` agent id, `$3` agent type.
+
+/// SQL condition over alias `m`: messages the reader bound at `$1..$3` may read.
+macro_rules! visible_to_reader {
+    () => {
+        "(m.visibility = 'public' OR $1 = 'admin' OR ($1 = 'agent' AND \
+         ((m.visibility = 'private' AND m.sender = $2) OR (m.visibility = 'agent_only' AND m.sender_type = $3))))"
+    };
+}
+
+/// The whole WHERE clause of a message read: session `$4`, optional visibility `$5`, ids above `$6`.
+macro_rules! message_read_where {
+    () => {
+        concat!(
+            " WHERE m.session_id = $4 AND ",
+            $crate::storage::visibility::visible_to_reader!(),
+            " AND ($5 IS NULL OR m.visibility = $5) AND m.id > $6 "
+        )
+    };
+}
+
+pub(crate) use message_read_where;
+pub(crate) use visible_to_reader;
