@@ -173,6 +173,13 @@ impl Service {
             )
             .suggest("ask without \"admin\" in requested_permissions, or present the admin key as api_key"));
         }
+        if requested.contains(Permission::Admin) && !self.permissions().for_type(&agent_type).contains(Permission::Admin) {
+            return Err(DomainError::new(
+                ErrorCode::PermissionDenied,
+                format!("agent_type '{agent_type}' cannot hold the admin permission"),
+            )
+            .suggest("authenticate with agent_type \"admin\" or \"system\" (and the admin key) for admin work"));
+        }
         let mut permissions = self.permissions().grant(&agent_type, requested);
         if key != Some(KeyKind::Admin) {
             permissions = permissions.without(Permission::Admin);

@@ -1,0 +1,4 @@
+//! One integration-test binary: the real server over real transports, on both backends.
+
+mod support;
+mod visibility;

@@ -1,0 +1,224 @@
+//! Test harness: a database per test (SQLite file or a fresh PostgreSQL database), the real
+//! binary over HTTP or stdio, and rmcp clients that talk to it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use reqwest::header::{HeaderName, HeaderValue};
+use rmcp::model::CallToolRequestParams;
+use rmcp::service::RunningService;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{ConfigureCommandExt, StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+pub const API_KEY: &str = "test-agent-key-0123456789abcdef";
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef";
+pub const BIN: &str = env!("CARGO_BIN_EXE_shared-context-server");
+
+pub type Client = RunningService<RoleClient, ()>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+pub fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(unique_name("scs_test"));
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+/// The PostgreSQL server the tests create their databases on.
+pub fn pg_admin_url() -> String {
+    std::env::var("SCS_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// One database for one test, removed when dropped.
+pub struct TestDb {
+    pub backend: Backend,
+    pub url: String,
+    pub dir: PathBuf,
+    pg_name: Option<String>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> Self {
+        let dir = temp_dir();
+        match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite:{}", dir.join("test.db").display());
+                Self { backend, url, dir, pg_name: None }
+            }
+            Backend::Postgres => {
+                let admin = pg_admin_url();
+                let name = unique_name("scs_test");
+                let mut conn = match sqlx::postgres::PgConnection::connect(&admin).await {
+                    Ok(c) => c,
+                    Err(e) => panic!(
+                        "PostgreSQL is required for this test but {admin} is unreachable ({e}). \
+                         Run scripts/test.sh, which starts it, or set SCS_TEST_POSTGRES_URL."
+                    ),
+                };
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create test database");
+                let (base, _) = admin.rsplit_once('/').expect("admin url has a database");
+                Self { backend, url: format!("{base}/{name}"), dir, pg_name: Some(name) }
+            }
+        }
+    }
+}
+
+use sqlx::Connection as _;
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(name) = self.pg_name.take() {
+            let admin = pg_admin_url();
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                rt.block_on(async {
+                    if let Ok(mut conn) = sqlx::postgres::PgConnection::connect(&admin).await {
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                            .execute(&mut conn)
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// The server binary's environment for a test database.
+pub fn server_env(db: &TestDb) -> Vec<(String, String)> {
+    vec![
+        ("DATABASE_URL".into(), db.url.clone()),
+        ("API_KEY".into(), API_KEY.into()),
+        ("ADMIN_API_KEY".into(), ADMIN_KEY.into()),
+        ("SCS_DATA_DIR".into(), db.dir.join("data").display().to_string()),
+        ("LOG_LEVEL".into(), "warn".into()),
+    ]
+}
+
+/// The real binary serving HTTP on a free port; killed on drop.
+pub struct HttpServer {
+    pub child: tokio::process::Child,
+    pub base: String,
+    pub stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl HttpServer {
+    pub async fn start(db: &TestDb, extra_env: &[(&str, &str)]) -> Self {
+        let mut cmd = tokio::process::Command::new(BIN);
+        cmd.args(["--port", "0"]).envs(server_env(db)).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn server");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        let base = loop {
+            let line = tokio::time::timeout_at(deadline, lines.next_line())
+                .await
+                .expect("server did not report ready within 30 s")
+                .expect("read stderr")
+                .unwrap_or_else(|| panic!("server exited before ready: {:?}", stderr.lock().unwrap()));
+            stderr.lock().unwrap().push(line.clone());
+            if let Some(url) = line.strip_prefix("shared-context-server ready: ") {
+                break url.trim_end_matches("/mcp").to_owned();
+            }
+        };
+        let sink = stderr.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Self { child, base, stderr }
+    }
+
+    pub fn mcp_url(&self) -> String {
+        format!("{}/mcp", self.base)
+    }
+
+    /// An MCP client that sends the given headers on every request.
+    pub async fn client_with(&self, headers: &[(&str, &str)]) -> Result<Client, String> {
+        let map: HashMap<HeaderName, HeaderValue> = headers
+            .iter()
+            .map(|(k, v)| (HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap()))
+            .collect();
+        let config = StreamableHttpClientTransportConfig::with_uri(self.mcp_url()).custom_headers(map);
+        ().serve(StreamableHttpClientTransport::from_config(config)).await.map_err(|e| e.to_string())
+    }
+
+    /// An MCP client authorised with the agent API key.
+    pub async fn client(&self) -> Client {
+        self.client_with(&[("x-api-key", API_KEY)]).await.expect("connect with API key")
+    }
+}
+
+/// The real binary over stdio pipes.
+pub async fn stdio_client(db: &TestDb) -> Client {
+    let transport = TokioChildProcess::new(tokio::process::Command::new(BIN).configure(|c| {
+        c.args(["--transport", "stdio"]).envs(server_env(db));
+    }))
+    .expect("spawn stdio server");
+    ().serve(transport).await.expect("stdio initialize")
+}
+
+/// What a tool call returned.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub is_error: bool,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn ok(self) -> Value {
+        assert!(!self.is_error, "expected success, got {}", self.body);
+        assert_eq!(self.body["success"], json!(true), "{}", self.body);
+        self.body
+    }
+
+    pub fn err_code(&self) -> &str {
+        assert!(self.is_error, "expected an error, got {}", self.body);
+        assert_eq!(self.body["success"], json!(false));
+        assert!(self.body["error"].as_str().is_some_and(|e| !e.is_empty()), "error sentence missing: {}", self.body);
+        self.body["code"].as_str().unwrap_or_default()
+    }
+}
+
+pub async fn call(client: &Client, tool: &str, args: Value) -> Reply {
+    let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(args.as_object().cloned().unwrap_or_default());
+    let result = client.call_tool(params).await.unwrap_or_else(|e| panic!("{tool} failed at protocol level: {e}"));
+    let body = result.structured_content.clone().unwrap_or_else(|| {
+        let text = result.content.first().and_then(|c| c.as_text()).map(|t| t.text.clone()).unwrap_or_default();
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    });
+    Reply { is_error: result.is_error.unwrap_or(false), body }
+}
+
+/// Authenticates an agent and returns its token.
+pub async fn login(client: &Client, agent_id: &str, agent_type: &str, admin: bool) -> String {
+    let mut args = json!({"agent_id": agent_id, "agent_type": agent_type});
+    if admin {
+        args["requested_permissions"] = json!(["read", "write", "admin"]);
+        args["api_key"] = json!(ADMIN_KEY);
+    }
+    let body = call(client, "authenticate_agent", args).await.ok();
+    body["token"].as_str().expect("token").to_owned()
+}

@@ -1,0 +1,170 @@
+//! The visibility matrix over real clients: 4 visibilities × 5 readers × every read path of the
+//! core tools, on both transports and both backends.
+
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+const VISIBILITIES: [&str; 4] = ["public", "private", "agent_only", "admin_only"];
+const READERS: [&str; 5] = ["sender", "same_type", "other_type", "admin", "anonymous"];
+
+/// Who may read what, written out independently of the server's code.
+fn expected(visibility: &str, reader: &str) -> bool {
+    match (visibility, reader) {
+        ("public", _) => true,
+        ("private", r) => matches!(r, "sender" | "admin"),
+        ("agent_only", r) => matches!(r, "sender" | "same_type" | "admin"),
+        ("admin_only", r) => matches!(r, "sender" | "admin"),
+        _ => unreachable!(),
+    }
+}
+
+fn ids(messages: &Value) -> Vec<i64> {
+    messages.as_array().expect("messages array").iter().map(|m| m["id"].as_i64().unwrap()).collect()
+}
+
+fn with_token(mut args: Value, token: Option<&str>) -> Value {
+    if let Some(t) = token {
+        args["auth_token"] = json!(t);
+    }
+    args
+}
+
+/// Runs the matrix through `client`; returns how many cells were checked.
+pub async fn run_matrix(client: &Client) -> usize {
+    let alice = login(client, "alice", "claude", false).await;
+    let bob = login(client, "bob", "claude", false).await;
+    let carol = login(client, "carol", "gemini", false).await;
+    let root = login(client, "root", "admin", true).await;
+    // Same agent_type as root, but authenticated without the admin key: not an admin.
+    let intern = login(client, "intern", "admin", false).await;
+    let ops = login(client, "ops", "system", true).await;
+    let session = call(client, "create_session", json!({"purpose": "matrix", "auth_token": alice})).await.ok();
+    let sid = session["session_id"].as_str().unwrap().to_owned();
+
+    let mut message_ids = Vec::new();
+    for vis in VISIBILITIES {
+        let sender = if vis == "admin_only" { &root } else { &alice };
+        let body = call(
+            client,
+            "add_message",
+            json!({"session_id": sid, "content": format!("{vis} secret"), "visibility": vis, "auth_token": sender}),
+        )
+        .await
+        .ok();
+        message_ids.push(body["message_id"].as_i64().unwrap());
+    }
+
+    let mut cells = 0;
+    for reader in READERS {
+        for (index, vis) in VISIBILITIES.iter().enumerate() {
+            let token: Option<&str> = match reader {
+                "sender" if *vis == "admin_only" => Some(&root),
+                "sender" => Some(&alice),
+                "same_type" if *vis == "admin_only" => Some(&intern),
+                "same_type" => Some(&bob),
+                "other_type" => Some(&carol),
+                "admin" => Some(&ops),
+                _ => None,
+            };
+            let id = message_ids[index];
+            let want = expected(vis, reader);
+
+            let all = call(client, "get_messages", with_token(json!({"session_id": sid}), token)).await.ok();
+            assert_eq!(ids(&all["messages"]).contains(&id), want, "get_messages: {reader} reading {vis}");
+
+            let filtered =
+                call(client, "get_messages", with_token(json!({"session_id": sid, "visibility_filter": vis}), token)).await.ok();
+            let got = ids(&filtered["messages"]);
+            assert_eq!(got.contains(&id), want, "get_messages(filter={vis}): {reader}");
+            assert!(got.iter().all(|g| *g == id), "filter {vis} returned other visibilities to {reader}: {got:?}");
+
+            let after = call(client, "get_messages", with_token(json!({"session_id": sid, "after_id": 0}), token)).await.ok();
+            assert_eq!(ids(&after["messages"]).contains(&id), want, "get_messages(after_id): {reader} reading {vis}");
+
+            let view = call(client, "get_session", with_token(json!({"session_id": sid}), token)).await.ok();
+            assert_eq!(ids(&view["messages"]).contains(&id), want, "get_session: {reader} reading {vis}");
+            for m in view["messages"].as_array().unwrap() {
+                assert_ne!(m["content"], json!(null));
+            }
+            cells += 4;
+        }
+        // The count a reader is shown must not reveal messages it cannot read.
+        let token = match reader {
+            "same_type" => Some(bob.as_str()),
+            "other_type" => Some(carol.as_str()),
+            "admin" => Some(ops.as_str()),
+            "anonymous" => None,
+            _ => Some(alice.as_str()),
+        };
+        let all = call(client, "get_messages", with_token(json!({"session_id": sid}), token)).await.ok();
+        let view = call(client, "get_session", with_token(json!({"session_id": sid}), token)).await.ok();
+        assert_eq!(all["total_count"], json!(all["messages"].as_array().unwrap().len()), "total_count for {reader}");
+        assert_eq!(view["message_count"], all["total_count"], "message_count for {reader}");
+    }
+    cells
+}
+
+async fn matrix_over_http(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = HttpServer::start(&db, &[]).await;
+    let client = server.client().await;
+    assert_eq!(run_matrix(&client).await, 80);
+    client.cancel().await.ok();
+}
+
+async fn matrix_over_stdio(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let client = stdio_client(&db).await;
+    assert_eq!(run_matrix(&client).await, 80);
+    client.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn visibility_matrix_http_sqlite() {
+    matrix_over_http(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn visibility_matrix_http_postgres() {
+    matrix_over_http(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn visibility_matrix_stdio_sqlite() {
+    matrix_over_stdio(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn visibility_matrix_stdio_postgres() {
+    matrix_over_stdio(Backend::Postgres).await;
+}
+
+/// A client that authenticates with `Authorization: Bearer` instead of `auth_token` is the same agent.
+async fn bearer_header_is_the_agent(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = HttpServer::start(&db, &[]).await;
+    let keyed = server.client().await;
+    let alice = login(&keyed, "alice", "claude", false).await;
+    let sid = call(&keyed, "create_session", json!({"purpose": "bearer", "auth_token": alice})).await.ok()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bearer = format!("Bearer {alice}");
+    let as_alice = server.client_with(&[("authorization", &bearer)]).await.expect("bearer accepted");
+    call(&as_alice, "add_message", json!({"session_id": sid, "content": "mine", "visibility": "private"})).await.ok();
+    let own = call(&as_alice, "get_messages", json!({"session_id": sid})).await.ok();
+    assert_eq!(own["count"], json!(1));
+    let other = call(&keyed, "get_messages", json!({"session_id": sid})).await.ok();
+    assert_eq!(other["count"], json!(0), "anonymous reader saw a private message");
+}
+
+#[tokio::test]
+async fn bearer_header_identity_sqlite() {
+    bearer_header_is_the_agent(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn bearer_header_identity_postgres() {
+    bearer_header_is_the_agent(Backend::Postgres).await;
+}
