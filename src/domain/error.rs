@@ -48,6 +48,22 @@ impl ErrorCode {
     }
 }
 
+impl ErrorCode {
+    /// What to do next, for errors raised without a more specific suggestion.
+    pub const fn default_suggestion(self) -> &'static str {
+        match self {
+            Self::InvalidVisibility => "use one of: public, private, agent_only, admin_only",
+            Self::TokenAuthenticationFailed | Self::InvalidTokenFormat => {
+                "call authenticate_agent to get a token, then pass it as auth_token"
+            }
+            Self::PermissionDenied => "call authenticate_agent with an agent_type that has the needed permission",
+            Self::DatabaseUnavailable => "retry after retry_after seconds; call health to see the database status",
+            Self::InternalError => "report the reference in the error to the server operator",
+            _ => "correct the argument named in the error and call again",
+        }
+    }
+}
+
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

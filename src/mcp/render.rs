@@ -63,7 +63,7 @@ pub fn failure(err: &AppError) -> CallToolResult {
         "success": false,
         "code": err.code.as_str(),
         "error": err.message,
-        "suggestions": err.suggestions,
+        "suggestions": if err.suggestions.is_empty() { vec![err.code.default_suggestion().to_owned()] } else { err.suggestions.clone() },
     });
     if let Some(seconds) = err.retry_after {
         body["retry_after"] = json!(seconds);

@@ -2,3 +2,4 @@
 
 mod support;
 mod visibility;
+mod bad_input;

@@ -222,3 +222,36 @@ pub async fn login(client: &Client, agent_id: &str, agent_type: &str, admin: boo
     let body = call(client, "authenticate_agent", args).await.ok();
     body["token"].as_str().expect("token").to_owned()
 }
+
+/// Writes a token that expired an hour ago straight into the database, as an old token would be.
+pub async fn insert_expired_token(db: &TestDb, agent_id: &str) -> String {
+    let token = shared_context_server::auth::new_token();
+    let hash = shared_context_server::auth::token_hash(&token);
+    let issued = chrono::Utc::now() - chrono::Duration::hours(25);
+    let expires = chrono::Utc::now() - chrono::Duration::hours(1);
+    match db.backend {
+        Backend::Sqlite => {
+            let mut conn = sqlx::sqlite::SqliteConnection::connect(&db.url).await.expect("open sqlite");
+            sqlx::query("INSERT INTO agent_tokens (token_hash, agent_id, agent_type, permissions, issued_at, expires_at) VALUES ($1, $2, 'claude', 'read,write', $3, $4)")
+                .bind(hash)
+                .bind(agent_id)
+                .bind(shared_context_server::util::rfc3339(issued))
+                .bind(shared_context_server::util::rfc3339(expires))
+                .execute(&mut conn)
+                .await
+                .expect("insert expired token");
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::postgres::PgConnection::connect(&db.url).await.expect("open postgres");
+            sqlx::query("INSERT INTO shared_context.agent_tokens (token_hash, agent_id, agent_type, permissions, issued_at, expires_at) VALUES ($1, $2, 'claude', 'read,write', $3, $4)")
+                .bind(hash)
+                .bind(agent_id)
+                .bind(issued)
+                .bind(expires)
+                .execute(&mut conn)
+                .await
+                .expect("insert expired token");
+        }
+    }
+    token
+}

@@ -1,0 +1,240 @@
+//! One simulated agent: its own MCP session over streamable HTTP, its own token, its calls.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use axum::http::{HeaderName, HeaderValue};
+use rmcp::model::{CallToolRequestParams, JsonObject};
+use rmcp::service::{RunningService, ServiceError};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+
+use super::stats::{Outcome, Recorder};
+use super::workload::{CallState, MEMORY_KEYS, Picker, Tool};
+
+pub type Client = RunningService<RoleClient, ()>;
+
+/// Opens an MCP session: the legacy initialize handshake, X-API-Key on every request.
+pub async fn connect(url: &str, api_key: Option<&str>) -> anyhow::Result<Client> {
+    let mut headers = HashMap::new();
+    if let Some(key) = api_key {
+        let value = HeaderValue::from_str(key).context("the API key is not a valid header value")?;
+        headers.insert(HeaderName::from_static("x-api-key"), value);
+    }
+    let config = StreamableHttpClientTransportConfig::with_uri(url).custom_headers(headers);
+    let transport = StreamableHttpClientTransport::from_config(config);
+    ().serve(transport)
+        .await
+        .with_context(|| format!("MCP handshake with {url} failed"))
+}
+
+/// One `tools/call`, classified; `timeout` bounds the wait for the result.
+pub async fn call(
+    client: &Client,
+    tool: &str,
+    args: JsonObject,
+    timeout: Duration,
+) -> (Outcome, Option<Value>) {
+    let params = CallToolRequestParams::new(tool.to_string()).with_arguments(args);
+    match tokio::time::timeout(timeout, client.call_tool(params)).await {
+        Err(_) => (
+            Outcome::Transport {
+                kind: "timeout".into(),
+                message: format!("no result within {timeout:?}"),
+            },
+            None,
+        ),
+        Ok(Err(err)) => (
+            Outcome::Transport {
+                kind: transport_kind(&err),
+                message: err.to_string(),
+            },
+            None,
+        ),
+        Ok(Ok(result)) if result.is_error == Some(true) => {
+            let body = result.structured_content.unwrap_or(Value::Null);
+            let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_string);
+            let code = text("code").unwrap_or_else(|| "unknown".into());
+            let message = text("error").unwrap_or_else(|| {
+                result
+                    .content
+                    .first()
+                    .and_then(|c| c.as_text())
+                    .map(|t| t.text.to_string())
+                    .unwrap_or_default()
+            });
+            (Outcome::ToolError { code, message }, None)
+        }
+        Ok(Ok(result)) => (Outcome::Ok, result.structured_content),
+    }
+}
+
+fn transport_kind(err: &ServiceError) -> String {
+    match err {
+        ServiceError::McpError(e) => format!("jsonrpc_{}", e.code.0),
+        ServiceError::TransportSend(_) => "transport_send".into(),
+        ServiceError::TransportClosed => "transport_closed".into(),
+        ServiceError::Timeout { .. } => "timeout".into(),
+        ServiceError::Cancelled { .. } => "cancelled".into(),
+        ServiceError::UnexpectedResponse => "unexpected_response".into(),
+        _ => "other".into(),
+    }
+}
+
+/// A call that must succeed (setup): the structured result, or an error naming the tool.
+pub async fn call_ok(client: &Client, tool: &str, args: JsonObject) -> anyhow::Result<Value> {
+    match call(client, tool, args, Duration::from_secs(60)).await {
+        (Outcome::Ok, body) => Ok(body.unwrap_or(Value::Null)),
+        (Outcome::ToolError { code, message }, _) => bail!("{tool} failed: {code}: {message}"),
+        (Outcome::Transport { kind, message }, _) => bail!("{tool} failed: {kind}: {message}"),
+    }
+}
+
+fn object(v: Value) -> JsonObject {
+    match v {
+        Value::Object(map) => map,
+        _ => JsonObject::new(),
+    }
+}
+
+pub struct Agent {
+    pub index: u32,
+    pub client: Client,
+    pub state: CallState,
+}
+
+impl Agent {
+    pub fn id(index: u32) -> String {
+        format!("bench-{index}")
+    }
+
+    /// Handshake plus authenticate_agent (agent_type claude: read and write).
+    pub async fn join(url: String, api_key: Option<String>, index: u32) -> anyhow::Result<Self> {
+        let client = connect(&url, api_key.as_deref()).await?;
+        let agent_id = Self::id(index);
+        let args = object(json!({"agent_id": agent_id, "agent_type": "claude"}));
+        let body = call_ok(&client, "authenticate_agent", args).await?;
+        let token = body
+            .get("token")
+            .and_then(Value::as_str)
+            .ok_or_else(|| anyhow!("authenticate_agent returned no token: {body}"))?
+            .to_string();
+        let state = CallState::new(index, agent_id, token, String::new());
+        Ok(Self {
+            index,
+            client,
+            state,
+        })
+    }
+
+    pub async fn create_session(&self, purpose: &str) -> anyhow::Result<String> {
+        let args = object(json!({
+            "purpose": purpose,
+            "metadata": {"bench": true},
+            "auth_token": self.state.token,
+        }));
+        let body = call_ok(&self.client, "create_session", args).await?;
+        body.get("session_id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("create_session returned no session_id: {body}"))
+    }
+
+    /// Setup writes that give the reads data: `messages` messages, and every memory key.
+    pub async fn preload(&mut self, messages: u32, memory: bool) -> anyhow::Result<()> {
+        for _ in 0..messages {
+            let args = self.state.add_message();
+            call_ok(&self.client, Tool::AddMessage.name(), args).await?;
+        }
+        if memory {
+            for key in 0..MEMORY_KEYS {
+                let args = self.state.set_memory(key);
+                call_ok(&self.client, Tool::SetMemory.name(), args).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The closed loop: one call in flight until `end`; calls started before `measure_from`
+    /// count as warm-up. Returns what it saw and when its last call finished.
+    pub async fn run(
+        &mut self,
+        picker: &Picker,
+        measure_from: Instant,
+        end: Instant,
+        timeout: Duration,
+    ) -> (Recorder, Instant) {
+        let mut rec = Recorder::default();
+        let mut last_done = Instant::now();
+        loop {
+            let started = Instant::now();
+            if started >= end {
+                break;
+            }
+            let tool = picker.pick(&mut self.state.rng);
+            let args = self.state.arguments(tool);
+            let (outcome, body) = call(&self.client, tool.name(), args, timeout).await;
+            last_done = Instant::now();
+            rec.record(tool, last_done - started, &outcome, started >= measure_from);
+            match outcome {
+                Outcome::Ok => self.state.observe(tool, body.as_ref()),
+                // Don't spin on a dead connection; the error is already counted.
+                Outcome::Transport { .. } => tokio::time::sleep(Duration::from_millis(10)).await,
+                Outcome::ToolError { .. } => {}
+            }
+        }
+        (rec, last_done)
+    }
+}
+
+/// Runs `f` on every agent at once; returns them in index order, or the first error.
+pub async fn for_each<F, Fut>(agents: Vec<Agent>, f: F) -> anyhow::Result<Vec<Agent>>
+where
+    F: Fn(Agent) -> Fut,
+    Fut: Future<Output = anyhow::Result<Agent>> + Send + 'static,
+{
+    let mut set = JoinSet::new();
+    for agent in agents {
+        set.spawn(f(agent));
+    }
+    collect(set).await
+}
+
+/// Joins the tasks; agents come back sorted by index.
+pub async fn collect(mut set: JoinSet<anyhow::Result<Agent>>) -> anyhow::Result<Vec<Agent>> {
+    let mut out = Vec::with_capacity(set.len());
+    let mut first_err = None;
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(Ok(agent)) => out.push(agent),
+            Ok(Err(e)) => {
+                first_err.get_or_insert(e);
+            }
+            Err(e) => {
+                first_err.get_or_insert(anyhow!("agent task failed: {e}"));
+            }
+        }
+    }
+    if let Some(e) = first_err {
+        shutdown(out).await;
+        return Err(e);
+    }
+    out.sort_by_key(|a| a.index);
+    Ok(out)
+}
+
+/// Ends every MCP session (DELETE), concurrently.
+pub async fn shutdown(agents: Vec<Agent>) {
+    let mut set = JoinSet::new();
+    for agent in agents {
+        set.spawn(async move {
+            let _ = tokio::time::timeout(Duration::from_secs(5), agent.client.cancel()).await;
+        });
+    }
+    while set.join_next().await.is_some() {}
+}
