@@ -1,0 +1,215 @@
+//! The storage contract: every `Store` behaviour, run against SQLite and PostgreSQL alike.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use serde_json::json;
+use shared_context_server::domain::{Reader, SessionId, Visibility};
+use shared_context_server::storage::{
+    self, ConnectOptions, InsertOutcome, MessageQuery, NewMessage, NewSession, Store, TokenRecord,
+};
+use shared_context_server::util::now;
+
+use crate::support::*;
+
+async fn open(backend: Backend) -> (TestDb, Arc<dyn Store>) {
+    let db = TestDb::new(backend).await;
+    let store = storage::connect(&db.url, &ConnectOptions { max_connections: 8, ..ConnectOptions::default() }).await.expect("connect");
+    (db, store)
+}
+
+fn new_session(purpose: &str) -> NewSession {
+    NewSession {
+        id: SessionId::generate(),
+        purpose: purpose.into(),
+        created_by: "alice".into(),
+        metadata: json!({"repo": "api", "n": 1}).as_object().unwrap().clone(),
+        at: now(),
+    }
+}
+
+fn new_message(session: &SessionId, sender: &str, sender_type: &str, visibility: Visibility) -> NewMessage {
+    NewMessage {
+        session_id: session.clone(),
+        sender: sender.into(),
+        sender_type: sender_type.into(),
+        content: format!("{sender} says {visibility}"),
+        visibility,
+        metadata: json!({"k": "v"}).as_object().unwrap().clone(),
+        parent_message_id: None,
+        at: now(),
+    }
+}
+
+fn query<'a>(session: &'a SessionId, reader: &'a Reader) -> MessageQuery<'a> {
+    MessageQuery { session_id: session, reader, only: None, after_id: 0, offset: 0, limit: 1000, newest_first: false }
+}
+
+async fn inserted(store: &dyn Store, m: &NewMessage) -> i64 {
+    match store.add_message(m).await.expect("insert") {
+        InsertOutcome::Inserted(r) => r.id,
+        other => panic!("not inserted: {other:?}"),
+    }
+}
+
+async fn sessions_round_trip(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let new = new_session("round trip ' \" %_ ünïcode");
+    let created = store.create_session(&new).await.unwrap();
+    let fetched = store.get_session(&new.id).await.unwrap().expect("exists");
+    assert_eq!(created, fetched, "what is written is what is read");
+    assert_eq!(fetched.created_at, new.at, "timestamps keep microseconds");
+    assert!(store.get_session(&SessionId::generate()).await.unwrap().is_none());
+
+    let second = store.create_session(&new_session("second")).await.unwrap();
+    let page = store.list_sessions(true, 1, None).await.unwrap();
+    assert_eq!(page[0].id, second.id, "newest first");
+    let next = store.list_sessions(true, 10, Some(page[0].seq)).await.unwrap();
+    assert_eq!(next.iter().map(|s| s.id.clone()).collect::<Vec<_>>(), vec![created.id.clone()]);
+
+    let closed = store.close_session(&new.id, now()).await.unwrap().expect("closed");
+    assert!(!closed.is_active);
+    assert_eq!(store.list_sessions(true, 10, None).await.unwrap().len(), 1);
+    assert_eq!(store.list_sessions(false, 10, None).await.unwrap().len(), 2);
+    let m = new_message(&new.id, "alice", "claude", Visibility::Public);
+    assert_eq!(store.add_message(&m).await.unwrap(), InsertOutcome::SessionClosed);
+    let audit = store.recent_audit(10).await.unwrap();
+    assert!(audit.iter().any(|a| a.event == "session_created" && a.session_id.as_deref() == Some(new.id.as_str())));
+}
+
+async fn message_outcomes_and_paging(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let s = store.create_session(&new_session("paging")).await.unwrap();
+    let sid = SessionId::parse(&s.id).unwrap();
+    let other = store.create_session(&new_session("other")).await.unwrap();
+    let other_id = SessionId::parse(&other.id).unwrap();
+    let foreign = inserted(store.as_ref(), &new_message(&other_id, "bob", "claude", Visibility::Public)).await;
+
+    assert_eq!(store.add_message(&new_message(&SessionId::generate(), "a", "claude", Visibility::Public)).await.unwrap(), InsertOutcome::SessionMissing);
+    let mut reply = new_message(&sid, "alice", "claude", Visibility::Public);
+    reply.parent_message_id = Some(foreign);
+    assert_eq!(store.add_message(&reply).await.unwrap(), InsertOutcome::ParentNotInSession);
+
+    let mut ids = Vec::new();
+    for _ in 0..7 {
+        ids.push(inserted(store.as_ref(), &new_message(&sid, "alice", "claude", Visibility::Public)).await);
+    }
+    reply.parent_message_id = Some(ids[0]);
+    let child = inserted(store.as_ref(), &reply).await;
+    ids.push(child);
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids increase");
+
+    let admin = Reader::Admin;
+    let all = store.list_messages(&query(&sid, &admin)).await.unwrap();
+    assert_eq!(all.iter().map(|m| m.id).collect::<Vec<_>>(), ids);
+    assert_eq!(all.last().unwrap().parent_message_id, Some(ids[0]));
+    assert_eq!(all[0].metadata, *json!({"k": "v"}).as_object().unwrap());
+    assert_eq!(store.count_messages(&query(&sid, &admin)).await.unwrap(), 8);
+
+    let page = MessageQuery { offset: 2, limit: 3, ..query(&sid, &admin) };
+    assert_eq!(store.list_messages(&page).await.unwrap().iter().map(|m| m.id).collect::<Vec<_>>(), ids[2..5]);
+    let after = MessageQuery { after_id: ids[5], ..query(&sid, &admin) };
+    assert_eq!(store.list_messages(&after).await.unwrap().iter().map(|m| m.id).collect::<Vec<_>>(), ids[6..]);
+    assert_eq!(store.count_messages(&after).await.unwrap(), 2);
+    let newest = MessageQuery { newest_first: true, limit: 2, ..query(&sid, &admin) };
+    assert_eq!(store.list_messages(&newest).await.unwrap().iter().map(|m| m.id).collect::<Vec<_>>(), vec![ids[7], ids[6]]);
+    let touched = store.get_session(&sid).await.unwrap().unwrap();
+    assert!(touched.updated_at >= touched.created_at);
+}
+
+/// The SQL predicate agrees with `Reader::may_read` on every reader × visibility × sender.
+async fn sql_visibility_matches_rule(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let s = store.create_session(&new_session("rule")).await.unwrap();
+    let sid = SessionId::parse(&s.id).unwrap();
+    let senders = [("alice", "claude"), ("bob", "claude"), ("carol", "gemini")];
+    let mut messages = Vec::new();
+    for (sender, ty) in senders {
+        for vis in Visibility::ALL {
+            let id = inserted(store.as_ref(), &new_message(&sid, sender, ty, vis)).await;
+            messages.push((id, vis, sender, ty));
+        }
+    }
+    let mut readers = vec![Reader::Admin, Reader::PublicOnly];
+    for (id, ty) in senders.iter().chain(&[("dave", "gemini"), ("eve", "codex")]) {
+        readers.push(Reader::Agent { agent_id: (*id).into(), agent_type: (*ty).into() });
+    }
+    for reader in &readers {
+        for only in [None, Some(Visibility::Public), Some(Visibility::Private), Some(Visibility::AgentOnly), Some(Visibility::AdminOnly)] {
+            let q = MessageQuery { only, ..query(&sid, reader) };
+            let got: Vec<i64> = store.list_messages(&q).await.unwrap().iter().map(|m| m.id).collect();
+            let want: Vec<i64> = messages
+                .iter()
+                .filter(|(_, vis, sender, ty)| reader.may_read(*vis, sender, ty) && only.is_none_or(|o| o == *vis))
+                .map(|(id, ..)| *id)
+                .collect();
+            assert_eq!(got, want, "{reader:?} with filter {only:?}");
+            assert_eq!(store.count_messages(&q).await.unwrap(), want.len() as i64);
+        }
+    }
+}
+
+async fn tokens(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let t = TokenRecord {
+        token_hash: "h1".into(),
+        agent_id: "alice".into(),
+        agent_type: "claude".into(),
+        permissions: vec!["read".into(), "write".into()],
+        issued_at: now(),
+        expires_at: now() + Duration::hours(1),
+        revoked_at: None,
+    };
+    store.insert_token(&t).await.unwrap();
+    let found = store.find_token("h1").await.unwrap().unwrap();
+    assert_eq!((found.agent_id.as_str(), found.permissions.len(), found.expires_at), ("alice", 2, t.expires_at));
+    let next = TokenRecord { token_hash: "h2".into(), ..t.clone() };
+    assert!(store.rotate_token("h1", &next, now()).await.unwrap());
+    assert!(store.find_token("h1").await.unwrap().unwrap().revoked_at.is_some());
+    let again = TokenRecord { token_hash: "h3".into(), ..t.clone() };
+    assert!(!store.rotate_token("h1", &again, now()).await.unwrap(), "a token rotates once");
+    assert!(store.find_token("h3").await.unwrap().is_none(), "a failed rotation writes nothing");
+    assert!(store.revoke_token("h2", now()).await.unwrap());
+    assert!(!store.revoke_token("h2", now()).await.unwrap());
+    assert!(!store.revoke_token("nope", now()).await.unwrap());
+    let expired = TokenRecord { token_hash: "h4".into(), expires_at: now() - Duration::seconds(1), ..t };
+    store.insert_token(&expired).await.unwrap();
+    assert!(!store.rotate_token("h4", &TokenRecord { token_hash: "h5".into(), ..expired.clone() }, now()).await.unwrap());
+}
+
+/// Concurrent writers into one session: every message lands once and ids read back in order.
+async fn concurrent_writers(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let s = store.create_session(&new_session("concurrent")).await.unwrap();
+    let sid = SessionId::parse(&s.id).unwrap();
+    let mut tasks = Vec::new();
+    for w in 0..8 {
+        let store = store.clone();
+        let sid = sid.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for _ in 0..25 {
+                ids.push(inserted(store.as_ref(), &new_message(&sid, &format!("w{w}"), "claude", Visibility::Public)).await);
+            }
+            ids
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), 200);
+    let read: Vec<i64> = store.list_messages(&query(&sid, &Reader::Admin)).await.unwrap().iter().map(|m| m.id).collect();
+    assert_eq!(read, all);
+}
+
+macro_rules! contract {
+    ($($name:ident),*) => {
+        mod sqlite { use super::*; $( #[tokio::test] async fn $name() { super::$name(Backend::Sqlite).await; } )* }
+        mod postgres { use super::*; $( #[tokio::test] async fn $name() { super::$name(Backend::Postgres).await; } )* }
+    };
+}
+
+contract!(sessions_round_trip, message_outcomes_and_paging, sql_visibility_matches_rule, tokens, concurrent_writers);
