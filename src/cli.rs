@@ -56,6 +56,9 @@ pub enum Command {
         #[arg(long)]
         stdio: bool,
     },
+    /// Load-test a running server over streamable HTTP MCP (closed loop, one session per agent).
+    #[command(name = "bench")]
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -9,9 +9,11 @@
 //! - [`http`]: axum routes, guards and health endpoints.
 //! - [`auth`]: API keys, token generation and hashing, the token cache.
 //! - [`config`], [`cli`], [`app`]: settings, command line, start-up and shutdown.
+//! - [`bench`]: the `bench` subcommand, a load generator that drives a running server over HTTP.
 
 pub mod app;
 pub mod auth;
+pub mod bench;
 pub mod cli;
 pub mod client_config;
 pub mod config;

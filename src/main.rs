@@ -3,7 +3,7 @@
 use clap::Parser;
 use shared_context_server::cli::{Cli, Command, Transport};
 use shared_context_server::config::Config;
-use shared_context_server::{app, client_config, telemetry};
+use shared_context_server::{app, bench, client_config, telemetry};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
@@ -19,6 +19,11 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    // The bench is a client of a running server: it needs none of this server's config or keys.
+    if let Some(Command::Bench(args)) = cli.command {
+        telemetry::init(cli.log_level.as_deref().unwrap_or("warn"));
+        return bench::run(args).await;
+    }
     let config = Config::load(&cli)?;
     telemetry::init(&config.log_level);
     match cli.command.unwrap_or(Command::Serve) {
@@ -49,6 +54,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             store.close().await;
             Ok(())
         }
+        Command::Bench(_) => unreachable!("handled before the config is loaded"),
         Command::Serve => {
             let started = std::time::Instant::now();
             let store = app::connect_store(&config).await?;

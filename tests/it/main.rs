@@ -4,3 +4,4 @@ mod support;
 mod visibility;
 mod bad_input;
 mod storage_contract;
+mod transports;
