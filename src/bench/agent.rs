@@ -23,7 +23,8 @@ pub type Client = RunningService<RoleClient, ()>;
 pub async fn connect(url: &str, api_key: Option<&str>) -> anyhow::Result<Client> {
     let mut headers = HashMap::new();
     if let Some(key) = api_key {
-        let value = HeaderValue::from_str(key).context("the API key is not a valid header value")?;
+        let value =
+            HeaderValue::from_str(key).context("the API key is not a valid header value")?;
         headers.insert(HeaderName::from_static("x-api-key"), value);
     }
     let config = StreamableHttpClientTransportConfig::with_uri(url).custom_headers(headers);

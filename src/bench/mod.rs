@@ -67,7 +67,8 @@ pub struct BenchArgs {
 }
 
 fn seconds(name: &str, v: f64, allow_zero: bool) -> anyhow::Result<Duration> {
-    let d = Duration::try_from_secs_f64(v).with_context(|| format!("--{name} must be a number of seconds"))?;
+    let d = Duration::try_from_secs_f64(v)
+        .with_context(|| format!("--{name} must be a number of seconds"))?;
     ensure!(allow_zero || !d.is_zero(), "--{name} must be more than 0");
     Ok(d)
 }
@@ -86,7 +87,10 @@ fn select_tools(args: &BenchArgs, listed: &[String]) -> anyhow::Result<Vec<Tool>
         }
         (Workload::Mixed, None) => {
             let found: Vec<Tool> = Tool::ALL.into_iter().filter(offered).collect();
-            ensure!(!found.is_empty(), "the server lists none of the bench tools");
+            ensure!(
+                !found.is_empty(),
+                "the server lists none of the bench tools"
+            );
             found
         }
     };
@@ -98,7 +102,10 @@ fn select_tools(args: &BenchArgs, listed: &[String]) -> anyhow::Result<Vec<Tool>
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     ensure!(args.agents >= 1, "--agents must be at least 1");
-    ensure!(args.agents_per_session >= 1, "--agents-per-session must be at least 1");
+    ensure!(
+        args.agents_per_session >= 1,
+        "--agents-per-session must be at least 1"
+    );
     let duration = seconds("duration", args.duration, false)?;
     let warmup = seconds("warmup", args.warmup, true)?;
     let call_timeout = seconds("call-timeout", args.call_timeout, false)?;
@@ -210,7 +217,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // Tidy up: close the shared sessions, end the MCP sessions.
     let agents = agent::for_each(agents, move |a| async move {
         if a.index % per == 0 {
-            let args = serde_json::json!({"session_id": a.state.session_id, "auth_token": a.state.token});
+            let args =
+                serde_json::json!({"session_id": a.state.session_id, "auth_token": a.state.token});
             let args = args.as_object().cloned().unwrap_or_default();
             let _ = agent::call(&a.client, "close_session", args, Duration::from_secs(10)).await;
         }

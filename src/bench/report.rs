@@ -117,7 +117,10 @@ impl Report {
             );
         }
         for row in &rows {
-            for (label, errs) in [("tool error", &row.tool_errors), ("transport", &row.transport_errors)] {
+            for (label, errs) in [
+                ("tool error", &row.tool_errors),
+                ("transport", &row.transport_errors),
+            ] {
                 for (kind, n) in &errs.counts {
                     let first = errs.first_message.get(kind).map_or("", String::as_str);
                     let _ = writeln!(out, "  {} {label} {kind} x{n}: {first}", row.name);

@@ -85,7 +85,8 @@ mod tests {
 
     #[test]
     fn parses_vmrss() {
-        let status = "Name:\tshared-context\nVmPeak:\t  99999 kB\nVmRSS:\t   12345 kB\nThreads:\t4\n";
+        let status =
+            "Name:\tshared-context\nVmPeak:\t  99999 kB\nVmRSS:\t   12345 kB\nThreads:\t4\n";
         assert_eq!(parse_vmrss_kb(status), Some(12345));
         assert_eq!(parse_vmrss_kb("Name:\tx\n"), None);
     }

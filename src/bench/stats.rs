@@ -21,9 +21,15 @@ pub fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
 pub enum Outcome {
     Ok,
     /// An `isError` result; the `code` from structuredContent (or `unknown`) and its message.
-    ToolError { code: String, message: String },
+    ToolError {
+        code: String,
+        message: String,
+    },
     /// No result: transport failure, JSON-RPC error or timeout.
-    Transport { kind: String, message: String },
+    Transport {
+        kind: String,
+        message: String,
+    },
 }
 
 /// Counts of one kind of error, with the first message seen for it.

@@ -214,7 +214,7 @@ impl CallState {
     pub fn get_messages(&mut self) -> JsonObject {
         self.reads += 1;
         let mut args = json!({"session_id": self.session_id, "limit": 50});
-        if self.reads % 2 == 0
+        if self.reads.is_multiple_of(2)
             && let Some(after) = self.cursor
         {
             args["after_id"] = json!(after);
