@@ -160,8 +160,23 @@ pub struct PoolStats {
     pub max: u32,
 }
 
+/// Everything a backend provides. Each area is its own trait, implemented in its own file per
+/// backend (`sqlite/memory.rs`, `postgres/search.rs`, …), so the files stay small.
+pub trait Store: CoreStore + MemoryStore + SearchStore {}
+
+impl<T: CoreStore + MemoryStore + SearchStore> Store for T {}
+
+/// Agent memory (`set_memory`, `get_memory`, …).
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait MemoryStore: Send + Sync + 'static {}
+
+/// Search over a session's messages.
+#[async_trait]
+pub trait SearchStore: Send + Sync + 'static {}
+
+/// Sessions, messages, tokens, audit and the connection itself.
+#[async_trait]
+pub trait CoreStore: Send + Sync + 'static {
     /// `sqlite` or `postgresql`.
     fn backend(&self) -> &'static str;
     fn pool_stats(&self) -> PoolStats;

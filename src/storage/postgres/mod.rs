@@ -10,6 +10,9 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::types::Json;
 use sqlx::{ConnectOptions as _, Connection as _};
 
+mod memory;
+mod search;
+
 use super::visibility::message_read_where;
 use super::*;
 use crate::domain::{SessionId, Visibility};
@@ -149,7 +152,7 @@ const SESSION_RETURNING: &str =
     "seq, id, purpose, created_by, metadata, is_active, created_at, updated_at";
 
 #[async_trait]
-impl Store for PgStore {
+impl CoreStore for PgStore {
     fn backend(&self) -> &'static str {
         "postgresql"
     }

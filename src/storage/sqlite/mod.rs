@@ -11,6 +11,9 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+mod memory;
+mod search;
+
 use super::visibility::message_read_where;
 use super::*;
 use crate::domain::{SessionId, Visibility};
@@ -177,7 +180,7 @@ fn bind_read<'q>(
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl CoreStore for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
     }
