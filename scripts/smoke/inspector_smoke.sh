@@ -168,7 +168,7 @@ scenario() {
   LAST_SID=$sid LAST_TOK_G=$tok_g LAST_ID_PUB=$id_pub
 }
 
-echo "inspector smoke: $(${INSP[@]} --version 2>/dev/null | head -1), server $SCS_BIN"
+echo "inspector smoke: $("${INSP[@]}" --version 2>/dev/null | head -1), server $SCS_BIN"
 [[ -x $SCS_BIN ]] || { echo "FAIL server binary $SCS_BIN missing"; echo "inspector smoke: 0 passed, 1 failed"; exit 1; }
 
 scenario stdio run_stdio

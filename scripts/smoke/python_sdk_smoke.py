@@ -83,10 +83,16 @@ class Conn:
         self.init: dict = {}
 
     async def __aenter__(self) -> "Conn":
-        streams = await self.stack.enter_async_context(connect(self.url, self.headers))
-        read, write = streams[0], streams[1]
-        self.session = await self.stack.enter_async_context(ClientSession(read, write))
-        self.init = dump(await self.session.initialize())
+        try:
+            streams = await self.stack.enter_async_context(connect(self.url, self.headers))
+            read, write = streams[0], streams[1]
+            self.session = await self.stack.enter_async_context(ClientSession(read, write))
+            self.init = dump(await self.session.initialize())
+        except BaseException:
+            # `async with` does not call __aexit__ when __aenter__ fails: close what was opened here,
+            # in this task, or anyio complains about cancel scopes when the generators are collected.
+            await self.stack.aclose()
+            raise
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -133,13 +139,18 @@ def err_result(name: str, res: dict, code: str) -> None:
 
 
 async def raw_post(url: str, headers: dict[str, str], payload: dict) -> tuple[int, str]:
+    """One plain POST; an MCP session it opens is deleted again."""
     async with httpx.AsyncClient(timeout=10) as client:
         r = await client.post(
             url,
             json=payload,
             headers={"Content-Type": "application/json", "Accept": "application/json, text/event-stream", **headers},
         )
-        return r.status_code, r.text
+        text = r.text
+        sid = r.headers.get("mcp-session-id")
+        if sid:
+            await client.delete(url, headers={**headers, "Mcp-Session-Id": sid})
+        return r.status_code, text
 
 
 async def scenario(url: str, api_key: str) -> None:
@@ -153,6 +164,12 @@ async def scenario(url: str, api_key: str) -> None:
         "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "smoke", "version": "0"}},
     })
     check("no X-API-Key -> HTTP 401 AUTH_REQUIRED", status == 401 and "AUTH_REQUIRED" in text, f"{status} {text[:300]}")
+    status, text = await raw_post(url, key_hdr, {
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "smoke", "version": "0"}},
+    })
+    if not check("the given X-API-Key is accepted (HTTP 200 on initialize)", status == 200, f"{status} {text[:300]}"):
+        return
 
     async with Conn(url, key_hdr) as c:
         init = c.init

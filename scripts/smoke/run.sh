@@ -42,7 +42,7 @@ ensure_venv() {
 
 ensure_inspector() {
   local pkg=$NODE_DIR/node_modules/@modelcontextprotocol/inspector/package.json have=""
-  command -v node >/dev/null && command -v npm >/dev/null || die "node and npm are needed for the inspector"
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then die "node and npm are needed for the inspector"; fi
   [[ -f $pkg ]] && have=$(node -p "require('$pkg').version" 2>/dev/null)
   if [[ $have == "$INSPECTOR_VERSION" && -x $NODE_DIR/node_modules/.bin/mcp-inspector && -z ${SMOKE_REINSTALL:-} ]]; then
     log "inspector $have (cached)"
