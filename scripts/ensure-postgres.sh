@@ -38,6 +38,21 @@ die() {
 
 is_root() { [ "$(id -u)" -eq 0 ]; }
 
+# Run a command that may leave a daemon behind (postgres, started by
+# pg_ctlcluster or by a package's postinst) with every file descriptor above 2
+# closed and stdin from /dev/null. Otherwise the daemon inherits fd 3 (our
+# caller's $(...) pipe) or a CI runner's pipe and keeps it open forever, and
+# whoever reads that pipe hangs.
+detached() {
+    (
+        for fd in /proc/"$BASHPID"/fd/*; do
+            fd=${fd##*/}
+            if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-"; fi
+        done
+        exec "$@" </dev/null
+    )
+}
+
 need_root() {
     is_root || die "$1 needs root; re-run as root (or start PostgreSQL yourself and set SCS_TEST_POSTGRES_URL)"
 }
@@ -48,11 +63,12 @@ apt_install() {
     command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install $* by hand (this script knows only Debian/Ubuntu)"
     if [ "$apt_updated" -eq 0 ]; then
         log "running apt-get update"
-        apt-get update || die "apt-get update failed"
+        detached apt-get update || die "apt-get update failed"
         apt_updated=1
     fi
     log "running apt-get install -y $*"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" </dev/null ||
+    export DEBIAN_FRONTEND=noninteractive
+    detached apt-get install -y --no-install-recommends "$@" ||
         die "apt-get install $* failed"
 }
 
@@ -172,7 +188,7 @@ if [ -z "$info" ]; then
     # Options before the version/name are pg_createcluster's; after "--" initdb's.
     # With explicit --auth-* pg_createcluster leaves initdb's pg_hba.conf as is.
     # C.UTF-8 always exists on Debian, whatever LANG says.
-    pg_createcluster --port="$PG_PORT" --locale=C.UTF-8 --start-conf=auto "$ver" "$name" -- \
+    detached pg_createcluster --port="$PG_PORT" --locale=C.UTF-8 --start-conf=auto "$ver" "$name" -- \
         --auth-local=trust --auth-host=trust ||
         die "pg_createcluster $ver $name failed"
     info=$(cluster_on_port)
@@ -194,7 +210,7 @@ if ! pg_ctlcluster "$ver" "$name" status >/dev/null 2>&1; then
     # The socket directory lives on /run, which may be fresh after a reboot.
     install -d -o postgres -g postgres -m 2775 /var/run/postgresql 2>/dev/null || true
     log "starting cluster $ver/$name: pg_ctlcluster --skip-systemctl-redirect $ver $name start"
-    if ! pg_ctlcluster --skip-systemctl-redirect "$ver" "$name" start; then
+    if ! detached pg_ctlcluster --skip-systemctl-redirect "$ver" "$name" start; then
         show_log_tail
         die "pg_ctlcluster could not start cluster $ver/$name"
     fi
@@ -256,7 +272,7 @@ add_trust_rules() {
     cat "$tmp" >"$hba" # keeps owner and mode of the original
     rm -f "$tmp"
     log "backup of the previous file: $hba.scs-backup; reloading cluster $ver/$name"
-    pg_ctlcluster --skip-systemctl-redirect "$ver" "$name" reload || die "reload of cluster $ver/$name failed"
+    detached pg_ctlcluster --skip-systemctl-redirect "$ver" "$name" reload || die "reload of cluster $ver/$name failed"
 }
 
 if ! try_sql "$ADMIN_URL" 'select 1'; then
