@@ -35,6 +35,7 @@ pub fn build_service(config: &Config, store: Arc<dyn Store>) -> Service {
             limits: config.limits,
             token_ttl: config.token_ttl,
             token_cache_ttl: config.token_cache_ttl,
+            memory: config.memory,
         },
     )
 }
@@ -88,6 +89,8 @@ pub async fn run_http(
     );
     // Tests and scripts read this line from stderr to find the port.
     eprintln!("shared-context-server ready: http://{local}/mcp");
+    let sweeper_stop = shutdown.child_token();
+    let sweeper = service.spawn_memory_sweeper(sweeper_stop.clone());
     let drain = shutdown.clone();
     let grace = config.shutdown_grace;
     let server = http::serve(listener, app, shutdown);
@@ -98,12 +101,15 @@ pub async fn run_http(
             tracing::warn!("in-flight requests did not finish within {grace:?}; closing anyway");
         }
     }
+    stop_sweeper(sweeper_stop, sweeper).await;
     service.store().close().await;
     Ok(())
 }
 
 pub async fn run_stdio(service: Service, shutdown: CancellationToken) -> anyhow::Result<()> {
     let server = McpServer::new(service.clone());
+    let sweeper_stop = shutdown.child_token();
+    let sweeper = service.spawn_memory_sweeper(sweeper_stop.clone());
     eprintln!(
         "shared-context-server ready: stdio ({})",
         service.store().backend()
@@ -119,8 +125,17 @@ pub async fn run_stdio(service: Service, shutdown: CancellationToken) -> anyhow:
         Err(rmcp::service::ServerInitializeError::ConnectionClosed(_)) => {}
         Err(e) => return Err(e.into()),
     }
+    stop_sweeper(sweeper_stop, sweeper).await;
     service.store().close().await;
     Ok(())
+}
+
+/// Stops the memory sweeper and waits (briefly) for its current batch before the pool closes.
+async fn stop_sweeper(stop: CancellationToken, sweeper: Option<tokio::task::JoinHandle<()>>) {
+    stop.cancel();
+    if let Some(handle) = sweeper {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), handle).await;
+    }
 }
 
 /// Start-up facts for the operator, on stderr: database, and on first run the new API key.

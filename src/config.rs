@@ -12,6 +12,7 @@ use crate::auth::ApiKeys;
 use crate::cli::{Cli, Transport};
 use crate::domain::PermissionTable;
 use crate::domain::input::InputLimits;
+use crate::service::MemorySettings;
 use crate::storage::ConnectOptions;
 
 pub const DEFAULT_PORT: u16 = 23456;
@@ -37,6 +38,8 @@ pub struct FileConfig {
     pub max_message_length: Option<usize>,
     pub max_metadata_bytes: Option<usize>,
     pub shutdown_grace_seconds: Option<u64>,
+    pub memory_sweep_interval_seconds: Option<u64>,
+    pub max_memory_value_bytes: Option<usize>,
     /// Agent type → permissions, e.g. `reviewer = ["read", "write"]`.
     #[serde(default)]
     pub permissions: BTreeMap<String, Vec<String>>,
@@ -75,6 +78,7 @@ pub struct Config {
     pub permissions: PermissionTable,
     pub pool: ConnectOptions,
     pub shutdown_grace: Duration,
+    pub memory: MemorySettings,
 }
 
 impl std::fmt::Debug for Config {
@@ -218,6 +222,21 @@ impl Config {
             statement_timeout: Duration::from_secs(statement_timeout),
             ..ConnectOptions::default()
         };
+        let memory_defaults = MemorySettings::default();
+        let sweep_seconds = env_parse::<u64>("MEMORY_SWEEP_INTERVAL_SECONDS")?
+            .or(file.memory_sweep_interval_seconds)
+            .unwrap_or(60);
+        if sweep_seconds > 86_400 {
+            bail!("MEMORY_SWEEP_INTERVAL_SECONDS must be between 1 and 86400, or 0 to turn the sweeper off; got {sweep_seconds}");
+        }
+        let memory = MemorySettings {
+            limits: crate::domain::MemoryLimits {
+                value_max_bytes: env_parse("MAX_MEMORY_VALUE_BYTES")?
+                    .or(file.max_memory_value_bytes)
+                    .unwrap_or(memory_defaults.limits.value_max_bytes),
+            },
+            sweep_interval: (sweep_seconds > 0).then(|| Duration::from_secs(sweep_seconds)),
+        };
         let permissions = PermissionTable::default()
             .with_overrides(&file.permissions)
             .map_err(|e| anyhow::anyhow!("config file [permissions]: {}", e.message))?;
@@ -261,6 +280,7 @@ impl Config {
                     .or(file.shutdown_grace_seconds)
                     .unwrap_or(10),
             ),
+            memory,
         };
         let config = config.with_keys(
             env("API_KEY").or(file.api_key),
@@ -331,6 +351,9 @@ impl Config {
         }
         if self.limits.content_max_chars == 0 || self.limits.metadata_max_bytes == 0 {
             bail!("MAX_MESSAGE_LENGTH and MAX_METADATA_BYTES must be positive");
+        }
+        if self.memory.limits.value_max_bytes == 0 {
+            bail!("MAX_MEMORY_VALUE_BYTES must be positive (default 1048576)");
         }
         if self.max_request_body_bytes < 1024 {
             bail!("MAX_REQUEST_BODY_BYTES must be at least 1024");

@@ -21,6 +21,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod mcp;
+pub mod metrics;
 pub mod service;
 pub mod storage;
 pub mod telemetry;

@@ -31,7 +31,9 @@ pub async fn connect(url: &str, api_key: Option<&str>) -> anyhow::Result<Client>
     let transport = StreamableHttpClientTransport::from_config(config);
     ().serve(transport)
         .await
-        .with_context(|| format!("MCP handshake with {url} failed"))
+        .with_context(|| {
+            format!("MCP handshake with {url} failed (is the server up, and is API_KEY / --api-key its key?)")
+        })
 }
 
 /// One `tools/call`, classified; `timeout` bounds the wait for the result.
@@ -162,16 +164,17 @@ impl Agent {
     }
 
     /// The closed loop: one call in flight until `end`; calls started before `measure_from`
-    /// count as warm-up. Returns what it saw and when its last call finished.
+    /// count as warm-up. A call gets `timeout`, but no more than [`LATE_GRACE`] past `end`;
+    /// one that answers after `end` is not counted (`Recorder::late`), one that never answers
+    /// is a timeout error.
     pub async fn run(
         &mut self,
         picker: &Picker,
         measure_from: Instant,
         end: Instant,
         timeout: Duration,
-    ) -> (Recorder, Instant) {
+    ) -> Recorder {
         let mut rec = Recorder::default();
-        let mut last_done = Instant::now();
         loop {
             let started = Instant::now();
             if started >= end {
@@ -179,9 +182,16 @@ impl Agent {
             }
             let tool = picker.pick(&mut self.state.rng);
             let args = self.state.arguments(tool);
-            let (outcome, body) = call(&self.client, tool.name(), args, timeout).await;
-            last_done = Instant::now();
-            rec.record(tool, last_done - started, &outcome, started >= measure_from);
+            let limit = timeout.min(end + LATE_GRACE - started);
+            let (outcome, body) = call(&self.client, tool.name(), args, limit).await;
+            let done = Instant::now();
+            let timed_out =
+                matches!(&outcome, Outcome::Transport { kind, .. } if kind == "timeout");
+            if done > end && !timed_out {
+                rec.late += 1;
+                break;
+            }
+            rec.record(tool, done - started, &outcome, started >= measure_from);
             match outcome {
                 Outcome::Ok => self.state.observe(tool, body.as_ref()),
                 // Don't spin on a dead connection; the error is already counted.
@@ -189,9 +199,12 @@ impl Agent {
                 Outcome::ToolError { .. } => {}
             }
         }
-        (rec, last_done)
+        rec
     }
 }
+
+/// How long past the end of the run an unanswered call is waited for.
+pub const LATE_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs `f` on every agent at once; returns them in index order, or the first error.
 pub async fn for_each<F, Fut>(agents: Vec<Agent>, f: F) -> anyhow::Result<Vec<Agent>>

@@ -141,10 +141,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     };
     agents.insert(0, first);
 
-    let per = args.agents_per_session;
+    let (n, mps, per) = (
+        args.agents,
+        args.messages_per_session,
+        args.agents_per_session,
+    );
     let agents = agent::for_each(agents, move |mut a| async move {
         if a.index % per == 0 {
-            let purpose = format!("bench: agents {}..{}", a.index, a.index + per - 1);
+            let last = (a.index + per).min(n) - 1;
+            let purpose = format!("bench: agents bench-{}..bench-{last}", a.index);
             a.state.session_id = a.create_session(&purpose).await?;
         }
         Ok(a)
@@ -159,7 +164,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     for a in &mut agents {
         a.state.session_id = session_ids[(a.index / per) as usize].clone();
     }
-    let (n, mps) = (args.agents, args.messages_per_session);
     let memory = tools.contains(&Tool::GetMemory) && listed.iter().any(|t| t == "set_memory");
     let agents = agent::for_each(agents, move |mut a| async move {
         let group_size = (n - a.index / per * per).min(per);
@@ -195,20 +199,17 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     for mut a in agents {
         let picker = picker.clone();
         set.spawn(async move {
-            let (rec, last) = a.run(&picker, measure_from, end, call_timeout).await;
-            (a, rec, last)
+            let rec = a.run(&picker, measure_from, end, call_timeout).await;
+            (a, rec)
         });
     }
     let mut recorder = stats::Recorder::default();
-    let mut last_done = end;
     let mut agents = Vec::new();
     while let Some(joined) = set.join_next().await {
-        let (a, rec, last) = joined.context("an agent task panicked")?;
+        let (a, rec) = joined.context("an agent task panicked")?;
         recorder.merge(rec);
-        last_done = last_done.max(last);
         agents.push(a);
     }
-    let window = last_done.saturating_duration_since(measure_from);
     let rss = match rss {
         Some(sampler) => sampler.finish().await,
         None => None,
@@ -237,7 +238,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         preloaded_messages: u64::from(mps) * session_ids.len() as u64,
         warmup,
         duration,
-        window,
         recorder,
         rss,
     };

@@ -21,8 +21,6 @@ pub struct Report {
     pub preloaded_messages: u64,
     pub warmup: Duration,
     pub duration: Duration,
-    /// From the end of warm-up to the last measured call's result (at least `duration`).
-    pub window: Duration,
     pub recorder: Recorder,
     pub rss: Option<RssSummary>,
 }
@@ -39,7 +37,7 @@ struct Row {
 
 impl Report {
     fn rows(&mut self) -> (Vec<Row>, Row) {
-        let secs = self.window.as_secs_f64().max(f64::EPSILON);
+        let secs = self.duration.as_secs_f64().max(f64::EPSILON);
         let mut all_us = Vec::new();
         let mut rows = Vec::new();
         for (tool, stats) in &mut self.recorder.tools {
@@ -89,11 +87,13 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "  run:      {:.1} s warm-up ({} calls, {} failed, discarded), {:.2} s measured",
+            "  run:      {:.1} s warm-up ({} calls, {} failed, discarded), {:.1} s measured, \
+             {} late answer(s) after the end discarded",
             self.warmup.as_secs_f64(),
             self.recorder.warmup_calls,
             self.recorder.warmup_errors,
-            self.window.as_secs_f64()
+            self.duration.as_secs_f64(),
+            self.recorder.late
         );
         let _ = writeln!(out);
         let _ = writeln!(
@@ -174,7 +174,7 @@ impl Report {
             "warmup_calls": self.recorder.warmup_calls,
             "warmup_errors": self.recorder.warmup_errors,
             "duration_s": self.duration.as_secs_f64(),
-            "measured_s": round(self.window.as_secs_f64(), 3),
+            "late_calls": self.recorder.late,
             "calls": total.calls,
             "ok": total.ok,
             "errors": total.calls - total.ok,

@@ -85,6 +85,8 @@ pub struct Recorder {
     pub tools: BTreeMap<Tool, ToolStats>,
     pub warmup_calls: u64,
     pub warmup_errors: u64,
+    /// Calls in flight when the run ended that answered after it: not counted.
+    pub late: u64,
 }
 
 impl Recorder {
@@ -114,6 +116,7 @@ impl Recorder {
     pub fn merge(&mut self, other: Recorder) {
         self.warmup_calls += other.warmup_calls;
         self.warmup_errors += other.warmup_errors;
+        self.late += other.late;
         for (tool, s) in other.tools {
             let mine = self.tools.entry(tool).or_default();
             mine.latencies_us.extend(s.latencies_us);

@@ -22,6 +22,12 @@ pub enum ErrorCode {
     TokenRefreshFailed,
     DatabaseUnavailable,
     InternalError,
+    KeyExists,
+    MemoryNotFound,
+    InvalidKey,
+    InvalidTtlValue,
+    InvalidTtlFormat,
+    ValueTooLarge,
 }
 
 impl ErrorCode {
@@ -44,6 +50,12 @@ impl ErrorCode {
             Self::TokenRefreshFailed => "TOKEN_REFRESH_FAILED",
             Self::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
             Self::InternalError => "INTERNAL_ERROR",
+            Self::KeyExists => "KEY_EXISTS",
+            Self::MemoryNotFound => "MEMORY_NOT_FOUND",
+            Self::InvalidKey => "INVALID_KEY",
+            Self::InvalidTtlValue => "INVALID_TTL_VALUE",
+            Self::InvalidTtlFormat => "INVALID_TTL_FORMAT",
+            Self::ValueTooLarge => "VALUE_TOO_LARGE",
         }
     }
 }

@@ -284,13 +284,14 @@ impl Identity {
         if held.contains(needed) {
             return Ok(());
         }
-        let mut err = DomainError::permission_denied(needed, &held);
         if matches!(self, Self::Anonymous) {
-            err = err.suggest(
-                "you called without auth_token: call authenticate_agent first and pass its token",
-            );
+            return Err(DomainError::new(
+                ErrorCode::PermissionDenied,
+                format!("this call needs the '{needed}' permission, and calls without auth_token may only read public messages"),
+            )
+            .suggest("call authenticate_agent first and pass its token as auth_token"));
         }
-        Err(err)
+        Err(DomainError::permission_denied(needed, &held))
     }
 
     pub fn agent_id(&self) -> Option<&AgentId> {

@@ -3,9 +3,11 @@
 pub mod error;
 pub mod identity;
 pub mod input;
+pub mod memory;
 pub mod visibility;
 
 pub use error::{DomainError, ErrorCode};
 pub use identity::{AgentId, AgentType, Identity, Permission, PermissionTable, Permissions};
 pub use input::{Content, Limit, Metadata, Purpose, SessionId};
+pub use memory::{MemoryKey, MemoryLimits, MemoryScope, MemoryValue, ScopeFilter, Ttl};
 pub use visibility::{Reader, Visibility, VisibilityFilter};

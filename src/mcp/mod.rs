@@ -1,7 +1,13 @@
 //! The MCP front end: tools are thin (parse → service → render); identity comes from the token
 //! argument, the HTTP headers the middleware checked, or the stdio trust rule.
 
+mod admin_tools;
+pub mod guidance;
 mod identity_tools;
+mod memory_params;
+mod memory_tools;
+mod prompts;
+mod resources;
 mod params;
 pub mod render;
 mod session_tools;
@@ -29,6 +35,7 @@ pub struct HttpCredentials {
 pub struct McpServer {
     service: Service,
     tool_router: ToolRouter<Self>,
+    prompt_router: rmcp::handler::server::router::prompt::PromptRouter<Self>,
 }
 
 const INSTRUCTIONS: &str = "Shared context for multi-agent work. Start with authenticate_agent (agent_id, agent_type) and pass \
@@ -39,7 +46,8 @@ impl McpServer {
     pub fn new(service: Service) -> Self {
         Self {
             service,
-            tool_router: Self::identity_router() + Self::session_router(),
+            tool_router: Self::identity_router() + Self::session_router() + Self::admin_router() + Self::memory_router(),
+            prompt_router: Self::prompt_router(),
         }
     }
 
@@ -95,9 +103,58 @@ impl McpServer {
 }
 
 #[tool_handler(router = self.tool_router)]
+#[rmcp::prompt_handler(router = self.prompt_router)]
 impl ServerHandler for McpServer {
+    async fn list_resource_templates(
+        &self,
+        _request: Option<rmcp::model::PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListResourceTemplatesResult, rmcp::ErrorData> {
+        Ok(Self::resource_templates())
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<rmcp::model::PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListResourcesResult, rmcp::ErrorData> {
+        self.resource_list(&context).await
+    }
+
+    async fn read_resource(
+        &self,
+        request: rmcp::model::ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ReadResourceResponse, rmcp::ErrorData> {
+        self.resource_read(&request.uri, &context).await.map(Into::into)
+    }
+
+    /// Every call is timed and counted per tool (and per error code) for the metrics.
+    async fn call_tool(
+        &self,
+        request: rmcp::model::CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
+        let name = request.name.to_string();
+        let known = self.tool_router.get(&name).is_some();
+        let started = std::time::Instant::now();
+        let tcc = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
+        let result = self.tool_router.call(tcc).await;
+        if known {
+            let code = match &result {
+                Ok(rmcp::model::CallToolResponse::Complete(r)) if r.is_error == Some(true) => Some(
+                    r.structured_content.as_ref().and_then(|v| v["code"].as_str()).unwrap_or("INVALID_ARGUMENTS").to_owned(),
+                ),
+                Ok(_) => None,
+                Err(_) => Some("PROTOCOL_ERROR".to_owned()),
+            };
+            self.service.metrics().record_call(&name, started.elapsed(), code.as_deref());
+        }
+        result
+    }
+
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_prompts().enable_resources().build())
             .with_server_info(Implementation::new(
                 "shared-context-server",
                 env!("CARGO_PKG_VERSION"),

@@ -3,6 +3,7 @@
 
 mod auth;
 mod health;
+mod memory;
 mod messages;
 mod sessions;
 
@@ -11,6 +12,7 @@ use std::time::Instant;
 
 pub use auth::{Caller, IssuedToken, Origin};
 pub use health::HealthReport;
+pub use memory::{ListMemory, MemoryPage, MemorySettings, SetMemory};
 pub use messages::{AddMessage, GetMessages, MessagePage};
 pub use sessions::{SessionPage, SessionView};
 
@@ -32,6 +34,8 @@ struct Inner {
     limits: InputLimits,
     token_ttl: chrono::Duration,
     tokens: TokenCache,
+    memory: MemorySettings,
+    metrics: crate::metrics::Metrics,
     started: Instant,
 }
 
@@ -42,6 +46,7 @@ pub struct ServiceSettings {
     pub limits: InputLimits,
     pub token_ttl: std::time::Duration,
     pub token_cache_ttl: std::time::Duration,
+    pub memory: MemorySettings,
 }
 
 impl Service {
@@ -55,6 +60,8 @@ impl Service {
                 token_ttl: chrono::Duration::from_std(settings.token_ttl)
                     .unwrap_or(chrono::Duration::hours(24)),
                 tokens: TokenCache::new(settings.token_cache_ttl, 10_000),
+                memory: settings.memory,
+                metrics: crate::metrics::Metrics::default(),
                 started: Instant::now(),
             }),
         }
@@ -76,8 +83,16 @@ impl Service {
         &self.inner.limits
     }
 
+    pub fn token_ttl(&self) -> chrono::Duration {
+        self.inner.token_ttl
+    }
+
     pub fn uptime(&self) -> std::time::Duration {
         self.inner.started.elapsed()
+    }
+
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.inner.metrics
     }
 
     pub fn token_cache(&self) -> &TokenCache {

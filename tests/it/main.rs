@@ -5,3 +5,4 @@ mod visibility;
 mod bad_input;
 mod storage_contract;
 mod transports;
+mod guidance;

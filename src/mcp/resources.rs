@@ -1,0 +1,96 @@
+//! MCP resources: `session://{session_id}` (and, with memory, `agent://{agent_id}/memory`), read
+//! with the caller's identity so the visibility rule applies here too.
+
+use rmcp::ErrorData as McpError;
+use rmcp::model::{
+    ListResourceTemplatesResult, ListResourcesResult, ReadResourceResult, Resource, ResourceContents, ResourceTemplate,
+};
+use rmcp::service::RequestContext;
+use rmcp::RoleServer;
+use serde_json::{Value, json};
+
+use super::{McpServer, render};
+use crate::error::AppError;
+
+/// How many of the newest visible messages a session resource carries.
+const RESOURCE_MESSAGES: i64 = 200;
+
+fn to_mcp(err: AppError) -> McpError {
+    match err.code {
+        crate::error::ErrorCode::SessionNotFound => {
+            McpError::resource_not_found(err.message, None)
+        }
+        crate::error::ErrorCode::DatabaseUnavailable | crate::error::ErrorCode::InternalError => {
+            McpError::internal_error(err.message, None)
+        }
+        _ => McpError::invalid_params(err.message, Some(json!({"code": err.code.as_str(), "suggestions": err.suggestions}))),
+    }
+}
+
+impl McpServer {
+    pub(super) fn resource_templates() -> ListResourceTemplatesResult {
+        ListResourceTemplatesResult::with_all_items(vec![
+            ResourceTemplate::new("session://{session_id}", "session")
+                .with_description("A session with the newest messages you may read, and statistics")
+                .with_mime_type("application/json"),
+        ])
+    }
+
+    /// The newest open sessions, so clients that browse resources find something.
+    pub(super) async fn resource_list(&self, ctx: &RequestContext<RoleServer>) -> Result<ListResourcesResult, McpError> {
+        let caller = Self::caller(ctx, None, None);
+        let who = self.service.resolve(&caller).await.map_err(to_mcp)?;
+        let page = self.service.list_sessions(&who, Some(true), Some(50), None).await.map_err(to_mcp)?;
+        Ok(ListResourcesResult::with_all_items(
+            page.sessions
+                .iter()
+                .map(|s| {
+                    Resource::new(format!("session://{}", s.id), s.id.clone())
+                        .with_description(s.purpose.clone())
+                        .with_mime_type("application/json")
+                })
+                .collect(),
+        ))
+    }
+
+    pub(super) async fn resource_read(&self, uri: &str, ctx: &RequestContext<RoleServer>) -> Result<ReadResourceResult, McpError> {
+        let caller = Self::caller(ctx, None, None);
+        let who = self.service.resolve(&caller).await.map_err(to_mcp)?;
+        let body: Value = if let Some(session_id) = uri.strip_prefix("session://") {
+            let view = self.service.get_session(&who, session_id).await.map_err(to_mcp)?;
+            let recent = self
+                .service
+                .get_messages(
+                    &who,
+                    crate::service::GetMessages {
+                        session_id: session_id.to_owned(),
+                        limit: Some(RESOURCE_MESSAGES),
+                        offset: Some((view.visible_message_count - RESOURCE_MESSAGES).max(0)),
+                        visibility_filter: None,
+                        after_id: None,
+                    },
+                )
+                .await
+                .map_err(to_mcp)?;
+            let mut senders: Vec<&str> = recent.messages.iter().map(|m| m.sender.as_str()).collect();
+            senders.sort_unstable();
+            senders.dedup();
+            json!({
+                "session": render::session(&view.session),
+                "messages": recent.messages.iter().map(render::message).collect::<Vec<_>>(),
+                "statistics": {
+                    "visible_message_count": view.visible_message_count,
+                    "unique_senders_in_view": senders,
+                    "last_activity": crate::util::rfc3339(view.session.updated_at),
+                },
+                "resource_info": {"requesting_agent": who.audit_name(), "retrieved_at": crate::util::rfc3339(crate::util::now())},
+            })
+        } else {
+            return Err(McpError::resource_not_found(
+                format!("unknown resource {uri}; use session://{{session_id}}"),
+                None,
+            ));
+        };
+        Ok(ReadResourceResult::new(vec![ResourceContents::text(body.to_string(), uri.to_owned()).with_mime_type("application/json")]))
+    }
+}

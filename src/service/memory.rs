@@ -1,0 +1,300 @@
+//! Agent memory use-cases: set, get, list and delete in the caller's own namespace, and the
+//! background sweeper that deletes expired entries in small batches.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use super::Service;
+use crate::domain::{
+    AgentId, DomainError, ErrorCode, Identity, Limit, MemoryKey, MemoryLimits, MemoryScope,
+    MemoryValue, Metadata, Permission, ScopeFilter, SessionId, Ttl,
+};
+use crate::error::AppError;
+use crate::storage::{
+    MemoryAddress, MemoryEntry, MemoryListQuery, MemoryRecord, NewMemory, SetMemoryOutcome,
+    StoreError,
+};
+
+/// How many expired entries one sweeper statement deletes, so it never holds the writer long.
+pub const SWEEP_BATCH: u32 = 500;
+pub const LIST_MEMORY_MAX_LIMIT: u32 = 200;
+
+/// Memory settings from the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemorySettings {
+    pub limits: MemoryLimits,
+    /// How often the sweeper deletes expired entries; `None` turns it off.
+    pub sweep_interval: Option<Duration>,
+}
+
+impl Default for MemorySettings {
+    fn default() -> Self {
+        Self {
+            limits: MemoryLimits::default(),
+            sweep_interval: Some(Duration::from_secs(60)),
+        }
+    }
+}
+
+pub struct SetMemory {
+    pub key: String,
+    pub value: Value,
+    pub session_id: Option<String>,
+    pub expires_in: Option<Value>,
+    pub metadata: Option<Value>,
+    pub overwrite: Option<bool>,
+}
+
+pub struct ListMemory {
+    pub session_id: Option<String>,
+    pub prefix: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+pub struct MemoryPage {
+    pub entries: Vec<MemoryEntry>,
+    pub scope_filter: ScopeFilter,
+    /// Pass back as `cursor` for the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Memory belongs to an agent: anonymous callers have none.
+fn owner(who: &Identity, needed: Permission) -> Result<&AgentId, AppError> {
+    who.require(needed)?;
+    who.agent_id().ok_or_else(|| {
+        DomainError::new(
+            ErrorCode::PermissionDenied,
+            "memory is kept per agent, and this call has no agent identity",
+        )
+        .suggest("call authenticate_agent first and pass its token as auth_token")
+    })
+}
+
+fn not_found(key: &MemoryKey, scope: &MemoryScope) -> AppError {
+    let place = match scope.session_id() {
+        None => "your global memory".to_owned(),
+        Some(id) => format!("your memory for session '{id}'"),
+    };
+    DomainError::new(
+        ErrorCode::MemoryNotFound,
+        format!("no key '{key}' in {place} (it may have expired)"),
+    )
+    .suggest("call list_memory with session_id \"all\" to see your keys in every scope")
+}
+
+/// `key` then `session id or ""`, separated by the first ':' of the scope part: "<scope>:<key>".
+fn encode_cursor(entry: &MemoryEntry) -> String {
+    format!("{}:{}", entry.session_id.as_deref().unwrap_or(""), entry.key)
+}
+
+fn decode_cursor(raw: &str) -> Result<(MemoryKey, String), AppError> {
+    let bad = || {
+        DomainError::invalid(format!(
+            "cursor '{}' is not valid",
+            raw.chars().take(60).collect::<String>()
+        ))
+        .suggest("pass next_cursor from the previous list_memory result unchanged, or leave it out")
+    };
+    let (scope, key) = raw.split_once(':').ok_or_else(bad)?;
+    if !scope.is_empty() {
+        SessionId::parse(scope).map_err(|_| bad())?;
+    }
+    let key = MemoryKey::parse(key).map_err(|_| bad())?;
+    Ok((key, scope.to_owned()))
+}
+
+impl Service {
+    pub fn memory_settings(&self) -> &MemorySettings {
+        &self.inner.memory
+    }
+
+    /// Fails with `SESSION_NOT_FOUND` when the scope names a session that does not exist.
+    async fn check_scope(&self, scope: &MemoryScope) -> Result<(), AppError> {
+        match scope.session_id() {
+            Some(id) => self.existing_session(id).await.map(drop),
+            None => Ok(()),
+        }
+    }
+
+    pub async fn set_memory(&self, who: &Identity, input: SetMemory) -> Result<MemoryRecord, AppError> {
+        let agent = owner(who, Permission::Write)?;
+        let key = MemoryKey::parse(&input.key)?;
+        let scope = MemoryScope::parse(input.session_id.as_deref())?;
+        let ttl = Ttl::parse(input.expires_in.as_ref())?;
+        let value = MemoryValue::parse(input.value, &self.memory_settings().limits)?;
+        let metadata = Metadata::parse(input.metadata, self.limits())?;
+        let at = crate::util::now();
+        let new = NewMemory {
+            agent_id: agent.as_str().to_owned(),
+            session_id: scope.session_id().map(|s| s.as_str().to_owned()),
+            key: key.as_str().to_owned(),
+            value_json: value.json().to_owned(),
+            value: value.into_value(),
+            metadata: metadata.as_map().clone(),
+            expires_at: ttl.expires_at(at),
+            overwrite: input.overwrite.unwrap_or(true),
+            at,
+        };
+        match self.store().set_memory(&new).await? {
+            SetMemoryOutcome::Stored(record) => Ok(record),
+            SetMemoryOutcome::SessionMissing => Err(DomainError::session_not_found(
+                scope.session_id().map_or("", SessionId::as_str),
+            )),
+            SetMemoryOutcome::KeyExists => Err(DomainError::new(
+                ErrorCode::KeyExists,
+                format!("key '{key}' already exists in this scope and overwrite is false"),
+            )
+            .suggest("pass overwrite: true to replace it, use another key, or delete_memory first")),
+        }
+    }
+
+    pub async fn get_memory(
+        &self,
+        who: &Identity,
+        key: &str,
+        session_id: Option<&str>,
+    ) -> Result<MemoryRecord, AppError> {
+        let agent = owner(who, Permission::Read)?;
+        let key = MemoryKey::parse(key)?;
+        let scope = MemoryScope::parse(session_id)?;
+        let address = MemoryAddress {
+            agent_id: agent.as_str(),
+            session_id: scope.session_id().map(SessionId::as_str),
+            key: key.as_str(),
+            now: crate::util::now(),
+        };
+        if let Some(record) = self.store().get_memory(&address).await? {
+            return Ok(record);
+        }
+        self.check_scope(&scope).await?;
+        Err(not_found(&key, &scope))
+    }
+
+    /// Deletes one unexpired entry; returns its scope.
+    pub async fn delete_memory(
+        &self,
+        who: &Identity,
+        key: &str,
+        session_id: Option<&str>,
+    ) -> Result<MemoryScope, AppError> {
+        let agent = owner(who, Permission::Write)?;
+        let key = MemoryKey::parse(key)?;
+        let scope = MemoryScope::parse(session_id)?;
+        let address = MemoryAddress {
+            agent_id: agent.as_str(),
+            session_id: scope.session_id().map(SessionId::as_str),
+            key: key.as_str(),
+            now: crate::util::now(),
+        };
+        if self.store().delete_memory(&address).await? {
+            return Ok(scope);
+        }
+        self.check_scope(&scope).await?;
+        Err(not_found(&key, &scope))
+    }
+
+    pub async fn list_memory(&self, who: &Identity, input: ListMemory) -> Result<MemoryPage, AppError> {
+        let agent = owner(who, Permission::Read)?;
+        let filter = ScopeFilter::parse(input.session_id.as_deref())?;
+        let limit = Limit::parse(input.limit, 50, LIST_MEMORY_MAX_LIMIT, "limit")?;
+        let prefix = input.prefix.as_deref().map(str::trim).unwrap_or("");
+        if prefix.chars().count() > crate::domain::memory::MAX_KEY_CHARS {
+            return Err(DomainError::new(ErrorCode::InvalidKey, "prefix is longer than a key may be (255 characters)")
+                .suggest("use a shorter prefix, e.g. \"project/\""));
+        }
+        let after = match input.cursor.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+            Some(raw) => Some(decode_cursor(raw)?),
+            None => None,
+        };
+        let query = MemoryListQuery {
+            agent_id: agent.as_str(),
+            scope: match &filter {
+                ScopeFilter::All => None,
+                ScopeFilter::Only(scope) => Some(scope.session_id().map(SessionId::as_str)),
+            },
+            prefix,
+            after: after.as_ref().map(|(k, s)| (k.as_str(), s.as_str())),
+            limit: limit.get() + 1,
+            now: crate::util::now(),
+        };
+        let mut entries = self.store().list_memory(&query).await?;
+        if entries.is_empty()
+            && let ScopeFilter::Only(scope) = &filter
+        {
+            self.check_scope(scope).await?;
+        }
+        let has_more = entries.len() > limit.get() as usize;
+        entries.truncate(limit.get() as usize);
+        let next_cursor = has_more.then(|| entries.last().map(encode_cursor)).flatten();
+        Ok(MemoryPage {
+            entries,
+            scope_filter: filter,
+            next_cursor,
+        })
+    }
+
+    /// Deletes every entry that expired by now, `SWEEP_BATCH` at a time, yielding between
+    /// batches and stopping early on shutdown. Returns how many were deleted.
+    pub async fn sweep_expired_memory(&self, stop: &CancellationToken) -> Result<u64, StoreError> {
+        let mut total = 0;
+        loop {
+            let deleted = self
+                .store()
+                .delete_expired_memory(crate::util::now(), SWEEP_BATCH)
+                .await?;
+            total += deleted;
+            if deleted < u64::from(SWEEP_BATCH) || stop.is_cancelled() {
+                return Ok(total);
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Starts the background sweeper (unless the interval is off); it ends when `stop` is cancelled.
+    pub fn spawn_memory_sweeper(&self, stop: CancellationToken) -> Option<tokio::task::JoinHandle<()>> {
+        let interval = self.memory_settings().sweep_interval?;
+        let service = self.clone();
+        Some(tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    _ = ticker.tick() => {}
+                }
+                match service.sweep_expired_memory(&stop).await {
+                    Ok(0) => tracing::trace!("memory sweeper: nothing expired"),
+                    Ok(removed) => tracing::debug!(removed, "memory sweeper removed expired entries"),
+                    Err(err) => tracing::warn!(error = %err, "memory sweep failed; retrying at the next interval"),
+                }
+            }
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trip() {
+        let entry = |session: Option<&str>, key: &str| MemoryEntry {
+            session_id: session.map(str::to_owned),
+            key: key.into(),
+            value_size: 1,
+            created_at: crate::util::now(),
+            updated_at: crate::util::now(),
+            expires_at: None,
+        };
+        for (session, key) in [(None, "a:b"), (Some("session_0123456789abcdef"), "x:y/z")] {
+            let (k, s) = decode_cursor(&encode_cursor(&entry(session, key))).unwrap();
+            assert_eq!((k.as_str(), s.as_str()), (key, session.unwrap_or("")));
+        }
+        for bad in ["nocolon", "session_zz:k", ":", ":a b"] {
+            assert!(decode_cursor(bad).is_err(), "{bad}");
+        }
+    }
+}
