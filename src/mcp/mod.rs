@@ -8,12 +8,14 @@ mod memory_params;
 mod memory_tools;
 mod prompts;
 mod resources;
+mod schema;
 mod params;
 pub mod render;
 mod session_tools;
 
 use std::future::Future;
 
+use rmcp::handler::server::router::prompt::PromptRouter;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::service::RequestContext;
@@ -35,7 +37,7 @@ pub struct HttpCredentials {
 pub struct McpServer {
     service: Service,
     tool_router: ToolRouter<Self>,
-    prompt_router: rmcp::handler::server::router::prompt::PromptRouter<Self>,
+    prompt_router: PromptRouter<Self>,
 }
 
 const INSTRUCTIONS: &str = "Shared context for multi-agent work. Start with authenticate_agent (agent_id, agent_type) and pass \
@@ -44,11 +46,22 @@ the returned token as auth_token on every call. Then create_session or list_sess
 
 impl McpServer {
     pub fn new(service: Service) -> Self {
-        Self {
-            service,
-            tool_router: Self::identity_router() + Self::session_router() + Self::admin_router() + Self::memory_router(),
-            prompt_router: Self::prompt_router(),
+        // The factory runs per MCP session (per request when stateless): build the routers once.
+        static TOOLS: std::sync::OnceLock<ToolRouter<McpServer>> = std::sync::OnceLock::new();
+        static PROMPTS: std::sync::OnceLock<PromptRouter<McpServer>> = std::sync::OnceLock::new();
+        let tool_router = TOOLS.get_or_init(Self::all_tools).clone();
+        let prompt_router = PROMPTS.get_or_init(Self::prompt_router).clone();
+        Self { service, tool_router, prompt_router }
+    }
+
+    fn all_tools() -> ToolRouter<Self> {
+        let mut router = Self::identity_router() + Self::session_router() + Self::admin_router() + Self::memory_router();
+        for route in router.map.values_mut() {
+            let mut schema = (*route.attr.input_schema).clone();
+            schema::simplify_nullable(&mut schema);
+            route.attr.input_schema = std::sync::Arc::new(schema);
         }
+        router
     }
 
     /// The credentials of this call: arguments first, then the HTTP headers.

@@ -41,6 +41,7 @@ pub struct CreateSessionParams {
     pub purpose: String,
     /// Optional JSON object stored with the session, e.g. {"repo": "api", "ticket": "ENG-42"}.
     #[serde(default)]
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub metadata: Option<Value>,
     /// Your token from authenticate_agent (needs "write").
     #[serde(default)]
@@ -83,6 +84,7 @@ pub struct AddMessageParams {
     pub visibility: Option<String>,
     /// Optional JSON object, e.g. {"kind": "finding", "file": "src/db.rs"}.
     #[serde(default)]
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub metadata: Option<Value>,
     /// Id of the message this one replies to; it must be in the same session.
     #[serde(default)]

@@ -114,6 +114,8 @@ async fn tools_are_listed_with_descriptions_and_schemas() {
         let tool = tools.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("{name} missing"));
         assert!(tool.description.as_deref().is_some_and(|d| d.len() > 40), "{name} needs a real description");
         assert_eq!(tool.input_schema.get("type"), Some(&json!("object")), "{name} schema");
+        let text = serde_json::to_string(&tool.input_schema).unwrap();
+        assert!(!text.contains("\"null\""), "{name}: nullable unions break Gemini function declarations: {text}");
     }
     let stdio = stdio_client(&db).await;
     assert_eq!(stdio.list_all_tools().await.unwrap().len(), tools.len(), "same tools over stdio");
