@@ -36,6 +36,7 @@ pub fn build_service(config: &Config, store: Arc<dyn Store>) -> Service {
             token_ttl: config.token_ttl,
             token_cache_ttl: config.token_cache_ttl,
             memory: config.memory,
+            database_url: config.database_url.clone(),
         },
     )
 }

@@ -35,8 +35,9 @@ impl MemoryKey {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let key = raw.trim();
         let bad = |why: String| {
-            DomainError::new(ErrorCode::InvalidKey, why)
-                .suggest("use a key like \"project/plan\" or \"build.status\": 1-255 characters, no spaces")
+            DomainError::new(ErrorCode::InvalidKey, why).suggest(
+                "use a key like \"project/plan\" or \"build.status\": 1-255 characters, no spaces",
+            )
         };
         if key.is_empty() {
             return Err(bad("key must not be empty".into()));
@@ -64,6 +65,22 @@ impl fmt::Display for MemoryKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// A `list_memory` prefix: trimmed, possibly empty, and only characters a key may hold (so
+/// nothing a key cannot contain reaches the database). Matched literally, never as a pattern.
+pub fn parse_prefix(raw: Option<&str>) -> Result<String, DomainError> {
+    let prefix = raw.map(str::trim).unwrap_or("");
+    if prefix.chars().count() > MAX_KEY_CHARS
+        || prefix.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(DomainError::new(
+            ErrorCode::InvalidKey,
+            "prefix must be at most 255 characters, without spaces or control characters",
+        )
+        .suggest("pass the start of your keys, e.g. \"plan/\", or leave prefix out"));
+    }
+    Ok(prefix.to_owned())
 }
 
 /// True when `session_id` means "no session": absent, blank, or the literal string "null"
@@ -136,22 +153,37 @@ pub struct Ttl(Option<i64>);
 impl Ttl {
     /// Accepts an integer, a numeric string (as the Python server did), null, or 0 (permanent).
     pub fn parse(raw: Option<&Value>) -> Result<Self, DomainError> {
-        let seconds = match raw {
+        let (seconds, shown) = match raw {
             None | Some(Value::Null) => return Ok(Self(None)),
-            Some(Value::Number(n)) => match (n.as_i64(), n.as_f64()) {
-                (Some(v), _) => v,
-                (None, _) if n.is_u64() => i64::MAX,
-                (None, Some(f)) if f.is_finite() && f.fract() == 0.0 => {
-                    if f.abs() > 1e15 { f.signum() as i64 * i64::MAX } else { f as i64 }
-                }
-                _ => return Err(Self::format_error(&n.to_string())),
-            },
+            Some(Value::Number(n)) => {
+                let seconds = match (n.as_i64(), n.as_f64()) {
+                    (Some(v), _) => v,
+                    (None, _) if n.is_u64() => i64::MAX,
+                    // `as` saturates, so huge whole numbers stay out of range.
+                    (None, Some(f)) if f.is_finite() && f.fract() == 0.0 => f as i64,
+                    _ => return Err(Self::format_error(&n.to_string())),
+                };
+                (seconds, n.to_string())
+            }
             Some(Value::String(s)) => {
                 let s = s.trim();
                 if s.is_empty() || s == "null" {
                     return Ok(Self(None));
                 }
-                s.parse::<i64>().map_err(|_| Self::format_error(s))?
+                let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+                let seconds = match s.parse::<i64>() {
+                    Ok(v) => v,
+                    // A whole number too long for i64 is out of range, not malformed.
+                    Err(_) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                        if s.starts_with('-') {
+                            i64::MIN
+                        } else {
+                            i64::MAX
+                        }
+                    }
+                    Err(_) => return Err(Self::format_error(s)),
+                };
+                (seconds, s.to_owned())
             }
             Some(other) => return Err(Self::format_error(json_kind(other))),
         };
@@ -163,7 +195,7 @@ impl Ttl {
                 ErrorCode::InvalidTtlValue,
                 format!(
                     "expires_in must be between 1 and {MAX_TTL_SECONDS} seconds (one year); got {}",
-                    if seconds == i64::MAX { "a larger number".to_owned() } else { seconds.to_string() }
+                    shown.chars().take(40).collect::<String>()
                 ),
             )
             .suggest("pass expires_in in seconds, e.g. 3600 for an hour, or leave it out to keep the entry"));
@@ -200,9 +232,8 @@ pub struct MemoryValue {
 
 impl MemoryValue {
     pub fn parse(value: Value, limits: &MemoryLimits) -> Result<Self, DomainError> {
-        let json = serde_json::to_string(&value).map_err(|e| {
-            DomainError::invalid(format!("value cannot be stored as JSON: {e}"))
-        })?;
+        let json = serde_json::to_string(&value)
+            .map_err(|e| DomainError::invalid(format!("value cannot be stored as JSON: {e}")))?;
         if json.len() > limits.value_max_bytes {
             return Err(DomainError::new(
                 ErrorCode::ValueTooLarge,
@@ -215,10 +246,10 @@ impl MemoryValue {
             .suggest("store a smaller value, or split it over several keys such as \"report/1\", \"report/2\""));
         }
         if contains_nul(&value) {
-            return Err(DomainError::invalid(
-                "value must not contain NUL (\\u0000) characters",
-            )
-            .suggest("remove the NUL characters, or encode binary data as base64 text"));
+            return Err(
+                DomainError::invalid("value must not contain NUL (\\u0000) characters")
+                    .suggest("remove the NUL characters, or encode binary data as base64 text"),
+            );
         }
         Ok(Self { value, json })
     }
@@ -258,23 +289,61 @@ mod tests {
 
     #[test]
     fn keys() {
-        assert_eq!(MemoryKey::parse("  a/b.c%_ü ").unwrap().as_str(), "a/b.c%_ü");
+        assert_eq!(
+            MemoryKey::parse("  a/b.c%_ü ").unwrap().as_str(),
+            "a/b.c%_ü"
+        );
         for bad in ["", "   ", "a b", "a\tb", "a\nb", "a\u{0}b"] {
-            assert_eq!(MemoryKey::parse(bad).unwrap_err().code, ErrorCode::InvalidKey, "{bad:?}");
+            assert_eq!(
+                MemoryKey::parse(bad).unwrap_err().code,
+                ErrorCode::InvalidKey,
+                "{bad:?}"
+            );
         }
         assert!(MemoryKey::parse(&"k".repeat(255)).is_ok());
-        assert_eq!(MemoryKey::parse(&"k".repeat(256)).unwrap_err().code, ErrorCode::InvalidKey);
-        assert!(MemoryKey::parse(&"é".repeat(255)).is_ok(), "characters, not bytes");
+        assert_eq!(
+            MemoryKey::parse(&"k".repeat(256)).unwrap_err().code,
+            ErrorCode::InvalidKey
+        );
+        assert!(
+            MemoryKey::parse(&"é".repeat(255)).is_ok(),
+            "characters, not bytes"
+        );
+    }
+
+    #[test]
+    fn prefixes() {
+        assert_eq!(parse_prefix(None).unwrap(), "");
+        assert_eq!(parse_prefix(Some(" p%_ ")).unwrap(), "p%_");
+        for bad in ["a b", "a\u{0}", &"k".repeat(256)] {
+            assert_eq!(
+                parse_prefix(Some(bad)).unwrap_err().code,
+                ErrorCode::InvalidKey
+            );
+        }
     }
 
     #[test]
     fn scopes() {
         assert_eq!(MemoryScope::parse(None).unwrap(), MemoryScope::Global);
-        assert_eq!(MemoryScope::parse(Some("null")).unwrap(), MemoryScope::Global);
+        assert_eq!(
+            MemoryScope::parse(Some("null")).unwrap(),
+            MemoryScope::Global
+        );
         assert_eq!(MemoryScope::parse(Some(" ")).unwrap(), MemoryScope::Global);
         let id = "session_0123456789abcdef";
-        assert_eq!(MemoryScope::parse(Some(id)).unwrap().session_id().unwrap().as_str(), id);
-        assert_eq!(MemoryScope::parse(Some("all")).unwrap_err().code, ErrorCode::InvalidSessionId);
+        assert_eq!(
+            MemoryScope::parse(Some(id))
+                .unwrap()
+                .session_id()
+                .unwrap()
+                .as_str(),
+            id
+        );
+        assert_eq!(
+            MemoryScope::parse(Some("all")).unwrap_err().code,
+            ErrorCode::InvalidSessionId
+        );
         assert_eq!(ScopeFilter::parse(Some("ALL")).unwrap(), ScopeFilter::All);
         assert_eq!(ScopeFilter::parse(None).unwrap().label(), "global");
         assert_eq!(ScopeFilter::parse(Some(id)).unwrap().label(), id);
@@ -292,30 +361,59 @@ mod tests {
         assert_eq!(ok(json!(" 60 ")), Some(60));
         assert_eq!(ok(json!(120.0)), Some(120));
         assert_eq!(ok(json!(31_536_000)), Some(31_536_000));
-        for v in [json!(-1), json!("-5"), json!(31_536_001), json!(u64::MAX), json!(1e300)] {
+        for v in [
+            json!(-1),
+            json!("-5"),
+            json!(31_536_001),
+            json!(u64::MAX),
+            json!("99999999999999999999"),
+            json!(1e300),
+        ] {
             assert_eq!(code(v.clone()), ErrorCode::InvalidTtlValue, "{v}");
         }
-        for v in [json!("abc"), json!("1.5"), json!(1.5), json!(true), json!([1]), json!({})] {
+        for v in [
+            json!("abc"),
+            json!("1.5"),
+            json!(1.5),
+            json!(true),
+            json!([1]),
+            json!({}),
+        ] {
             assert_eq!(code(v.clone()), ErrorCode::InvalidTtlFormat, "{v}");
         }
     }
 
     #[test]
     fn values() {
-        let limits = MemoryLimits { value_max_bytes: 10 };
-        for v in [json!(null), json!(1), json!("s"), json!([1, 2]), json!({"a": 1})] {
+        let limits = MemoryLimits {
+            value_max_bytes: 10,
+        };
+        for v in [
+            json!(null),
+            json!(1),
+            json!("s"),
+            json!([1, 2]),
+            json!({"a": 1}),
+        ] {
             let parsed = MemoryValue::parse(v.clone(), &limits).unwrap();
             assert_eq!(parsed.size(), v.to_string().len());
             assert_eq!(parsed.into_value(), v);
         }
         assert_eq!(
-            MemoryValue::parse(json!("x".repeat(9)), &limits).unwrap_err().code,
+            MemoryValue::parse(json!("x".repeat(9)), &limits)
+                .unwrap_err()
+                .code,
             ErrorCode::ValueTooLarge
         );
         assert_eq!(
-            MemoryValue::parse(json!(["\u{0}"]), &limits).unwrap_err().code,
+            MemoryValue::parse(json!(["\u{0}"]), &limits)
+                .unwrap_err()
+                .code,
             ErrorCode::InvalidInput
         );
-        assert!(MemoryValue::parse(json!("\\u0000"), &limits).is_ok(), "an escaped text is not NUL");
+        assert!(
+            MemoryValue::parse(json!("\\u0000"), &limits).is_ok(),
+            "an escaped text is not NUL"
+        );
     }
 }

@@ -1,8 +1,10 @@
 //! Domain types and rules: identities, permissions, visibility, validated inputs. No I/O here.
 
 pub mod error;
+pub mod fuzzy;
 pub mod identity;
 pub mod input;
+pub mod search;
 pub mod memory;
 pub mod visibility;
 

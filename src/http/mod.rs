@@ -3,6 +3,7 @@
 
 mod guard;
 mod health;
+mod metrics;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,6 +62,7 @@ pub fn router(service: Service, settings: HttpSettings, shutdown: CancellationTo
         .route("/health", get(health::health))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
+        .route("/metrics", get(metrics::metrics))
         .merge(mcp_routes)
         .layer(DefaultBodyLimit::max(settings.max_request_body_bytes))
         .layer(axum::middleware::from_fn_with_state(

@@ -5,12 +5,18 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
+/// Any JSON value, spelled out so that every property has a type (Gemini skips tools whose schema
+/// has an untyped property) and without type lists (Gemini rejects those). Null is accepted too.
 fn any_json(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({})
+    let scalar = serde_json::json!([{"type": "object"}, {"type": "string"}, {"type": "number"}, {"type": "boolean"}]);
+    let mut options = scalar.as_array().cloned().unwrap_or_default();
+    options.push(serde_json::json!({"type": "array", "items": {"anyOf": scalar}}));
+    schemars::json_schema!({"anyOf": options})
 }
 
+/// Seconds as an integer; a numeric string is accepted as well (the Python server did).
 fn ttl_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({"type": ["integer", "string", "null"]})
+    schemars::json_schema!({"type": "integer"})
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -29,6 +35,7 @@ pub struct SetMemoryParams {
     pub expires_in: Option<Value>,
     /// Optional JSON object stored with the entry, e.g. {"source": "review"}.
     #[serde(default)]
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub metadata: Option<Value>,
     /// Replace an existing entry (default true). With false, an unexpired entry makes the call fail with KEY_EXISTS.
     #[serde(default)]

@@ -13,7 +13,11 @@ use crate::storage::{MemoryEntry, MemoryRecord};
 use crate::util::rfc3339;
 
 fn scope_name(session_id: Option<&str>) -> &'static str {
-    if session_id.is_some() { "session" } else { "global" }
+    if session_id.is_some() {
+        "session"
+    } else {
+        "global"
+    }
 }
 
 fn record(r: &MemoryRecord) -> Value {
@@ -82,9 +86,9 @@ Example: {\"key\": \"plan/api-v2\", \"value\": {\"step\": 3, \"todo\": [\"tests\
     }
 
     #[tool(
-        description = "Read a value you stored with set_memory: value, metadata, timestamps, expires_at. Global and \
-session scopes are separate: pass the same session_id you stored it with. Expired entries are gone \
-(MEMORY_NOT_FOUND). Example: {\"key\": \"plan/api-v2\"}",
+        description = "Read a value you stored with set_memory: value, metadata, timestamps, expires_at. Needs your \
+auth_token (memory belongs to your agent_id). Global and session scopes are separate: pass the same session_id you \
+stored it with. Expired entries are gone (MEMORY_NOT_FOUND). Example: {\"key\": \"plan/api-v2\"}",
         annotations(read_only_hint = true)
     )]
     async fn get_memory(
@@ -94,7 +98,9 @@ session scopes are separate: pass the same session_id you stored it with. Expire
     ) -> CallToolResult {
         let caller = Self::caller(&ctx, p.auth_token, None);
         self.with_identity(caller, |svc, who| async move {
-            let r = svc.get_memory(&who, &p.key, p.session_id.as_deref()).await?;
+            let r = svc
+                .get_memory(&who, &p.key, p.session_id.as_deref())
+                .await?;
             Ok(record(&r))
         })
         .await
@@ -145,7 +151,9 @@ deleted: true, or MEMORY_NOT_FOUND when there is no such live key. Needs write. 
         let caller = Self::caller(&ctx, p.auth_token, None);
         self.with_identity(caller, |svc, who| async move {
             let key = p.key.trim().to_owned();
-            let scope = svc.delete_memory(&who, &key, p.session_id.as_deref()).await?;
+            let scope = svc
+                .delete_memory(&who, &key, p.session_id.as_deref())
+                .await?;
             Ok(json!({
                 "deleted": true,
                 "key": key,

@@ -9,6 +9,7 @@ mod memory_tools;
 mod prompts;
 mod resources;
 mod schema;
+mod search_tools;
 mod params;
 pub mod render;
 mod session_tools;
@@ -55,7 +56,8 @@ impl McpServer {
     }
 
     fn all_tools() -> ToolRouter<Self> {
-        let mut router = Self::identity_router() + Self::session_router() + Self::admin_router() + Self::memory_router();
+        let mut router = Self::identity_router() + Self::session_router() + Self::admin_router() + Self::memory_router()
+            + Self::search_router();
         for route in router.map.values_mut() {
             let mut schema = (*route.attr.input_schema).clone();
             schema::simplify_nullable(&mut schema);

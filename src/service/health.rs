@@ -19,10 +19,14 @@ pub struct HealthReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DatabaseHealth {
+    /// The database URL with credentials masked.
+    pub url: String,
     pub reachable: bool,
     pub server_version: Option<String>,
     pub ping_ms: Option<f64>,
     pub error: Option<String>,
+    /// Size, connections and largest tables (PostgreSQL); size and journal mode (SQLite).
+    pub stats: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -43,18 +47,24 @@ impl Service {
         let ping_ms = started.elapsed().as_secs_f64() * 1000.0;
         let database = match ping {
             Ok(Ok(())) => DatabaseHealth {
+                url: self.database_url_masked().to_owned(),
                 reachable: true,
                 server_version: self.store().server_version().await.ok(),
                 ping_ms: Some((ping_ms * 1000.0).round() / 1000.0),
                 error: None,
+                stats: self.store().db_stats().await.ok(),
             },
             Ok(Err(_)) => DatabaseHealth {
+                url: self.database_url_masked().to_owned(),
+                stats: None,
                 reachable: false,
                 server_version: None,
                 ping_ms: None,
                 error: Some("database unavailable".into()),
             },
             Err(_) => DatabaseHealth {
+                url: self.database_url_masked().to_owned(),
+                stats: None,
                 reachable: false,
                 server_version: None,
                 ping_ms: None,

@@ -7,6 +7,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::Service;
+use crate::domain::memory::parse_prefix;
 use crate::domain::{
     AgentId, DomainError, ErrorCode, Identity, Limit, MemoryKey, MemoryLimits, MemoryScope,
     MemoryValue, Metadata, Permission, ScopeFilter, SessionId, Ttl,
@@ -87,7 +88,11 @@ fn not_found(key: &MemoryKey, scope: &MemoryScope) -> AppError {
 
 /// `key` then `session id or ""`, separated by the first ':' of the scope part: "<scope>:<key>".
 fn encode_cursor(entry: &MemoryEntry) -> String {
-    format!("{}:{}", entry.session_id.as_deref().unwrap_or(""), entry.key)
+    format!(
+        "{}:{}",
+        entry.session_id.as_deref().unwrap_or(""),
+        entry.key
+    )
 }
 
 fn decode_cursor(raw: &str) -> Result<(MemoryKey, String), AppError> {
@@ -119,7 +124,11 @@ impl Service {
         }
     }
 
-    pub async fn set_memory(&self, who: &Identity, input: SetMemory) -> Result<MemoryRecord, AppError> {
+    pub async fn set_memory(
+        &self,
+        who: &Identity,
+        input: SetMemory,
+    ) -> Result<MemoryRecord, AppError> {
         let agent = owner(who, Permission::Write)?;
         let key = MemoryKey::parse(&input.key)?;
         let scope = MemoryScope::parse(input.session_id.as_deref())?;
@@ -147,7 +156,9 @@ impl Service {
                 ErrorCode::KeyExists,
                 format!("key '{key}' already exists in this scope and overwrite is false"),
             )
-            .suggest("pass overwrite: true to replace it, use another key, or delete_memory first")),
+            .suggest(
+                "pass overwrite: true to replace it, use another key, or delete_memory first",
+            )),
         }
     }
 
@@ -196,16 +207,21 @@ impl Service {
         Err(not_found(&key, &scope))
     }
 
-    pub async fn list_memory(&self, who: &Identity, input: ListMemory) -> Result<MemoryPage, AppError> {
+    pub async fn list_memory(
+        &self,
+        who: &Identity,
+        input: ListMemory,
+    ) -> Result<MemoryPage, AppError> {
         let agent = owner(who, Permission::Read)?;
         let filter = ScopeFilter::parse(input.session_id.as_deref())?;
         let limit = Limit::parse(input.limit, 50, LIST_MEMORY_MAX_LIMIT, "limit")?;
-        let prefix = input.prefix.as_deref().map(str::trim).unwrap_or("");
-        if prefix.chars().count() > crate::domain::memory::MAX_KEY_CHARS {
-            return Err(DomainError::new(ErrorCode::InvalidKey, "prefix is longer than a key may be (255 characters)")
-                .suggest("use a shorter prefix, e.g. \"project/\""));
-        }
-        let after = match input.cursor.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        let prefix = parse_prefix(input.prefix.as_deref())?;
+        let after = match input
+            .cursor
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
             Some(raw) => Some(decode_cursor(raw)?),
             None => None,
         };
@@ -215,7 +231,7 @@ impl Service {
                 ScopeFilter::All => None,
                 ScopeFilter::Only(scope) => Some(scope.session_id().map(SessionId::as_str)),
             },
-            prefix,
+            prefix: &prefix,
             after: after.as_ref().map(|(k, s)| (k.as_str(), s.as_str())),
             limit: limit.get() + 1,
             now: crate::util::now(),
@@ -228,7 +244,9 @@ impl Service {
         }
         let has_more = entries.len() > limit.get() as usize;
         entries.truncate(limit.get() as usize);
-        let next_cursor = has_more.then(|| entries.last().map(encode_cursor)).flatten();
+        let next_cursor = has_more
+            .then(|| entries.last().map(encode_cursor))
+            .flatten();
         Ok(MemoryPage {
             entries,
             scope_filter: filter,
@@ -254,7 +272,10 @@ impl Service {
     }
 
     /// Starts the background sweeper (unless the interval is off); it ends when `stop` is cancelled.
-    pub fn spawn_memory_sweeper(&self, stop: CancellationToken) -> Option<tokio::task::JoinHandle<()>> {
+    pub fn spawn_memory_sweeper(
+        &self,
+        stop: CancellationToken,
+    ) -> Option<tokio::task::JoinHandle<()>> {
         let interval = self.memory_settings().sweep_interval?;
         let service = self.clone();
         Some(tokio::spawn(async move {
@@ -267,8 +288,12 @@ impl Service {
                 }
                 match service.sweep_expired_memory(&stop).await {
                     Ok(0) => tracing::trace!("memory sweeper: nothing expired"),
-                    Ok(removed) => tracing::debug!(removed, "memory sweeper removed expired entries"),
-                    Err(err) => tracing::warn!(error = %err, "memory sweep failed; retrying at the next interval"),
+                    Ok(removed) => {
+                        tracing::debug!(removed, "memory sweeper removed expired entries")
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "memory sweep failed; retrying at the next interval")
+                    }
                 }
             }
         }))

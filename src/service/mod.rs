@@ -5,6 +5,7 @@ mod auth;
 mod health;
 mod memory;
 mod messages;
+mod search;
 mod sessions;
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ pub use auth::{Caller, IssuedToken, Origin};
 pub use health::HealthReport;
 pub use memory::{ListMemory, MemoryPage, MemorySettings, SetMemory};
 pub use messages::{AddMessage, GetMessages, MessagePage};
+pub use search::{SearchContext, SearchHit, SearchResults, TimeRange};
 pub use sessions::{SessionPage, SessionView};
 
 use crate::auth::{ApiKeys, TokenCache};
@@ -35,6 +37,7 @@ struct Inner {
     token_ttl: chrono::Duration,
     tokens: TokenCache,
     memory: MemorySettings,
+    database_url_masked: String,
     metrics: crate::metrics::Metrics,
     started: Instant,
 }
@@ -47,6 +50,8 @@ pub struct ServiceSettings {
     pub token_ttl: std::time::Duration,
     pub token_cache_ttl: std::time::Duration,
     pub memory: MemorySettings,
+    /// Shown by `health`, with credentials masked.
+    pub database_url: String,
 }
 
 impl Service {
@@ -61,6 +66,7 @@ impl Service {
                     .unwrap_or(chrono::Duration::hours(24)),
                 tokens: TokenCache::new(settings.token_cache_ttl, 10_000),
                 memory: settings.memory,
+                database_url_masked: crate::config::mask_url(&settings.database_url),
                 metrics: crate::metrics::Metrics::default(),
                 started: Instant::now(),
             }),
@@ -85,6 +91,10 @@ impl Service {
 
     pub fn token_ttl(&self) -> chrono::Duration {
         self.inner.token_ttl
+    }
+
+    pub fn database_url_masked(&self) -> &str {
+        &self.inner.database_url_masked
     }
 
     pub fn uptime(&self) -> std::time::Duration {

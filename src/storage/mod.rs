@@ -158,13 +158,18 @@ pub struct PoolStats {
     pub idle: u32,
     pub in_use: u32,
     pub max: u32,
+    /// Calls waiting for a connection right now.
+    pub waiting: u32,
+    pub acquire_mean_ms: f64,
+    pub acquire_p99_ms: f64,
+    pub acquisitions: u64,
 }
 
 /// Everything a backend provides. Each area is its own trait, implemented in its own file per
 /// backend (`sqlite/memory.rs`, `postgres/search.rs`, …), so the files stay small.
-pub trait Store: CoreStore + MemoryStore + SearchStore {}
+pub trait Store: CoreStore + MessageStore + TokenStore + MemoryStore + SearchStore {}
 
-impl<T: CoreStore + MemoryStore + SearchStore> Store for T {}
+impl<T: CoreStore + MessageStore + TokenStore + MemoryStore + SearchStore> Store for T {}
 
 /// Agent memory (`set_memory`, `get_memory`, …). Expired entries are never returned.
 #[async_trait]
@@ -248,11 +253,49 @@ pub struct MemoryListQuery<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// Search over a session's messages.
-#[async_trait]
-pub trait SearchStore: Send + Sync + 'static {}
+/// The messages a search reads: one session, what the reader may read, narrowed by scope.
+#[derive(Debug, Clone)]
+pub struct SearchFilter<'a> {
+    pub session_id: &'a SessionId,
+    pub reader: &'a Reader,
+    /// Only this visibility (`search_scope` public or private).
+    pub only: Option<Visibility>,
+    /// Only messages from this sender (`search_scope` private: the reader's own).
+    pub sender: Option<&'a str>,
+}
 
-/// Sessions, messages, tokens, audit and the connection itself.
+/// Search over a session's messages. Every query applies the visibility rule in SQL.
+#[async_trait]
+pub trait SearchStore: Send + Sync + 'static {
+    /// For each tier, the newest `tier.limit` messages passing `filter` whose content (and, when
+    /// `in_metadata`, top-level metadata values) satisfy `tier.matches` case-insensitively; the
+    /// union of the tiers, each message once.
+    async fn search_candidates(
+        &self,
+        filter: &SearchFilter<'_>,
+        in_metadata: bool,
+        tiers: &[crate::domain::search::CandidateTier],
+    ) -> StoreResult<Vec<MessageRecord>>;
+    /// Newest first: the readable messages `sender` posted in the session.
+    async fn messages_by_sender(
+        &self,
+        session_id: &SessionId,
+        reader: &Reader,
+        sender: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<MessageRecord>>;
+    /// Oldest first: the readable messages created within `start..=end`.
+    async fn messages_in_range(
+        &self,
+        session_id: &SessionId,
+        reader: &Reader,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<MessageRecord>>;
+}
+
+/// The connection itself: identity, health figures, shutdown.
 #[async_trait]
 pub trait CoreStore: Send + Sync + 'static {
     /// `sqlite` or `postgresql`.
@@ -261,7 +304,18 @@ pub trait CoreStore: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
     async fn server_version(&self) -> StoreResult<String>;
     async fn close(&self);
+    /// Connection-acquisition latency, for backends that pool over the network.
+    fn acquire_histogram(&self) -> Option<crate::metrics::Histogram> {
+        None
+    }
+    /// Backend-specific database figures for `health` (size, connections, largest tables).
+    async fn db_stats(&self) -> StoreResult<Value>;
 
+}
+
+/// Sessions and messages.
+#[async_trait]
+pub trait MessageStore: Send + Sync + 'static {
     async fn create_session(&self, new: &NewSession) -> StoreResult<SessionRecord>;
     async fn get_session(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>>;
     /// Newest first; `before_seq` is the cursor from the previous page.
@@ -285,6 +339,11 @@ pub trait CoreStore: Send + Sync + 'static {
     /// How many messages `query` would match with no paging.
     async fn count_messages(&self, query: &MessageQuery<'_>) -> StoreResult<i64>;
 
+}
+
+/// Agent tokens and the audit log.
+#[async_trait]
+pub trait TokenStore: Send + Sync + 'static {
     async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()>;
     async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenRecord>>;
     /// Revokes a live token; false when it was unknown or already revoked.
@@ -332,7 +391,10 @@ pub struct ConnectOptions {
     pub max_lifetime: Option<std::time::Duration>,
     pub idle_timeout: Option<std::time::Duration>,
     pub statement_timeout: std::time::Duration,
+    pub idle_in_transaction_timeout: std::time::Duration,
     pub application_name: String,
+    /// How often PostgreSQL availability is probed.
+    pub health_check_interval: std::time::Duration,
 }
 
 impl Default for ConnectOptions {
@@ -344,7 +406,9 @@ impl Default for ConnectOptions {
             max_lifetime: Some(std::time::Duration::from_secs(3600)),
             idle_timeout: Some(std::time::Duration::from_secs(600)),
             statement_timeout: std::time::Duration::from_secs(30),
+            idle_in_transaction_timeout: std::time::Duration::from_secs(60),
             application_name: "shared_context_server".into(),
+            health_check_interval: std::time::Duration::from_secs(1),
         }
     }
 }

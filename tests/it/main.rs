@@ -6,3 +6,6 @@ mod bad_input;
 mod storage_contract;
 mod transports;
 mod guidance;
+mod memory;
+mod outage;
+mod pg_cluster;

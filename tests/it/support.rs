@@ -55,6 +55,11 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// A database the test manages itself (for example on its own cluster).
+    pub fn external(backend: Backend, url: String) -> Self {
+        Self { backend, url, dir: temp_dir(), pg_name: None }
+    }
+
     pub async fn new(backend: Backend) -> Self {
         let dir = temp_dir();
         match backend {

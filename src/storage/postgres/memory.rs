@@ -59,8 +59,16 @@ const LIST: &str = "SELECT session_id, key, value_size, created_at, updated_at, 
      ORDER BY key, scope LIMIT $7";
 
 fn record(row: RecordRow) -> MemoryRecord {
-    let (session_id, key, Json(value), Json(metadata), value_size, created_at, updated_at, expires_at) =
-        row;
+    let (
+        session_id,
+        key,
+        Json(value),
+        Json(metadata),
+        value_size,
+        created_at,
+        updated_at,
+        expires_at,
+    ) = row;
     MemoryRecord {
         session_id,
         key,

@@ -10,8 +10,11 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::types::Json;
 use sqlx::{ConnectOptions as _, Connection as _};
 
+mod guard;
 mod memory;
+mod messages;
 mod search;
+mod tokens;
 
 use super::visibility::message_read_where;
 use super::*;
@@ -24,6 +27,7 @@ pub const SCHEMA: &str = "shared_context";
 
 pub struct PgStore {
     pool: PgPool,
+    guard: std::sync::Arc<guard::Guard>,
 }
 
 type SessionRow = (
@@ -60,33 +64,41 @@ type TokenRow = (
 
 impl PgStore {
     pub async fn connect(url: &str, options: &ConnectOptions) -> anyhow::Result<Self> {
-        let statement_timeout_ms = options.statement_timeout.as_millis().to_string();
+        let statement_timeout = options.statement_timeout.as_millis().to_string();
+        let idle_tx_timeout = options.idle_in_transaction_timeout.as_millis().to_string();
         let opts = PgConnectOptions::from_str(url)?
             .application_name(&options.application_name)
             .options([
                 ("search_path", SCHEMA),
-                ("statement_timeout", statement_timeout_ms.as_str()),
-                ("idle_in_transaction_session_timeout", "60000"),
+                ("statement_timeout", statement_timeout.as_str()),
+                ("idle_in_transaction_session_timeout", idle_tx_timeout.as_str()),
+                // Server-side TCP keepalives: the server drops connections of a vanished client.
+                ("tcp_keepalives_idle", "60"),
+                ("tcp_keepalives_interval", "10"),
+                ("tcp_keepalives_count", "6"),
             ])
             .log_statements(tracing::log::LevelFilter::Trace);
         // The schema must exist before the pool's search_path points at it and migrations run.
-        let mut bootstrap = opts.connect().await?;
-        sqlx::query("CREATE SCHEMA IF NOT EXISTS shared_context")
-            .execute(&mut bootstrap)
-            .await?;
+        let mut bootstrap = opts.connect().await.map_err(explain_connect_error)?;
+        sqlx::query("CREATE SCHEMA IF NOT EXISTS shared_context").execute(&mut bootstrap).await?;
         bootstrap.close().await?;
 
-        let mut pool_options = PgPoolOptions::new()
+        let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .min_connections(options.min_connections)
             .acquire_timeout(options.acquire_timeout)
-            .test_before_acquire(true);
-        pool_options = pool_options
             .max_lifetime(options.max_lifetime)
-            .idle_timeout(options.idle_timeout);
-        let pool = pool_options.connect_with(opts).await?;
+            .idle_timeout(options.idle_timeout)
+            .test_before_acquire(true)
+            .connect_with(opts.clone())
+            .await
+            .map_err(explain_connect_error)?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        let guard = std::sync::Arc::new(guard::Guard::new());
+        let monitor = guard.clone();
+        let interval = options.health_check_interval;
+        tokio::spawn(async move { monitor.monitor(opts, interval).await });
+        Ok(Self { pool, guard })
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -160,268 +172,77 @@ impl CoreStore for PgStore {
     fn pool_stats(&self) -> PoolStats {
         let size = self.pool.size();
         let idle = self.pool.num_idle() as u32;
+        let acquire = self.guard.acquire_histogram();
         PoolStats {
             size,
             idle,
             in_use: size.saturating_sub(idle),
             max: self.pool.options().get_max_connections(),
+            waiting: self.guard.waiting(),
+            acquire_mean_ms: (acquire.mean() * 1000.0).round() / 1000.0,
+            acquire_p99_ms: acquire.quantile(0.99),
+            acquisitions: acquire.total(),
         }
     }
 
+    fn acquire_histogram(&self) -> Option<crate::metrics::Histogram> {
+        Some(self.guard.acquire_histogram())
+    }
+
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("SELECT 1").execute(&mut *self.conn().await?).await?;
         Ok(())
     }
 
     async fn server_version(&self) -> StoreResult<String> {
-        let (v,): (String,) = sqlx::query_as("SHOW server_version")
-            .fetch_one(&self.pool)
-            .await?;
+        let (v,): (String,) = sqlx::query_as("SHOW server_version").fetch_one(&mut *self.conn().await?).await?;
         Ok(format!("PostgreSQL {v}"))
     }
 
     async fn close(&self) {
+        self.guard.stop.cancel();
         self.pool.close().await;
     }
 
-    async fn create_session(&self, new: &NewSession) -> StoreResult<SessionRecord> {
-        let row: SessionRow = sqlx::query_as(
-            "WITH s AS (INSERT INTO sessions (id, purpose, created_by, metadata, is_active, created_at, updated_at) \
-               VALUES ($1, $2, $3, $4, TRUE, $5, $5) \
-               RETURNING seq, id, purpose, created_by, metadata, is_active, created_at, updated_at), \
-             a AS (INSERT INTO audit_log (created_at, event, actor, session_id, details) \
-               SELECT $5, 'session_created', $3, s.id, jsonb_build_object('purpose_chars', char_length(s.purpose)) FROM s) \
-             SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at FROM s",
+    async fn db_stats(&self) -> StoreResult<Value> {
+        let mut conn = self.conn().await?;
+        let (connections, size, database): (i64, i64, String) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()), \
+             pg_database_size(current_database()), current_database()",
         )
-        .bind(new.id.as_str())
-        .bind(&new.purpose)
-        .bind(&new.created_by)
-        .bind(Json(&new.metadata))
-        .bind(new.at)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *conn)
         .await?;
-        Ok(session(row))
-    }
-
-    async fn get_session(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
-        let sql = format!("SELECT {SESSION_RETURNING} FROM sessions WHERE id = $1");
-        let row: Option<SessionRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(session))
-    }
-
-    async fn list_sessions(
-        &self,
-        active_only: bool,
-        limit: u32,
-        before_seq: Option<i64>,
-    ) -> StoreResult<Vec<SessionRecord>> {
-        // Two statements so the active-only read can use the partial index.
-        let sql = if active_only {
-            "SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at FROM sessions \
-             WHERE is_active AND seq < $1 ORDER BY seq DESC LIMIT $2"
-        } else {
-            "SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at FROM sessions \
-             WHERE seq < $1 ORDER BY seq DESC LIMIT $2"
-        };
-        let rows: Vec<SessionRow> = sqlx::query_as(sql)
-            .bind(before_seq.unwrap_or(i64::MAX))
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.into_iter().map(session).collect())
-    }
-
-    async fn close_session(
-        &self,
-        id: &SessionId,
-        at: DateTime<Utc>,
-    ) -> StoreResult<Option<SessionRecord>> {
-        let row: Option<SessionRow> = sqlx::query_as(
-            "UPDATE sessions SET is_active = FALSE, updated_at = $2 WHERE id = $1 \
-             RETURNING seq, id, purpose, created_by, metadata, is_active, created_at, updated_at",
+        let tables: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT c.relname::text, pg_total_relation_size(c.oid), GREATEST(c.reltuples, 0)::bigint \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'shared_context' AND c.relkind = 'r' \
+             ORDER BY pg_total_relation_size(c.oid) DESC LIMIT 5",
         )
-        .bind(id.as_str())
-        .bind(at)
-        .fetch_optional(&self.pool)
+        .fetch_all(&mut *conn)
         .await?;
-        Ok(row.map(session))
+        Ok(serde_json::json!({
+            "database": database,
+            "connections": connections,
+            "size_bytes": size,
+            "largest_tables": tables.into_iter().map(|(name, bytes, rows)| serde_json::json!({
+                "table": name, "total_bytes": bytes, "estimated_rows": rows,
+            })).collect::<Vec<_>>(),
+        }))
     }
+}
 
-    async fn add_message(&self, new: &NewMessage) -> StoreResult<InsertOutcome> {
-        // The UPDATE takes the session's row lock before the INSERT draws an id, so ids within a
-        // session commit in order and `after_id` cursors never skip a message.
-        let inserted: Option<(i64,)> = sqlx::query_as(
-            "WITH s AS (UPDATE sessions SET updated_at = $8 WHERE id = $1 AND is_active RETURNING id), \
-             ins AS (INSERT INTO messages (session_id, sender, sender_type, content, visibility, metadata, parent_message_id, created_at) \
-               SELECT s.id, $2, $3, $4, $5, $6, $7, $8 FROM s \
-               WHERE $7::bigint IS NULL OR EXISTS (SELECT 1 FROM messages p WHERE p.id = $7 AND p.session_id = $1) \
-               RETURNING id), \
-             a AS (INSERT INTO audit_log (created_at, event, actor, session_id, details) \
-               SELECT $8, 'message_added', $2, $1, jsonb_build_object('message_id', ins.id, 'visibility', $5::text) FROM ins) \
-             SELECT id FROM ins",
-        )
-        .bind(new.session_id.as_str())
-        .bind(&new.sender)
-        .bind(&new.sender_type)
-        .bind(&new.content)
-        .bind(new.visibility.as_str())
-        .bind(Json(&new.metadata))
-        .bind(new.parent_message_id)
-        .bind(new.at)
-        .fetch_optional(&self.pool)
-        .await?;
-        if let Some((id,)) = inserted {
-            return Ok(InsertOutcome::Inserted(MessageRecord::from_new(id, new)));
-        }
-        let state: Option<(bool,)> = sqlx::query_as("SELECT is_active FROM sessions WHERE id = $1")
-            .bind(new.session_id.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(match state {
-            None => InsertOutcome::SessionMissing,
-            Some((false,)) => InsertOutcome::SessionClosed,
-            Some((true,)) => InsertOutcome::ParentNotInSession,
-        })
-    }
-
-    async fn list_messages(&self, query: &MessageQuery<'_>) -> StoreResult<Vec<MessageRecord>> {
-        const ASC: &str = concat!(
-            "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, m.metadata, \
-             m.parent_message_id, m.created_at FROM messages m",
-            message_read_where!(),
-            "ORDER BY m.id ASC LIMIT $7 OFFSET $8"
-        );
-        const DESC: &str = concat!(
-            "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, m.metadata, \
-             m.parent_message_id, m.created_at FROM messages m",
-            message_read_where!(),
-            "ORDER BY m.id DESC LIMIT $7 OFFSET $8"
-        );
-        let (kind, id, ty) = query.reader.sql_params();
-        let rows: Vec<MessageRow> = sqlx::query_as(if query.newest_first { DESC } else { ASC })
-            .bind(kind)
-            .bind(id)
-            .bind(ty)
-            .bind(query.session_id.as_str())
-            .bind(query.only.map(Visibility::as_str))
-            .bind(query.after_id)
-            .bind(i64::from(query.limit))
-            .bind(query.offset)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.into_iter().map(message).collect()
-    }
-
-    async fn count_messages(&self, query: &MessageQuery<'_>) -> StoreResult<i64> {
-        const SQL: &str = concat!("SELECT COUNT(*) FROM messages m", message_read_where!());
-        let (kind, id, ty) = query.reader.sql_params();
-        let (n,): (i64,) = sqlx::query_as(SQL)
-            .bind(kind)
-            .bind(id)
-            .bind(ty)
-            .bind(query.session_id.as_str())
-            .bind(query.only.map(Visibility::as_str))
-            .bind(query.after_id)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(n)
-    }
-
-    async fn insert_token(&self, t: &TokenRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO agent_tokens (token_hash, agent_id, agent_type, permissions, issued_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&t.token_hash)
-        .bind(&t.agent_id)
-        .bind(&t.agent_type)
-        .bind(t.permissions.join(","))
-        .bind(t.issued_at)
-        .bind(t.expires_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenRecord>> {
-        let row: Option<TokenRow> = sqlx::query_as(
-            "SELECT token_hash, agent_id, agent_type, permissions, issued_at, expires_at, revoked_at \
-             FROM agent_tokens WHERE token_hash = $1",
-        )
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(token))
-    }
-
-    async fn revoke_token(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE agent_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
-        )
-        .bind(token_hash)
-        .bind(at)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn rotate_token(
-        &self,
-        old_hash: &str,
-        new: &TokenRecord,
-        at: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        let row: Option<(String,)> = sqlx::query_as(
-            "WITH old AS (UPDATE agent_tokens SET revoked_at = $7 \
-               WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $7 RETURNING token_hash) \
-             INSERT INTO agent_tokens (token_hash, agent_id, agent_type, permissions, issued_at, expires_at) \
-             SELECT $2, $3, $4, $5, $6, $8 FROM old RETURNING token_hash",
-        )
-        .bind(old_hash)
-        .bind(&new.token_hash)
-        .bind(&new.agent_id)
-        .bind(&new.agent_type)
-        .bind(new.permissions.join(","))
-        .bind(new.issued_at)
-        .bind(at)
-        .bind(new.expires_at)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.is_some())
-    }
-
-    async fn audit(&self, e: &AuditEvent) -> StoreResult<()> {
-        sqlx::query("INSERT INTO audit_log (created_at, event, actor, session_id, details) VALUES ($1, $2, $3, $4, $5)")
-            .bind(e.at)
-            .bind(e.event)
-            .bind(&e.actor)
-            .bind(&e.session_id)
-            .bind(Json(&e.details))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn recent_audit(&self, limit: u32) -> StoreResult<Vec<AuditRecord>> {
-        let rows: Vec<(String, String, Option<String>, Json<Value>, DateTime<Utc>)> =
-            sqlx::query_as("SELECT event, actor, session_id, details, created_at FROM audit_log ORDER BY id DESC LIMIT $1")
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(event, actor, session_id, Json(details), created_at)| AuditRecord {
-                    event,
-                    actor,
-                    session_id,
-                    details,
-                    created_at,
-                },
-            )
-            .collect())
-    }
+/// Adds the likely fix to TLS and authentication failures, which sqlx reports tersely.
+fn explain_connect_error(err: sqlx::Error) -> anyhow::Error {
+    let text = err.to_string();
+    let hint = if text.contains("certificate") || text.contains("UnknownIssuer") || text.contains("NotValidForName") {
+        "; check sslrootcert (the CA that signed the server certificate) and, for sslmode=verify-full, \
+         that the host name in the URL is one the certificate names"
+    } else if text.contains("password authentication failed") || text.contains("no password") {
+        "; check the user and password in DATABASE_URL (or POSTGRES_USER/POSTGRES_PASSWORD)"
+    } else if text.contains("Connection refused") {
+        "; is PostgreSQL running and listening on that host and port?"
+    } else {
+        ""
+    };
+    anyhow::anyhow!("{text}{hint}")
 }

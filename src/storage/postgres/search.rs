@@ -1,9 +1,189 @@
-//! Message search on PostgreSQL.
+//! Message search on PostgreSQL. Substring formulas become `ILIKE '%…%'` tests that the pg_trgm
+//! GIN indexes on content and on `message_search_meta(metadata)` answer (3+ characters; shorter
+//! ones are checked row by row). Visibility is the shared predicate, in the same statement.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
-use super::PgStore;
-use crate::storage::SearchStore;
+use super::{MessageRow, PgStore, message};
+use crate::domain::search::{CandidateTier, TextMatch};
+use crate::domain::{Reader, SessionId, Visibility};
+use crate::storage::visibility::message_read_where;
+use crate::storage::{MessageRecord, SearchFilter, SearchStore, StoreResult};
+
+const COLUMNS: &str = "m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, \
+     m.metadata, m.parent_message_id, m.created_at";
+
+/// The read filter (`$1..$6`) plus the optional sender (`$7`) every search statement starts with.
+const FILTER: &str = concat!(message_read_where!(), "AND ($7::text IS NULL OR m.sender = $7) ");
+
+/// `%…%` with ILIKE's wildcards escaped (the default escape character is `\`).
+fn like_pattern(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('%');
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// The formula as SQL; each distinct substring is one placeholder, numbered from `first`.
+fn condition(m: &TextMatch, in_metadata: bool, params: &[&str], first: usize) -> String {
+    match m {
+        TextMatch::Contains(s) => {
+            let n = first + params.iter().position(|p| p == s).unwrap_or(0);
+            if in_metadata {
+                format!("(m.content ILIKE ${n} OR message_search_meta(m.metadata) ILIKE ${n})")
+            } else {
+                format!("m.content ILIKE ${n}")
+            }
+        }
+        TextMatch::All(items) | TextMatch::Any(items) => {
+            let op = if matches!(m, TextMatch::All(_)) { " AND " } else { " OR " };
+            let parts: Vec<String> =
+                items.iter().map(|i| condition(i, in_metadata, params, first)).collect();
+            format!("({})", parts.join(op))
+        }
+    }
+}
 
 #[async_trait]
-impl SearchStore for PgStore {}
+impl SearchStore for PgStore {
+    async fn search_candidates(
+        &self,
+        filter: &SearchFilter<'_>,
+        in_metadata: bool,
+        tiers: &[CandidateTier],
+    ) -> StoreResult<Vec<MessageRecord>> {
+        if tiers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut next = 8;
+        let mut parts = Vec::new();
+        let mut texts: Vec<String> = Vec::new();
+        let mut limits: Vec<(usize, i64)> = Vec::new();
+        for (i, tier) in tiers.iter().enumerate() {
+            let subs = tier.matches.substrings();
+            let cond = condition(&tier.matches, in_metadata, &subs, next);
+            let limit = next + subs.len();
+            parts.push(format!(
+                "(SELECT {COLUMNS} FROM messages m{FILTER}AND {cond} ORDER BY m.id DESC LIMIT ${limit}) AS t{i}"
+            ));
+            texts.extend(subs.iter().map(|s| like_pattern(s)));
+            limits.push((texts.len(), i64::from(tier.limit)));
+            next = limit + 1;
+        }
+        let sql = parts
+            .iter()
+            .map(|p| format!("SELECT * FROM {p}"))
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        let (kind, id, ty) = filter.reader.sql_params();
+        let mut q = sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(sql))
+            .persistent(false)
+            .bind(kind)
+            .bind(id.to_owned())
+            .bind(ty.to_owned())
+            .bind(filter.session_id.as_str().to_owned())
+            .bind(filter.only.map(Visibility::as_str))
+            .bind(0i64)
+            .bind(filter.sender.map(str::to_owned));
+        // Placeholders run tier by tier: that tier's patterns, then its limit.
+        let mut taken = 0;
+        for (end, limit) in limits {
+            for text in &texts[taken..end] {
+                q = q.bind(text.clone());
+            }
+            q = q.bind(limit);
+            taken = end;
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        let mut seen = std::collections::HashSet::with_capacity(rows.len());
+        rows.into_iter()
+            .filter(|row| seen.insert(row.0))
+            .map(message)
+            .collect()
+    }
+
+    async fn messages_by_sender(
+        &self,
+        session_id: &SessionId,
+        reader: &Reader,
+        sender: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<MessageRecord>> {
+        const SQL: &str = concat!(
+            "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, \
+             m.metadata, m.parent_message_id, m.created_at FROM messages m",
+            message_read_where!(),
+            "AND m.sender = $7 ORDER BY m.id DESC LIMIT $8"
+        );
+        let (kind, id, ty) = reader.sql_params();
+        let rows: Vec<MessageRow> = sqlx::query_as(SQL)
+            .bind(kind)
+            .bind(id)
+            .bind(ty)
+            .bind(session_id.as_str())
+            .bind(None::<&str>)
+            .bind(0i64)
+            .bind(sender)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(message).collect()
+    }
+
+    async fn messages_in_range(
+        &self,
+        session_id: &SessionId,
+        reader: &Reader,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<MessageRecord>> {
+        const SQL: &str = concat!(
+            "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, \
+             m.metadata, m.parent_message_id, m.created_at FROM messages m",
+            message_read_where!(),
+            "AND m.created_at >= $7 AND m.created_at <= $8 ORDER BY m.created_at ASC, m.id ASC LIMIT $9"
+        );
+        let (kind, id, ty) = reader.sql_params();
+        let rows: Vec<MessageRow> = sqlx::query_as(SQL)
+            .bind(kind)
+            .bind(id)
+            .bind(ty)
+            .bind(session_id.as_str())
+            .bind(None::<&str>)
+            .bind(0i64)
+            .bind(start)
+            .bind(end)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(message).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn substrings_are_bound_once() {
+        let m = TextMatch::Any(vec![
+            TextMatch::All(vec![TextMatch::Contains("data".into()), TextMatch::Contains("atab".into())]),
+            TextMatch::All(vec![TextMatch::Contains("data".into()), TextMatch::Contains("abse".into())]),
+        ]);
+        let subs = m.substrings();
+        assert_eq!(subs, ["data", "atab", "abse"]);
+        assert_eq!(
+            condition(&m, false, &subs, 8),
+            "((m.content ILIKE $8 AND m.content ILIKE $9) OR (m.content ILIKE $8 AND m.content ILIKE $10))"
+        );
+        assert_eq!(like_pattern("5%_"), "%5\\%\\_%");
+    }
+}

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 
 use super::{SqliteStore, insert_audit, json_map, ts};
 use crate::storage::{
-    AuditEvent, MemoryAddress, MemoryEntry, MemoryListQuery, MemoryRecord, MemoryStore,
-    NewMemory, SetMemoryOutcome, StoreError, StoreResult,
+    AuditEvent, MemoryAddress, MemoryEntry, MemoryListQuery, MemoryRecord, MemoryStore, NewMemory,
+    SetMemoryOutcome, StoreError, StoreResult,
 };
 use crate::util::rfc3339;
 

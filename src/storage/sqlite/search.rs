@@ -1,9 +1,240 @@
-//! Message search on SQLite.
+//! Message search on SQLite. Substring formulas run on the FTS5 trigram index `messages_search`
+//! (3+ characters, case-insensitive); a formula with a shorter substring falls back to LIKE over
+//! the session's rows. Visibility is the shared predicate, in the same statement.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
-use super::SqliteStore;
-use crate::storage::SearchStore;
+use super::{MessageRow, SqliteStore, message};
+use crate::domain::search::{CandidateTier, TextMatch};
+use crate::domain::{Reader, SessionId, Visibility};
+use crate::storage::visibility::message_read_where;
+use crate::storage::{MessageRecord, SearchFilter, SearchStore, StoreResult};
+use crate::util::rfc3339;
+
+const COLUMNS: &str = "m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, \
+     m.metadata, m.parent_message_id, m.created_at";
+
+/// The read filter (`$1..$6`) plus the optional sender (`$7`) every search statement starts with.
+const FILTER: &str = concat!(message_read_where!(), "AND ($7 IS NULL OR m.sender = $7) ");
+
+/// The metadata text the index holds, computed per row for the LIKE fallback.
+const META_TEXT: &str = "(SELECT group_concat(CASE j.type WHEN 'true' THEN 'true' ELSE j.value END, ' ') \
+     FROM json_each(m.metadata) AS j WHERE j.type IN ('text', 'integer', 'real', 'true') AND j.value <> '' AND j.value <> 0)";
+
+/// A value bound to the statement being built.
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// One tier as SQL: its condition and the values it binds from `$next` on.
+struct TierSql {
+    sql: String,
+    args: Vec<Arg>,
+}
+
+/// An FTS5 query string: phrases in double quotes (quotes doubled), AND / OR in parentheses.
+fn fts_query(m: &TextMatch) -> String {
+    match m {
+        TextMatch::Contains(s) => format!("\"{}\"", s.replace('"', "\"\"")),
+        TextMatch::All(items) => join(items, " AND ", fts_query),
+        TextMatch::Any(items) => join(items, " OR ", fts_query),
+    }
+}
+
+fn join(items: &[TextMatch], op: &str, f: fn(&TextMatch) -> String) -> String {
+    let parts: Vec<String> = items.iter().map(f).collect();
+    format!("({})", parts.join(op))
+}
+
+/// `%…%` with LIKE's wildcards escaped (ESCAPE '\').
+fn like_pattern(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('%');
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+fn like_condition(m: &TextMatch, in_metadata: bool, params: &[&str], first: usize) -> String {
+    match m {
+        TextMatch::Contains(s) => {
+            let n = first + params.iter().position(|p| p == s).unwrap_or(0);
+            if in_metadata {
+                format!("(m.content LIKE ${n} ESCAPE '\\' OR {META_TEXT} LIKE ${n} ESCAPE '\\')")
+            } else {
+                format!("m.content LIKE ${n} ESCAPE '\\'")
+            }
+        }
+        TextMatch::All(items) | TextMatch::Any(items) => {
+            let op = if matches!(m, TextMatch::All(_)) { " AND " } else { " OR " };
+            let parts: Vec<String> =
+                items.iter().map(|i| like_condition(i, in_metadata, params, first)).collect();
+            format!("({})", parts.join(op))
+        }
+    }
+}
+
+/// Renders one tier with its placeholders numbered from `next`.
+fn tier_sql(tier: &CandidateTier, in_metadata: bool, next: usize) -> TierSql {
+    let subs = tier.matches.substrings();
+    let indexable = subs.iter().all(|s| s.chars().count() >= 3);
+    if indexable {
+        let query = if in_metadata {
+            fts_query(&tier.matches)
+        } else {
+            format!("content : {}", fts_query(&tier.matches))
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM messages_search JOIN messages m ON m.id = messages_search.rowid{FILTER}\
+             AND messages_search MATCH ${next} ORDER BY messages_search.rowid DESC LIMIT ${}",
+            next + 1
+        );
+        return TierSql {
+            sql,
+            args: vec![Arg::Text(query), Arg::Int(i64::from(tier.limit))],
+        };
+    }
+    let condition = like_condition(&tier.matches, in_metadata, &subs, next);
+    let limit = next + subs.len();
+    let mut args: Vec<Arg> = subs.iter().map(|s| Arg::Text(like_pattern(s))).collect();
+    args.push(Arg::Int(i64::from(tier.limit)));
+    TierSql {
+        sql: format!("SELECT {COLUMNS} FROM messages m{FILTER}AND {condition} ORDER BY m.id DESC LIMIT ${limit}"),
+        args,
+    }
+}
 
 #[async_trait]
-impl SearchStore for SqliteStore {}
+impl SearchStore for SqliteStore {
+    async fn search_candidates(
+        &self,
+        filter: &SearchFilter<'_>,
+        in_metadata: bool,
+        tiers: &[CandidateTier],
+    ) -> StoreResult<Vec<MessageRecord>> {
+        if tiers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut next = 8;
+        let mut parts = Vec::new();
+        let mut args = Vec::new();
+        for tier in tiers {
+            let t = tier_sql(tier, in_metadata, next);
+            next += t.args.len();
+            parts.push(format!("SELECT * FROM ({})", t.sql));
+            args.extend(t.args);
+        }
+        let sql = parts.join(" UNION ALL ");
+        let (kind, id, ty) = filter.reader.sql_params();
+        let mut q = sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(sql))
+            .bind(kind)
+            .bind(id.to_owned())
+            .bind(ty.to_owned())
+            .bind(filter.session_id.as_str().to_owned())
+            .bind(filter.only.map(Visibility::as_str))
+            .bind(0i64)
+            .bind(filter.sender.map(str::to_owned));
+        for arg in args {
+            q = match arg {
+                Arg::Text(t) => q.bind(t),
+                Arg::Int(i) => q.bind(i),
+            };
+        }
+        let rows = q.fetch_all(&self.reader).await?;
+        let mut seen = std::collections::HashSet::with_capacity(rows.len());
+        rows.into_iter()
+            .filter(|row| seen.insert(row.0))
+            .map(message)
+            .collect()
+    }
+
+    async fn messages_by_sender(
+        &self,
+        session_id: &SessionId,
+        reader: &Reader,
+        sender: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<MessageRecord>> {
+        const SQL: &str = concat!(
+            "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, \
+             m.metadata, m.parent_message_id, m.created_at FROM messages m",
+            message_read_where!(),
+            "AND m.sender = $7 ORDER BY m.id DESC LIMIT $8"
+        );
+        let (kind, id, ty) = reader.sql_params();
+        let rows: Vec<MessageRow> = sqlx::query_as(SQL)
+            .bind(kind)
+            .bind(id)
+            .bind(ty)
+            .bind(session_id.as_str())
+            .bind(None::<&str>)
+            .bind(0i64)
+            .bind(sender)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.into_iter().map(message).collect()
+    }
+
+    async fn messages_in_range(
+        &self,
+        session_id: &SessionId,
+        reader: &Reader,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<MessageRecord>> {
+        const SQL: &str = concat!(
+            "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, \
+             m.metadata, m.parent_message_id, m.created_at FROM messages m",
+            message_read_where!(),
+            "AND m.created_at >= $7 AND m.created_at <= $8 ORDER BY m.created_at ASC, m.id ASC LIMIT $9"
+        );
+        let (kind, id, ty) = reader.sql_params();
+        let rows: Vec<MessageRow> = sqlx::query_as(SQL)
+            .bind(kind)
+            .bind(id)
+            .bind(ty)
+            .bind(session_id.as_str())
+            .bind(None::<&str>)
+            .bind(0i64)
+            .bind(rfc3339(start))
+            .bind(rfc3339(end))
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.into_iter().map(message).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fts_queries_quote_phrases() {
+        let m = TextMatch::Any(vec![
+            TextMatch::Contains("say \"hi\"".into()),
+            TextMatch::All(vec![TextMatch::Contains("abc".into()), TextMatch::Contains("def".into())]),
+        ]);
+        assert_eq!(fts_query(&m), "(\"say \"\"hi\"\"\" OR (\"abc\" AND \"def\"))");
+        assert_eq!(like_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
+    }
+
+    #[test]
+    fn short_substrings_use_like() {
+        let tier = CandidateTier { matches: TextMatch::Contains("db".into()), limit: 5 };
+        let t = tier_sql(&tier, false, 8);
+        assert!(t.sql.contains("m.content LIKE $8") && t.sql.ends_with("LIMIT $9"), "{}", t.sql);
+        let tier = CandidateTier { matches: TextMatch::Contains("dbx".into()), limit: 5 };
+        let t = tier_sql(&tier, false, 8);
+        assert!(t.sql.contains("MATCH $8") && t.sql.ends_with("LIMIT $9"), "{}", t.sql);
+    }
+}

@@ -1,0 +1,68 @@
+# Dockerfile: shared-context-server as a small, non-root container.
+#
+#   docker build -t shared-context-server .
+#   docker run -p 23456:23456 -e API_KEY=... -e ADMIN_API_KEY=... -v scs-data:/data shared-context-server
+#
+# With PostgreSQL: docker compose -f docker-compose.postgresql.yml up -d (see docs/operations.md).
+# The HEALTHCHECK command below is run against the real binary by tests/it/deploy.rs; the image
+# itself has not been built on the project's machines (they have no Docker engine).
+
+# ---- build stage ------------------------------------------------------------
+# Same Rust as the project's toolchain (rustc 1.95; Cargo.toml asks for at least 1.94) and the
+# same Debian release as the runtime stage, so the binary links against the same glibc.
+FROM rust:1.95-bookworm AS builder
+WORKDIR /build
+
+# 1. Dependencies only. This layer is rebuilt only when Cargo.toml, Cargo.lock or build.rs
+#    change: a placeholder lib and main let cargo compile every dependency (--locked: exactly
+#    the versions in Cargo.lock, or fail).
+COPY Cargo.toml Cargo.lock build.rs ./
+RUN mkdir -p src migrations \
+    && echo 'fn main() {}' > src/main.rs \
+    && : > src/lib.rs \
+    && cargo build --release --locked \
+    && rm -rf src
+
+# 2. The real sources. The migrations are embedded in the binary at compile time (sqlx::migrate!).
+#    touch: COPY keeps the files' original modification times, which can be older than the
+#    placeholders above; cargo would then reuse the placeholder build.
+COPY src ./src
+COPY migrations ./migrations
+RUN touch src/main.rs src/lib.rs \
+    && cargo build --release --locked \
+    && install -D -m 0755 target/release/shared-context-server /out/shared-context-server
+
+# ---- runtime stage ----------------------------------------------------------
+FROM debian:bookworm-slim
+
+# ca-certificates: root certificates for TLS to a managed PostgreSQL (sslmode=verify-full).
+# The binary needs nothing else: SQLite is compiled in, and it links only against libc, libm and libgcc_s.
+# User scs (uid/gid 10001) owns the data directory; the server never runs as root.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --gid 10001 scs \
+    && useradd --uid 10001 --gid 10001 --home-dir /data --no-create-home --shell /usr/sbin/nologin scs \
+    && install -d -o 10001 -g 10001 -m 0700 /data
+
+COPY --from=builder /out/shared-context-server /usr/local/bin/shared-context-server
+
+# Listen on all interfaces inside the container. The Host-header allow-list still applies: set
+# ALLOWED_HOSTS to the names clients use (keep localhost in it for the health check below).
+# SCS_DATA_DIR holds the SQLite database (when DATABASE_URL is not set) and generated keys.
+ENV HTTP_HOST=0.0.0.0 \
+    HTTP_PORT=23456 \
+    MCP_TRANSPORT=http \
+    SCS_DATA_DIR=/data
+VOLUME ["/data"]
+USER 10001:10001
+EXPOSE 23456
+
+# No curl in the slim image: bash's /dev/tcp sends a plain HTTP/1.0 request to /health/ready
+# (200 when the database answers, 503 when not) and checks the status line.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${HTTP_PORT:-23456} && printf 'GET /health/ready HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
+
+# SIGTERM (docker stop) drains in-flight requests for up to SHUTDOWN_GRACE_SECONDS (10 s).
+ENTRYPOINT ["/usr/local/bin/shared-context-server"]
+CMD ["serve"]

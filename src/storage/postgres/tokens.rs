@@ -1,0 +1,107 @@
+//! Agent tokens and the audit log on PostgreSQL.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
+
+use super::*;
+use crate::storage::TokenStore;
+
+#[async_trait]
+impl TokenStore for PgStore {
+    async fn insert_token(&self, t: &TokenRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO agent_tokens (token_hash, agent_id, agent_type, permissions, issued_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&t.token_hash)
+        .bind(&t.agent_id)
+        .bind(&t.agent_type)
+        .bind(t.permissions.join(","))
+        .bind(t.issued_at)
+        .bind(t.expires_at)
+        .execute(&mut *self.conn().await?)
+        .await?;
+        Ok(())
+    }
+
+    async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenRecord>> {
+        let row: Option<TokenRow> = sqlx::query_as(
+            "SELECT token_hash, agent_id, agent_type, permissions, issued_at, expires_at, revoked_at \
+             FROM agent_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&mut *self.conn().await?)
+        .await?;
+        Ok(row.map(token))
+    }
+
+    async fn revoke_token(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE agent_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(token_hash)
+        .bind(at)
+        .execute(&mut *self.conn().await?)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn rotate_token(
+        &self,
+        old_hash: &str,
+        new: &TokenRecord,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "WITH old AS (UPDATE agent_tokens SET revoked_at = $7 \
+               WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $7 RETURNING token_hash) \
+             INSERT INTO agent_tokens (token_hash, agent_id, agent_type, permissions, issued_at, expires_at) \
+             SELECT $2, $3, $4, $5, $6, $8 FROM old RETURNING token_hash",
+        )
+        .bind(old_hash)
+        .bind(&new.token_hash)
+        .bind(&new.agent_id)
+        .bind(&new.agent_type)
+        .bind(new.permissions.join(","))
+        .bind(new.issued_at)
+        .bind(at)
+        .bind(new.expires_at)
+        .fetch_optional(&mut *self.conn().await?)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    async fn audit(&self, e: &AuditEvent) -> StoreResult<()> {
+        sqlx::query("INSERT INTO audit_log (created_at, event, actor, session_id, details) VALUES ($1, $2, $3, $4, $5)")
+            .bind(e.at)
+            .bind(e.event)
+            .bind(&e.actor)
+            .bind(&e.session_id)
+            .bind(Json(&e.details))
+            .execute(&mut *self.conn().await?)
+            .await?;
+        Ok(())
+    }
+
+    async fn recent_audit(&self, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        let rows: Vec<(String, String, Option<String>, Json<Value>, DateTime<Utc>)> =
+            sqlx::query_as("SELECT event, actor, session_id, details, created_at FROM audit_log ORDER BY id DESC LIMIT $1")
+                .bind(i64::from(limit))
+                .fetch_all(&mut *self.conn().await?)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(event, actor, session_id, Json(details), created_at)| AuditRecord {
+                    event,
+                    actor,
+                    session_id,
+                    details,
+                    created_at,
+                },
+            )
+            .collect())
+    }
+}

@@ -1,0 +1,107 @@
+//! Agent tokens and the audit log on SQLite.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::*;
+use crate::storage::TokenStore;
+
+#[async_trait]
+impl TokenStore for SqliteStore {
+    async fn insert_token(&self, t: &TokenRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO agent_tokens (token_hash, agent_id, agent_type, permissions, issued_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&t.token_hash)
+        .bind(&t.agent_id)
+        .bind(&t.agent_type)
+        .bind(t.permissions.join(","))
+        .bind(rfc3339(t.issued_at))
+        .bind(rfc3339(t.expires_at))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenRecord>> {
+        let row: Option<TokenRow> = sqlx::query_as(
+            "SELECT token_hash, agent_id, agent_type, permissions, issued_at, expires_at, revoked_at \
+             FROM agent_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(token).transpose()
+    }
+
+    async fn revoke_token(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE agent_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(token_hash)
+        .bind(rfc3339(at))
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn rotate_token(
+        &self,
+        old_hash: &str,
+        new: &TokenRecord,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let at = rfc3339(at);
+        let done = sqlx::query(
+            "UPDATE agent_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2",
+        )
+        .bind(old_hash)
+        .bind(&at)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO agent_tokens (token_hash, agent_id, agent_type, permissions, issued_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&new.token_hash)
+        .bind(&new.agent_id)
+        .bind(&new.agent_type)
+        .bind(new.permissions.join(","))
+        .bind(rfc3339(new.issued_at))
+        .bind(rfc3339(new.expires_at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn audit(&self, event: &AuditEvent) -> StoreResult<()> {
+        insert_audit(&self.writer, event).await
+    }
+
+    async fn recent_audit(&self, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        let rows: Vec<(String, String, Option<String>, String, String)> = sqlx::query_as(
+            "SELECT event, actor, session_id, details, created_at FROM audit_log ORDER BY id DESC LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter()
+            .map(|(event, actor, session_id, details, created_at)| {
+                Ok(AuditRecord {
+                    event,
+                    actor,
+                    session_id,
+                    details: serde_json::from_str(&details).unwrap_or(Value::Null),
+                    created_at: ts(&created_at)?,
+                })
+            })
+            .collect()
+    }
+}
