@@ -151,6 +151,43 @@ fn env_list(name: &str) -> Option<Vec<String>> {
     })
 }
 
+/// Percent-encodes a URL component (user, password, database, query value).
+fn url_encode(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A PostgreSQL URL from discrete settings (`POSTGRES_HOST`, …, `POSTGRES_SSL_*`), used when no
+/// `DATABASE_URL` is given. `None` when `POSTGRES_HOST` is not set either.
+fn postgres_url_from_parts() -> anyhow::Result<Option<String>> {
+    let Some(host) = env("POSTGRES_HOST") else { return Ok(None) };
+    let port: u16 = env_parse("POSTGRES_PORT")?.unwrap_or(5432);
+    let user = env("POSTGRES_USER").unwrap_or_else(|| "postgres".into());
+    let db = env("POSTGRES_DB").unwrap_or_else(|| "shared_context".into());
+    let auth = match env("POSTGRES_PASSWORD") {
+        Some(pw) => format!("{}:{}", url_encode(&user), url_encode(&pw)),
+        None => url_encode(&user),
+    };
+    let host = if host.contains(':') { format!("[{host}]") } else { host };
+    let mut params = Vec::new();
+    for (var, key) in [
+        ("POSTGRES_SSL_MODE", "sslmode"),
+        ("POSTGRES_SSL_ROOT_CERT", "sslrootcert"),
+        ("POSTGRES_SSL_CERT", "sslcert"),
+        ("POSTGRES_SSL_KEY", "sslkey"),
+    ] {
+        if let Some(v) = env(var) {
+            params.push(format!("{key}={}", url_encode(&v)));
+        }
+    }
+    let query = if params.is_empty() { String::new() } else { format!("?{}", params.join("&")) };
+    Ok(Some(format!("postgres://{auth}@{host}:{port}/{}{query}", url_encode(&db))))
+}
+
 /// `$XDG_DATA_HOME/shared-context-server`, else `~/.local/share/shared-context-server`.
 pub fn default_data_dir() -> PathBuf {
     let base = env("XDG_DATA_HOME")
@@ -179,7 +216,10 @@ impl Config {
             .unwrap_or_else(default_data_dir);
         let database_url = match cli.database_url.clone().or(file.database_url.clone()) {
             Some(url) => url,
-            None => format!("sqlite:{}", data_dir.join("shared-context.db").display()),
+            None => match postgres_url_from_parts()? {
+                Some(url) => url,
+                None => format!("sqlite:{}", data_dir.join("shared-context.db").display()),
+            },
         };
         let token_ttl = env_parse::<u64>("TOKEN_TTL_SECONDS")?
             .or(env_parse::<u64>("JWT_TOKEN_EXPIRY")?)
@@ -336,6 +376,11 @@ impl Config {
                 "DATABASE_URL '{}' is not supported; use sqlite:/path/to/file.db or postgres://user:pass@host:5432/db",
                 mask_url(&self.database_url)
             );
+        }
+        if let Some(mode) = self.database_url.split(['?', '&']).find_map(|kv| kv.strip_prefix("sslmode="))
+            && !["disable", "allow", "prefer", "require", "verify-ca", "verify-full"].contains(&mode)
+        {
+            bail!("sslmode '{mode}' is not valid; use disable, allow, prefer, require, verify-ca or verify-full");
         }
         if self.host.parse::<std::net::IpAddr>().is_err() && self.host != "localhost" {
             bail!(

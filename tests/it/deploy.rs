@@ -78,21 +78,38 @@ fn text(bytes: &[u8]) -> String {
 /// One HTTP/1.0 GET; returns the status code and the body.
 fn http_get(port: u16, path: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the server");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
     let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read the response");
-    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    stream
+        .read_to_string(&mut response)
+        .expect("read the response");
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     (status, body)
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn running_as_root() -> bool {
-    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
 }
 
 /// A throwaway PostgreSQL 15 cluster in a temp dir, started with our configuration files.
@@ -110,7 +127,10 @@ struct Cluster {
 impl Cluster {
     fn remaining(&self) -> Duration {
         let left = self.deadline.saturating_duration_since(Instant::now());
-        assert!(!left.is_zero(), "the PostgreSQL configuration test ran out of its {TEST_BUDGET:?} budget");
+        assert!(
+            !left.is_zero(),
+            "the PostgreSQL configuration test ran out of its {TEST_BUDGET:?} budget"
+        );
         left
     }
 
@@ -133,15 +153,29 @@ impl Cluster {
             Command::new(program)
         };
         // Nothing from the caller's libpq environment may change where or how we connect.
-        for var in ["PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "PGSERVICE", "PGSSLMODE", "PGOPTIONS", "PGDATA"] {
+        for var in [
+            "PGHOST",
+            "PGHOSTADDR",
+            "PGPORT",
+            "PGUSER",
+            "PGPASSWORD",
+            "PGDATABASE",
+            "PGSERVICE",
+            "PGSSLMODE",
+            "PGOPTIONS",
+            "PGDATA",
+        ] {
             cmd.env_remove(var);
         }
-        cmd.env("PGPASSFILE", "/nonexistent").env("PGCONNECT_TIMEOUT", "5");
+        cmd.env("PGPASSFILE", "/nonexistent")
+            .env("PGCONNECT_TIMEOUT", "5");
         cmd
     }
 
     fn create(deadline: Instant) -> Self {
-        let bindir = PathBuf::from(std::env::var("SCS_TEST_PG15_BINDIR").unwrap_or_else(|_| PG15_BINDIR.into()));
+        let bindir = PathBuf::from(
+            std::env::var("SCS_TEST_PG15_BINDIR").unwrap_or_else(|_| PG15_BINDIR.into()),
+        );
         for tool in ["initdb", "pg_ctl", "postgres", "psql"] {
             assert!(
                 bindir.join(tool).exists(),
@@ -155,16 +189,39 @@ impl Cluster {
         std::fs::create_dir_all(dir.join("sock")).expect("create temp dir");
         std::fs::create_dir_all(dir.join("archive")).expect("create temp dir");
         for file in ["postgresql.conf", "pg_hba.conf"] {
-            std::fs::copy(Path::new(REPO).join("postgresql").join(file), dir.join(file)).expect("copy config file");
+            std::fs::copy(
+                Path::new(REPO).join("postgresql").join(file),
+                dir.join(file),
+            )
+            .expect("copy config file");
         }
         let superuser_password = format!("su-{}", unique_name("pw"));
         std::fs::write(dir.join("pwfile"), format!("{superuser_password}\n")).unwrap();
-        let cluster = Self { bindir, dir, port: free_port(), as_postgres, superuser_password, deadline };
+        let cluster = Self {
+            bindir,
+            dir,
+            port: free_port(),
+            as_postgres,
+            superuser_password,
+            deadline,
+        };
         if as_postgres {
-            let out = run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&cluster.dir), Duration::from_secs(10));
-            assert!(out.status.success(), "chown to postgres failed (does the postgres user exist?): {}", text(&out.stderr));
+            let out = run(
+                Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(&cluster.dir),
+                Duration::from_secs(10),
+            );
+            assert!(
+                out.status.success(),
+                "chown to postgres failed (does the postgres user exist?): {}",
+                text(&out.stderr)
+            );
         }
-        let out = run(Command::new("chmod").args(["0700"]).arg(&cluster.dir), Duration::from_secs(10));
+        let out = run(
+            Command::new("chmod").args(["0700"]).arg(&cluster.dir),
+            Duration::from_secs(10),
+        );
         assert!(out.status.success());
 
         // As the official image does with POSTGRES_INITDB_ARGS=--data-checksums.
@@ -173,11 +230,23 @@ impl Cluster {
                 .owner_cmd("initdb")
                 .arg("-D")
                 .arg(cluster.data())
-                .args(["-U", "postgres", "--data-checksums", "--encoding=UTF8", "--locale=C", "--no-sync"])
+                .args([
+                    "-U",
+                    "postgres",
+                    "--data-checksums",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                ])
                 .arg(format!("--pwfile={}", cluster.dir.join("pwfile").display())),
             cluster.remaining(),
         );
-        assert!(out.status.success(), "initdb failed: {}\n{}", text(&out.stdout), text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "initdb failed: {}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
         cluster
     }
 
@@ -213,7 +282,10 @@ impl Cluster {
 
     fn stop(&self, mode: &str) -> Output {
         run(
-            self.owner_cmd("pg_ctl").arg("-D").arg(self.data()).args(["-m", mode, "-w", "-t", "15", "stop"]),
+            self.owner_cmd("pg_ctl")
+                .arg("-D")
+                .arg(self.data())
+                .args(["-m", mode, "-w", "-t", "15", "stop"]),
             Duration::from_secs(20),
         )
     }
@@ -222,11 +294,24 @@ impl Cluster {
     /// we are root, otherwise over TCP with the superuser's password.
     fn admin_psql(&self, sql: &str) -> Output {
         let mut cmd = self.owner_cmd("psql");
-        cmd.args(["-X", "-A", "-t", "-q", "-w", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-d", "postgres"]);
+        cmd.args([
+            "-X",
+            "-A",
+            "-t",
+            "-q",
+            "-w",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+        ]);
         if self.as_postgres {
             cmd.arg("-h").arg(self.socket_dir());
         } else {
-            cmd.args(["-h", "127.0.0.1"]).env("PGPASSWORD", &self.superuser_password);
+            cmd.args(["-h", "127.0.0.1"])
+                .env("PGPASSWORD", &self.superuser_password);
         }
         cmd.args(["-p", &self.port.to_string(), "-c", sql]);
         run(&mut cmd, self.remaining())
@@ -234,7 +319,12 @@ impl Cluster {
 
     fn sql(&self, sql: &str) -> String {
         let out = self.admin_psql(sql);
-        assert!(out.status.success(), "{sql}: {}\nserver log:\n{}", text(&out.stderr), self.log());
+        assert!(
+            out.status.success(),
+            "{sql}: {}\nserver log:\n{}",
+            text(&out.stderr),
+            self.log()
+        );
         text(&out.stdout)
     }
 
@@ -246,7 +336,10 @@ impl Cluster {
     fn tcp_psql(&self, user: &str, db: &str, password: Option<&str>, sql: &str) -> Output {
         let mut cmd = self.owner_cmd("psql");
         cmd.args(["-X", "-A", "-t", "-q", "-w", "-v", "ON_ERROR_STOP=1"])
-            .arg(format!("host=127.0.0.1 port={} user={user} dbname={db} sslmode=disable", self.port))
+            .arg(format!(
+                "host=127.0.0.1 port={} user={user} dbname={db} sslmode=disable",
+                self.port
+            ))
             .args(["-c", sql]);
         if let Some(pw) = password {
             cmd.env("PGPASSWORD", pw);
@@ -262,7 +355,11 @@ impl Cluster {
     fn wait_for(&self, what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
         let until = Instant::now() + limit.min(self.remaining());
         while !check() {
-            assert!(Instant::now() < until, "timed out waiting for {what}\nserver log:\n{}", self.log());
+            assert!(
+                Instant::now() < until,
+                "timed out waiting for {what}\nserver log:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -309,11 +406,17 @@ impl Server {
         });
         let mut seen = Vec::new();
         let port = loop {
-            let left = deadline.saturating_duration_since(Instant::now()).min(Duration::from_secs(30));
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_secs(30));
             match rx.recv_timeout(left) {
                 Ok(line) => {
                     if let Some(url) = line.strip_prefix("shared-context-server ready: ") {
-                        let port = url.trim_end_matches("/mcp").rsplit(':').next().and_then(|p| p.parse().ok());
+                        let port = url
+                            .trim_end_matches("/mcp")
+                            .rsplit(':')
+                            .next()
+                            .and_then(|p| p.parse().ok());
                         break port.unwrap_or_else(|| panic!("no port in {line}"));
                     }
                     seen.push(line);
@@ -343,10 +446,15 @@ fn conf_settings(conf: &str) -> Vec<(String, String)> {
             if line.is_empty() || line.starts_with('#') {
                 return None;
             }
-            let (name, rest) = line.split_once('=').unwrap_or_else(|| panic!("not a setting: {line}"));
+            let (name, rest) = line
+                .split_once('=')
+                .unwrap_or_else(|| panic!("not a setting: {line}"));
             let rest = rest.trim();
             let value = if let Some(quoted) = rest.strip_prefix('\'') {
-                quoted.split_once('\'').map(|(v, _)| v).unwrap_or_else(|| panic!("unterminated quote: {line}"))
+                quoted
+                    .split_once('\'')
+                    .map(|(v, _)| v)
+                    .unwrap_or_else(|| panic!("unterminated quote: {line}"))
             } else {
                 rest.split('#').next().unwrap().trim()
             };
@@ -362,23 +470,37 @@ fn dockerfile_healthcheck(dockerfile: &str) -> Vec<String> {
         .lines()
         .find(|l| l.trim_start().starts_with("HEALTHCHECK"))
         .expect("the Dockerfile has a HEALTHCHECK");
-    let json = line.split_once(" CMD ").expect("HEALTHCHECK ... CMD [...]").1.trim();
-    serde_json::from_str(json).unwrap_or_else(|e| panic!("HEALTHCHECK CMD must be a JSON exec form ({e}): {json}"))
+    let json = line
+        .split_once(" CMD ")
+        .expect("HEALTHCHECK ... CMD [...]")
+        .1
+        .trim();
+    serde_json::from_str(json)
+        .unwrap_or_else(|e| panic!("HEALTHCHECK CMD must be a JSON exec form ({e}): {json}"))
 }
 
 /// The `test:` argv of a service's healthcheck in the compose file (written as a JSON-compatible
 /// flow sequence), without the leading CMD / CMD-SHELL.
 fn compose_healthcheck(compose: &str, service: &str) -> Vec<String> {
     let block = yaml_block(compose, &["services", service, "healthcheck"]);
-    let line = block.iter().find(|l| l.trim_start().starts_with("test:")).expect("healthcheck has test:");
+    let line = block
+        .iter()
+        .find(|l| l.trim_start().starts_with("test:"))
+        .expect("healthcheck has test:");
     let json = line.trim_start().trim_start_matches("test:").trim();
-    let argv: Vec<String> = serde_json::from_str(json).unwrap_or_else(|e| panic!("healthcheck test must be a [\"CMD\", ...] list ({e}): {json}"));
+    let argv: Vec<String> = serde_json::from_str(json)
+        .unwrap_or_else(|e| panic!("healthcheck test must be a [\"CMD\", ...] list ({e}): {json}"));
     assert!(matches!(argv[0].as_str(), "CMD" | "CMD-SHELL"), "{argv:?}");
     argv[1..].to_vec()
 }
 
 fn run_healthcheck(argv: &[String], port: u16) -> Output {
-    run(Command::new(&argv[0]).args(&argv[1..]).env("HTTP_PORT", port.to_string()), Duration::from_secs(10))
+    run(
+        Command::new(&argv[0])
+            .args(&argv[1..])
+            .env("HTTP_PORT", port.to_string()),
+        Duration::from_secs(10),
+    )
 }
 
 #[test]
@@ -396,36 +518,81 @@ fn postgres_accepts_our_server_config() {
          JOIN pg_settings s ON s.name = f.name \
          WHERE (f.error IS NOT NULL OR NOT f.applied) AND s.source <> 'command line' ORDER BY f.seqno",
     );
-    assert!(problems.is_empty(), "settings in postgresql.conf that did not apply:\n{problems}");
+    assert!(
+        problems.is_empty(),
+        "settings in postgresql.conf that did not apply:\n{problems}"
+    );
     let from_file = cluster.sql("SELECT count(DISTINCT name) FROM pg_file_settings WHERE sourcefile LIKE '%/postgresql.conf'");
-    assert_eq!(from_file, ours.len().to_string(), "pg_file_settings sees a different number of settings than we wrote");
+    assert_eq!(
+        from_file,
+        ours.len().to_string(),
+        "pg_file_settings sees a different number of settings than we wrote"
+    );
 
     // The settings the issue names took effect, with the values written in the file.
     for name in [
-        "shared_buffers", "effective_cache_size", "work_mem", "maintenance_work_mem", "wal_buffers",
-        "max_connections", "checkpoint_timeout", "max_wal_size", "checkpoint_completion_target",
-        "random_page_cost", "effective_io_concurrency", "log_min_duration_statement", "log_lock_waits",
-        "deadlock_timeout", "log_checkpoints", "log_connections", "wal_level", "archive_mode",
-        "archive_command", "password_encryption", "shared_preload_libraries", "statement_timeout",
+        "shared_buffers",
+        "effective_cache_size",
+        "work_mem",
+        "maintenance_work_mem",
+        "wal_buffers",
+        "max_connections",
+        "checkpoint_timeout",
+        "max_wal_size",
+        "checkpoint_completion_target",
+        "random_page_cost",
+        "effective_io_concurrency",
+        "log_min_duration_statement",
+        "log_lock_waits",
+        "deadlock_timeout",
+        "log_checkpoints",
+        "log_connections",
+        "wal_level",
+        "archive_mode",
+        "archive_command",
+        "password_encryption",
+        "shared_preload_libraries",
+        "statement_timeout",
         "idle_in_transaction_session_timeout",
     ] {
-        let written = ours.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap_or_else(|| panic!("{name} is not set in postgresql.conf"));
+        let written = ours
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("{name} is not set in postgresql.conf"));
         assert_eq!(cluster.show(name), written, "SHOW {name}");
     }
     assert_eq!(cluster.show("shared_buffers"), "1GB");
     assert_eq!(cluster.show("wal_level"), "replica");
     assert_eq!(cluster.show("password_encryption"), "scram-sha-256");
-    assert_eq!(cluster.show("statement_timeout"), "0", "statement_timeout belongs to the app's connections");
+    assert_eq!(
+        cluster.show("statement_timeout"),
+        "0",
+        "statement_timeout belongs to the app's connections"
+    );
     assert_eq!(cluster.show("data_checksums"), "on");
     // pg_stat_statements really is preloaded: the extension answers.
     cluster.sql("CREATE EXTENSION pg_stat_statements");
-    assert!(cluster.sql("SELECT count(*) FROM pg_stat_statements").parse::<i64>().unwrap() > 0);
+    assert!(
+        cluster
+            .sql("SELECT count(*) FROM pg_stat_statements")
+            .parse::<i64>()
+            .unwrap()
+            > 0
+    );
 
     // pg_hba.conf: every line parses, nothing is trust, peer only on the socket for postgres,
     // and the app's rule admits exactly its role and database.
     let rules = cluster.sql("SELECT count(*) FROM pg_hba_file_rules");
-    let hba_lines = repo_file("postgresql/pg_hba.conf").lines().filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')).count();
-    assert_eq!(rules, hba_lines.to_string(), "every pg_hba.conf line is a rule");
+    let hba_lines = repo_file("postgresql/pg_hba.conf")
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .count();
+    assert_eq!(
+        rules,
+        hba_lines.to_string(),
+        "every pg_hba.conf line is a rule"
+    );
     assert_eq!(cluster.sql("SELECT string_agg(line_number || ': ' || error, E'\\n') FROM pg_hba_file_rules WHERE error IS NOT NULL"), "");
     assert_eq!(cluster.sql("SELECT count(*) FROM pg_hba_file_rules WHERE auth_method NOT IN ('scram-sha-256', 'peer', 'reject')"), "0", "only scram-sha-256, peer and reject");
     assert_eq!(cluster.sql("SELECT count(*) FROM pg_hba_file_rules WHERE auth_method = 'peer' AND (type <> 'local' OR user_name <> '{postgres}')"), "0", "peer only for postgres on the socket");
@@ -440,69 +607,144 @@ fn postgres_accepts_our_server_config() {
     cluster.sql("CREATE TABLE wal_probe (x int); INSERT INTO wal_probe VALUES (1)");
     if !Path::new(ARCHIVE_DIR).exists() {
         cluster.sql("SELECT pg_switch_wal()");
-        cluster.wait_for("the archiver to process a segment", Duration::from_secs(15), || {
-            cluster.sql("SELECT archived_count > 0 AND failed_count = 0 FROM pg_stat_archiver") == "t"
-        });
+        cluster.wait_for(
+            "the archiver to process a segment",
+            Duration::from_secs(15),
+            || {
+                cluster.sql("SELECT archived_count > 0 AND failed_count = 0 FROM pg_stat_archiver")
+                    == "t"
+            },
+        );
     }
     // With the directory present, the same command (pointed at our temp dir) copies each segment.
     let archive = cluster.dir.join("archive");
-    let command = cluster.show("archive_command").replace(ARCHIVE_DIR, &archive.display().to_string());
-    cluster.sql(&format!("ALTER SYSTEM SET archive_command = '{}'", command.replace('\'', "''")));
+    let command = cluster
+        .show("archive_command")
+        .replace(ARCHIVE_DIR, &archive.display().to_string());
+    cluster.sql(&format!(
+        "ALTER SYSTEM SET archive_command = '{}'",
+        command.replace('\'', "''")
+    ));
     cluster.sql("SELECT pg_reload_conf()");
-    cluster.wait_for("the new archive_command", Duration::from_secs(10), || cluster.show("archive_command") == command);
+    cluster.wait_for("the new archive_command", Duration::from_secs(10), || {
+        cluster.show("archive_command") == command
+    });
     cluster.sql("INSERT INTO wal_probe VALUES (2)");
     let segment = cluster.sql("SELECT pg_walfile_name(pg_switch_wal())");
-    cluster.wait_for("the segment in the archive directory", Duration::from_secs(15), || archive.join(&segment).exists());
-    assert_eq!(cluster.sql("SELECT failed_count FROM pg_stat_archiver"), "0");
+    cluster.wait_for(
+        "the segment in the archive directory",
+        Duration::from_secs(15),
+        || archive.join(&segment).exists(),
+    );
+    assert_eq!(
+        cluster.sql("SELECT failed_count FROM pg_stat_archiver"),
+        "0"
+    );
 
     // SCRAM: the app's password is stored as a SCRAM verifier; TCP login with it works, without it
     // or with a wrong one it is refused, and the superuser gets no password-less TCP login.
-    cluster.sql(&format!("CREATE ROLE {APP_ROLE} LOGIN PASSWORD '{APP_PASSWORD}'"));
+    cluster.sql(&format!(
+        "CREATE ROLE {APP_ROLE} LOGIN PASSWORD '{APP_PASSWORD}'"
+    ));
     cluster.sql(&format!("CREATE DATABASE {APP_DB} OWNER {APP_ROLE}"));
-    assert_eq!(cluster.sql(&format!("SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = '{APP_ROLE}'")), "t");
+    assert_eq!(
+        cluster.sql(&format!(
+            "SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = '{APP_ROLE}'"
+        )),
+        "t"
+    );
     let ok = cluster.tcp_psql(APP_ROLE, APP_DB, Some(APP_PASSWORD), "SELECT current_user");
-    assert!(ok.status.success(), "password login over TCP: {}", text(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "password login over TCP: {}",
+        text(&ok.stderr)
+    );
     assert_eq!(text(&ok.stdout), APP_ROLE);
     let no_pw = cluster.tcp_psql(APP_ROLE, APP_DB, None, "SELECT 1");
-    assert!(!no_pw.status.success() && text(&no_pw.stderr).contains("no password supplied"), "login without a password must be refused: {}", text(&no_pw.stderr));
+    assert!(
+        !no_pw.status.success() && text(&no_pw.stderr).contains("no password supplied"),
+        "login without a password must be refused: {}",
+        text(&no_pw.stderr)
+    );
     let wrong = cluster.tcp_psql(APP_ROLE, APP_DB, Some("wrong-password"), "SELECT 1");
-    assert!(!wrong.status.success() && text(&wrong.stderr).contains("password authentication failed"), "wrong password: {}", text(&wrong.stderr));
+    assert!(
+        !wrong.status.success() && text(&wrong.stderr).contains("password authentication failed"),
+        "wrong password: {}",
+        text(&wrong.stderr)
+    );
     let su = cluster.tcp_psql("postgres", "postgres", None, "SELECT 1");
-    assert!(!su.status.success(), "the superuser must not get a password-less TCP login");
+    assert!(
+        !su.status.success(),
+        "the superuser must not get a password-less TCP login"
+    );
 
     // The real server, as a non-superuser database owner (the compose set-up after hardening),
     // migrates and serves on this cluster; the Dockerfile's and the compose file's health checks
     // pass against it, and fail once PostgreSQL is gone.
-    let url = format!("postgres://{APP_ROLE}:{APP_PASSWORD}@127.0.0.1:{}/{APP_DB}", cluster.port);
+    let url = format!(
+        "postgres://{APP_ROLE}:{APP_PASSWORD}@127.0.0.1:{}/{APP_DB}",
+        cluster.port
+    );
     let server = Server::start(&url, &cluster.dir.join("scs-data"), deadline);
     let (status, body) = http_get(server.port, "/health");
     assert_eq!(status, 200, "{body}");
     let health: Value = serde_json::from_str(&body).expect("health JSON");
     assert_eq!(health["backend"], "postgresql", "{health}");
-    assert!(health["database"]["server_version"].as_str().unwrap_or_default().starts_with("PostgreSQL 15"), "{health}");
-    assert_eq!(
-        cluster.sql(&format!("SELECT count(*) FROM pg_stat_activity WHERE usename = '{APP_ROLE}' AND application_name = 'shared_context_server'")).parse::<i64>().unwrap() > 0,
-        true,
+    assert!(
+        health["database"]["server_version"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("PostgreSQL 15"),
+        "{health}"
+    );
+    let tagged = cluster.sql(&format!("SELECT count(*) FROM pg_stat_activity WHERE usename = '{APP_ROLE}' AND application_name = 'shared_context_server'"));
+    assert!(
+        tagged.parse::<i64>().unwrap() > 0,
         "the pool's connections carry application_name"
     );
     let docker_check = dockerfile_healthcheck(&repo_file("Dockerfile"));
     let out = run_healthcheck(&docker_check, server.port);
-    assert!(out.status.success(), "Dockerfile HEALTHCHECK against a ready server: {}", text(&out.stderr));
-    let compose_check: Vec<String> = compose_healthcheck(&repo_file("docker-compose.postgresql.yml"), "shared-context-server")
-        .into_iter()
-        .map(|arg| arg.replace("/23456", &format!("/{}", server.port)))
-        .collect();
+    assert!(
+        out.status.success(),
+        "Dockerfile HEALTHCHECK against a ready server: {}",
+        text(&out.stderr)
+    );
+    let compose_check: Vec<String> = compose_healthcheck(
+        &repo_file("docker-compose.postgresql.yml"),
+        "shared-context-server",
+    )
+    .into_iter()
+    .map(|arg| arg.replace("/23456", &format!("/{}", server.port)))
+    .collect();
     let out = run_healthcheck(&compose_check, server.port);
-    assert!(out.status.success(), "compose healthcheck against a ready server: {}", text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "compose healthcheck against a ready server: {}",
+        text(&out.stderr)
+    );
 
     let stopped = cluster.stop("fast");
-    assert!(stopped.status.success(), "pg_ctl stop: {}", text(&stopped.stderr));
+    assert!(
+        stopped.status.success(),
+        "pg_ctl stop: {}",
+        text(&stopped.stderr)
+    );
     assert_eq!(http_get(server.port, "/health/ready").0, 503);
-    assert!(!run_healthcheck(&docker_check, server.port).status.success(), "the health check must fail without the database");
-    assert!(!run_healthcheck(&compose_check, server.port).status.success());
+    assert!(
+        !run_healthcheck(&docker_check, server.port).status.success(),
+        "the health check must fail without the database"
+    );
+    assert!(
+        !run_healthcheck(&compose_check, server.port)
+            .status
+            .success()
+    );
     drop(server);
     drop(cluster);
-    assert!(Instant::now() < deadline, "the test took longer than {TEST_BUDGET:?}");
+    assert!(
+        Instant::now() < deadline,
+        "the test took longer than {TEST_BUDGET:?}"
+    );
 }
 
 fn indent(line: &str) -> usize {
@@ -512,14 +754,26 @@ fn indent(line: &str) -> usize {
 /// The lines nested under a chain of mapping keys in a block-style YAML file (comments and blank
 /// lines dropped). Enough for our compose file; no YAML dependency.
 fn yaml_block<'a>(yaml: &'a str, path: &[&str]) -> Vec<&'a str> {
-    let mut lines: Vec<&str> = yaml.lines().filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')).collect();
+    let mut lines: Vec<&str> = yaml
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .collect();
     for key in path {
         let base = lines.iter().map(|l| indent(l)).min().unwrap_or(0);
         let start = lines
             .iter()
-            .position(|l| indent(l) == base && l.trim_start().split_once(':').is_some_and(|(k, _)| k.trim_matches('"') == *key))
+            .position(|l| {
+                indent(l) == base
+                    && l.trim_start()
+                        .split_once(':')
+                        .is_some_and(|(k, _)| k.trim_matches('"') == *key)
+            })
             .unwrap_or_else(|| panic!("no key {key} in path {path:?}"));
-        lines = lines[start + 1..].iter().take_while(|l| indent(l) > base).copied().collect();
+        lines = lines[start + 1..]
+            .iter()
+            .take_while(|l| indent(l) > base)
+            .copied()
+            .collect();
     }
     lines
 }
@@ -550,73 +804,166 @@ fn yaml_list(yaml: &str, path: &[&str]) -> Vec<String> {
 fn yaml_keys(yaml: &str, path: &[&str]) -> Vec<String> {
     let block = yaml_block(yaml, path);
     let base = block.iter().map(|l| indent(l)).min().unwrap_or(0);
-    block.iter().filter(|l| indent(l) == base && !l.trim().starts_with('-')).filter_map(|l| l.trim().split_once(':')).map(|(k, _)| k.to_owned()).collect()
+    block
+        .iter()
+        .filter(|l| indent(l) == base && !l.trim().starts_with('-'))
+        .filter_map(|l| l.trim().split_once(':'))
+        .map(|(k, _)| k.to_owned())
+        .collect()
 }
 
 #[test]
 fn compose_file_wiring() {
     let compose = repo_file("docker-compose.postgresql.yml");
     let readme = repo_file("README.md");
-    assert!(!compose.lines().any(|l| l.starts_with("version:")), "the top-level version key is obsolete in Compose v2");
+    assert!(
+        !compose.lines().any(|l| l.starts_with("version:")),
+        "the top-level version key is obsolete in Compose v2"
+    );
     let services = yaml_keys(&compose, &["services"]);
     assert_eq!(services, ["postgres", "shared-context-server"]);
 
     // PostgreSQL: version 15, checksums, our two files mounted read-only and actually used.
     let pg = ["services", "postgres"];
-    assert_eq!(yaml_value(&compose, &pg, "image").as_deref(), Some("postgres:15"));
-    assert_eq!(yaml_value(&compose, &pg, "restart").as_deref(), Some("unless-stopped"));
-    let pg_env = |k: &str| yaml_value(&compose, &["services", "postgres", "environment"], k).unwrap_or_else(|| panic!("postgres env {k}"));
+    assert_eq!(
+        yaml_value(&compose, &pg, "image").as_deref(),
+        Some("postgres:15")
+    );
+    assert_eq!(
+        yaml_value(&compose, &pg, "restart").as_deref(),
+        Some("unless-stopped")
+    );
+    let pg_env = |k: &str| {
+        yaml_value(&compose, &["services", "postgres", "environment"], k)
+            .unwrap_or_else(|| panic!("postgres env {k}"))
+    };
     assert!(pg_env("POSTGRES_INITDB_ARGS").contains("--data-checksums"));
-    assert_eq!(pg_env("POSTGRES_PASSWORD"), "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}", "no default password");
+    assert_eq!(
+        pg_env("POSTGRES_PASSWORD"),
+        "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}",
+        "no default password"
+    );
     let (db, user) = (pg_env("POSTGRES_DB"), pg_env("POSTGRES_USER"));
     let command = yaml_value(&compose, &pg, "command").expect("postgres command");
     let volumes = yaml_list(&compose, &["services", "postgres", "volumes"]);
     for file in ["postgresql.conf", "pg_hba.conf"] {
         let target = format!("/etc/postgresql/{file}");
-        let mount = volumes.iter().find(|v| v.contains(&format!(":{target}"))).unwrap_or_else(|| panic!("{file} is not mounted: {volumes:?}"));
+        let mount = volumes
+            .iter()
+            .find(|v| v.contains(&format!(":{target}")))
+            .unwrap_or_else(|| panic!("{file} is not mounted: {volumes:?}"));
         let source = mount.split(':').next().unwrap();
-        assert!(Path::new(REPO).join(source).is_file(), "{source} does not exist in the repository");
+        assert!(
+            Path::new(REPO).join(source).is_file(),
+            "{source} does not exist in the repository"
+        );
         assert!(mount.ends_with(":ro"), "mount {file} read-only: {mount}");
-        let flag = if file == "pg_hba.conf" { "hba_file" } else { "config_file" };
-        assert!(command.contains(&format!("-c {flag}={target}")), "the command must use {target}: {command}");
+        let flag = if file == "pg_hba.conf" {
+            "hba_file"
+        } else {
+            "config_file"
+        };
+        assert!(
+            command.contains(&format!("-c {flag}={target}")),
+            "the command must use {target}: {command}"
+        );
     }
-    assert!(volumes.iter().any(|v| v.ends_with(":/var/lib/postgresql/data")), "the data directory needs a named volume");
+    assert!(
+        volumes
+            .iter()
+            .any(|v| v.ends_with(":/var/lib/postgresql/data")),
+        "the data directory needs a named volume"
+    );
     let pg_check = compose_healthcheck(&compose, "postgres").join(" ");
-    assert!(pg_check.contains("pg_isready") && pg_check.contains("-h 127.0.0.1"), "pg_isready over TCP: {pg_check}");
-    assert!(yaml_block(&compose, &["services", "postgres"]).iter().all(|l| !l.trim_start().starts_with("ports:")), "the database port stays unpublished");
+    assert!(
+        pg_check.contains("pg_isready") && pg_check.contains("-h 127.0.0.1"),
+        "pg_isready over TCP: {pg_check}"
+    );
+    assert!(
+        yaml_block(&compose, &["services", "postgres"])
+            .iter()
+            .all(|l| !l.trim_start().starts_with("ports:")),
+        "the database port stays unpublished"
+    );
 
     // The server: built here, waits for a healthy database, port 23456, required secrets.
     let app = ["services", "shared-context-server"];
     assert_eq!(yaml_value(&compose, &app, "build").as_deref(), Some("."));
     assert!(Path::new(REPO).join("Dockerfile").is_file());
-    assert_eq!(yaml_value(&compose, &app, "restart").as_deref(), Some("unless-stopped"));
-    assert_eq!(yaml_value(&compose, &["services", "shared-context-server", "depends_on", "postgres"], "condition").as_deref(), Some("service_healthy"));
-    assert_eq!(yaml_list(&compose, &["services", "shared-context-server", "ports"]), ["23456:23456"]);
+    assert_eq!(
+        yaml_value(&compose, &app, "restart").as_deref(),
+        Some("unless-stopped")
+    );
+    assert_eq!(
+        yaml_value(
+            &compose,
+            &[
+                "services",
+                "shared-context-server",
+                "depends_on",
+                "postgres"
+            ],
+            "condition"
+        )
+        .as_deref(),
+        Some("service_healthy")
+    );
+    assert_eq!(
+        yaml_list(&compose, &["services", "shared-context-server", "ports"]),
+        ["23456:23456"]
+    );
     let app_check = compose_healthcheck(&compose, "shared-context-server").join(" ");
-    assert!(app_check.contains("/health/ready") && app_check.contains("/23456"), "{app_check}");
+    assert!(
+        app_check.contains("/health/ready") && app_check.contains("/23456"),
+        "{app_check}"
+    );
     let env_path = ["services", "shared-context-server", "environment"];
-    let app_env = |k: &str| yaml_value(&compose, &env_path, k).unwrap_or_else(|| panic!("server env {k}"));
+    let app_env =
+        |k: &str| yaml_value(&compose, &env_path, k).unwrap_or_else(|| panic!("server env {k}"));
     for key in yaml_keys(&compose, &env_path) {
-        assert!(readme.contains(&format!("`{key}`")), "{key} is not a documented setting (README configuration table)");
+        assert!(
+            readme.contains(&format!("`{key}`")),
+            "{key} is not a documented setting (README configuration table)"
+        );
     }
     assert_eq!(
         app_env("DATABASE_URL"),
-        format!("postgres://{user}:${{POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}}@postgres:5432/{db}"),
+        format!(
+            "postgres://{user}:${{POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}}@postgres:5432/{db}"
+        ),
         "DATABASE_URL must reach the postgres service with its user, password and database"
     );
     for key in ["API_KEY", "ADMIN_API_KEY"] {
-        assert!(app_env(key).starts_with(&format!("${{{key}:?")), "{key} must be required, never defaulted");
+        assert!(
+            app_env(key).starts_with(&format!("${{{key}:?")),
+            "{key} must be required, never defaulted"
+        );
     }
-    assert!(app_env("ALLOWED_HOSTS").contains("localhost"), "the health check sends Host: localhost");
+    assert!(
+        app_env("ALLOWED_HOSTS").contains("localhost"),
+        "the health check sends Host: localhost"
+    );
     assert_eq!(app_env("HTTP_HOST"), "0.0.0.0");
     assert_eq!(app_env("HTTP_PORT"), "23456");
-    for (key, default) in [("POSTGRES_POOL_SIZE", "20"), ("POSTGRES_MAX_OVERFLOW", "10"), ("POSTGRES_POOL_TIMEOUT", "30"), ("POSTGRES_POOL_RECYCLE", "3600")] {
-        assert_eq!(app_env(key), format!("${{{key}:-{default}}}"), "{key} with the seed's default");
+    for (key, default) in [
+        ("POSTGRES_POOL_SIZE", "20"),
+        ("POSTGRES_MAX_OVERFLOW", "10"),
+        ("POSTGRES_POOL_TIMEOUT", "30"),
+        ("POSTGRES_POOL_RECYCLE", "3600"),
+    ] {
+        assert_eq!(
+            app_env(key),
+            format!("${{{key}:-{default}}}"),
+            "{key} with the seed's default"
+        );
     }
     // Every interpolation has a default (:-) or is required (:?): nothing silently empty.
     for (i, _) in compose.match_indices("${") {
         let var = &compose[i..compose[i..].find('}').map(|e| i + e + 1).unwrap()];
-        assert!(var.contains(":-") || var.contains(":?"), "{var} may expand to nothing");
+        assert!(
+            var.contains(":-") || var.contains(":?"),
+            "{var} may expand to nothing"
+        );
     }
 
     // Volumes and network: every named volume is declared; pg_hba.conf admits the pinned subnet.
@@ -625,14 +972,26 @@ fn compose_file_wiring() {
         for mount in yaml_list(&compose, &["services", service, "volumes"]) {
             let source = mount.split(':').next().unwrap();
             if !source.starts_with('.') && !source.starts_with('/') {
-                assert!(declared.iter().any(|d| d == source), "volume {source} of {service} is not declared: {declared:?}");
+                assert!(
+                    declared.iter().any(|d| d == source),
+                    "volume {source} of {service} is not declared: {declared:?}"
+                );
             }
         }
-        assert_eq!(yaml_list(&compose, &["services", service, "networks"]), ["backend"], "{service} network");
+        assert_eq!(
+            yaml_list(&compose, &["services", service, "networks"]),
+            ["backend"],
+            "{service} network"
+        );
     }
     let subnet = yaml_block(&compose, &["networks", "backend", "ipam", "config"])
         .iter()
-        .find_map(|l| l.trim().trim_start_matches("- ").strip_prefix("subnet:").map(|s| s.trim().to_owned()))
+        .find_map(|l| {
+            l.trim()
+                .trim_start_matches("- ")
+                .strip_prefix("subnet:")
+                .map(|s| s.trim().to_owned())
+        })
         .expect("pinned subnet");
     let hba = repo_file("postgresql/pg_hba.conf");
     let app_rule = hba
@@ -640,7 +999,10 @@ fn compose_file_wiring() {
         .map(|l| l.split_whitespace().collect::<Vec<_>>())
         .find(|f| f.len() == 5 && f[0] == "host" && f[1] == db && f[2] == user)
         .expect("a pg_hba.conf rule for the app's role and database");
-    assert_eq!(app_rule[3], subnet, "pg_hba.conf must admit the compose network");
+    assert_eq!(
+        app_rule[3], subnet,
+        "pg_hba.conf must admit the compose network"
+    );
     assert_eq!(app_rule[4], "scram-sha-256");
 }
 
@@ -649,32 +1011,88 @@ fn dockerfile_wiring() {
     let dockerfile = repo_file("Dockerfile");
     let ignore = repo_file(".dockerignore");
     let cargo = repo_file("Cargo.toml");
-    let froms: Vec<&str> = dockerfile.lines().filter(|l| l.starts_with("FROM ")).collect();
+    let froms: Vec<&str> = dockerfile
+        .lines()
+        .filter(|l| l.starts_with("FROM "))
+        .collect();
     assert_eq!(froms.len(), 2, "multi-stage: builder and runtime");
     let builder = froms[0].split_whitespace().nth(1).unwrap();
-    let rust = builder.strip_prefix("rust:").and_then(|t| t.strip_suffix("-bookworm")).expect("rust:<version>-bookworm builder");
-    let minimum = cargo.lines().find_map(|l| l.strip_prefix("rust-version = ")).unwrap().trim_matches('"');
-    let version = |v: &str| v.split('.').map(|p| p.parse::<u32>().unwrap()).collect::<Vec<_>>();
-    assert!(version(rust) >= version(minimum), "builder Rust {rust} is older than rust-version {minimum}");
-    assert_eq!(froms[1], "FROM debian:bookworm-slim", "runtime on the builder's Debian release");
-    assert!(dockerfile.lines().filter(|l| l.contains("cargo build")).all(|l| l.contains("--release --locked")));
-    assert!(dockerfile.contains("--no-install-recommends ca-certificates \\\n"), "the runtime installs ca-certificates only");
-    for needle in ["USER 10001:10001", "EXPOSE 23456", "HTTP_HOST=0.0.0.0", "SCS_DATA_DIR=/data", "VOLUME [\"/data\"]", "ENTRYPOINT [\"/usr/local/bin/shared-context-server\"]", "--uid 10001"] {
+    let rust = builder
+        .strip_prefix("rust:")
+        .and_then(|t| t.strip_suffix("-bookworm"))
+        .expect("rust:<version>-bookworm builder");
+    let minimum = cargo
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = "))
+        .unwrap()
+        .trim_matches('"');
+    let version = |v: &str| {
+        v.split('.')
+            .map(|p| p.parse::<u32>().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        version(rust) >= version(minimum),
+        "builder Rust {rust} is older than rust-version {minimum}"
+    );
+    assert_eq!(
+        froms[1], "FROM debian:bookworm-slim",
+        "runtime on the builder's Debian release"
+    );
+    assert!(
+        dockerfile
+            .lines()
+            .filter(|l| l.contains("cargo build"))
+            .all(|l| l.contains("--release --locked"))
+    );
+    assert!(
+        dockerfile.contains("--no-install-recommends ca-certificates \\\n"),
+        "the runtime installs ca-certificates only"
+    );
+    for needle in [
+        "USER 10001:10001",
+        "EXPOSE 23456",
+        "HTTP_HOST=0.0.0.0",
+        "SCS_DATA_DIR=/data",
+        "VOLUME [\"/data\"]",
+        "ENTRYPOINT [\"/usr/local/bin/shared-context-server\"]",
+        "--uid 10001",
+    ] {
         assert!(dockerfile.contains(needle), "Dockerfile lacks {needle}");
     }
     let check = dockerfile_healthcheck(&dockerfile).join(" ");
-    assert!(check.contains("/health/ready") && check.contains("${HTTP_PORT:-23456}"), "{check}");
+    assert!(
+        check.contains("/health/ready") && check.contains("${HTTP_PORT:-23456}"),
+        "{check}"
+    );
 
     // Everything the build copies exists and is not excluded from the build context.
-    let ignored: Vec<&str> = ignore.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(|l| l.trim_end_matches('/')).collect();
-    for line in dockerfile.lines().filter(|l| l.starts_with("COPY ") && !l.contains("--from=")) {
+    let ignored: Vec<&str> = ignore
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| l.trim_end_matches('/'))
+        .collect();
+    for line in dockerfile
+        .lines()
+        .filter(|l| l.starts_with("COPY ") && !l.contains("--from="))
+    {
         let parts: Vec<&str> = line.split_whitespace().collect();
         for source in &parts[1..parts.len() - 1] {
-            assert!(Path::new(REPO).join(source).exists(), "COPY {source}: missing from the repository");
-            assert!(!ignored.contains(source), "COPY {source}: excluded by .dockerignore");
+            assert!(
+                Path::new(REPO).join(source).exists(),
+                "COPY {source}: missing from the repository"
+            );
+            assert!(
+                !ignored.contains(source),
+                "COPY {source}: excluded by .dockerignore"
+            );
         }
     }
     for heavy in ["target", ".git"] {
-        assert!(ignored.contains(&heavy), ".dockerignore must exclude {heavy}");
+        assert!(
+            ignored.contains(&heavy),
+            ".dockerignore must exclude {heavy}"
+        );
     }
 }

@@ -9,3 +9,5 @@ mod guidance;
 mod memory;
 mod outage;
 mod pg_cluster;
+mod deploy;
+mod tls;

@@ -8,6 +8,7 @@ pub struct TempCluster {
     pub dir: PathBuf,
     pub port: u16,
     bin: PathBuf,
+    settings: Vec<String>,
 }
 
 fn pg_bin_dir() -> PathBuf {
@@ -39,12 +40,17 @@ fn as_postgres(bin: &PathBuf, tool: &str, args: &[&str]) -> std::process::Output
 impl TempCluster {
     /// Creates and starts a cluster with trust authentication on a free port.
     pub fn start() -> Self {
+        Self::start_with(crate::support::temp_dir(), &[])
+    }
+
+    /// Like `start`, in `dir`, with extra server settings (`name=value`).
+    pub fn start_with(dir: PathBuf, settings: &[String]) -> Self {
         let bin = pg_bin_dir();
-        let dir = crate::support::temp_dir();
+        std::fs::create_dir_all(&dir).unwrap();
         Command::new("chown").args(["-R", "postgres:postgres"]).arg(&dir).status().unwrap();
         let data = dir.join("data");
         as_postgres(&bin, "initdb", &["-D", data.to_str().unwrap(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C"]);
-        let cluster = Self { dir, port: free_port(), bin };
+        let cluster = Self { dir, port: free_port(), bin, settings: settings.to_vec() };
         cluster.resume();
         cluster
     }
@@ -55,7 +61,10 @@ impl TempCluster {
 
     /// Starts the (stopped) server again on the same port and data.
     pub fn resume(&self) {
-        let opts = format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=on", self.port, self.dir.display());
+        let mut opts = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, self.dir.display());
+        for setting in &self.settings {
+            opts.push_str(&format!(" -c {setting}"));
+        }
         let data = self.dir.join("data");
         let log = self.dir.join("server.log");
         as_postgres(&self.bin, "pg_ctl", &["-D", data.to_str().unwrap(), "-l", log.to_str().unwrap(), "-o", &opts, "-w", "-t", "30", "start"]);
