@@ -35,8 +35,9 @@ RUN touch src/main.rs src/lib.rs \
 # ---- runtime stage ----------------------------------------------------------
 FROM debian:bookworm-slim
 
-# ca-certificates: root certificates for TLS to a managed PostgreSQL (sslmode=verify-full).
-# The binary needs nothing else: SQLite is compiled in, and it links only against libc, libm and libgcc_s.
+# ca-certificates: the system CA bundle (/etc/ssl/certs/ca-certificates.crt) for sslrootcert= when
+# PostgreSQL's certificate comes from a public CA. The binary needs nothing else: SQLite and TLS
+# (rustls) are compiled in, and it links only against libc, libm and libgcc_s.
 # User scs (uid/gid 10001) owns the data directory; the server never runs as root.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \

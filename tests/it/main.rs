@@ -11,3 +11,5 @@ mod outage;
 mod pg_cluster;
 mod deploy;
 mod tls;
+mod search;
+mod explain;

@@ -1,7 +1,7 @@
 //! A throwaway PostgreSQL cluster owned by one test (initdb in a temp dir, its own port), for
 //! tests that must stop, start or reconfigure the server.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub struct TempCluster {
@@ -26,7 +26,7 @@ pub fn free_port() -> u16 {
 }
 
 /// Runs a PostgreSQL tool as the `postgres` user (initdb refuses to run as root).
-fn as_postgres(bin: &PathBuf, tool: &str, args: &[&str]) -> std::process::Output {
+fn as_postgres(bin: &Path, tool: &str, args: &[&str]) -> std::process::Output {
     let out = Command::new("runuser")
         .args(["-u", "postgres", "--"])
         .arg(bin.join(tool))

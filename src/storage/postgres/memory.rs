@@ -113,7 +113,7 @@ impl MemoryStore for PgStore {
             .bind(new.expires_at)
             .bind(new.overwrite)
             .bind(Json(&details))
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *self.conn().await?)
             .await?;
         if let Some((created_at,)) = stored {
             return Ok(SetMemoryOutcome::Stored(MemoryRecord {
@@ -131,7 +131,7 @@ impl MemoryStore for PgStore {
             None => true,
             Some(id) => sqlx::query_as::<_, (i32,)>("SELECT 1 FROM sessions WHERE id = $1")
                 .bind(id)
-                .fetch_optional(self.pool())
+                .fetch_optional(&mut *self.conn().await?)
                 .await?
                 .is_some(),
         };
@@ -152,7 +152,7 @@ impl MemoryStore for PgStore {
         .bind(at.session_id.unwrap_or(""))
         .bind(at.key)
         .bind(at.now)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *self.conn().await?)
         .await?;
         Ok(row.map(record))
     }
@@ -166,7 +166,7 @@ impl MemoryStore for PgStore {
             .bind(q.after.map_or("", |(_, scope)| scope))
             .bind(q.now)
             .bind(i64::from(q.limit))
-            .fetch_all(self.pool())
+            .fetch_all(&mut *self.conn().await?)
             .await?;
         Ok(rows.into_iter().map(entry).collect())
     }
@@ -184,7 +184,7 @@ impl MemoryStore for PgStore {
         .bind(at.session_id.unwrap_or(""))
         .bind(at.key)
         .bind(at.now)
-        .fetch_one(self.pool())
+        .fetch_one(&mut *self.conn().await?)
         .await?;
         Ok(deleted > 0)
     }
@@ -199,7 +199,7 @@ impl MemoryStore for PgStore {
         )
         .bind(now)
         .bind(i64::from(batch))
-        .execute(self.pool())
+        .execute(&mut *self.conn().await?)
         .await?;
         Ok(done.rows_affected())
     }

@@ -7,6 +7,24 @@ use sqlx::types::Json;
 use super::*;
 use crate::storage::MessageStore;
 
+/// The per-session read, oldest first. Binds: reader $1-$3, session $4, visibility $5, after id $6,
+/// limit $7, offset $8. Public so tests can check its plan.
+pub const LIST_MESSAGES_ASC: &str = concat!(
+    "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, m.metadata, \
+     m.parent_message_id, m.created_at FROM messages m",
+    message_read_where!(),
+    "ORDER BY m.id ASC LIMIT $7 OFFSET $8");
+/// The same read, newest first.
+pub const LIST_MESSAGES_DESC: &str = concat!(
+    "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, m.metadata, \
+     m.parent_message_id, m.created_at FROM messages m",
+    message_read_where!(),
+    "ORDER BY m.id DESC LIMIT $7 OFFSET $8");
+/// Open sessions, newest first, through the partial index. Binds: before seq $1, limit $2.
+pub const LIST_ACTIVE_SESSIONS: &str = "SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at \
+     FROM sessions WHERE is_active AND seq < $1 ORDER BY seq DESC LIMIT $2";
+pub const COUNT_MESSAGES: &str = concat!("SELECT COUNT(*) FROM messages m", message_read_where!());
+
 #[async_trait]
 impl MessageStore for PgStore {
     async fn create_session(&self, new: &NewSession) -> StoreResult<SessionRecord> {
@@ -29,8 +47,9 @@ impl MessageStore for PgStore {
     }
 
     async fn get_session(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
-        let sql = format!("SELECT {SESSION_RETURNING} FROM sessions WHERE id = $1");
-        let row: Option<SessionRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let row: Option<SessionRow> = sqlx::query_as(
+            "SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at FROM sessions WHERE id = $1",
+        )
             .bind(id.as_str())
             .fetch_optional(&mut *self.conn().await?)
             .await?;
@@ -45,8 +64,7 @@ impl MessageStore for PgStore {
     ) -> StoreResult<Vec<SessionRecord>> {
         // Two statements so the active-only read can use the partial index.
         let sql = if active_only {
-            "SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at FROM sessions \
-             WHERE is_active AND seq < $1 ORDER BY seq DESC LIMIT $2"
+            LIST_ACTIVE_SESSIONS
         } else {
             "SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at FROM sessions \
              WHERE seq < $1 ORDER BY seq DESC LIMIT $2"
@@ -113,20 +131,9 @@ impl MessageStore for PgStore {
     }
 
     async fn list_messages(&self, query: &MessageQuery<'_>) -> StoreResult<Vec<MessageRecord>> {
-        const ASC: &str = concat!(
-            "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, m.metadata, \
-             m.parent_message_id, m.created_at FROM messages m",
-            message_read_where!(),
-            "ORDER BY m.id ASC LIMIT $7 OFFSET $8"
-        );
-        const DESC: &str = concat!(
-            "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, m.metadata, \
-             m.parent_message_id, m.created_at FROM messages m",
-            message_read_where!(),
-            "ORDER BY m.id DESC LIMIT $7 OFFSET $8"
-        );
+
         let (kind, id, ty) = query.reader.sql_params();
-        let rows: Vec<MessageRow> = sqlx::query_as(if query.newest_first { DESC } else { ASC })
+        let rows: Vec<MessageRow> = sqlx::query_as(if query.newest_first { LIST_MESSAGES_DESC } else { LIST_MESSAGES_ASC })
             .bind(kind)
             .bind(id)
             .bind(ty)
@@ -141,9 +148,8 @@ impl MessageStore for PgStore {
     }
 
     async fn count_messages(&self, query: &MessageQuery<'_>) -> StoreResult<i64> {
-        const SQL: &str = concat!("SELECT COUNT(*) FROM messages m", message_read_where!());
         let (kind, id, ty) = query.reader.sql_params();
-        let (n,): (i64,) = sqlx::query_as(SQL)
+        let (n,): (i64,) = sqlx::query_as(COUNT_MESSAGES)
             .bind(kind)
             .bind(id)
             .bind(ty)

@@ -13,6 +13,7 @@ use sqlx::{ConnectOptions as _, Connection as _};
 mod guard;
 mod memory;
 mod messages;
+pub use messages::{COUNT_MESSAGES, LIST_ACTIVE_SESSIONS, LIST_MESSAGES_ASC, LIST_MESSAGES_DESC};
 mod search;
 mod tokens;
 
@@ -159,9 +160,6 @@ fn token(row: TokenRow) -> TokenRecord {
         revoked_at,
     }
 }
-
-const SESSION_RETURNING: &str =
-    "seq, id, purpose, created_by, metadata, is_active, created_at, updated_at";
 
 #[async_trait]
 impl CoreStore for PgStore {

@@ -51,8 +51,9 @@ impl MessageStore for SqliteStore {
     }
 
     async fn get_session(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
-        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1");
-        let row: Option<SessionRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let row: Option<SessionRow> = sqlx::query_as(
+            "SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at FROM sessions WHERE id = $1",
+        )
             .bind(id.as_str())
             .fetch_optional(&self.reader)
             .await?;

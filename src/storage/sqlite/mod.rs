@@ -51,9 +51,6 @@ type TokenRow = (
     Option<String>,
 );
 
-const SESSION_COLUMNS: &str =
-    "seq, id, purpose, created_by, metadata, is_active, created_at, updated_at";
-
 impl SqliteStore {
     pub async fn connect(url: &str, options: &ConnectOptions) -> anyhow::Result<Self> {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
