@@ -20,7 +20,7 @@ fn scope_name(session_id: Option<&str>) -> &'static str {
     }
 }
 
-fn record(r: &MemoryRecord) -> Value {
+pub(super) fn record(r: &MemoryRecord) -> Value {
     json!({
         "key": r.key,
         "value": r.value,

@@ -17,7 +17,7 @@ const RESOURCE_MESSAGES: i64 = 200;
 
 fn to_mcp(err: AppError) -> McpError {
     match err.code {
-        crate::error::ErrorCode::SessionNotFound => {
+        crate::error::ErrorCode::SessionNotFound | crate::error::ErrorCode::MemoryNotFound => {
             McpError::resource_not_found(err.message, None)
         }
         crate::error::ErrorCode::DatabaseUnavailable | crate::error::ErrorCode::InternalError => {
@@ -32,6 +32,9 @@ impl McpServer {
         ListResourceTemplatesResult::with_all_items(vec![
             ResourceTemplate::new("session://{session_id}", "session")
                 .with_description("A session with the newest messages you may read, and statistics")
+                .with_mime_type("application/json"),
+            ResourceTemplate::new("agent://{agent_id}/memory", "agent-memory")
+                .with_description("Your own memory entries with values (admins: any agent's)")
                 .with_mime_type("application/json"),
         ])
     }
@@ -85,9 +88,17 @@ impl McpServer {
                 },
                 "resource_info": {"requesting_agent": who.audit_name(), "retrieved_at": crate::util::rfc3339(crate::util::now())},
             })
+        } else if let Some(agent_id) = uri.strip_prefix("agent://").and_then(|r| r.strip_suffix("/memory")) {
+            let records = self.service.agent_memory(&who, agent_id).await.map_err(to_mcp)?;
+            json!({
+                "agent_id": agent_id,
+                "entries": records.iter().map(super::memory_tools::record).collect::<Vec<_>>(),
+                "count": records.len(),
+                "resource_info": {"requesting_agent": who.audit_name(), "retrieved_at": crate::util::rfc3339(crate::util::now())},
+            })
         } else {
             return Err(McpError::resource_not_found(
-                format!("unknown resource {uri}; use session://{{session_id}}"),
+                format!("unknown resource {uri}; use session://{{session_id}} or agent://{{agent_id}}/memory"),
                 None,
             ));
         };

@@ -4,6 +4,7 @@
 mod auth;
 mod health;
 mod memory;
+mod memory_view;
 mod messages;
 mod search;
 mod sessions;

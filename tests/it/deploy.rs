@@ -17,7 +17,8 @@ use serde_json::Value;
 use crate::support::{ADMIN_KEY, API_KEY, BIN, unique_name};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
-/// Where Debian and the PGDG packages put PostgreSQL 15; override with `SCS_TEST_PG15_BINDIR`.
+/// Where Debian and the PGDG packages put PostgreSQL 15, the version docker-compose.postgresql.yml
+/// runs. `SCS_TEST_PG_BINDIR` points the test at another major version, e.g. before an upgrade.
 const PG15_BINDIR: &str = "/usr/lib/postgresql/15/bin";
 /// The whole cluster test, initdb to removal.
 const TEST_BUDGET: Duration = Duration::from_secs(60);
@@ -174,13 +175,13 @@ impl Cluster {
 
     fn create(deadline: Instant) -> Self {
         let bindir = PathBuf::from(
-            std::env::var("SCS_TEST_PG15_BINDIR").unwrap_or_else(|_| PG15_BINDIR.into()),
+            std::env::var("SCS_TEST_PG_BINDIR").unwrap_or_else(|_| PG15_BINDIR.into()),
         );
         for tool in ["initdb", "pg_ctl", "postgres", "psql"] {
             assert!(
                 bindir.join(tool).exists(),
                 "PostgreSQL 15 is required for this test but {} is missing; install postgresql-15 \
-                 (scripts/ensure-postgres.sh does on Debian 12) or set SCS_TEST_PG15_BINDIR",
+                 (scripts/ensure-postgres.sh does on Debian 12) or set SCS_TEST_PG_BINDIR",
                 bindir.join(tool).display()
             );
         }
@@ -273,7 +274,7 @@ impl Cluster {
         );
         assert!(
             out.status.success(),
-            "PostgreSQL 15 refused to start with our postgresql.conf / pg_hba.conf: {}\n{}\nserver log:\n{}",
+            "PostgreSQL refused to start with our postgresql.conf / pg_hba.conf: {}\n{}\nserver log:\n{}",
             text(&out.stdout),
             text(&out.stderr),
             std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
@@ -690,11 +691,18 @@ fn postgres_accepts_our_server_config() {
     assert_eq!(status, 200, "{body}");
     let health: Value = serde_json::from_str(&body).expect("health JSON");
     assert_eq!(health["backend"], "postgresql", "{health}");
+    let major = cluster.sql("SELECT current_setting('server_version_num')::int / 10000");
+    if std::env::var_os("SCS_TEST_PG_BINDIR").is_none() {
+        assert_eq!(
+            major, "15",
+            "docker-compose.postgresql.yml runs postgres:15"
+        );
+    }
     assert!(
         health["database"]["server_version"]
             .as_str()
             .unwrap_or_default()
-            .starts_with("PostgreSQL 15"),
+            .starts_with(&format!("PostgreSQL {major}")),
         "{health}"
     );
     let tagged = cluster.sql(&format!("SELECT count(*) FROM pg_stat_activity WHERE usename = '{APP_ROLE}' AND application_name = 'shared_context_server'"));

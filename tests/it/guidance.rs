@@ -82,6 +82,20 @@ async fn resources_and_prompts(backend: Backend) {
     assert!(own_view.contains("private secret"), "the sender reads its own private message");
     assert!(read(keyed.peer().clone(), "session://session_ffffffffffffffff".into()).await.is_err());
 
+    // agent://{id}/memory: only the agent itself or an admin.
+    assert!(templates.iter().any(|t| t.uri_template == "agent://{agent_id}/memory"));
+    call(&keyed, "set_memory", json!({"key": "plan", "value": {"step": 3}, "auth_token": alice})).await.ok();
+    let own = text_of(read(as_alice.peer().clone(), "agent://alice/memory".into()).await.unwrap());
+    assert!(own.contains("\"step\":3"), "{own}");
+    assert!(read(keyed.peer().clone(), "agent://alice/memory".into()).await.is_err(), "anonymous must not read memory");
+    let mallory = login(&keyed, "mallory", "claude", false).await;
+    let as_mallory = server.client_with(&[("authorization", &format!("Bearer {mallory}"))]).await.unwrap();
+    assert!(read(as_mallory.peer().clone(), "agent://alice/memory".into()).await.is_err(), "another agent must not read it");
+    let admin = login(&keyed, "ops", "admin", true).await;
+    let as_admin = server.client_with(&[("authorization", &format!("Bearer {admin}"))]).await.unwrap();
+    let seen = text_of(read(as_admin.peer().clone(), "agent://alice/memory".into()).await.unwrap());
+    assert!(seen.contains("plan"), "admins may read any agent's memory: {seen}");
+
     let prompts = keyed.list_all_prompts().await.unwrap();
     assert!(prompts.iter().any(|p| p.name == "setup-collaboration") && prompts.iter().any(|p| p.name == "debug-session"));
     let carol = login(&keyed, "carol", "gemini", false).await;
