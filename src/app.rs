@@ -82,6 +82,7 @@ pub async fn run_http(
         allowed_hosts: config.allowed_hosts.clone(),
         allowed_origins: config.allowed_origins.clone(),
         max_request_body_bytes: config.max_request_body_bytes,
+        stateless: config.stateless,
     };
     let app = http::router(service.clone(), settings, shutdown.clone());
     tracing::info!(

@@ -32,6 +32,9 @@ pub struct Cli {
     /// Where the embedded database and generated keys live.
     #[arg(long, env = "SCS_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
+    /// Stateless HTTP: no MCP session affinity, plain JSON responses; for load balancers.
+    #[arg(long, env = "MCP_STATELESS", global = true)]
+    pub stateless: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -59,6 +62,13 @@ pub enum Command {
     /// Load-test a running server over streamable HTTP MCP (closed loop, one session per agent).
     #[command(name = "bench")]
     Bench(crate::bench::BenchArgs),
+    /// Write every session, message, memory entry, audit row and token hash of the configured
+    /// database as a JSON Lines dump (logs go to stderr).
+    Export(crate::transfer::ExportArgs),
+    /// Load a dump from `export` into the configured database, which must be empty; all or nothing.
+    Import(crate::transfer::ImportArgs),
+    /// Copy every row from one database to another, empty one (e.g. SQLite to PostgreSQL); all or nothing.
+    Copy(crate::transfer::CopyArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -23,6 +23,7 @@ const MIN_KEY_CHARS: usize = 16;
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub transport: Option<Transport>,
+    pub stateless: Option<bool>,
     pub host: Option<String>,
     pub port: Option<u16>,
     pub database_url: Option<String>,
@@ -61,6 +62,8 @@ pub struct PoolFileConfig {
 #[derive(Clone)]
 pub struct Config {
     pub transport: Transport,
+    /// HTTP without MCP sessions (each POST stands alone), for load balancers.
+    pub stateless: bool,
     pub host: String,
     pub port: u16,
     pub database_url: String,
@@ -283,6 +286,7 @@ impl Config {
 
         let config = Self {
             transport: cli.transport.or(file.transport).unwrap_or(Transport::Http),
+            stateless: cli.stateless || file.stateless.unwrap_or(false),
             host: cli
                 .host
                 .clone()

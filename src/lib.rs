@@ -10,6 +10,7 @@
 //! - [`auth`]: API keys, token generation and hashing, the token cache.
 //! - [`config`], [`cli`], [`app`]: settings, command line, start-up and shutdown.
 //! - [`bench`]: the `bench` subcommand, a load generator that drives a running server over HTTP.
+//! - [`transfer`]: `export`, `import` and `copy`, a portable JSON Lines dump of every table.
 
 pub mod app;
 pub mod auth;
@@ -25,4 +26,5 @@ pub mod metrics;
 pub mod service;
 pub mod storage;
 pub mod telemetry;
+pub mod transfer;
 pub mod util;

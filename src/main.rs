@@ -3,7 +3,7 @@
 use clap::Parser;
 use shared_context_server::cli::{Cli, Command, Transport};
 use shared_context_server::config::Config;
-use shared_context_server::{app, bench, client_config, telemetry};
+use shared_context_server::{app, bench, client_config, telemetry, transfer};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
@@ -23,6 +23,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(Command::Bench(args)) = cli.command {
         telemetry::init(cli.log_level.as_deref().unwrap_or("warn"));
         return bench::run(args).await;
+    }
+    // copy names both databases itself: no config file, keys or data directory involved.
+    if let Some(Command::Copy(args)) = &cli.command {
+        telemetry::init(cli.log_level.as_deref().unwrap_or("warn"));
+        return transfer::run_copy(args).await;
     }
     let config = Config::load(&cli)?;
     telemetry::init(&config.log_level);
@@ -54,7 +59,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             store.close().await;
             Ok(())
         }
-        Command::Bench(_) => unreachable!("handled before the config is loaded"),
+        Command::Bench(_) | Command::Copy(_) => unreachable!("handled before the config is loaded"),
+        Command::Export(args) => transfer::run_export(app::connect_store(&config).await?, &args).await,
+        Command::Import(args) => transfer::run_import(app::connect_store(&config).await?, &args).await,
         Command::Serve => {
             let started = std::time::Instant::now();
             let store = app::connect_store(&config).await?;

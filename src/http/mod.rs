@@ -26,6 +26,8 @@ pub struct HttpSettings {
     pub allowed_hosts: Vec<String>,
     pub allowed_origins: Vec<String>,
     pub max_request_body_bytes: usize,
+    /// No MCP session affinity: every POST is served on its own, answered as plain JSON.
+    pub stateless: bool,
 }
 
 #[derive(Clone)]
@@ -38,7 +40,9 @@ pub fn router(service: Service, settings: HttpSettings, shutdown: CancellationTo
     let mut mcp_config = StreamableHttpServerConfig::default()
         .with_sse_keep_alive(Some(Duration::from_secs(15)))
         .with_max_request_body_bytes(settings.max_request_body_bytes)
-        .with_cancellation_token(shutdown.child_token());
+        .with_cancellation_token(shutdown.child_token())
+        .with_legacy_session_mode(!settings.stateless)
+        .with_json_response(settings.stateless);
     // Our guard checks Host and Origin for every route; rmcp's own check would only repeat it.
     mcp_config = mcp_config.disable_allowed_hosts().disable_allowed_origins();
     let factory_service = service.clone();

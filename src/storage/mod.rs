@@ -167,9 +167,49 @@ pub struct PoolStats {
 
 /// Everything a backend provides. Each area is its own trait, implemented in its own file per
 /// backend (`sqlite/memory.rs`, `postgres/search.rs`, …), so the files stay small.
-pub trait Store: CoreStore + MessageStore + TokenStore + MemoryStore + SearchStore {}
+pub trait Store:
+    CoreStore + MessageStore + TokenStore + MemoryStore + SearchStore + TransferStore
+{
+}
 
-impl<T: CoreStore + MessageStore + TokenStore + MemoryStore + SearchStore> Store for T {}
+impl<T: CoreStore + MessageStore + TokenStore + MemoryStore + SearchStore + TransferStore> Store
+    for T
+{
+}
+
+/// Moving every row between databases (`export`, `import`, `copy`; the rows are defined in
+/// [`crate::transfer::format`]).
+#[async_trait]
+pub trait TransferStore: Send + Sync + 'static {
+    /// A consistent read-only snapshot of every table, paged by primary key.
+    async fn begin_export(&self) -> StoreResult<Box<dyn ExportTx>>;
+    /// One write transaction for a whole import; writers wait until it ends. Dropped without
+    /// `commit`, it rolls back.
+    async fn begin_import(&self) -> StoreResult<Box<dyn ImportTx>>;
+}
+
+#[async_trait]
+pub trait ExportTx: Send {
+    /// Up to `limit` rows of `table` after the key `after`, in primary-key order.
+    async fn page(
+        &mut self,
+        table: crate::transfer::format::DumpTable,
+        after: Option<&crate::transfer::format::DumpKey>,
+        limit: u32,
+    ) -> StoreResult<crate::transfer::format::DumpBatch>;
+}
+
+#[async_trait]
+pub trait ImportTx: Send {
+    /// The tables that already hold rows.
+    async fn occupied(&mut self) -> StoreResult<Vec<crate::transfer::format::DumpTable>>;
+    /// Inserts the rows as given (ids, timestamps, JSON) in one statement.
+    async fn insert(&mut self, batch: &crate::transfer::format::DumpBatch) -> StoreResult<()>;
+    /// Moves the id counters past the imported ids, then commits.
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+    /// Ends the import keeping nothing.
+    async fn rollback(self: Box<Self>) -> StoreResult<()>;
+}
 
 /// Agent memory (`set_memory`, `get_memory`, …). Expired entries are never returned.
 #[async_trait]

@@ -1081,6 +1081,7 @@ fn dockerfile_wiring() {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(|l| l.trim_end_matches('/'))
         .collect();
+    let mut copied: Vec<String> = Vec::new();
     for line in dockerfile
         .lines()
         .filter(|l| l.starts_with("COPY ") && !l.contains("--from="))
@@ -1095,7 +1096,22 @@ fn dockerfile_wiring() {
                 !ignored.contains(source),
                 "COPY {source}: excluded by .dockerignore"
             );
+            copied.push((*source).to_owned());
         }
+    }
+    // Cargo refuses a manifest whose explicit targets ([lib], [[bin]], [[example]], ...) point at
+    // missing files, so each must be among what the build copies.
+    for path in cargo.lines().filter_map(|l| {
+        l.trim()
+            .strip_prefix("path = \"")
+            .and_then(|p| p.strip_suffix('"'))
+    }) {
+        assert!(
+            copied
+                .iter()
+                .any(|c| path == c || path.starts_with(&format!("{c}/"))),
+            "Cargo.toml target {path} is not copied into the build stage (COPY list: {copied:?})"
+        );
     }
     for heavy in ["target", ".git"] {
         assert!(

@@ -185,3 +185,30 @@ async fn first_run_generates_a_private_key() {
     assert!(dir.join("shared-context.db").exists(), "embedded database created in the data directory");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `--stateless`: every POST stands alone (no MCP session id), for load balancers.
+#[tokio::test]
+async fn stateless_http_serves_without_sessions() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let server = HttpServer::start(&db, &[("MCP_STATELESS", "true")]).await;
+    let client = server.client().await;
+    let token = login(&client, "alice", "claude", false).await;
+    let sid = call(&client, "create_session", json!({"purpose": "stateless", "auth_token": token})).await.ok()["session_id"].clone();
+    call(&client, "add_message", json!({"session_id": sid, "content": "hi", "auth_token": token})).await.ok();
+    let read = call(&client, "get_messages", json!({"session_id": sid, "auth_token": token})).await.ok();
+    assert_eq!(read["count"], json!(1));
+    let http = reqwest::Client::new();
+    let list = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/list"});
+    let resp = http
+        .post(server.mcp_url())
+        .header("x-api-key", API_KEY)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(list.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(resp.headers().get("mcp-session-id").is_none(), "stateless mode hands out no session");
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+}

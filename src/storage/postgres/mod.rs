@@ -16,6 +16,7 @@ mod messages;
 pub use messages::{COUNT_MESSAGES, LIST_ACTIVE_SESSIONS, LIST_MESSAGES_ASC, LIST_MESSAGES_DESC};
 mod search;
 mod tokens;
+mod transfer;
 
 use super::visibility::message_read_where;
 use super::*;

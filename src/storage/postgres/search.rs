@@ -1,5 +1,5 @@
 //! Message search on PostgreSQL. Substring formulas become `ILIKE '%…%'` tests that the pg_trgm
-//! GIN indexes on content and on `message_search_meta(metadata)` answer (3+ characters; shorter
+//! GIN indexes on content and on the generated column `search_meta` answer (3+ characters; shorter
 //! ones are checked row by row). Visibility is the shared predicate, in the same statement.
 
 use async_trait::async_trait;
@@ -37,7 +37,7 @@ fn condition(m: &TextMatch, in_metadata: bool, params: &[&str], first: usize) ->
         TextMatch::Contains(s) => {
             let n = first + params.iter().position(|p| p == s).unwrap_or(0);
             if in_metadata {
-                format!("(m.content ILIKE ${n} OR message_search_meta(m.metadata) ILIKE ${n})")
+                format!("(m.content ILIKE ${n} OR m.search_meta ILIKE ${n})")
             } else {
                 format!("m.content ILIKE ${n}")
             }

@@ -15,6 +15,7 @@ mod memory;
 mod messages;
 mod search;
 mod tokens;
+mod transfer;
 
 use super::visibility::message_read_where;
 use super::*;

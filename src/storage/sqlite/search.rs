@@ -92,7 +92,7 @@ fn tier_sql(tier: &CandidateTier, in_metadata: bool, next: usize) -> TierSql {
             format!("content : {}", fts_query(&tier.matches))
         };
         let sql = format!(
-            "SELECT {COLUMNS} FROM messages_search JOIN messages m ON m.id = messages_search.rowid{FILTER}\
+            "SELECT {COLUMNS} FROM messages_search CROSS JOIN messages m ON m.id = messages_search.rowid{FILTER}\
              AND messages_search MATCH ${next} ORDER BY messages_search.rowid DESC LIMIT ${}",
             next + 1
         );

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Our PostgreSQL throughput as a fraction of the database's own: pgbench runs the INSERT and the
+# SELECT that add_message and get_messages boil down to, then the real server is loaded through
+# MCP with the same concurrency. All on this machine, in one run.
+# Usage: scripts/bench/pg_ratio.sh [CLIENTS=50] [SECONDS=20]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+clients=${1:-50}
+secs=${2:-20}
+cargo build --release --locked >&2
+bin=target/release/shared-context-server
+pg_admin=$(scripts/ensure-postgres.sh)
+db="scs_ratio_$$"
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+    psql "$pg_admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+psql "$pg_admin" -qc "CREATE DATABASE $db" >/dev/null
+url="${pg_admin%/*}/$db"
+export API_KEY=bench-agent-key-0123456789 ADMIN_API_KEY=bench-admin-key-0123456789 LOG_LEVEL=warn
+SCS_DATA_DIR="$work/data" DATABASE_URL="$url" "$bin" migrate 2>/dev/null
+
+# The same rows the server writes: a session, then messages with JSONB metadata.
+psql "$url" -q <<'SQL'
+SET search_path = shared_context;
+INSERT INTO sessions (id, purpose, created_by, created_at, updated_at)
+SELECT 'session_' || lpad(to_hex(g), 16, '0'), 'pgbench', 'bench', now(), now() FROM generate_series(1, 10) g;
+INSERT INTO messages (session_id, sender, sender_type, content, visibility, metadata, created_at)
+SELECT 'session_' || lpad(to_hex(g % 10 + 1), 16, '0'), 'bench-' || (g % 50), 'claude', 'preloaded message ' || g, 'public', '{}', now()
+FROM generate_series(1, 1000) g;
+ANALYZE;
+SQL
+cat > "$work/insert.sql" <<'SQL'
+\set s random(1, 10)
+\set a random(0, 49)
+INSERT INTO shared_context.messages (session_id, sender, sender_type, content, visibility, metadata, created_at)
+VALUES ('session_' || lpad(to_hex(:s), 16, '0'), 'bench-' || :a, 'claude', 'benchmark message with some realistic length text', 'public', '{"kind":"bench"}', now()) RETURNING id;
+SQL
+cat > "$work/select.sql" <<'SQL'
+\set s random(1, 10)
+SELECT id, session_id, sender, sender_type, content, visibility, message_type, metadata, parent_message_id, created_at
+FROM shared_context.messages m WHERE m.session_id = 'session_' || lpad(to_hex(:s), 16, '0') AND m.visibility = 'public'
+ORDER BY m.id ASC LIMIT 50;
+SQL
+echo "machine: $(nproc) cores; PostgreSQL $(psql "$url" -Atc 'SHOW server_version'); date: $(date -u +%F)"
+for kind in insert select; do
+    tps=$(pgbench -n -M prepared -c "$clients" -j 2 -T "$secs" -f "$work/$kind.sql" "$url" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+    echo "pgbench $kind: $clients clients, ${secs}s: $tps tps"
+done
+
+SCS_DATA_DIR="$work/data" DATABASE_URL="$url" POSTGRES_POOL_SIZE=20 POSTGRES_MAX_OVERFLOW=10 "$bin" --port 0 2>"$work/server.log" &
+server_pid=$!
+for _ in $(seq 100); do grep -q "ready: http" "$work/server.log" && break; sleep 0.1; done
+mcp=$(sed -n 's/.*ready: \(http[^ ]*\).*/\1/p' "$work/server.log")
+for tool in add_message get_messages; do
+    echo "== server: $tool, $clients agents, ${secs}s"
+    "$bin" bench --url "$mcp" --agents "$clients" --workload "$tool" --duration "$secs" --warmup 3 --sample-rss-pid "$server_pid"
+done
