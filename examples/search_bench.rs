@@ -4,7 +4,7 @@
 //! session of generated but realistic text (a word list with a Zipf-like skew, identifiers, paths,
 //! ticket numbers; deterministic seed) in a temporary SQLite file and in a fresh PostgreSQL database
 //! `scs_bench_<pid>` on SCS_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres),
-//! dropped afterwards; ANALYZE; then times mixed queries (exact word, typo, phrase, metadata word)
+//! dropped afterwards (kept when SCS_BENCH_KEEP is set); ANALYZE; then times mixed queries (exact word, typo, phrase, metadata word)
 //! and prints p50/p95/p99 per backend.
 
 use std::sync::Arc;
@@ -244,6 +244,10 @@ async fn main() -> anyhow::Result<()> {
         result
     }
     .await;
+    if std::env::var_os("SCS_BENCH_KEEP").is_some() {
+        println!("kept PostgreSQL database {name} and {} (SCS_BENCH_KEEP)", dir.display());
+        return outcome;
+    }
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut admin_conn).await?;
     let _ = std::fs::remove_dir_all(&dir);
     outcome

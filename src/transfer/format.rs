@@ -287,15 +287,15 @@ impl DumpBatch {
         self.len() == 0
     }
 
-    /// Adds a row of this batch's table; gives it back when it belongs to another table.
-    pub fn push(&mut self, row: DumpRow) -> Result<(), DumpRow> {
+    /// Adds a row of this batch's table; refuses (naming its table) a row of another table.
+    pub fn push(&mut self, row: DumpRow) -> Result<(), DumpTable> {
         match (self, row) {
             (DumpBatch::Sessions(v), DumpRow::Sessions(r)) => v.push(r),
             (DumpBatch::Messages(v), DumpRow::Messages(r)) => v.push(r),
             (DumpBatch::AgentMemory(v), DumpRow::AgentMemory(r)) => v.push(r),
             (DumpBatch::AuditLog(v), DumpRow::AuditLog(r)) => v.push(r),
             (DumpBatch::AgentTokens(v), DumpRow::AgentTokens(r)) => v.push(r),
-            (_, row) => return Err(row),
+            (_, row) => return Err(row.table()),
         }
         Ok(())
     }
@@ -366,20 +366,32 @@ pub fn parse_line(bytes: &[u8]) -> Result<Line, String> {
             let table = serde_json::from_slice::<Value>(bytes)
                 .ok()
                 .and_then(|v| v.get("table").and_then(Value::as_str).map(str::to_owned));
+            let why = describe(&row_err);
             Err(match (table, row_err.classify()) {
                 (_, serde_json::error::Category::Syntax | serde_json::error::Category::Eof) => {
-                    format!("not valid JSON ({row_err})")
+                    format!("not valid JSON ({why})")
                 }
-                (Some(table), _) => format!("bad `{table}` row: {row_err}"),
-                (None, _) => format!("not a dump row: {row_err}"),
+                (Some(table), _) => format!("bad `{table}` row: {why}"),
+                (None, _) => format!("not a dump row: {why}"),
             })
         }
     }
 }
 
+/// serde_json's message with the position inside the line as a column ("line 1" would mislead).
+fn describe(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    let suffix = format!(" at line {} column {}", err.line(), err.column());
+    match text.strip_suffix(&suffix) {
+        Some(message) if err.column() > 0 => format!("{message}, at column {}", err.column()),
+        Some(message) => message.to_owned(),
+        None => text,
+    }
+}
+
 /// Parses and checks the first line.
 pub fn parse_header(bytes: &[u8]) -> Result<Header, String> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("the header is not valid JSON ({e})"))?;
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("the header is not valid JSON ({})", describe(&e)))?;
     if value.get("format").and_then(Value::as_str) != Some(FORMAT) {
         return Err(format!(
             "this is not a shared-context-server dump: the first line must be a header with \"format\":\"{FORMAT}\""
@@ -394,7 +406,7 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, String> {
         }
         None => return Err("the header has no numeric \"version\"".into()),
     }
-    serde_json::from_value(value).map_err(|e| format!("bad header: {e}"))
+    serde_json::from_value(value).map_err(|e| format!("bad header: {}", describe(&e)))
 }
 
 /// RFC 3339 UTC with microseconds, as everywhere else.

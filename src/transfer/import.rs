@@ -143,7 +143,7 @@ impl Importer {
             let tables: Vec<&str> = occupied.iter().map(|t| t.as_str()).collect();
             bail!(
                 "the target database is not empty (it has rows in {}); import only into an empty database: a new \
-                 SQLite file, or a new PostgreSQL database (or drop its schema shared_context first). Nothing was changed.",
+                 SQLite file, or a new PostgreSQL database (or drop its schema shared_context first)",
                 tables.join(", ")
             );
         }

@@ -113,7 +113,7 @@ pub async fn import(store: &dyn Store, input: Box<dyn BufRead + Send>) -> anyhow
             Ok(()) => importer.finish().await,
             Err(e) => {
                 importer.abort().await;
-                Err(e.context("nothing was imported"))
+                Err(e)
             }
         }
     }
@@ -178,7 +178,7 @@ pub async fn copy(source: &dyn Store, target: &dyn Store, tokens: bool) -> anyho
         // Inserting failed: the reading side merely stopped.
         (Err(e), _) => {
             importer.abort().await;
-            return Err(e.context("nothing was copied"));
+            return Err(e);
         }
         // Reading failed: that is why the pages stopped.
         (Ok(None), produced) => {
@@ -188,13 +188,13 @@ pub async fn copy(source: &dyn Store, target: &dyn Store, tokens: bool) -> anyho
                 Ok(Ok(_)) => anyhow!("the source stopped before the end"),
                 Err(panic) => anyhow!("reading the source panicked: {panic}"),
             };
-            return Err(e.context("nothing was copied"));
+            return Err(e);
         }
     };
     let inserted = importer.counts();
     if read != inserted {
         importer.abort().await;
-        bail!("rows read ({read}) and inserted ({inserted}) differ; nothing was copied");
+        bail!("rows read ({read}) and inserted ({inserted}) differ");
     }
     importer.finish().await
 }
@@ -269,7 +269,8 @@ pub async fn run_import(store: Arc<dyn Store>, args: &ImportArgs) -> anyhow::Res
     };
     let result = import(&*store, input).await;
     store.close().await;
-    let counts = result.with_context(|| format!("cannot import {source}"))?;
+    // Every failure rolls the whole import back.
+    let counts = result.with_context(|| format!("nothing was imported from {source}"))?;
     println!(
         "imported {} rows from {source} in {:.1} s:\n{}",
         counts.total(),
@@ -307,7 +308,8 @@ pub async fn run_copy(args: &CopyArgs) -> anyhow::Result<()> {
     let result = copy(&*source, &*target, !args.no_tokens).await;
     source.close().await;
     target.close().await;
-    let counts = result.with_context(|| format!("cannot copy {from} to {to}"))?;
+    // Every failure rolls the whole copy back; the source is only read.
+    let counts = result.with_context(|| format!("nothing was copied from {from} to {to}"))?;
     println!(
         "copied {} rows from {from} to {to} in {:.1} s:\n{}",
         counts.total(),

@@ -13,3 +13,4 @@ mod deploy;
 mod tls;
 mod search;
 mod explain;
+mod transfer;
