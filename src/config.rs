@@ -256,13 +256,20 @@ impl Config {
         let statement_timeout = env_parse("POSTGRES_STATEMENT_TIMEOUT")?
             .or(file.postgres.statement_timeout_seconds)
             .unwrap_or(30u64);
+        // SQLAlchemy semantics on sqlx: `pool_size` connections are kept (min), `max_overflow` more
+        // may open under load and close again after `idle_timeout` (sqlx reaps idle connections
+        // only above the minimum), `pool_recycle` is the maximum lifetime, pre-ping is
+        // `test_before_acquire`, `pool_timeout` is the acquire timeout.
+        let idle_tx = env_parse("POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT")?.unwrap_or(60u64);
         let pool = ConnectOptions {
             max_connections: pool_size.saturating_add(overflow),
-            min_connections: pool_size.min(2),
+            min_connections: pool_size,
             acquire_timeout: Duration::from_secs(pool_timeout),
             max_lifetime: (recycle > 0).then(|| Duration::from_secs(recycle)),
-            idle_timeout: Some(Duration::from_secs(600)),
+            idle_timeout: Some(Duration::from_secs(60)),
             statement_timeout: Duration::from_secs(statement_timeout),
+            idle_in_transaction_timeout: Duration::from_secs(idle_tx),
+            application_name: env("POSTGRES_APPLICATION_NAME").unwrap_or_else(|| "shared_context_server".into()),
             ..ConnectOptions::default()
         };
         let memory_defaults = MemorySettings::default();

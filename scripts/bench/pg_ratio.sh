@@ -38,12 +38,12 @@ cat > "$work/insert.sql" <<'SQL'
 \set s random(1, 10)
 \set a random(0, 49)
 INSERT INTO shared_context.messages (session_id, sender, sender_type, content, visibility, metadata, created_at)
-VALUES ('session_' || lpad(to_hex(:s), 16, '0'), 'bench-' || :a, 'claude', 'benchmark message with some realistic length text', 'public', '{"kind":"bench"}', now()) RETURNING id;
+VALUES ('session_' || lpad(to_hex(:s::int), 16, '0'), 'bench-' || :a::text, 'claude', 'benchmark message with some realistic length text', 'public', '{"kind":"bench"}', now()) RETURNING id;
 SQL
 cat > "$work/select.sql" <<'SQL'
 \set s random(1, 10)
 SELECT id, session_id, sender, sender_type, content, visibility, message_type, metadata, parent_message_id, created_at
-FROM shared_context.messages m WHERE m.session_id = 'session_' || lpad(to_hex(:s), 16, '0') AND m.visibility = 'public'
+FROM shared_context.messages m WHERE m.session_id = 'session_' || lpad(to_hex(:s::int), 16, '0') AND m.visibility = 'public'
 ORDER BY m.id ASC LIMIT 50;
 SQL
 echo "machine: $(nproc) cores; PostgreSQL $(psql "$url" -Atc 'SHOW server_version'); date: $(date -u +%F)"

@@ -12,7 +12,7 @@ pub const DEFAULT_THRESHOLD: f64 = 60.0;
 /// Rows each fuzzy candidate tier may return.
 pub const FUZZY_TIER_ROWS: u32 = 200;
 const MAX_WORDS: usize = 8;
-const MAX_FRAGMENTS: usize = 6;
+const MAX_FRAGMENTS: usize = 4;
 
 /// `search_scope`: which of the messages the reader may read are searched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,8 +150,8 @@ pub fn exact_tier(query: &SearchText, limit: u32) -> CandidateTier {
 }
 
 /// The fuzzy tiers, strongest first: every word present; every word present up to a typo (two of
-/// its fragments); any word present up to a typo. Words shorter than 3 characters are left to
-/// scoring, since neither index can look them up.
+/// its fragments); any word present up to a typo. Words shorter than 4 characters ("the", "api")
+/// only count through the exact tier and scoring: as filters they select most of a session.
 pub fn fuzzy_tiers(query: &SearchText) -> Vec<CandidateTier> {
     let words = query_words(query.as_str());
     let mut tiers: Vec<TextMatch> = Vec::new();
@@ -178,11 +178,11 @@ pub fn fuzzy_tiers(query: &SearchText) -> Vec<CandidateTier> {
         .collect()
 }
 
-/// Distinct words of 3+ characters, longest first, at most `MAX_WORDS`.
+/// Distinct words of 4+ characters, longest first, at most `MAX_WORDS`.
 fn query_words(query: &str) -> Vec<String> {
     let mut words: Vec<String> = Vec::new();
     for w in query.split(|c: char| !c.is_alphanumeric()) {
-        if w.chars().count() >= 3 && !words.iter().any(|x| x == w) {
+        if w.chars().count() >= 4 && !words.iter().any(|x| x == w) {
             words.push(w.to_owned());
         }
     }

@@ -12,7 +12,7 @@ use crate::domain::search::{
     SearchScope, SearchText, exact_tier, fuzzy_tiers, match_preview, parse_instant, parse_threshold,
     relevance, searchable_text,
 };
-use crate::domain::{AgentId, DomainError, Identity, Limit, Permission, Reader, SessionId};
+use crate::domain::{AgentId, DomainError, ErrorCode, Identity, Limit, Permission, Reader, SessionId};
 use crate::error::AppError;
 use crate::storage::{MessageRecord, SearchFilter};
 
@@ -69,7 +69,8 @@ impl Service {
         let scope = SearchScope::parse(input.search_scope.as_deref())?;
         let reader = Reader::of(who);
         let own = who.agent_id().map(AgentId::as_str);
-        let mut candidates = Vec::new();
+        let mut hits: Vec<SearchHit> = Vec::new();
+        let mut seen: HashSet<i64> = HashSet::new();
         // Anonymous callers own no private messages.
         if scope != SearchScope::Private || own.is_some() {
             let filter = SearchFilter {
@@ -78,30 +79,32 @@ impl Service {
                 only: scope.only(),
                 sender: if scope == SearchScope::Private { own } else { None },
             };
-            let store = self.store();
-            candidates = store
-                .search_candidates(&filter, with_metadata, &[exact_tier(&query, limit)])
-                .await?;
-            // A full exact tier is the answer: nothing outscores 100 and ties go to the newest.
-            let fuzzy = fuzzy_tiers(&query);
-            if candidates.len() < limit as usize && !fuzzy.is_empty() {
-                let mut seen: HashSet<i64> = candidates.iter().map(|m| m.id).collect();
-                let more = store.search_candidates(&filter, with_metadata, &fuzzy).await?;
-                candidates.extend(more.into_iter().filter(|m| seen.insert(m.id)));
+            // Strongest tier first; stop once `limit` results pass the threshold. A full exact
+            // tier is the whole answer: nothing outscores 100 and ties go to the newest.
+            let mut tiers = vec![exact_tier(&query, limit)];
+            tiers.extend(fuzzy_tiers(&query));
+            for tier in tiers {
+                let found = self
+                    .store()
+                    .search_candidates(&filter, with_metadata, std::slice::from_ref(&tier))
+                    .await?;
+                let fresh: Vec<MessageRecord> =
+                    found.into_iter().filter(|m| seen.insert(m.id)).collect();
+                hits.extend(score_off_thread(fresh, query.as_str(), threshold, with_metadata).await?);
+                if hits.len() >= limit as usize {
+                    break;
+                }
             }
         }
-        if candidates.is_empty() {
+        if seen.is_empty() {
             self.existing_session(&session_id).await?;
         }
-        let text_size: usize = candidates.iter().map(|m| m.content.len()).sum();
-        let needle = query.as_str().to_owned();
-        let hits = if text_size <= INLINE_SCORING_BYTES {
-            rank(candidates, &needle, threshold, with_metadata, limit)
-        } else {
-            tokio::task::spawn_blocking(move || rank(candidates, &needle, threshold, with_metadata, limit))
-                .await
-                .map_err(|e| DomainError::new(crate::domain::ErrorCode::InternalError, format!("search scoring failed: {e}")))?
-        };
+        hits.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(b.message.id.cmp(&a.message.id))
+        });
+        hits.truncate(limit as usize);
         Ok(SearchResults {
             hits,
             query: query.as_str().to_owned(),
@@ -175,16 +178,32 @@ impl Service {
     }
 }
 
-/// Scores every candidate, keeps those at or above `threshold`, best first (then newest), at most
-/// `limit`. Each message is its own result, even when contents are identical.
-fn rank(
+/// Scores candidates, inline when small, on the blocking pool when large.
+async fn score_off_thread(
     candidates: Vec<MessageRecord>,
     query: &str,
     threshold: f64,
     with_metadata: bool,
-    limit: u32,
+) -> Result<Vec<SearchHit>, AppError> {
+    let size: usize = candidates.iter().map(|m| m.content.len()).sum();
+    if size <= INLINE_SCORING_BYTES {
+        return Ok(score(candidates, query, threshold, with_metadata));
+    }
+    let query = query.to_owned();
+    tokio::task::spawn_blocking(move || score(candidates, &query, threshold, with_metadata))
+        .await
+        .map_err(|e| DomainError::new(ErrorCode::InternalError, format!("search scoring failed: {e}")))
+}
+
+/// Scores every candidate and keeps those at or above `threshold`. Each message is its own
+/// result, even when contents are identical.
+fn score(
+    candidates: Vec<MessageRecord>,
+    query: &str,
+    threshold: f64,
+    with_metadata: bool,
 ) -> Vec<SearchHit> {
-    let mut hits: Vec<SearchHit> = candidates
+    candidates
         .into_iter()
         .filter_map(|message| {
             let text = searchable_text(&message.content, &message.metadata, with_metadata);
@@ -203,12 +222,5 @@ fn rank(
                 message,
             })
         })
-        .collect();
-    hits.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then(b.message.id.cmp(&a.message.id))
-    });
-    hits.truncate(limit as usize);
-    hits
+        .collect()
 }

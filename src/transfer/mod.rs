@@ -94,7 +94,12 @@ pub async fn export(store: &dyn Store, out: Box<dyn Write + Send>, tokens: bool)
 /// Imports a dump into `store`, which must be empty; all or nothing.
 pub async fn import(store: &dyn Store, input: Box<dyn BufRead + Send>) -> anyhow::Result<TableCounts> {
     let (send, mut recv) = mpsc::channel::<anyhow::Result<Parsed>>(4);
-    let reader = tokio::task::spawn_blocking(move || import::read_dump(input, send));
+    // A plain thread, never joined: after a failure it may be blocked reading stdin, which must
+    // not keep the process alive (the runtime would wait for a spawn_blocking task).
+    std::thread::Builder::new()
+        .name("dump-reader".into())
+        .spawn(move || import::read_dump(input, send))
+        .context("cannot start the dump reader")?;
     let result = async {
         match recv.recv().await {
             Some(Ok(Parsed::Header(header))) => {
@@ -118,8 +123,8 @@ pub async fn import(store: &dyn Store, input: Box<dyn BufRead + Send>) -> anyhow
         }
     }
     .await;
+    // The reader stops at its next line once nobody receives.
     drop(recv);
-    let _ = reader.await;
     result
 }
 

@@ -113,6 +113,9 @@ pub fn server_env(db: &TestDb) -> Vec<(String, String)> {
         ("ADMIN_API_KEY".into(), ADMIN_KEY.into()),
         ("SCS_DATA_DIR".into(), db.dir.join("data").display().to_string()),
         ("LOG_LEVEL".into(), "warn".into()),
+        // Many servers run at once in the suite: keep each one's PostgreSQL pool small.
+        ("POSTGRES_POOL_SIZE".into(), "2".into()),
+        ("POSTGRES_MAX_OVERFLOW".into(), "6".into()),
     ]
 }
 
