@@ -23,8 +23,14 @@ pub(super) struct Guard {
     check_now: Notify,
     acquire: Mutex<Histogram>,
     waiting: AtomicU32,
+    /// When the database last came back after an outage: connections older than that are suspect.
+    recovered_at: Mutex<Option<Instant>>,
     pub(super) stop: CancellationToken,
 }
+
+/// Connections idle longer than this are pinged before use (pre-ping); busy ones are not, which
+/// saves a round trip per call under load. After an outage every older connection is pinged.
+const PRE_PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 impl Guard {
     pub(super) fn new() -> Self {
@@ -33,8 +39,18 @@ impl Guard {
             check_now: Notify::new(),
             acquire: Mutex::new(Histogram::default()),
             waiting: AtomicU32::new(0),
+            recovered_at: Mutex::new(None),
             stop: CancellationToken::new(),
         }
+    }
+
+    /// Whether a pooled connection must be pinged before it is handed out.
+    pub(super) fn needs_ping(&self, meta: &sqlx::pool::PoolConnectionMetadata) -> bool {
+        if meta.idle_for > PRE_PING_AFTER_IDLE {
+            return true;
+        }
+        let recovered = *self.recovered_at.lock().unwrap_or_else(|p| p.into_inner());
+        recovered.is_some_and(|at| at.elapsed() < meta.age)
     }
 
     pub(super) fn waiting(&self) -> u32 {
@@ -56,6 +72,7 @@ impl Guard {
             let was_up = self.up.send_replace(healthy);
             if was_up != healthy {
                 if healthy {
+                    *self.recovered_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
                     tracing::info!("database is reachable again");
                 } else {
                     tracing::warn!("database is unreachable; failing calls fast until it is back");

@@ -85,18 +85,28 @@ impl PgStore {
         sqlx::query("CREATE SCHEMA IF NOT EXISTS shared_context").execute(&mut bootstrap).await?;
         bootstrap.close().await?;
 
+        let guard = std::sync::Arc::new(guard::Guard::new());
+        let checker = guard.clone();
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .min_connections(options.min_connections)
             .acquire_timeout(options.acquire_timeout)
             .max_lifetime(options.max_lifetime)
             .idle_timeout(options.idle_timeout)
-            .test_before_acquire(true)
+            .test_before_acquire(false)
+            .before_acquire(move |conn, meta| {
+                let ping = checker.needs_ping(&meta);
+                Box::pin(async move {
+                    if ping {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(opts.clone())
             .await
             .map_err(explain_connect_error)?;
         MIGRATOR.run(&pool).await?;
-        let guard = std::sync::Arc::new(guard::Guard::new());
         let monitor = guard.clone();
         let interval = options.health_check_interval;
         tokio::spawn(async move { monitor.monitor(opts, interval).await });
