@@ -33,12 +33,78 @@ role policy audit log trace span event queue stream topic partition offset consu
 handler middleware header cookie json yaml payload serialization customer order invoice payment billing account subscription \
 refund shipping webhook idempotency scheduler worker cron batch export import upload download encryption certificate rotation \
 memory leak regression rollout canary feature flag experiment ranking relevance threshold fuzzy similarity embedding";
-const MODULES: [&str; 12] = ["billing", "auth", "search", "storage", "gateway", "scheduler", "export", "orders", "webhooks", "metrics", "cache", "ui"];
-const COMPONENTS: [&str; 8] = ["zephyr-gateway", "orion-ledger", "lyra-indexer", "vega-scheduler", "draco-exporter", "nova-auth", "atlas-cache", "hydra-router"];
-const EXACT: [&str; 10] = ["deadlock", "idempotency", "flamegraph", "kubernetes", "canary", "certificate", "replica", "webhook", "regression", "serialization"];
-const TYPO: [&str; 10] = ["databse", "kubernets", "deadlok", "conection pool", "flamegrpah", "idempotncy", "replcia", "certficate", "webhok retry", "serialisation"];
-const PHRASE: [&str; 10] = ["connection pool", "database migration", "token rotation", "cache index", "deadlock in the scheduler", "retry the webhook", "memory leak", "schema migration failed", "slow query", "payment refund"];
-const META: [&str; 10] = ["zephyr", "orion-ledger", "lyra", "vega-scheduler", "draco", "nova-auth", "atlas", "hydra", "orion", "zephyr-gateway"];
+const MODULES: [&str; 12] = [
+    "billing",
+    "auth",
+    "search",
+    "storage",
+    "gateway",
+    "scheduler",
+    "export",
+    "orders",
+    "webhooks",
+    "metrics",
+    "cache",
+    "ui",
+];
+const COMPONENTS: [&str; 8] = [
+    "zephyr-gateway",
+    "orion-ledger",
+    "lyra-indexer",
+    "vega-scheduler",
+    "draco-exporter",
+    "nova-auth",
+    "atlas-cache",
+    "hydra-router",
+];
+const EXACT: [&str; 10] = [
+    "deadlock",
+    "idempotency",
+    "flamegraph",
+    "kubernetes",
+    "canary",
+    "certificate",
+    "replica",
+    "webhook",
+    "regression",
+    "serialization",
+];
+const TYPO: [&str; 10] = [
+    "databse",
+    "kubernets",
+    "deadlok",
+    "conection pool",
+    "flamegrpah",
+    "idempotncy",
+    "replcia",
+    "certficate",
+    "webhok retry",
+    "serialisation",
+];
+const PHRASE: [&str; 10] = [
+    "connection pool",
+    "database migration",
+    "token rotation",
+    "cache index",
+    "deadlock in the scheduler",
+    "retry the webhook",
+    "memory leak",
+    "schema migration failed",
+    "slow query",
+    "payment refund",
+];
+const META: [&str; 10] = [
+    "zephyr",
+    "orion-ledger",
+    "lyra",
+    "vega-scheduler",
+    "draco",
+    "nova-auth",
+    "atlas",
+    "hydra",
+    "orion",
+    "zephyr-gateway",
+];
 
 /// xorshift64*: deterministic, no dependency.
 struct Rng(u64);
@@ -74,9 +140,18 @@ fn generate(rng: &mut Rng, words: &[&str], i: usize) -> Generated {
     for _ in 0..n {
         let roll = rng.below(100);
         out.push(if roll < 4 {
-            format!("src/{}/{}_{}.rs", MODULES[rng.below(12)], words[rng.skewed(words.len())], words[rng.skewed(words.len())])
+            format!(
+                "src/{}/{}_{}.rs",
+                MODULES[rng.below(12)],
+                words[rng.skewed(words.len())],
+                words[rng.skewed(words.len())]
+            )
         } else if roll < 8 {
-            format!("{}_{}", words[rng.skewed(words.len())], words[rng.skewed(words.len())])
+            format!(
+                "{}_{}",
+                words[rng.skewed(words.len())],
+                words[rng.skewed(words.len())]
+            )
         } else if roll < 10 {
             format!("{}", rng.below(100_000))
         } else {
@@ -92,26 +167,54 @@ fn generate(rng: &mut Rng, words: &[&str], i: usize) -> Generated {
     if rng.below(20) == 0 {
         meta["ticket"] = format!("ENG-{}", rng.below(9000) + 1000).into();
     }
-    const AGENTS: [(&str, &str); 6] = [("alice", "claude"), ("bob", "claude"), ("carol", "gemini"), ("dave", "codex"), ("erin", "gemini"), ("frank", "claude")];
+    const AGENTS: [(&str, &str); 6] = [
+        ("alice", "claude"),
+        ("bob", "claude"),
+        ("carol", "gemini"),
+        ("dave", "codex"),
+        ("erin", "gemini"),
+        ("frank", "claude"),
+    ];
     let (sender, sender_type) = AGENTS[rng.below(6)];
     let visibility = match rng.below(20) {
         0 | 1 => "private",
         2 => "agent_only",
         _ => "public",
     };
-    Generated { content, metadata: meta.to_string(), sender, sender_type, visibility }
+    Generated {
+        content,
+        metadata: meta.to_string(),
+        sender,
+        sender_type,
+        visibility,
+    }
 }
 
 async fn open(url: &str, dir: &std::path::Path) -> anyhow::Result<(Service, Arc<dyn Store>)> {
-    let cli = Cli::parse_from(["search_bench", "--database-url", url, "--data-dir", &dir.display().to_string()]);
+    let cli = Cli::parse_from([
+        "search_bench",
+        "--database-url",
+        url,
+        "--data-dir",
+        &dir.display().to_string(),
+    ]);
     let config = Config::load(&cli)?;
     let store = shared_context_server::app::connect_store(&config).await?;
-    Ok((shared_context_server::app::build_service(&config, store.clone()), store))
+    Ok((
+        shared_context_server::app::build_service(&config, store.clone()),
+        store,
+    ))
 }
 
 async fn new_session(store: &dyn Store) -> anyhow::Result<String> {
     let id = shared_context_server::domain::SessionId::generate();
-    let new = NewSession { id: id.clone(), purpose: "search bench".into(), created_by: "alice".into(), metadata: Default::default(), at: shared_context_server::util::now() };
+    let new = NewSession {
+        id: id.clone(),
+        purpose: "search bench".into(),
+        created_by: "alice".into(),
+        metadata: Default::default(),
+        at: shared_context_server::util::now(),
+    };
     store.create_session(&new).await?;
     Ok(id.as_str().to_owned())
 }
@@ -125,7 +228,9 @@ async fn fill_sqlite(url: &str, sid: &str, total: usize) -> anyhow::Result<()> {
         let mut tx = conn.begin().await?;
         for &i in chunk {
             let g = generate(&mut rng, &words, i);
-            let at = shared_context_server::util::rfc3339(start + chrono::Duration::milliseconds(i as i64 * 20));
+            let at = shared_context_server::util::rfc3339(
+                start + chrono::Duration::milliseconds(i as i64 * 20),
+            );
             sqlx::query("INSERT INTO messages (session_id, sender, sender_type, content, visibility, metadata, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                 .bind(sid).bind(g.sender).bind(g.sender_type).bind(&g.content).bind(g.visibility).bind(&g.metadata).bind(at)
                 .execute(&mut *tx).await?;
@@ -142,7 +247,8 @@ async fn fill_postgres(url: &str, sid: &str, total: usize) -> anyhow::Result<()>
     let mut rng = Rng(0x5eed_1234_abcd_0001);
     let start = chrono::Utc::now() - chrono::Duration::days(30);
     for chunk in (0..total).collect::<Vec<_>>().chunks(2000) {
-        let (mut senders, mut types, mut contents, mut vis, mut metas, mut ats) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+        let (mut senders, mut types, mut contents, mut vis, mut metas, mut ats) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
         for &i in chunk {
             let g = generate(&mut rng, &words, i);
             senders.push(g.sender.to_owned());
@@ -159,7 +265,9 @@ async fn fill_postgres(url: &str, sid: &str, total: usize) -> anyhow::Result<()>
         .bind(sid).bind(senders).bind(types).bind(contents).bind(vis).bind(metas).bind(ats)
         .execute(&mut conn).await?;
     }
-    sqlx::query("VACUUM ANALYZE shared_context.messages").execute(&mut conn).await?;
+    sqlx::query("VACUUM ANALYZE shared_context.messages")
+        .execute(&mut conn)
+        .await?;
     Ok(())
 }
 
@@ -175,7 +283,12 @@ async fn run(label: &str, service: &Service, sid: &str, queries: usize) -> anyho
         permissions: Permissions::of(&[Permission::Read, Permission::Write]),
         expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
     };
-    let kinds: [(&str, &[&str; 10]); 4] = [("exact", &EXACT), ("typo", &TYPO), ("phrase", &PHRASE), ("metadata", &META)];
+    let kinds: [(&str, &[&str; 10]); 4] = [
+        ("exact", &EXACT),
+        ("typo", &TYPO),
+        ("phrase", &PHRASE),
+        ("metadata", &META),
+    ];
     let mut all = Vec::new();
     let mut per_kind: Vec<Vec<Duration>> = vec![Vec::new(); 4];
     let mut hits = 0usize;
@@ -184,7 +297,17 @@ async fn run(label: &str, service: &Service, sid: &str, queries: usize) -> anyho
         let query = list[(i / 4) % 10];
         let started = Instant::now();
         let found = service
-            .search_context(&who, SearchContext { session_id: sid.into(), query: query.into(), fuzzy_threshold: None, limit: None, search_metadata: None, search_scope: None })
+            .search_context(
+                &who,
+                SearchContext {
+                    session_id: sid.into(),
+                    query: query.into(),
+                    fuzzy_threshold: None,
+                    limit: None,
+                    search_metadata: None,
+                    search_scope: None,
+                },
+            )
             .await
             .map_err(|e| anyhow::anyhow!("{k} query {query:?}: {e}"))?;
         let took = started.elapsed();
@@ -206,14 +329,21 @@ async fn run(label: &str, service: &Service, sid: &str, queries: usize) -> anyho
     );
     for (i, (k, _)) in kinds.iter().enumerate() {
         per_kind[i].sort();
-        println!("           {k:<9} p50={:.2} ms p99={:.2} ms", percentile(&per_kind[i], 0.5), percentile(&per_kind[i], 0.99));
+        println!(
+            "           {k:<9} p50={:.2} ms p99={:.2} ms",
+            percentile(&per_kind[i], 0.5),
+            percentile(&per_kind[i], 0.99)
+        );
     }
     Ok(())
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let total = args.first().copied().unwrap_or(100_000);
     let queries = args.get(1).copied().unwrap_or(200);
     let dir = std::env::temp_dir().join(format!("scs_bench_{}", std::process::id()));
@@ -224,31 +354,52 @@ async fn main() -> anyhow::Result<()> {
     let sid = new_session(store.as_ref()).await?;
     let t = Instant::now();
     fill_sqlite(&sqlite_url, &sid, total).await?;
-    println!("sqlite     {total} messages inserted and analysed in {:.1} s", t.elapsed().as_secs_f64());
+    println!(
+        "sqlite     {total} messages inserted and analysed in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     run("sqlite", &service, &sid, queries).await?;
     store.close().await;
 
-    let admin = std::env::var("SCS_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin = std::env::var("SCS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let name = format!("scs_bench_{}", std::process::id());
     let mut admin_conn = sqlx::postgres::PgConnection::connect(&admin).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin_conn).await?;
-    let pg_url = format!("{}/{name}", admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base));
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin_conn)
+        .await?;
+    let pg_url = format!(
+        "{}/{name}",
+        admin
+            .rsplit_once('/')
+            .map_or(admin.as_str(), |(base, _)| base)
+    );
     let outcome = async {
         let (service, store) = open(&pg_url, &dir.join("pg")).await?;
         let sid = new_session(store.as_ref()).await?;
         let t = Instant::now();
         fill_postgres(&pg_url, &sid, total).await?;
-        println!("postgresql {total} messages inserted and analysed in {:.1} s", t.elapsed().as_secs_f64());
+        println!(
+            "postgresql {total} messages inserted and analysed in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
         let result = run("postgresql", &service, &sid, queries).await;
         store.close().await;
         result
     }
     .await;
     if std::env::var_os("SCS_BENCH_KEEP").is_some() {
-        println!("kept PostgreSQL database {name} and {} (SCS_BENCH_KEEP)", dir.display());
+        println!(
+            "kept PostgreSQL database {name} and {} (SCS_BENCH_KEEP)",
+            dir.display()
+        );
         return outcome;
     }
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut admin_conn).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin_conn)
+    .await?;
     let _ = std::fs::remove_dir_all(&dir);
     outcome
 }

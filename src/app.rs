@@ -36,7 +36,9 @@ pub fn build_service(config: &Config, store: Arc<dyn Store>) -> Service {
             token_ttl: config.token_ttl,
             token_cache_ttl: config.token_cache_ttl,
             memory: config.memory,
+            idempotency: config.idempotency,
             database_url: config.database_url.clone(),
+            wait_cap: config.wait_cap,
         },
     )
 }
@@ -93,6 +95,8 @@ pub async fn run_http(
     eprintln!("shared-context-server ready: http://{local}/mcp");
     let sweeper_stop = shutdown.child_token();
     let sweeper = service.spawn_memory_sweeper(sweeper_stop.clone());
+    let key_sweeper = service.spawn_idempotency_sweeper(sweeper_stop.clone());
+    service.start_change_feed(sweeper_stop.clone());
     let drain = shutdown.clone();
     let grace = config.shutdown_grace;
     let server = http::serve(listener, app, shutdown);
@@ -103,6 +107,7 @@ pub async fn run_http(
             tracing::warn!("in-flight requests did not finish within {grace:?}; closing anyway");
         }
     }
+    stop_sweeper(sweeper_stop.clone(), key_sweeper).await;
     stop_sweeper(sweeper_stop, sweeper).await;
     service.store().close().await;
     Ok(())
@@ -112,6 +117,8 @@ pub async fn run_stdio(service: Service, shutdown: CancellationToken) -> anyhow:
     let server = McpServer::new(service.clone());
     let sweeper_stop = shutdown.child_token();
     let sweeper = service.spawn_memory_sweeper(sweeper_stop.clone());
+    let key_sweeper = service.spawn_idempotency_sweeper(sweeper_stop.clone());
+    service.start_change_feed(sweeper_stop.clone());
     eprintln!(
         "shared-context-server ready: stdio ({})",
         service.store().backend()
@@ -127,12 +134,13 @@ pub async fn run_stdio(service: Service, shutdown: CancellationToken) -> anyhow:
         Err(rmcp::service::ServerInitializeError::ConnectionClosed(_)) => {}
         Err(e) => return Err(e.into()),
     }
+    stop_sweeper(sweeper_stop.clone(), key_sweeper).await;
     stop_sweeper(sweeper_stop, sweeper).await;
     service.store().close().await;
     Ok(())
 }
 
-/// Stops the memory sweeper and waits (briefly) for its current batch before the pool closes.
+/// Stops the sweepers and waits (briefly) for this one to finish its current batch before the pool closes.
 async fn stop_sweeper(stop: CancellationToken, sweeper: Option<tokio::task::JoinHandle<()>>) {
     stop.cancel();
     if let Some(handle) = sweeper {

@@ -12,7 +12,7 @@ use crate::auth::ApiKeys;
 use crate::cli::{Cli, Transport};
 use crate::domain::PermissionTable;
 use crate::domain::input::InputLimits;
-use crate::service::MemorySettings;
+use crate::service::{IdempotencySettings, MemorySettings};
 use crate::storage::ConnectOptions;
 
 pub const DEFAULT_PORT: u16 = 23456;
@@ -24,6 +24,7 @@ const MIN_KEY_CHARS: usize = 16;
 pub struct FileConfig {
     pub transport: Option<Transport>,
     pub stateless: Option<bool>,
+    pub wait_timeout_cap_seconds: Option<u64>,
     pub host: Option<String>,
     pub port: Option<u16>,
     pub database_url: Option<String>,
@@ -41,6 +42,7 @@ pub struct FileConfig {
     pub shutdown_grace_seconds: Option<u64>,
     pub memory_sweep_interval_seconds: Option<u64>,
     pub max_memory_value_bytes: Option<usize>,
+    pub idempotency_ttl_seconds: Option<u64>,
     /// Agent type → permissions, e.g. `reviewer = ["read", "write"]`.
     #[serde(default)]
     pub permissions: BTreeMap<String, Vec<String>>,
@@ -64,6 +66,8 @@ pub struct Config {
     pub transport: Transport,
     /// HTTP without MCP sessions (each POST stands alone), for load balancers.
     pub stateless: bool,
+    /// Upper bound of `wait_for_messages` timeouts.
+    pub wait_cap: Duration,
     pub host: String,
     pub port: u16,
     pub database_url: String,
@@ -82,6 +86,8 @@ pub struct Config {
     pub pool: ConnectOptions,
     pub shutdown_grace: Duration,
     pub memory: MemorySettings,
+    /// How long idempotency keys are kept; swept on the memory sweeper's schedule.
+    pub idempotency: IdempotencySettings,
 }
 
 impl std::fmt::Debug for Config {
@@ -158,7 +164,9 @@ fn env_list(name: &str) -> Option<Vec<String>> {
 fn url_encode(raw: &str) -> String {
     raw.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -167,7 +175,9 @@ fn url_encode(raw: &str) -> String {
 /// A PostgreSQL URL from discrete settings (`POSTGRES_HOST`, …, `POSTGRES_SSL_*`), used when no
 /// `DATABASE_URL` is given. `None` when `POSTGRES_HOST` is not set either.
 fn postgres_url_from_parts() -> anyhow::Result<Option<String>> {
-    let Some(host) = env("POSTGRES_HOST") else { return Ok(None) };
+    let Some(host) = env("POSTGRES_HOST") else {
+        return Ok(None);
+    };
     let port: u16 = env_parse("POSTGRES_PORT")?.unwrap_or(5432);
     let user = env("POSTGRES_USER").unwrap_or_else(|| "postgres".into());
     let db = env("POSTGRES_DB").unwrap_or_else(|| "shared_context".into());
@@ -175,7 +185,11 @@ fn postgres_url_from_parts() -> anyhow::Result<Option<String>> {
         Some(pw) => format!("{}:{}", url_encode(&user), url_encode(&pw)),
         None => url_encode(&user),
     };
-    let host = if host.contains(':') { format!("[{host}]") } else { host };
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
     let mut params = Vec::new();
     for (var, key) in [
         ("POSTGRES_SSL_MODE", "sslmode"),
@@ -187,8 +201,15 @@ fn postgres_url_from_parts() -> anyhow::Result<Option<String>> {
             params.push(format!("{key}={}", url_encode(&v)));
         }
     }
-    let query = if params.is_empty() { String::new() } else { format!("?{}", params.join("&")) };
-    Ok(Some(format!("postgres://{auth}@{host}:{port}/{}{query}", url_encode(&db))))
+    let query = if params.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", params.join("&"))
+    };
+    Ok(Some(format!(
+        "postgres://{auth}@{host}:{port}/{}{query}",
+        url_encode(&db)
+    )))
 }
 
 /// `$XDG_DATA_HOME/shared-context-server`, else `~/.local/share/shared-context-server`.
@@ -269,7 +290,8 @@ impl Config {
             idle_timeout: Some(Duration::from_secs(60)),
             statement_timeout: Duration::from_secs(statement_timeout),
             idle_in_transaction_timeout: Duration::from_secs(idle_tx),
-            application_name: env("POSTGRES_APPLICATION_NAME").unwrap_or_else(|| "shared_context_server".into()),
+            application_name: env("POSTGRES_APPLICATION_NAME")
+                .unwrap_or_else(|| "shared_context_server".into()),
             ..ConnectOptions::default()
         };
         let memory_defaults = MemorySettings::default();
@@ -277,7 +299,9 @@ impl Config {
             .or(file.memory_sweep_interval_seconds)
             .unwrap_or(60);
         if sweep_seconds > 86_400 {
-            bail!("MEMORY_SWEEP_INTERVAL_SECONDS must be between 1 and 86400, or 0 to turn the sweeper off; got {sweep_seconds}");
+            bail!(
+                "MEMORY_SWEEP_INTERVAL_SECONDS must be between 1 and 86400, or 0 to turn the sweeper off; got {sweep_seconds}"
+            );
         }
         let memory = MemorySettings {
             limits: crate::domain::MemoryLimits {
@@ -287,6 +311,14 @@ impl Config {
             },
             sweep_interval: (sweep_seconds > 0).then(|| Duration::from_secs(sweep_seconds)),
         };
+        let idempotency = IdempotencySettings {
+            ttl: Duration::from_secs(
+                env_parse::<u64>("IDEMPOTENCY_TTL_SECONDS")?
+                    .or(file.idempotency_ttl_seconds)
+                    .unwrap_or(IdempotencySettings::default().ttl.as_secs()),
+            ),
+            sweep_interval: memory.sweep_interval,
+        };
         let permissions = PermissionTable::default()
             .with_overrides(&file.permissions)
             .map_err(|e| anyhow::anyhow!("config file [permissions]: {}", e.message))?;
@@ -294,6 +326,11 @@ impl Config {
         let config = Self {
             transport: cli.transport.or(file.transport).unwrap_or(Transport::Http),
             stateless: cli.stateless || file.stateless.unwrap_or(false),
+            wait_cap: Duration::from_secs(
+                env_parse("WAIT_TIMEOUT_CAP_SECONDS")?
+                    .or(file.wait_timeout_cap_seconds)
+                    .unwrap_or(60),
+            ),
             host: cli
                 .host
                 .clone()
@@ -332,6 +369,7 @@ impl Config {
                     .unwrap_or(10),
             ),
             memory,
+            idempotency,
         };
         let config = config.with_keys(
             env("API_KEY").or(file.api_key),
@@ -388,10 +426,23 @@ impl Config {
                 mask_url(&self.database_url)
             );
         }
-        if let Some(mode) = self.database_url.split(['?', '&']).find_map(|kv| kv.strip_prefix("sslmode="))
-            && !["disable", "allow", "prefer", "require", "verify-ca", "verify-full"].contains(&mode)
+        if let Some(mode) = self
+            .database_url
+            .split(['?', '&'])
+            .find_map(|kv| kv.strip_prefix("sslmode="))
+            && ![
+                "disable",
+                "allow",
+                "prefer",
+                "require",
+                "verify-ca",
+                "verify-full",
+            ]
+            .contains(&mode)
         {
-            bail!("sslmode '{mode}' is not valid; use disable, allow, prefer, require, verify-ca or verify-full");
+            bail!(
+                "sslmode '{mode}' is not valid; use disable, allow, prefer, require, verify-ca or verify-full"
+            );
         }
         if self.host.parse::<std::net::IpAddr>().is_err() && self.host != "localhost" {
             bail!(
@@ -410,6 +461,12 @@ impl Config {
         }
         if self.memory.limits.value_max_bytes == 0 {
             bail!("MAX_MEMORY_VALUE_BYTES must be positive (default 1048576)");
+        }
+        if !(1..=30 * 86_400).contains(&self.idempotency.ttl.as_secs()) {
+            bail!(
+                "IDEMPOTENCY_TTL_SECONDS must be between 1 and 2592000 (30 days); got {}",
+                self.idempotency.ttl.as_secs()
+            );
         }
         if self.max_request_body_bytes < 1024 {
             bail!("MAX_REQUEST_BODY_BYTES must be at least 1024");

@@ -23,6 +23,7 @@ pub mod error;
 pub mod http;
 pub mod mcp;
 pub mod metrics;
+pub mod realtime;
 pub mod service;
 pub mod storage;
 pub mod telemetry;

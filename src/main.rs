@@ -60,8 +60,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(_) | Command::Copy(_) => unreachable!("handled before the config is loaded"),
-        Command::Export(args) => transfer::run_export(app::connect_store(&config).await?, &args).await,
-        Command::Import(args) => transfer::run_import(app::connect_store(&config).await?, &args).await,
+        Command::Export(args) => {
+            transfer::run_export(app::connect_store(&config).await?, &args).await
+        }
+        Command::Import(args) => {
+            transfer::run_import(app::connect_store(&config).await?, &args).await
+        }
         Command::Serve => {
             let started = std::time::Instant::now();
             let store = app::connect_store(&config).await?;

@@ -32,7 +32,11 @@ pub struct Histogram {
 
 impl Default for Histogram {
     fn default() -> Self {
-        Self { counts: vec![0; bucket_bounds().len() + 1], sum_ms: 0.0, total: 0 }
+        Self {
+            counts: vec![0; bucket_bounds().len() + 1],
+            sum_ms: 0.0,
+            total: 0,
+        }
     }
 }
 
@@ -70,7 +74,11 @@ impl Histogram {
     }
 
     pub fn mean(&self) -> f64 {
-        if self.total == 0 { 0.0 } else { self.sum_ms / self.total as f64 }
+        if self.total == 0 {
+            0.0
+        } else {
+            self.sum_ms / self.total as f64
+        }
     }
 
     pub fn total(&self) -> u64 {
@@ -118,7 +126,12 @@ pub struct LatencySummary {
 impl LatencySummary {
     pub fn of(h: &Histogram) -> Self {
         let r = |v: f64| (v * 1000.0).round() / 1000.0;
-        Self { mean: r(h.mean()), p50: r(h.quantile(0.50)), p95: r(h.quantile(0.95)), p99: r(h.quantile(0.99)) }
+        Self {
+            mean: r(h.mean()),
+            p50: r(h.quantile(0.50)),
+            p95: r(h.quantile(0.95)),
+            p99: r(h.quantile(0.99)),
+        }
     }
 }
 
@@ -182,7 +195,11 @@ mod tests {
     fn counts_errors_by_code() {
         let m = Metrics::default();
         m.record_call("add_message", Duration::from_millis(1), None);
-        m.record_call("add_message", Duration::from_millis(2), Some("SESSION_NOT_FOUND"));
+        m.record_call(
+            "add_message",
+            Duration::from_millis(2),
+            Some("SESSION_NOT_FOUND"),
+        );
         let s = &m.summaries()[0];
         assert_eq!((s.calls, s.errors), (2, 1));
     }

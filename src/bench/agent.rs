@@ -98,7 +98,7 @@ pub async fn call_ok(client: &Client, tool: &str, args: JsonObject) -> anyhow::R
     }
 }
 
-fn object(v: Value) -> JsonObject {
+pub fn object(v: Value) -> JsonObject {
     match v {
         Value::Object(map) => map,
         _ => JsonObject::new(),

@@ -9,6 +9,7 @@ mod agent;
 mod report;
 mod rss;
 mod stats;
+mod wakeup;
 mod workload;
 
 use std::time::{Duration, Instant};
@@ -64,6 +65,17 @@ pub struct BenchArgs {
     /// Exit 0 even when calls failed.
     #[arg(long)]
     pub allow_errors: bool,
+    /// Wake-up mode: this many agents block in wait_for_messages on one session…
+    #[arg(long, default_value_t = 0)]
+    pub waiters: u32,
+    /// …while this many agents post to it, each every --write-interval-ms.
+    #[arg(long, default_value_t = 10)]
+    pub writers: u32,
+    #[arg(long, default_value_t = 100)]
+    pub write_interval_ms: u64,
+    /// Send the writers to another server process (cross-process wake-ups).
+    #[arg(long)]
+    pub writer_url: Option<String>,
 }
 
 fn seconds(name: &str, v: f64, allow_zero: bool) -> anyhow::Result<Duration> {
@@ -101,6 +113,9 @@ fn select_tools(args: &BenchArgs, listed: &[String]) -> anyhow::Result<Vec<Tool>
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.waiters > 0 {
+        return wakeup::run(&args).await;
+    }
     ensure!(args.agents >= 1, "--agents must be at least 1");
     ensure!(
         args.agents_per_session >= 1,

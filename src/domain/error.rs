@@ -29,6 +29,8 @@ pub enum ErrorCode {
     InvalidTtlValue,
     InvalidTtlFormat,
     ValueTooLarge,
+    InvalidIdempotencyKey,
+    IdempotencyConflict,
 }
 
 impl ErrorCode {
@@ -58,6 +60,8 @@ impl ErrorCode {
             Self::InvalidTtlValue => "INVALID_TTL_VALUE",
             Self::InvalidTtlFormat => "INVALID_TTL_FORMAT",
             Self::ValueTooLarge => "VALUE_TOO_LARGE",
+            Self::InvalidIdempotencyKey => "INVALID_IDEMPOTENCY_KEY",
+            Self::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
         }
     }
 }
@@ -70,9 +74,14 @@ impl ErrorCode {
             Self::TokenAuthenticationFailed | Self::InvalidTokenFormat => {
                 "call authenticate_agent to get a token, then pass it as auth_token"
             }
-            Self::PermissionDenied => "call authenticate_agent with an agent_type that has the needed permission",
-            Self::DatabaseUnavailable => "retry after retry_after seconds; call health to see the database status",
+            Self::PermissionDenied => {
+                "call authenticate_agent with an agent_type that has the needed permission"
+            }
+            Self::DatabaseUnavailable => {
+                "retry after retry_after seconds; call health to see the database status"
+            }
             Self::InternalError => "report the reference in the error to the server operator",
+            Self::IdempotencyConflict => "use a new idempotency_key for a new request",
             _ => "correct the argument named in the error and call again",
         }
     }

@@ -39,7 +39,11 @@ pub fn ratio(a: &str, b: &str) -> f64 {
     if a.is_empty() || b.is_empty() {
         return 0.0;
     }
-    let (short, long) = if a.len() <= b.len() { (&a, &b) } else { (&b, &a) };
+    let (short, long) = if a.len() <= b.len() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
     let pattern = Pattern::new(short);
     let syms = pattern.symbols(long);
     score(pattern.lcs(&syms), a.len() + b.len())
@@ -54,7 +58,11 @@ pub fn partial_ratio(a: &str, b: &str) -> Alignment {
         end: b.chars().count(),
     };
     if a.is_empty() || b.is_empty() {
-        return whole_b(if a.is_empty() && b.is_empty() { 100.0 } else { 0.0 });
+        return whole_b(if a.is_empty() && b.is_empty() {
+            100.0
+        } else {
+            0.0
+        });
     }
     let (ac, bc): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
     if ac.len() <= bc.len() {
@@ -120,7 +128,11 @@ fn windows(needle: &[char], hay: &[char]) -> Alignment {
     }
     let reversed: Vec<char> = needle.iter().rev().copied().collect();
     let rpattern = Pattern::new(&reversed);
-    let tail: Vec<u32> = rpattern.symbols(&hay[n - edge..]).into_iter().rev().collect();
+    let tail: Vec<u32> = rpattern
+        .symbols(&hay[n - edge..])
+        .into_iter()
+        .rev()
+        .collect();
     for (i, lcs) in rpattern.prefix_lcs(&tail).into_iter().enumerate() {
         consider(lcs, n - (i + 1), i + 1, &mut best);
     }
@@ -323,7 +335,11 @@ mod tests {
                 let mut prev = 0;
                 for (j, &y) in b.iter().enumerate() {
                     let keep = row[j + 1];
-                    row[j + 1] = if x == y { prev + 1 } else { row[j + 1].max(row[j]) };
+                    row[j + 1] = if x == y {
+                        prev + 1
+                    } else {
+                        row[j + 1].max(row[j])
+                    };
                     prev = keep;
                 }
             }
@@ -355,7 +371,10 @@ mod tests {
 
     #[test]
     fn known_rapidfuzz_values() {
-        assert_eq!(partial_ratio("this is a test", "this is a test!").score, 100.0);
+        assert_eq!(
+            partial_ratio("this is a test", "this is a test!").score,
+            100.0
+        );
         assert!(close(ratio("databse", "database"), 93.33));
         let hit = partial_ratio("databse", "the database index is slow");
         assert!(close(hit.score, 85.71), "{hit:?}");
@@ -387,7 +406,9 @@ mod tests {
             let la = 1 + (next() % 12) as usize;
             let lb = 1 + (next() % 40) as usize;
             let mut make = |len: usize| -> String {
-                (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect()
+                (0..len)
+                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                    .collect()
             };
             let (a, b) = (make(la), make(lb));
             let fast = partial_ratio(&a, &b).score;
@@ -398,7 +419,8 @@ mod tests {
 
     #[test]
     fn long_needles_use_several_words() {
-        let needle: String = "the connection pool timed out while the replica was lagging ".repeat(3);
+        let needle: String =
+            "the connection pool timed out while the replica was lagging ".repeat(3);
         let mut text = "unrelated words ".repeat(50);
         text.push_str(&needle.replace("replica", "replca"));
         text.push_str(&"more filler ".repeat(50));

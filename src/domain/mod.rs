@@ -2,13 +2,15 @@
 
 pub mod error;
 pub mod fuzzy;
+pub mod idempotency;
 pub mod identity;
 pub mod input;
-pub mod search;
 pub mod memory;
+pub mod search;
 pub mod visibility;
 
 pub use error::{DomainError, ErrorCode};
+pub use idempotency::IdempotencyKey;
 pub use identity::{AgentId, AgentType, Identity, Permission, PermissionTable, Permissions};
 pub use input::{Content, Limit, Metadata, Purpose, SessionId};
 pub use memory::{MemoryKey, MemoryLimits, MemoryScope, MemoryValue, ScopeFilter, Ttl};

@@ -12,7 +12,7 @@ pub const DEFAULT_THRESHOLD: f64 = 60.0;
 /// Rows each fuzzy candidate tier may return.
 pub const FUZZY_TIER_ROWS: u32 = 200;
 const MAX_WORDS: usize = 8;
-const MAX_FRAGMENTS: usize = 4;
+const MAX_FRAGMENTS: usize = 3;
 
 /// `search_scope`: which of the messages the reader may read are searched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +62,10 @@ pub struct SearchText(String);
 
 impl SearchText {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        let cleaned: String = raw.chars().filter(|c| !c.is_control() || *c == '\n' || *c == '\t').collect();
+        let cleaned: String = raw
+            .chars()
+            .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+            .collect();
         let text = cleaned.trim();
         if text.is_empty() {
             return Err(DomainError::invalid("query must not be empty")
@@ -90,7 +93,9 @@ pub fn parse_threshold(raw: Option<f64>) -> Result<f64, DomainError> {
         return Err(DomainError::invalid(format!(
             "fuzzy_threshold must be between 0 and 100; got {value}"
         ))
-        .suggest("60 (the default) finds typos and partial words; 80 or more keeps close matches only"));
+        .suggest(
+            "60 (the default) finds typos and partial words; 80 or more keeps close matches only",
+        ));
     }
     Ok(value)
 }
@@ -124,7 +129,9 @@ impl TextMatch {
                         out.push(s);
                     }
                 }
-                TextMatch::All(items) | TextMatch::Any(items) => items.iter().for_each(|i| walk(i, out)),
+                TextMatch::All(items) | TextMatch::Any(items) => {
+                    items.iter().for_each(|i| walk(i, out))
+                }
             }
         }
         let mut out = Vec::new();
@@ -156,7 +163,12 @@ pub fn fuzzy_tiers(query: &SearchText) -> Vec<CandidateTier> {
     let words = query_words(query.as_str());
     let mut tiers: Vec<TextMatch> = Vec::new();
     if words.len() >= 2 {
-        tiers.push(TextMatch::All(words.iter().map(|w| TextMatch::Contains(w.clone())).collect()));
+        tiers.push(TextMatch::All(
+            words
+                .iter()
+                .map(|w| TextMatch::Contains(w.clone()))
+                .collect(),
+        ));
     }
     let fuzzy: Vec<TextMatch> = words.iter().map(|w| word_match(w)).collect();
     match fuzzy.len() {
@@ -191,8 +203,9 @@ fn query_words(query: &str) -> Vec<String> {
     words
 }
 
-/// A word up to a typo: any two of its fragments (3-grams up to 6 characters, 4-grams above).
-/// One edit destroys at most a run of adjacent fragments, so a word with one typo keeps two.
+/// A word up to a typo: any two of three fragments spread over it (3-grams up to 6 characters,
+/// 4-grams above: first, middle, last). One edit breaks only the fragments overlapping it, so a
+/// word with one typo usually keeps two; words of 4 characters must match whole.
 fn word_match(word: &str) -> TextMatch {
     let chars: Vec<char> = word.chars().collect();
     if chars.len() <= 4 {
@@ -203,7 +216,9 @@ fn word_match(word: &str) -> TextMatch {
     let picked: Vec<String> = if all.len() <= MAX_FRAGMENTS {
         all
     } else {
-        (0..MAX_FRAGMENTS).map(|i| all[i * (all.len() - 1) / (MAX_FRAGMENTS - 1)].clone()).collect()
+        (0..MAX_FRAGMENTS)
+            .map(|i| all[i * (all.len() - 1) / (MAX_FRAGMENTS - 1)].clone())
+            .collect()
     };
     let mut pairs = Vec::new();
     for i in 0..picked.len() {
@@ -235,7 +250,11 @@ pub fn metadata_text(metadata: &Map<String, Value>) -> String {
 /// The lower-cased text a message is scored on: its content, then (when asked) its metadata
 /// values. The sender id is not part of it (the Python server mixed it in, so a query equal to an
 /// agent's name matched all its messages).
-pub fn searchable_text(content: &str, metadata: &Map<String, Value>, with_metadata: bool) -> String {
+pub fn searchable_text(
+    content: &str,
+    metadata: &Map<String, Value>,
+    with_metadata: bool,
+) -> String {
     let mut text = content.to_lowercase();
     if with_metadata {
         let meta = metadata_text(metadata);
@@ -270,16 +289,25 @@ pub fn match_preview(content: &str, at: Option<usize>) -> String {
 /// A `start_time` / `end_time`: RFC 3339 (`2025-01-15T10:30:00Z`, `…+02:00`); without an offset
 /// the time is UTC; a date alone (`2025-01-15`) is the start of that day, or its last microsecond
 /// when `end_of_day` (so an end date covers the whole day).
-pub fn parse_instant(raw: &str, field: &str, end_of_day: bool) -> Result<DateTime<Utc>, DomainError> {
+pub fn parse_instant(
+    raw: &str,
+    field: &str,
+    end_of_day: bool,
+) -> Result<DateTime<Utc>, DomainError> {
     let text = raw.trim();
     let parsed = DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .ok()
         .or_else(|| {
-            ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
-                .iter()
-                .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
-                .map(|t| t.and_utc())
+            [
+                "%Y-%m-%dT%H:%M:%S%.f",
+                "%Y-%m-%d %H:%M:%S%.f",
+                "%Y-%m-%dT%H:%M",
+                "%Y-%m-%d %H:%M",
+            ]
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+            .map(|t| t.and_utc())
         })
         .or_else(|| {
             NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().map(|d| {
@@ -310,11 +338,17 @@ mod tests {
     #[test]
     fn scope_and_query_rules() {
         assert_eq!(SearchScope::parse(None).unwrap(), SearchScope::All);
-        assert_eq!(SearchScope::parse(Some("private")).unwrap().only(), Some(Visibility::Private));
+        assert_eq!(
+            SearchScope::parse(Some("private")).unwrap().only(),
+            Some(Visibility::Private)
+        );
         let err = SearchScope::parse(Some("everything")).unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidInput);
         assert!(err.message.contains("all, public or private"));
-        assert_eq!(SearchText::parse("  DataBase ").unwrap().as_str(), "database");
+        assert_eq!(
+            SearchText::parse("  DataBase ").unwrap().as_str(),
+            "database"
+        );
         assert!(SearchText::parse(" \n ").is_err());
         assert!(SearchText::parse(&"x".repeat(501)).is_err());
         assert!(SearchText::parse(&"é".repeat(500)).is_ok());
@@ -328,14 +362,23 @@ mod tests {
         let q = SearchText::parse("databse index").unwrap();
         let tiers = fuzzy_tiers(&q);
         assert_eq!(tiers.len(), 3);
-        assert_eq!(tiers[0].matches, TextMatch::All(vec![TextMatch::Contains("databse".into()), TextMatch::Contains("index".into())]));
+        assert_eq!(
+            tiers[0].matches,
+            TextMatch::All(vec![
+                TextMatch::Contains("databse".into()),
+                TextMatch::Contains("index".into())
+            ])
+        );
         // "database" keeps two of the 4-grams of "databse" ("data", "atab").
         let subs = tiers[1].matches.substrings();
         assert!(subs.contains(&"data") && subs.contains(&"atab"), "{subs:?}");
         let single = fuzzy_tiers(&SearchText::parse("db").unwrap());
         assert!(single.is_empty());
         let word = fuzzy_tiers(&SearchText::parse("pool").unwrap());
-        assert!(word.is_empty(), "a short single word is the exact tier already");
+        assert!(
+            word.is_empty(),
+            "a short single word is the exact tier already"
+        );
         let long = fuzzy_tiers(&SearchText::parse("internationalization").unwrap());
         assert_eq!(long[0].matches.substrings().len(), MAX_FRAGMENTS);
     }
@@ -361,9 +404,18 @@ mod tests {
     #[test]
     fn instants() {
         let z = parse_instant("2025-01-15T10:30:00Z", "start_time", false).unwrap();
-        assert_eq!(parse_instant("2025-01-15T12:30:00+02:00", "start_time", false).unwrap(), z);
-        assert_eq!(parse_instant("2025-01-15T10:30:00", "start_time", false).unwrap(), z);
-        assert_eq!(parse_instant("2025-01-15 10:30:00.000", "start_time", false).unwrap(), z);
+        assert_eq!(
+            parse_instant("2025-01-15T12:30:00+02:00", "start_time", false).unwrap(),
+            z
+        );
+        assert_eq!(
+            parse_instant("2025-01-15T10:30:00", "start_time", false).unwrap(),
+            z
+        );
+        assert_eq!(
+            parse_instant("2025-01-15 10:30:00.000", "start_time", false).unwrap(),
+            z
+        );
         let day_end = parse_instant("2025-01-15", "end_time", true).unwrap();
         assert_eq!(crate::util::rfc3339(day_end), "2025-01-15T23:59:59.999999Z");
         let err = parse_instant("yesterday", "end_time", true).unwrap_err();

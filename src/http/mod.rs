@@ -1,6 +1,7 @@
 //! HTTP front end: axum routes for `/mcp` (rmcp streamable HTTP), `/health*`; TCP_NODELAY, host and
 //! origin checks against DNS rebinding, body limits and the API-key/bearer gate.
 
+mod events;
 mod guard;
 mod health;
 mod metrics;
@@ -55,13 +56,13 @@ pub fn router(service: Service, settings: HttpSettings, shutdown: CancellationTo
         service,
         settings: Arc::new(settings.clone()),
     };
-    let mcp_routes =
-        Router::new()
-            .nest_service("/mcp", mcp)
-            .layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                guard::require_credentials,
-            ));
+    let mcp_routes = Router::new()
+        .nest_service("/mcp", mcp)
+        .route("/sessions/{session_id}/events", get(events::session_events))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::require_credentials,
+        ));
     Router::new()
         .route("/health", get(health::health))
         .route("/health/live", get(health::live))

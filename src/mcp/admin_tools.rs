@@ -31,21 +31,36 @@ pub struct AdminParams {
 
 #[tool_router(router = admin_router, vis = "pub(super)")]
 impl McpServer {
-    #[tool(description = "How to use this server, written for your access level: which tools you can call, in which order, \
+    #[tool(
+        description = "How to use this server, written for your access level: which tools you can call, in which order, \
 the visibility rules, and worked examples. Call it first if you are new here. guidance_type: operations (default), \
 coordination, security, troubleshooting. Example: {\"guidance_type\": \"coordination\", \"auth_token\": \"sct_…\"}",
-        annotations(read_only_hint = true))]
-    async fn get_usage_guidance(&self, Parameters(p): Parameters<GuidanceParams>, ctx: RequestContext<RoleServer>) -> CallToolResult {
+        annotations(read_only_hint = true)
+    )]
+    async fn get_usage_guidance(
+        &self,
+        Parameters(p): Parameters<GuidanceParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
         let caller = Self::caller(&ctx, p.auth_token, None);
         let tools = self.tool_router.list_all();
         let ttl_hours = self.service.token_ttl().num_hours();
-        self.with_identity(caller, |_svc, who| async move { guidance::build(&who, p.guidance_type.as_deref(), &tools, ttl_hours) })
-            .await
+        self.with_identity(caller, |_svc, who| async move {
+            guidance::build(&who, p.guidance_type.as_deref(), &tools, ttl_hours)
+        })
+        .await
     }
 
-    #[tool(description = "Real figures since the server started: calls, errors by code and latency p50/p95/p99 per \
-tool, pool figures and token-cache hit rate. Needs admin.", annotations(read_only_hint = true))]
-    async fn get_performance_metrics(&self, Parameters(p): Parameters<AdminParams>, ctx: RequestContext<RoleServer>) -> CallToolResult {
+    #[tool(
+        description = "Real figures since the server started: calls, errors by code and latency p50/p95/p99 per \
+tool, pool figures and token-cache hit rate. Needs admin.",
+        annotations(read_only_hint = true)
+    )]
+    async fn get_performance_metrics(
+        &self,
+        Parameters(p): Parameters<AdminParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
         let caller = Self::caller(&ctx, p.auth_token, None);
         self.with_identity(caller, |svc, who| async move {
             who.require(Permission::Admin)?;

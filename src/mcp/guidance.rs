@@ -64,7 +64,10 @@ pub const TOOL_ACCESS: &[(&str, Access)] = &[
 ];
 
 pub fn access_of(tool: &str) -> Option<Access> {
-    TOOL_ACCESS.iter().find(|(name, _)| *name == tool).map(|(_, a)| *a)
+    TOOL_ACCESS
+        .iter()
+        .find(|(name, _)| *name == tool)
+        .map(|(_, a)| *a)
 }
 
 pub const GUIDANCE_TYPES: [&str; 4] = ["operations", "coordination", "security", "troubleshooting"];
@@ -83,12 +86,23 @@ fn first_sentence(text: &str) -> &str {
     text.split_inclusive(". ").next().unwrap_or(text).trim()
 }
 
-pub fn build(who: &Identity, guidance_type: Option<&str>, tools: &[Tool], token_ttl_hours: i64) -> Result<Value, DomainError> {
-    let kind = guidance_type.map(str::trim).filter(|t| !t.is_empty()).unwrap_or("operations");
+pub fn build(
+    who: &Identity,
+    guidance_type: Option<&str>,
+    tools: &[Tool],
+    token_ttl_hours: i64,
+) -> Result<Value, DomainError> {
+    let kind = guidance_type
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .unwrap_or("operations");
     if !GUIDANCE_TYPES.contains(&kind) {
         return Err(DomainError::new(
             ErrorCode::InvalidInput,
-            format!("unknown guidance_type '{kind}'; use one of {}", GUIDANCE_TYPES.join(", ")),
+            format!(
+                "unknown guidance_type '{kind}'; use one of {}",
+                GUIDANCE_TYPES.join(", ")
+            ),
         ));
     }
     let mut available = Vec::new();
@@ -100,7 +114,11 @@ pub fn build(who: &Identity, guidance_type: Option<&str>, tools: &[Tool], token_
             "needs": access.as_str(),
             "what": first_sentence(tool.description.as_deref().unwrap_or("")),
         });
-        if access.allows(who) { available.push(entry) } else { unavailable.push(entry) }
+        if access.allows(who) {
+            available.push(entry)
+        } else {
+            unavailable.push(entry)
+        }
     }
     let has = |name: &str| tools.iter().any(|t| t.name == name);
     let guidance = match kind {

@@ -40,6 +40,9 @@ pub struct SetMemoryParams {
     /// Replace an existing entry (default true). With false, an unexpired entry makes the call fail with KEY_EXISTS.
     #[serde(default)]
     pub overwrite: Option<bool>,
+    /// Optional, makes the call safe to retry: a unique id you choose for this request (1-200 characters, e.g. a UUID). Calling again with the same key and the same arguments returns the first call's result and writes nothing; the same key with other arguments fails with IDEMPOTENCY_CONFLICT. Keys are yours alone and are remembered for 24 hours by default. Use a new key for each new request.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
     /// Your token from authenticate_agent (needs "write").
     #[serde(default)]
     pub auth_token: Option<String>,
@@ -53,6 +56,21 @@ pub struct MemoryKeyParams {
     #[serde(default)]
     pub session_id: Option<String>,
     /// Your token from authenticate_agent (or send Authorization: Bearer over HTTP).
+    #[serde(default)]
+    pub auth_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct DeleteMemoryParams {
+    /// The key, e.g. "plan/api-v2".
+    pub key: String,
+    /// The session scope the key was stored in. Null or "null" (default) means your global memory.
+    #[serde(default)]
+    pub session_id: Option<String>,
+    /// Optional, makes the call safe to retry: a unique id you choose for this request (1-200 characters, e.g. a UUID). Calling again with the same key and the same arguments returns the first call's result and writes nothing; the same key with other arguments fails with IDEMPOTENCY_CONFLICT. Keys are yours alone and are remembered for 24 hours by default. Use a new key for each new request.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+    /// Your token from authenticate_agent (needs "write").
     #[serde(default)]
     pub auth_token: Option<String>,
 }

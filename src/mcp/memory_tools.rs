@@ -7,7 +7,9 @@ use rmcp::{RoleServer, tool, tool_router};
 use serde_json::{Value, json};
 
 use super::McpServer;
-use super::memory_params::{ListMemoryParams, MemoryKeyParams, SetMemoryParams};
+use super::memory_params::{
+    DeleteMemoryParams, ListMemoryParams, MemoryKeyParams, SetMemoryParams,
+};
 use crate::service::{ListMemory, SetMemory};
 use crate::storage::{MemoryEntry, MemoryRecord};
 use crate::util::rfc3339;
@@ -52,7 +54,8 @@ impl McpServer {
         description = "Remember a JSON value under a key in your private memory: notes, plans, progress, results to \
 pick up later. Only you (your agent_id) can read it. Global by default, or scoped to a session with session_id. \
 expires_in (seconds, up to one year) makes it expire; overwrite=false refuses to replace a live entry (KEY_EXISTS). \
-Keys are 1-255 characters without spaces; values up to 1 MB. Needs write. \
+Keys are 1-255 characters without spaces; values up to 1 MB. Needs write. Safe to retry with an idempotency_key \
+(the retry returns the first result and writes nothing). \
 Example: {\"key\": \"plan/api-v2\", \"value\": {\"step\": 3, \"todo\": [\"tests\"]}, \"expires_in\": 86400}"
     )]
     async fn set_memory(
@@ -69,18 +72,21 @@ Example: {\"key\": \"plan/api-v2\", \"value\": {\"step\": 3, \"todo\": [\"tests\
                 expires_in: p.expires_in,
                 metadata: p.metadata,
                 overwrite: p.overwrite,
+                idempotency_key: p.idempotency_key,
             };
-            let r = svc.set_memory(&who, input).await?;
-            Ok(json!({
-                "key": r.key,
-                "session_scoped": r.session_id.is_some(),
-                "scope": scope_name(r.session_id.as_deref()),
-                "session_id": r.session_id,
-                "stored_at": rfc3339(r.updated_at),
-                "created_at": rfc3339(r.created_at),
-                "expires_at": r.expires_at.map(rfc3339),
-                "value_size": r.value_size,
-            }))
+            svc.set_memory(&who, input, |r| {
+                json!({
+                    "key": r.key,
+                    "session_scoped": r.session_id.is_some(),
+                    "scope": scope_name(r.session_id.as_deref()),
+                    "session_id": r.session_id,
+                    "stored_at": rfc3339(r.updated_at),
+                    "created_at": rfc3339(r.created_at),
+                    "expires_at": r.expires_at.map(rfc3339),
+                    "value_size": r.value_size,
+                })
+            })
+            .await
         })
         .await
     }
@@ -140,26 +146,33 @@ Example: {\"session_id\": \"all\", \"prefix\": \"plan/\"}",
 
     #[tool(
         description = "Delete a key from your memory (in the scope given by session_id; default global). Returns \
-deleted: true, or MEMORY_NOT_FOUND when there is no such live key. Needs write. Example: {\"key\": \"plan/api-v2\"}",
+deleted: true, or MEMORY_NOT_FOUND when there is no such live key. Needs write. Safe to retry with an \
+idempotency_key: the retry returns the first result (deleted: true) instead of MEMORY_NOT_FOUND. Example: {\"key\": \"plan/api-v2\"}",
         annotations(destructive_hint = true, idempotent_hint = true)
     )]
     async fn delete_memory(
         &self,
-        Parameters(p): Parameters<MemoryKeyParams>,
+        Parameters(p): Parameters<DeleteMemoryParams>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         let caller = Self::caller(&ctx, p.auth_token, None);
         self.with_identity(caller, |svc, who| async move {
             let key = p.key.trim().to_owned();
-            let scope = svc
-                .delete_memory(&who, &key, p.session_id.as_deref())
-                .await?;
-            Ok(json!({
-                "deleted": true,
-                "key": key,
-                "scope": scope.name(),
-                "session_id": scope.session_id().map(|s| s.as_str()),
-            }))
+            svc.delete_memory(
+                &who,
+                &key,
+                p.session_id.as_deref(),
+                p.idempotency_key.as_deref(),
+                |scope| {
+                    json!({
+                        "deleted": true,
+                        "key": key,
+                        "scope": scope.name(),
+                        "session_id": scope.session_id().map(|s| s.as_str()),
+                    })
+                },
+            )
+            .await
         })
         .await
     }

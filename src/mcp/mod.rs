@@ -6,13 +6,15 @@ pub mod guidance;
 mod identity_tools;
 mod memory_params;
 mod memory_tools;
+mod params;
 mod prompts;
+mod realtime_tools;
+pub mod render;
 mod resources;
 mod schema;
 mod search_tools;
-mod params;
-pub mod render;
 mod session_tools;
+mod subscriptions;
 
 use std::future::Future;
 
@@ -39,6 +41,7 @@ pub struct McpServer {
     service: Service,
     tool_router: ToolRouter<Self>,
     prompt_router: PromptRouter<Self>,
+    subscriptions: subscriptions::Subscriptions,
 }
 
 const INSTRUCTIONS: &str = "Shared context for multi-agent work. Start with authenticate_agent (agent_id, agent_type) and pass \
@@ -52,12 +55,21 @@ impl McpServer {
         static PROMPTS: std::sync::OnceLock<PromptRouter<McpServer>> = std::sync::OnceLock::new();
         let tool_router = TOOLS.get_or_init(Self::all_tools).clone();
         let prompt_router = PROMPTS.get_or_init(Self::prompt_router).clone();
-        Self { service, tool_router, prompt_router }
+        Self {
+            service,
+            tool_router,
+            prompt_router,
+            subscriptions: Default::default(),
+        }
     }
 
     fn all_tools() -> ToolRouter<Self> {
-        let mut router = Self::identity_router() + Self::session_router() + Self::admin_router() + Self::memory_router()
-            + Self::search_router();
+        let mut router = Self::identity_router()
+            + Self::session_router()
+            + Self::admin_router()
+            + Self::memory_router()
+            + Self::search_router()
+            + Self::realtime_router();
         for route in router.map.values_mut() {
             let mut schema = (*route.attr.input_schema).clone();
             schema::simplify_nullable(&mut schema);
@@ -136,12 +148,33 @@ impl ServerHandler for McpServer {
         self.resource_list(&context).await
     }
 
+    #[allow(deprecated)]
+    async fn subscribe(
+        &self,
+        request: rmcp::model::SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), rmcp::ErrorData> {
+        self.subscribe_resource(&request.uri, &context).await
+    }
+
+    #[allow(deprecated)]
+    async fn unsubscribe(
+        &self,
+        request: rmcp::model::UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), rmcp::ErrorData> {
+        self.unsubscribe_resource(&request.uri);
+        Ok(())
+    }
+
     async fn read_resource(
         &self,
         request: rmcp::model::ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::ReadResourceResponse, rmcp::ErrorData> {
-        self.resource_read(&request.uri, &context).await.map(Into::into)
+        self.resource_read(&request.uri, &context)
+            .await
+            .map(Into::into)
     }
 
     /// Every call is timed and counted per tool (and per error code) for the metrics.
@@ -158,22 +191,35 @@ impl ServerHandler for McpServer {
         if known {
             let code = match &result {
                 Ok(rmcp::model::CallToolResponse::Complete(r)) if r.is_error == Some(true) => Some(
-                    r.structured_content.as_ref().and_then(|v| v["code"].as_str()).unwrap_or("INVALID_ARGUMENTS").to_owned(),
+                    r.structured_content
+                        .as_ref()
+                        .and_then(|v| v["code"].as_str())
+                        .unwrap_or("INVALID_ARGUMENTS")
+                        .to_owned(),
                 ),
                 Ok(_) => None,
                 Err(_) => Some("PROTOCOL_ERROR".to_owned()),
             };
-            self.service.metrics().record_call(&name, started.elapsed(), code.as_deref());
+            self.service
+                .metrics()
+                .record_call(&name, started.elapsed(), code.as_deref());
         }
         result
     }
 
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_prompts().enable_resources().build())
-            .with_server_info(Implementation::new(
-                "shared-context-server",
-                env!("CARGO_PKG_VERSION"),
-            ))
-            .with_instructions(INSTRUCTIONS)
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_prompts()
+                .enable_resources()
+                .enable_resources_subscribe()
+                .build(),
+        )
+        .with_server_info(Implementation::new(
+            "shared-context-server",
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .with_instructions(INSTRUCTIONS)
     }
 }

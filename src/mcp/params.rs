@@ -43,6 +43,9 @@ pub struct CreateSessionParams {
     #[serde(default)]
     #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub metadata: Option<Value>,
+    /// Optional, makes the call safe to retry: a unique id you choose for this request (1-200 characters, e.g. a UUID). Calling again with the same key and the same arguments returns the first call's result and writes nothing; the same key with other arguments fails with IDEMPOTENCY_CONFLICT. Keys are yours alone and are remembered for 24 hours by default. Use a new key for each new request.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
     /// Your token from authenticate_agent (needs "write").
     #[serde(default)]
     pub auth_token: Option<String>,
@@ -53,6 +56,18 @@ pub struct SessionIdParams {
     /// The session id, e.g. "session_0123456789abcdef".
     pub session_id: String,
     /// Your token from authenticate_agent (or send Authorization: Bearer over HTTP).
+    #[serde(default)]
+    pub auth_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct CloseSessionParams {
+    /// The session to close, e.g. "session_0123456789abcdef".
+    pub session_id: String,
+    /// Optional, makes the call safe to retry: a unique id you choose for this request (1-200 characters, e.g. a UUID). Calling again with the same key and the same arguments returns the first call's result and writes nothing; the same key with other arguments fails with IDEMPOTENCY_CONFLICT. Keys are yours alone and are remembered for 24 hours by default. Use a new key for each new request.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+    /// Your token from authenticate_agent (needs "write"; you must be the creator or an admin).
     #[serde(default)]
     pub auth_token: Option<String>,
 }
@@ -89,6 +104,9 @@ pub struct AddMessageParams {
     /// Id of the message this one replies to; it must be in the same session.
     #[serde(default)]
     pub parent_message_id: Option<i64>,
+    /// Optional, makes the call safe to retry: a unique id you choose for this request (1-200 characters, e.g. a UUID). Calling again with the same key and the same arguments returns the first call's result and writes nothing; the same key with other arguments fails with IDEMPOTENCY_CONFLICT. Keys are yours alone and are remembered for 24 hours by default. Use a new key for each new request.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
     /// Your token from authenticate_agent (needs "write").
     #[serde(default)]
     pub auth_token: Option<String>,

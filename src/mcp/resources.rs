@@ -2,11 +2,12 @@
 //! with the caller's identity so the visibility rule applies here too.
 
 use rmcp::ErrorData as McpError;
+use rmcp::RoleServer;
 use rmcp::model::{
-    ListResourceTemplatesResult, ListResourcesResult, ReadResourceResult, Resource, ResourceContents, ResourceTemplate,
+    ListResourceTemplatesResult, ListResourcesResult, ReadResourceResult, Resource,
+    ResourceContents, ResourceTemplate,
 };
 use rmcp::service::RequestContext;
-use rmcp::RoleServer;
 use serde_json::{Value, json};
 
 use super::{McpServer, render};
@@ -23,7 +24,10 @@ fn to_mcp(err: AppError) -> McpError {
         crate::error::ErrorCode::DatabaseUnavailable | crate::error::ErrorCode::InternalError => {
             McpError::internal_error(err.message, None)
         }
-        _ => McpError::invalid_params(err.message, Some(json!({"code": err.code.as_str(), "suggestions": err.suggestions}))),
+        _ => McpError::invalid_params(
+            err.message,
+            Some(json!({"code": err.code.as_str(), "suggestions": err.suggestions})),
+        ),
     }
 }
 
@@ -40,10 +44,17 @@ impl McpServer {
     }
 
     /// The newest open sessions, so clients that browse resources find something.
-    pub(super) async fn resource_list(&self, ctx: &RequestContext<RoleServer>) -> Result<ListResourcesResult, McpError> {
+    pub(super) async fn resource_list(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
         let caller = Self::caller(ctx, None, None);
         let who = self.service.resolve(&caller).await.map_err(to_mcp)?;
-        let page = self.service.list_sessions(&who, Some(true), Some(50), None).await.map_err(to_mcp)?;
+        let page = self
+            .service
+            .list_sessions(&who, Some(true), Some(50), None)
+            .await
+            .map_err(to_mcp)?;
         Ok(ListResourcesResult::with_all_items(
             page.sessions
                 .iter()
@@ -56,11 +67,19 @@ impl McpServer {
         ))
     }
 
-    pub(super) async fn resource_read(&self, uri: &str, ctx: &RequestContext<RoleServer>) -> Result<ReadResourceResult, McpError> {
+    pub(super) async fn resource_read(
+        &self,
+        uri: &str,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResult, McpError> {
         let caller = Self::caller(ctx, None, None);
         let who = self.service.resolve(&caller).await.map_err(to_mcp)?;
         let body: Value = if let Some(session_id) = uri.strip_prefix("session://") {
-            let view = self.service.get_session(&who, session_id).await.map_err(to_mcp)?;
+            let view = self
+                .service
+                .get_session(&who, session_id)
+                .await
+                .map_err(to_mcp)?;
             let recent = self
                 .service
                 .get_messages(
@@ -75,7 +94,8 @@ impl McpServer {
                 )
                 .await
                 .map_err(to_mcp)?;
-            let mut senders: Vec<&str> = recent.messages.iter().map(|m| m.sender.as_str()).collect();
+            let mut senders: Vec<&str> =
+                recent.messages.iter().map(|m| m.sender.as_str()).collect();
             senders.sort_unstable();
             senders.dedup();
             json!({
@@ -88,8 +108,15 @@ impl McpServer {
                 },
                 "resource_info": {"requesting_agent": who.audit_name(), "retrieved_at": crate::util::rfc3339(crate::util::now())},
             })
-        } else if let Some(agent_id) = uri.strip_prefix("agent://").and_then(|r| r.strip_suffix("/memory")) {
-            let records = self.service.agent_memory(&who, agent_id).await.map_err(to_mcp)?;
+        } else if let Some(agent_id) = uri
+            .strip_prefix("agent://")
+            .and_then(|r| r.strip_suffix("/memory"))
+        {
+            let records = self
+                .service
+                .agent_memory(&who, agent_id)
+                .await
+                .map_err(to_mcp)?;
             json!({
                 "agent_id": agent_id,
                 "entries": records.iter().map(super::memory_tools::record).collect::<Vec<_>>(),
@@ -98,10 +125,15 @@ impl McpServer {
             })
         } else {
             return Err(McpError::resource_not_found(
-                format!("unknown resource {uri}; use session://{{session_id}} or agent://{{agent_id}}/memory"),
+                format!(
+                    "unknown resource {uri}; use session://{{session_id}} or agent://{{agent_id}}/memory"
+                ),
                 None,
             ));
         };
-        Ok(ReadResourceResult::new(vec![ResourceContents::text(body.to_string(), uri.to_owned()).with_mime_type("application/json")]))
+        Ok(ReadResourceResult::new(vec![
+            ResourceContents::text(body.to_string(), uri.to_owned())
+                .with_mime_type("application/json"),
+        ]))
     }
 }

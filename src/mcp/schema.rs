@@ -6,15 +6,22 @@ use serde_json::{Map, Value};
 /// Rewrites nullable unions in a tool input schema, recursively.
 pub fn simplify_nullable(schema: &mut Map<String, Value>) {
     if let Some(Value::Array(types)) = schema.get("type") {
-        let non_null: Vec<Value> = types.iter().filter(|t| t.as_str() != Some("null")).cloned().collect();
+        let non_null: Vec<Value> = types
+            .iter()
+            .filter(|t| t.as_str() != Some("null"))
+            .cloned()
+            .collect();
         if non_null.len() == 1 {
             schema.insert("type".into(), non_null[0].clone());
         }
     }
     for key in ["anyOf", "oneOf"] {
         if let Some(Value::Array(options)) = schema.get(key) {
-            let non_null: Vec<Value> =
-                options.iter().filter(|o| o.get("type").and_then(Value::as_str) != Some("null")).cloned().collect();
+            let non_null: Vec<Value> = options
+                .iter()
+                .filter(|o| o.get("type").and_then(Value::as_str) != Some("null"))
+                .cloned()
+                .collect();
             if non_null.len() == 1 && options.len() == 2 {
                 schema.remove(key);
                 if let Value::Object(inner) = &non_null[0] {

@@ -7,7 +7,8 @@ use rmcp::{RoleServer, tool, tool_router};
 use serde_json::json;
 
 use super::params::{
-    AddMessageParams, CreateSessionParams, GetMessagesParams, ListSessionsParams, SessionIdParams,
+    AddMessageParams, CloseSessionParams, CreateSessionParams, GetMessagesParams,
+    ListSessionsParams, SessionIdParams,
 };
 use super::{McpServer, render};
 use crate::service::{AddMessage, GetMessages};
@@ -16,7 +17,8 @@ use crate::service::{AddMessage, GetMessages};
 impl McpServer {
     #[tool(
         description = "Open a shared session where agents post and read messages. Returns session_id: give it to \
-the other agents. Needs write. Example: {\"purpose\": \"Plan the v2 API\", \"metadata\": {\"repo\": \"api\"}}"
+the other agents. Needs write. Safe to retry: pass an idempotency_key and a repeated call returns the same \
+session_id instead of opening another. Example: {\"purpose\": \"Plan the v2 API\", \"metadata\": {\"repo\": \"api\"}}"
     )]
     async fn create_session(
         &self,
@@ -25,8 +27,10 @@ the other agents. Needs write. Example: {\"purpose\": \"Plan the v2 API\", \"met
     ) -> CallToolResult {
         let caller = Self::caller(&ctx, p.auth_token, None);
         self.with_identity(caller, |svc, who| async move {
-            let s = svc.create_session(&who, &p.purpose, p.metadata).await?;
-            Ok(json!({"session_id": s.id, "created_by": s.created_by, "created_at": crate::util::rfc3339(s.created_at), "session": render::session(&s)}))
+            svc.create_session(&who, &p.purpose, p.metadata, p.idempotency_key.as_deref(), |s| {
+                json!({"session_id": s.id, "created_by": s.created_by, "created_at": crate::util::rfc3339(s.created_at), "session": render::session(s)})
+            })
+            .await
         })
         .await
     }
@@ -71,17 +75,20 @@ active_only=false. Page with next_cursor. Example: {\"limit\": 20}",
 
     #[tool(
         description = "Close a session: it stays readable but accepts no new messages. Only its creator or an admin \
-may close it; closing twice is harmless. Example: {\"session_id\": \"session_0123456789abcdef\"}"
+may close it; closing twice is harmless. Safe to retry with an idempotency_key (the retry returns the first \
+result). Example: {\"session_id\": \"session_0123456789abcdef\"}"
     )]
     async fn close_session(
         &self,
-        Parameters(p): Parameters<SessionIdParams>,
+        Parameters(p): Parameters<CloseSessionParams>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         let caller = Self::caller(&ctx, p.auth_token, None);
         self.with_identity(caller, |svc, who| async move {
-            let s = svc.close_session(&who, &p.session_id).await?;
-            Ok(json!({"session_id": s.id, "is_active": s.is_active, "session": render::session(&s)}))
+            svc.close_session(&who, &p.session_id, p.idempotency_key.as_deref(), |s| {
+                json!({"session_id": s.id, "is_active": s.is_active, "session": render::session(s)})
+            })
+            .await
         })
         .await
     }
@@ -90,7 +97,8 @@ may close it; closing twice is harmless. Example: {\"session_id\": \"session_012
         description = "Post a message to a session. visibility: \"public\" (default; everyone), \"private\" (only \
 you: notes to self), \"agent_only\" (agents with your agent_type), \"admin_only\" (admins; needs admin). Reply to a \
 message with parent_message_id (same session). Returns message_id, which also works as an after_id cursor. Needs write. \
-Example: {\"session_id\": \"session_0123456789abcdef\", \"content\": \"Found the N+1 query in orders.rs\", \"metadata\": {\"kind\": \"finding\"}}"
+Safe to retry: with an idempotency_key, a repeated call (same key, same arguments) returns the first message_id and \
+posts nothing. Example: {\"session_id\": \"session_0123456789abcdef\", \"content\": \"Found the N+1 query in orders.rs\", \"metadata\": {\"kind\": \"finding\"}}"
     )]
     async fn add_message(
         &self,
@@ -105,9 +113,12 @@ Example: {\"session_id\": \"session_0123456789abcdef\", \"content\": \"Found the
                 visibility: p.visibility,
                 metadata: p.metadata,
                 parent_message_id: p.parent_message_id,
+                idempotency_key: p.idempotency_key,
             };
-            let m = svc.add_message(&who, input).await?;
-            Ok(json!({"message_id": m.id, "timestamp": crate::util::rfc3339(m.created_at), "visibility": m.visibility.as_str()}))
+            svc.add_message(&who, input, |m| {
+                json!({"message_id": m.id, "timestamp": crate::util::rfc3339(m.created_at), "visibility": m.visibility.as_str()})
+            })
+            .await
         })
         .await
     }

@@ -173,7 +173,12 @@ impl Service {
             )
             .suggest("ask without \"admin\" in requested_permissions, or present the admin key as api_key"));
         }
-        if requested.contains(Permission::Admin) && !self.permissions().for_type(&agent_type).contains(Permission::Admin) {
+        if requested.contains(Permission::Admin)
+            && !self
+                .permissions()
+                .for_type(&agent_type)
+                .contains(Permission::Admin)
+        {
             return Err(DomainError::new(
                 ErrorCode::PermissionDenied,
                 format!("agent_type '{agent_type}' cannot hold the admin permission"),
@@ -237,7 +242,7 @@ impl Service {
         {
             return Err(refresh_failed("was revoked or refreshed concurrently"));
         }
-        self.token_cache().evict(&old_hash);
+        self.forget_token(&old_hash).await;
         self.audit_quietly(AuditEvent::new(
             "token_refreshed",
             issued.agent_id.as_str(),
@@ -270,7 +275,7 @@ impl Service {
             }
         }
         let revoked = self.store().revoke_token(&hash, crate::util::now()).await?;
-        self.token_cache().evict(&hash);
+        self.forget_token(&hash).await;
         let Some(record) = record.filter(|_| revoked) else {
             return Err(token_failed("is unknown or already revoked"));
         };
@@ -281,6 +286,14 @@ impl Service {
         ))
         .await;
         Ok(())
+    }
+
+    /// Drops a revoked token from this process's cache and tells the other processes.
+    async fn forget_token(&self, hash: &str) {
+        self.token_cache().evict(hash);
+        if let Err(err) = self.store().announce_revocation(hash).await {
+            tracing::warn!(%err, "could not announce a revocation; other processes drop the token within the cache TTL");
+        }
     }
 
     fn issue(

@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::Service;
+use super::idempotency::{Keyed, unexpected};
 use crate::domain::memory::parse_prefix;
 use crate::domain::{
     AgentId, DomainError, ErrorCode, Identity, Limit, MemoryKey, MemoryLimits, MemoryScope,
@@ -14,8 +15,8 @@ use crate::domain::{
 };
 use crate::error::AppError;
 use crate::storage::{
-    MemoryAddress, MemoryEntry, MemoryListQuery, MemoryRecord, NewMemory, SetMemoryOutcome,
-    StoreError,
+    IdempotentWrite, MemoryAddress, MemoryEntry, MemoryListQuery, MemoryRecord, NewMemory,
+    SetMemoryOutcome, StoreError, WriteResult,
 };
 
 /// How many expired entries one sweeper statement deletes, so it never holds the writer long.
@@ -46,6 +47,8 @@ pub struct SetMemory {
     pub expires_in: Option<Value>,
     pub metadata: Option<Value>,
     pub overwrite: Option<bool>,
+    /// Makes the call safe to retry (see `idempotency.rs`).
+    pub idempotency_key: Option<String>,
 }
 
 pub struct ListMemory {
@@ -124,17 +127,30 @@ impl Service {
         }
     }
 
+    /// Stores an entry; returns `render` of it. With an idempotency key a retry returns the
+    /// first call's body and stores nothing.
     pub async fn set_memory(
         &self,
         who: &Identity,
         input: SetMemory,
-    ) -> Result<MemoryRecord, AppError> {
+        render: impl Fn(&MemoryRecord) -> Value + Send + Sync,
+    ) -> Result<Value, AppError> {
         let agent = owner(who, Permission::Write)?;
         let key = MemoryKey::parse(&input.key)?;
         let scope = MemoryScope::parse(input.session_id.as_deref())?;
         let ttl = Ttl::parse(input.expires_in.as_ref())?;
         let value = MemoryValue::parse(input.value, &self.memory_settings().limits)?;
         let metadata = Metadata::parse(input.metadata, self.limits())?;
+        let retry = self.retry_key(who, input.idempotency_key.as_deref(), "set_memory", || {
+            json!({
+                "key": key.as_str(),
+                "session_id": scope.session_id().map(SessionId::as_str),
+                "value": value.value(),
+                "expires_in": ttl.seconds(),
+                "metadata": metadata.as_map(),
+                "overwrite": input.overwrite.unwrap_or(true),
+            })
+        })?;
         let at = crate::util::now();
         let new = NewMemory {
             agent_id: agent.as_str().to_owned(),
@@ -147,8 +163,22 @@ impl Service {
             overwrite: input.overwrite.unwrap_or(true),
             at,
         };
-        match self.store().set_memory(&new).await? {
-            SetMemoryOutcome::Stored(record) => Ok(record),
+        let (outcome, body) = match &retry {
+            None => (self.store().set_memory(&new).await?, None),
+            Some(retry) => match self
+                .write_once(retry, IdempotentWrite::SetMemory(&new), &|r| match r {
+                    WriteResult::Memory(SetMemoryOutcome::Stored(record)) => Some(render(record)),
+                    _ => None,
+                })
+                .await?
+            {
+                Keyed::Replayed(body) => return Ok(body),
+                Keyed::Fresh(WriteResult::Memory(outcome), body) => (outcome, body),
+                Keyed::Fresh(other, _) => return Err(unexpected(&other)),
+            },
+        };
+        match outcome {
+            SetMemoryOutcome::Stored(record) => Ok(body.unwrap_or_else(|| render(&record))),
             SetMemoryOutcome::SessionMissing => Err(DomainError::session_not_found(
                 scope.session_id().map_or("", SessionId::as_str),
             )),
@@ -184,24 +214,42 @@ impl Service {
         Err(not_found(&key, &scope))
     }
 
-    /// Deletes one unexpired entry; returns its scope.
+    /// Deletes one unexpired entry; returns `render` of its scope. With an idempotency key a
+    /// retry returns the first call's body (even though the entry is gone by then).
     pub async fn delete_memory(
         &self,
         who: &Identity,
         key: &str,
         session_id: Option<&str>,
-    ) -> Result<MemoryScope, AppError> {
+        idempotency_key: Option<&str>,
+        render: impl Fn(&MemoryScope) -> Value + Send + Sync,
+    ) -> Result<Value, AppError> {
         let agent = owner(who, Permission::Write)?;
         let key = MemoryKey::parse(key)?;
         let scope = MemoryScope::parse(session_id)?;
+        let retry = self.retry_key(who, idempotency_key, "delete_memory", || {
+            json!({"key": key.as_str(), "session_id": scope.session_id().map(SessionId::as_str)})
+        })?;
         let address = MemoryAddress {
             agent_id: agent.as_str(),
             session_id: scope.session_id().map(SessionId::as_str),
             key: key.as_str(),
             now: crate::util::now(),
         };
-        if self.store().delete_memory(&address).await? {
-            return Ok(scope);
+        let deleted = match &retry {
+            None => self.store().delete_memory(&address).await?,
+            Some(retry) => match self
+                .write_once(retry, IdempotentWrite::DeleteMemory(&address), &|r| {
+                    matches!(r, WriteResult::Deleted(true)).then(|| render(&scope))
+                })
+                .await?
+            {
+                Keyed::Fresh(WriteResult::Deleted(false), None) => false,
+                keyed => return keyed.body(),
+            },
+        };
+        if deleted {
+            return Ok(render(&scope));
         }
         self.check_scope(&scope).await?;
         Err(not_found(&key, &scope))

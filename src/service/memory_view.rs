@@ -10,7 +10,11 @@ use crate::storage::{MemoryAddress, MemoryListQuery, MemoryRecord};
 pub const MEMORY_VIEW_LIMIT: u32 = 200;
 
 impl Service {
-    pub async fn agent_memory(&self, who: &Identity, agent_id: &str) -> Result<Vec<MemoryRecord>, AppError> {
+    pub async fn agent_memory(
+        &self,
+        who: &Identity,
+        agent_id: &str,
+    ) -> Result<Vec<MemoryRecord>, AppError> {
         let target = AgentId::parse(agent_id)?;
         let own = who.agent_id().is_some_and(|a| a == &target);
         if !own && !who.is_admin() {
@@ -34,7 +38,12 @@ impl Service {
             .await?;
         let mut records = Vec::with_capacity(entries.len());
         for e in entries {
-            let address = MemoryAddress { agent_id: target.as_str(), session_id: e.session_id.as_deref(), key: &e.key, now };
+            let address = MemoryAddress {
+                agent_id: target.as_str(),
+                session_id: e.session_id.as_deref(),
+                key: &e.key,
+                now,
+            };
             // An entry that expired between the list and the read is simply left out.
             if let Some(record) = self.store().get_memory(&address).await? {
                 records.push(record);

@@ -1,15 +1,18 @@
 //! Message use-cases: post with a visibility, read with the visibility rule applied in SQL.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::Service;
+use super::idempotency::{Keyed, unexpected};
 use crate::domain::input::non_negative;
 use crate::domain::{
     Content, DomainError, ErrorCode, Identity, Limit, Metadata, Permission, Reader, SessionId,
     Visibility, VisibilityFilter,
 };
 use crate::error::AppError;
-use crate::storage::{InsertOutcome, MessageQuery, MessageRecord, NewMessage};
+use crate::storage::{
+    IdempotentWrite, InsertOutcome, MessageQuery, MessageRecord, NewMessage, WriteResult,
+};
 
 pub struct AddMessage {
     pub session_id: String,
@@ -17,6 +20,8 @@ pub struct AddMessage {
     pub visibility: Option<String>,
     pub metadata: Option<Value>,
     pub parent_message_id: Option<i64>,
+    /// Makes the call safe to retry (see `idempotency.rs`).
+    pub idempotency_key: Option<String>,
 }
 
 pub struct GetMessages {
@@ -39,11 +44,14 @@ pub struct MessagePage {
 pub const GET_MESSAGES_MAX_LIMIT: u32 = 1000;
 
 impl Service {
+    /// Posts a message; returns `render` of it. With an idempotency key a retry returns the
+    /// first call's body and posts nothing.
     pub async fn add_message(
         &self,
         who: &Identity,
         input: AddMessage,
-    ) -> Result<MessageRecord, AppError> {
+        render: impl Fn(&MessageRecord) -> Value + Send + Sync,
+    ) -> Result<Value, AppError> {
         who.require(Permission::Write)?;
         let visibility = match input.visibility.as_deref().map(str::trim) {
             None | Some("") => Visibility::Public,
@@ -60,6 +68,15 @@ impl Service {
                 "parent_message_id must be a positive message id; got {parent}"
             )));
         }
+        let retry = self.retry_key(who, input.idempotency_key.as_deref(), "add_message", || {
+            json!({
+                "session_id": session_id.as_str(),
+                "content": content.as_str(),
+                "visibility": visibility.as_str(),
+                "metadata": metadata.as_map(),
+                "parent_message_id": input.parent_message_id,
+            })
+        })?;
         let Identity::Agent {
             agent_id,
             agent_type,
@@ -78,8 +95,31 @@ impl Service {
             parent_message_id: input.parent_message_id,
             at: crate::util::now(),
         };
-        match self.store().add_message(&new).await? {
-            InsertOutcome::Inserted(record) => Ok(record),
+        let (outcome, body) = match &retry {
+            None => (self.store().add_message(&new).await?, None),
+            Some(retry) => match self
+                .write_once(retry, IdempotentWrite::AddMessage(&new), &|r| match r {
+                    WriteResult::Message(InsertOutcome::Inserted(m)) => Some(render(m)),
+                    _ => None,
+                })
+                .await?
+            {
+                Keyed::Replayed(body) => return Ok(body),
+                Keyed::Fresh(WriteResult::Message(outcome), body) => (outcome, body),
+                Keyed::Fresh(other, _) => return Err(unexpected(&other)),
+            },
+        };
+        let record = match outcome {
+            InsertOutcome::Inserted(record) => {
+                self.notifier().publish(crate::realtime::Event::Message {
+                    session_id: record.session_id.clone(),
+                    id: record.id,
+                    visibility: record.visibility,
+                    sender: record.sender.clone(),
+                    sender_type: record.sender_type.clone(),
+                });
+                Ok(record)
+            }
             InsertOutcome::SessionMissing => Err(DomainError::session_not_found(session_id.as_str())),
             InsertOutcome::SessionClosed => Err(DomainError::new(
                 ErrorCode::SessionClosed,
@@ -94,7 +134,8 @@ impl Service {
                 ),
             )
             .suggest("use an id returned by get_messages for this same session, or leave parent_message_id out")),
-        }
+        }?;
+        Ok(body.unwrap_or_else(|| render(&record)))
     }
 
     pub async fn get_messages(

@@ -3,21 +3,25 @@
 
 mod auth;
 mod health;
+mod idempotency;
 mod memory;
 mod memory_view;
 mod messages;
 mod search;
 mod sessions;
+mod wait;
 
 use std::sync::Arc;
 use std::time::Instant;
 
 pub use auth::{Caller, IssuedToken, Origin};
 pub use health::HealthReport;
+pub use idempotency::IdempotencySettings;
 pub use memory::{ListMemory, MemoryPage, MemorySettings, SetMemory};
 pub use messages::{AddMessage, GetMessages, MessagePage};
 pub use search::{SearchContext, SearchHit, SearchResults, TimeRange};
 pub use sessions::{SessionPage, SessionView};
+pub use wait::WaitForMessages;
 
 use crate::auth::{ApiKeys, TokenCache};
 use crate::domain::PermissionTable;
@@ -36,8 +40,11 @@ struct Inner {
     permissions: PermissionTable,
     limits: InputLimits,
     token_ttl: chrono::Duration,
+    wait_cap: std::time::Duration,
     tokens: TokenCache,
+    notifier: crate::realtime::Notifier,
     memory: MemorySettings,
+    idempotency: IdempotencySettings,
     database_url_masked: String,
     metrics: crate::metrics::Metrics,
     started: Instant,
@@ -49,8 +56,12 @@ pub struct ServiceSettings {
     pub permissions: PermissionTable,
     pub limits: InputLimits,
     pub token_ttl: std::time::Duration,
+    /// The longest `wait_for_messages` may block.
+    pub wait_cap: std::time::Duration,
     pub token_cache_ttl: std::time::Duration,
     pub memory: MemorySettings,
+    /// Idempotency-key lifetime and sweeping.
+    pub idempotency: IdempotencySettings,
     /// Shown by `health`, with credentials masked.
     pub database_url: String,
 }
@@ -63,12 +74,15 @@ impl Service {
                 keys: settings.keys,
                 permissions: settings.permissions,
                 limits: settings.limits,
+                wait_cap: settings.wait_cap,
                 token_ttl: chrono::Duration::from_std(settings.token_ttl)
                     .unwrap_or(chrono::Duration::hours(24)),
                 tokens: TokenCache::new(settings.token_cache_ttl, 10_000),
                 memory: settings.memory,
+                idempotency: settings.idempotency,
                 database_url_masked: crate::config::mask_url(&settings.database_url),
                 metrics: crate::metrics::Metrics::default(),
+                notifier: crate::realtime::Notifier::default(),
                 started: Instant::now(),
             }),
         }
@@ -100,6 +114,14 @@ impl Service {
 
     pub fn uptime(&self) -> std::time::Duration {
         self.inner.started.elapsed()
+    }
+
+    pub fn wait_cap(&self) -> std::time::Duration {
+        self.inner.wait_cap
+    }
+
+    pub fn notifier(&self) -> &crate::realtime::Notifier {
+        &self.inner.notifier
     }
 
     pub fn metrics(&self) -> &crate::metrics::Metrics {

@@ -9,10 +9,12 @@ use chrono::{DateTime, Utc};
 use super::Service;
 use crate::domain::fuzzy::partial_ratio;
 use crate::domain::search::{
-    SearchScope, SearchText, exact_tier, fuzzy_tiers, match_preview, parse_instant, parse_threshold,
-    relevance, searchable_text,
+    SearchScope, SearchText, exact_tier, fuzzy_tiers, match_preview, parse_instant,
+    parse_threshold, relevance, searchable_text,
 };
-use crate::domain::{AgentId, DomainError, ErrorCode, Identity, Limit, Permission, Reader, SessionId};
+use crate::domain::{
+    AgentId, DomainError, ErrorCode, Identity, Limit, Permission, Reader, SessionId,
+};
 use crate::error::AppError;
 use crate::storage::{MessageRecord, SearchFilter};
 
@@ -77,7 +79,11 @@ impl Service {
                 session_id: &session_id,
                 reader: &reader,
                 only: scope.only(),
-                sender: if scope == SearchScope::Private { own } else { None },
+                sender: if scope == SearchScope::Private {
+                    own
+                } else {
+                    None
+                },
             };
             // Strongest tier first; stop once `limit` results pass the threshold. A full exact
             // tier is the whole answer: nothing outscores 100 and ties go to the newest.
@@ -90,7 +96,9 @@ impl Service {
                     .await?;
                 let fresh: Vec<MessageRecord> =
                     found.into_iter().filter(|m| seen.insert(m.id)).collect();
-                hits.extend(score_off_thread(fresh, query.as_str(), threshold, with_metadata).await?);
+                hits.extend(
+                    score_off_thread(fresh, query.as_str(), threshold, with_metadata).await?,
+                );
                 if hits.len() >= limit as usize {
                     break;
                 }
@@ -192,7 +200,12 @@ async fn score_off_thread(
     let query = query.to_owned();
     tokio::task::spawn_blocking(move || score(candidates, &query, threshold, with_metadata))
         .await
-        .map_err(|e| DomainError::new(ErrorCode::InternalError, format!("search scoring failed: {e}")))
+        .map_err(|e| {
+            DomainError::new(
+                ErrorCode::InternalError,
+                format!("search scoring failed: {e}"),
+            )
+        })
 }
 
 /// Scores every candidate and keeps those at or above `threshold`. Each message is its own

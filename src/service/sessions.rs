@@ -3,12 +3,16 @@
 use serde_json::{Value, json};
 
 use super::Service;
+use super::idempotency::Keyed;
 use crate::domain::input::non_negative;
 use crate::domain::{
     DomainError, ErrorCode, Identity, Limit, Metadata, Permission, Purpose, Reader, SessionId,
 };
 use crate::error::AppError;
-use crate::storage::{AuditEvent, MessageQuery, MessageRecord, NewSession, SessionRecord};
+use crate::storage::{
+    AuditEvent, IdempotentWrite, MessageQuery, MessageRecord, NewSession, SessionRecord,
+    WriteResult,
+};
 
 /// How many recent messages `get_session` includes.
 pub const SESSION_PREVIEW_MESSAGES: u32 = 50;
@@ -27,15 +31,25 @@ pub struct SessionPage {
 }
 
 impl Service {
+    /// Opens a session; returns `render` of it. With an idempotency key a retry returns the
+    /// first call's body and opens nothing (see `idempotency.rs`).
     pub async fn create_session(
         &self,
         who: &Identity,
         purpose: &str,
         metadata: Option<Value>,
-    ) -> Result<SessionRecord, AppError> {
+        idempotency_key: Option<&str>,
+        render: impl Fn(&SessionRecord) -> Value + Send + Sync,
+    ) -> Result<Value, AppError> {
         who.require(Permission::Write)?;
         let purpose = Purpose::parse(purpose, self.limits())?;
         let metadata = Metadata::parse(metadata, self.limits())?;
+        let retry = self.retry_key(
+            who,
+            idempotency_key,
+            "create_session",
+            || json!({"purpose": purpose.as_str(), "metadata": metadata.as_map()}),
+        )?;
         let new = NewSession {
             id: SessionId::generate(),
             purpose: purpose.as_str().to_owned(),
@@ -43,7 +57,15 @@ impl Service {
             metadata: metadata.as_map().clone(),
             at: crate::util::now(),
         };
-        Ok(self.store().create_session(&new).await?)
+        let Some(retry) = retry else {
+            return Ok(render(&self.store().create_session(&new).await?));
+        };
+        self.write_once(&retry, IdempotentWrite::CreateSession(&new), &|r| match r {
+            WriteResult::Session(s) => Some(render(s)),
+            _ => None,
+        })
+        .await?
+        .body()
     }
 
     /// An existing session, or `SESSION_NOT_FOUND`.
@@ -112,14 +134,23 @@ impl Service {
         })
     }
 
-    /// Marks a session inactive. Its creator or an admin may do so; closing twice is harmless.
+    /// Marks a session inactive; returns `render` of it. Its creator or an admin may do so;
+    /// closing twice is harmless. With an idempotency key a retry returns the first call's body.
     pub async fn close_session(
         &self,
         who: &Identity,
         session_id: &str,
-    ) -> Result<SessionRecord, AppError> {
+        idempotency_key: Option<&str>,
+        render: impl Fn(&SessionRecord) -> Value + Send + Sync,
+    ) -> Result<Value, AppError> {
         who.require(Permission::Write)?;
         let id = SessionId::parse(session_id)?;
+        let retry = self.retry_key(
+            who,
+            idempotency_key,
+            "close_session",
+            || json!({"session_id": id.as_str()}),
+        )?;
         let session = self.existing_session(&id).await?;
         let is_creator = who
             .agent_id()
@@ -134,8 +165,27 @@ impl Service {
             )
             .suggest("ask the creator to call close_session, or authenticate as admin"));
         }
+        if let Some(retry) = retry {
+            let write = IdempotentWrite::CloseSession {
+                id: &id,
+                actor: who.audit_name(),
+                at: crate::util::now(),
+            };
+            return match self
+                .write_once(&retry, write, &|r| match r {
+                    WriteResult::Closed(Some(s)) => Some(render(s)),
+                    _ => None,
+                })
+                .await?
+            {
+                Keyed::Fresh(WriteResult::Closed(None), None) => {
+                    Err(DomainError::session_not_found(id.as_str()))
+                }
+                keyed => keyed.body(),
+            };
+        }
         if !session.is_active {
-            return Ok(session);
+            return Ok(render(&session));
         }
         let closed = self
             .store()
@@ -146,7 +196,7 @@ impl Service {
             AuditEvent::new("session_closed", who.audit_name(), json!({})).in_session(id.as_str()),
         )
         .await;
-        Ok(closed)
+        Ok(render(&closed))
     }
 
     pub(crate) fn offset(raw: Option<i64>) -> Result<i64, AppError> {

@@ -168,13 +168,125 @@ pub struct PoolStats {
 /// Everything a backend provides. Each area is its own trait, implemented in its own file per
 /// backend (`sqlite/memory.rs`, `postgres/search.rs`, …), so the files stay small.
 pub trait Store:
-    CoreStore + MessageStore + TokenStore + MemoryStore + SearchStore + TransferStore
+    CoreStore + MessageStore + TokenStore + MemoryStore + SearchStore + TransferStore + IdempotencyStore
 {
 }
 
-impl<T: CoreStore + MessageStore + TokenStore + MemoryStore + SearchStore + TransferStore> Store
-    for T
+impl<
+    T: CoreStore
+        + MessageStore
+        + TokenStore
+        + MemoryStore
+        + SearchStore
+        + TransferStore
+        + IdempotencyStore,
+> Store for T
 {
+}
+
+/// Safe retries: a write made under an idempotency key happens at most once per (agent, key)
+/// until the key expires, and later requests with that key get the first response back.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync + 'static {
+    /// In one transaction: claims `claim.key` for `claim.agent_id` (a row that expired by
+    /// `claim.now` is reclaimed), runs `write`, and stores `respond(result)` with the key before
+    /// committing. When `respond` returns `None` (the write was refused) everything is rolled
+    /// back, key included, so errors are never remembered. When the key is already held, nothing
+    /// is written: the stored response comes back if the fingerprint matches, else a conflict. A
+    /// concurrent request with the same key waits for the first to finish (PostgreSQL: on the
+    /// unique index; SQLite: on the single writer) and then replays it.
+    async fn write_once(
+        &self,
+        claim: &IdempotencyClaim<'_>,
+        write: IdempotentWrite<'_>,
+        respond: &Respond<'_>,
+    ) -> StoreResult<OnceOutcome>;
+    /// Deletes at most `batch` keys that expired by `now`; returns how many.
+    async fn delete_expired_idempotency_keys(
+        &self,
+        now: DateTime<Utc>,
+        batch: u32,
+    ) -> StoreResult<u64>;
+}
+
+/// Makes the response body stored under a key from a write's result; `None` for a refused write.
+pub type Respond<'a> = dyn for<'r> Fn(&'r WriteResult) -> Option<String> + Send + Sync + 'a;
+
+/// Who claims which key, for which request, until when.
+#[derive(Debug, Clone)]
+pub struct IdempotencyClaim<'a> {
+    pub agent_id: &'a str,
+    pub key: &'a str,
+    pub tool: &'a str,
+    /// [`crate::domain::idempotency::fingerprint`] of the tool and its validated arguments.
+    pub fingerprint: &'a str,
+    pub now: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl IdempotencyClaim<'_> {
+    /// The answer when the key is already held by a committed request (tool, fingerprint,
+    /// response): the same request replays its response, any other conflicts.
+    pub(crate) fn outcome_of_held(
+        &self,
+        held: Option<(String, String, Option<String>)>,
+    ) -> StoreResult<OnceOutcome> {
+        match held {
+            Some((_, fingerprint, Some(response))) if fingerprint == self.fingerprint => {
+                Ok(OnceOutcome::Replay { response })
+            }
+            Some((tool, fingerprint, _)) if fingerprint != self.fingerprint => {
+                Ok(OnceOutcome::Conflict { tool })
+            }
+            // A committed key always has its response, and a key cannot vanish while we hold
+            // the transaction that found it.
+            _ => Err(StoreError::Internal(format!(
+                "idempotency key of agent '{}' is held but has no stored response",
+                self.agent_id
+            ))),
+        }
+    }
+}
+
+/// The writes that take an idempotency key; each does exactly what the plain store method does.
+#[derive(Debug, Clone)]
+pub enum IdempotentWrite<'a> {
+    CreateSession(&'a NewSession),
+    AddMessage(&'a NewMessage),
+    /// Marks the session inactive (audited as `actor`) unless it already is.
+    CloseSession {
+        id: &'a SessionId,
+        actor: &'a str,
+        at: DateTime<Utc>,
+    },
+    SetMemory(&'a NewMemory),
+    DeleteMemory(&'a MemoryAddress<'a>),
+}
+
+/// What an [`IdempotentWrite`] returned, as the plain store method would have.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteResult {
+    Session(SessionRecord),
+    Message(InsertOutcome),
+    /// The session, closed now or before; `None` when it does not exist.
+    Closed(Option<SessionRecord>),
+    Memory(SetMemoryOutcome),
+    /// Whether a live entry was deleted.
+    Deleted(bool),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum OnceOutcome {
+    /// The write ran now: committed with `response` stored under the key, or rolled back when
+    /// `response` is `None`.
+    Fresh {
+        result: WriteResult,
+        response: Option<String>,
+    },
+    /// The key holds the response of an identical earlier request; nothing was written.
+    Replay { response: String },
+    /// The key was used for a different request (this tool or `tool`); nothing was written.
+    Conflict { tool: String },
 }
 
 /// Moving every row between databases (`export`, `import`, `copy`; the rows are defined in
@@ -348,9 +460,18 @@ pub trait CoreStore: Send + Sync + 'static {
     fn acquire_histogram(&self) -> Option<crate::metrics::Histogram> {
         None
     }
+    /// Starts feeding `notifier` with what other processes write (messages, revocations) until
+    /// `stop`. PostgreSQL: LISTEN/NOTIFY; SQLite: a cheap `data_version` check.
+    fn watch_changes(
+        &self,
+        notifier: crate::realtime::Notifier,
+        stop: tokio_util::sync::CancellationToken,
+    );
+    /// Tells other processes that a token was revoked (PostgreSQL NOTIFY; SQLite: nothing, the
+    /// token cache TTL bounds it there).
+    async fn announce_revocation(&self, token_hash: &str) -> StoreResult<()>;
     /// Backend-specific database figures for `health` (size, connections, largest tables).
     async fn db_stats(&self) -> StoreResult<Value>;
-
 }
 
 /// Sessions and messages.
@@ -378,7 +499,6 @@ pub trait MessageStore: Send + Sync + 'static {
     async fn list_messages(&self, query: &MessageQuery<'_>) -> StoreResult<Vec<MessageRecord>>;
     /// How many messages `query` would match with no paging.
     async fn count_messages(&self, query: &MessageQuery<'_>) -> StoreResult<i64>;
-
 }
 
 /// Agent tokens and the audit log.
@@ -420,6 +540,34 @@ pub async fn connect(
             crate::config::mask_url(url)
         )
     }
+}
+
+/// Applies migrations, refusing a database that another version of the server migrated
+/// differently: sharing one store between incompatible versions would corrupt it.
+pub(crate) async fn migrate<'a, A>(
+    migrator: &sqlx::migrate::Migrator,
+    conn: A,
+) -> anyhow::Result<()>
+where
+    A: sqlx::Acquire<'a>,
+    <A::Connection as std::ops::Deref>::Target: sqlx::migrate::Migrate,
+{
+    use sqlx::migrate::MigrateError as M;
+    let latest = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+    migrator.run(conn).await.map_err(|err| match err {
+        M::VersionMissing(v) => anyhow::anyhow!(
+            "this database was migrated by a newer shared-context-server (migration {v}; this binary knows up to {latest}). \
+             Upgrade this binary, or point it at another database; it will not start on this one"
+        ),
+        M::VersionMismatch(v) => anyhow::anyhow!(
+            "migration {v} in this database differs from this binary's copy: the database was created by an \
+             incompatible build of shared-context-server; it will not start on this one"
+        ),
+        M::Dirty(v) => anyhow::anyhow!(
+            "migration {v} was interrupted part-way; restore the database from a backup taken before the upgrade"
+        ),
+        other => anyhow::anyhow!("database migration failed: {other}"),
+    })
 }
 
 /// Pool settings shared by both backends.

@@ -77,7 +77,8 @@ pub(crate) fn write_dump(
             Page::Rows(batch) => {
                 let table = batch.table();
                 for row in batch.into_rows() {
-                    serde_json::to_writer(&mut *out, &row).map_err(|e| anyhow!("cannot write the dump: {e}"))?;
+                    serde_json::to_writer(&mut *out, &row)
+                        .map_err(|e| anyhow!("cannot write the dump: {e}"))?;
                     out.write_all(b"\n").map_err(io)?;
                     written.add(table, 1);
                 }

@@ -391,7 +391,8 @@ fn describe(err: &serde_json::Error) -> String {
 
 /// Parses and checks the first line.
 pub fn parse_header(bytes: &[u8]) -> Result<Header, String> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("the header is not valid JSON ({})", describe(&e)))?;
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| format!("the header is not valid JSON ({})", describe(&e)))?;
     if value.get("format").and_then(Value::as_str) != Some(FORMAT) {
         return Err(format!(
             "this is not a shared-context-server dump: the first line must be a header with \"format\":\"{FORMAT}\""
@@ -443,7 +444,8 @@ mod ts_opt {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
         let raw = <Option<std::borrow::Cow<'de, str>>>::deserialize(d)?;
-        raw.map(|r| super::ts::parse(&r).map_err(serde::de::Error::custom)).transpose()
+        raw.map(|r| super::ts::parse(&r).map_err(serde::de::Error::custom))
+            .transpose()
     }
 }
 
@@ -471,19 +473,32 @@ mod tests {
             expires_at: None,
         });
         let line = serde_json::to_string(&row).unwrap();
-        assert!(line.starts_with(r#"{"table":"agent_memory","id":7,"#), "{line}");
-        assert!(line.contains(r#""updated_at":"2026-01-02T01:04:05.123456Z""#), "{line}");
+        assert!(
+            line.starts_with(r#"{"table":"agent_memory","id":7,"#),
+            "{line}"
+        );
+        assert!(
+            line.contains(r#""updated_at":"2026-01-02T01:04:05.123456Z""#),
+            "{line}"
+        );
         assert!(line.contains(r#""expires_at":null"#), "{line}");
         assert_eq!(parse_line(line.as_bytes()), Ok(Line::Row(row)));
     }
 
     #[test]
     fn bad_lines_say_what_is_wrong() {
-        assert!(parse_line(b"{\"table\":\"sessions\",").unwrap_err().contains("not valid JSON"));
+        assert!(
+            parse_line(b"{\"table\":\"sessions\",")
+                .unwrap_err()
+                .contains("not valid JSON")
+        );
         let unknown = parse_line(br#"{"table":"users","id":1}"#).unwrap_err();
         assert!(unknown.contains("unknown variant `users`"), "{unknown}");
         let missing = parse_line(br#"{"table":"audit_log","id":1}"#).unwrap_err();
-        assert!(missing.starts_with("bad `audit_log` row: missing field"), "{missing}");
+        assert!(
+            missing.starts_with("bad `audit_log` row: missing field"),
+            "{missing}"
+        );
         let extra = parse_line(
             br#"{"table":"audit_log","id":1,"created_at":"2026-01-01T00:00:00Z","event":"e","actor":"a","session_id":null,"details":{},"x":1}"#,
         )
@@ -504,9 +519,21 @@ mod tests {
     fn headers_are_checked() {
         let good = r#"{"format":"shared-context-server/export","version":1,"exported_at":"2026-01-01T00:00:00.000000Z","source_backend":"sqlite","schema_version":3}"#;
         assert_eq!(parse_header(good.as_bytes()).unwrap().schema_version, 3);
-        assert!(parse_header(b"{\"format\":\"other\"}").unwrap_err().contains("not a shared-context-server dump"));
+        assert!(
+            parse_header(b"{\"format\":\"other\"}")
+                .unwrap_err()
+                .contains("not a shared-context-server dump")
+        );
         let newer = good.replace("\"version\":1", "\"version\":2");
-        assert!(parse_header(newer.as_bytes()).unwrap_err().contains("format version 2"));
-        assert!(parse_header(b"\xff").unwrap_err().contains("not valid JSON"));
+        assert!(
+            parse_header(newer.as_bytes())
+                .unwrap_err()
+                .contains("format version 2")
+        );
+        assert!(
+            parse_header(b"\xff")
+                .unwrap_err()
+                .contains("not valid JSON")
+        );
     }
 }

@@ -20,12 +20,18 @@ pub(crate) enum Parsed {
     Header(Header),
     /// (line number, line length, row)
     Rows(Vec<(u64, usize, DumpRow)>),
-    End { line: u64, counts: TableCounts },
+    End {
+        line: u64,
+        counts: TableCounts,
+    },
 }
 
 /// Reads and parses the dump; sends the header, the rows and the end line, or the first error
 /// (with its line number) and stops. Runs on a blocking thread.
-pub(crate) fn read_dump(mut input: Box<dyn BufRead + Send>, sink: mpsc::Sender<anyhow::Result<Parsed>>) {
+pub(crate) fn read_dump(
+    mut input: Box<dyn BufRead + Send>,
+    sink: mpsc::Sender<anyhow::Result<Parsed>>,
+) {
     let send = |item| sink.blocking_send(item).is_ok();
     let mut buf = Vec::with_capacity(64 * 1024);
     let mut line_no: u64 = 0;
@@ -37,7 +43,9 @@ pub(crate) fn read_dump(mut input: Box<dyn BufRead + Send>, sink: mpsc::Sender<a
         let n = match input.read_until(b'\n', &mut buf) {
             Ok(n) => n,
             Err(e) => {
-                send(Err(anyhow!("cannot read the dump after line {line_no}: {e}")));
+                send(Err(anyhow!(
+                    "cannot read the dump after line {line_no}: {e}"
+                )));
                 return;
             }
         };
@@ -64,7 +72,9 @@ pub(crate) fn read_dump(mut input: Box<dyn BufRead + Send>, sink: mpsc::Sender<a
             continue;
         }
         if ended {
-            send(Err(anyhow!("line {line_no}: there is more after the end line; the dump is damaged")));
+            send(Err(anyhow!(
+                "line {line_no}: there is more after the end line; the dump is damaged"
+            )));
             return;
         }
         match format::parse_line(text) {
@@ -73,7 +83,10 @@ pub(crate) fn read_dump(mut input: Box<dyn BufRead + Send>, sink: mpsc::Sender<a
                 chunk.push((line_no, text.len(), row));
                 if chunk.len() >= CHUNK_ROWS || chunk_bytes >= BATCH_BYTES {
                     chunk_bytes = 0;
-                    if !send(Ok(Parsed::Rows(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS))))) {
+                    if !send(Ok(Parsed::Rows(std::mem::replace(
+                        &mut chunk,
+                        Vec::with_capacity(CHUNK_ROWS),
+                    )))) {
                         return;
                     }
                 }
@@ -82,7 +95,10 @@ pub(crate) fn read_dump(mut input: Box<dyn BufRead + Send>, sink: mpsc::Sender<a
                 if !chunk.is_empty() && !send(Ok(Parsed::Rows(std::mem::take(&mut chunk)))) {
                     return;
                 }
-                if !send(Ok(Parsed::End { line: line_no, counts })) {
+                if !send(Ok(Parsed::End {
+                    line: line_no,
+                    counts,
+                })) {
                     return;
                 }
                 ended = true;
@@ -130,7 +146,10 @@ pub(crate) struct Importer {
 impl Importer {
     /// Starts the transaction; refuses a database that already holds any row.
     pub(crate) async fn begin(store: &dyn Store) -> anyhow::Result<Self> {
-        let mut tx = store.begin_import().await.context("cannot start the import transaction")?;
+        let mut tx = store
+            .begin_import()
+            .await
+            .context("cannot start the import transaction")?;
         let occupied = match tx.occupied().await {
             Ok(o) => o,
             Err(e) => {
@@ -147,7 +166,12 @@ impl Importer {
                 tables.join(", ")
             );
         }
-        Ok(Self { tx, pending: None, last_table: None, counts: TableCounts::default() })
+        Ok(Self {
+            tx,
+            pending: None,
+            last_table: None,
+            counts: TableCounts::default(),
+        })
     }
 
     pub(crate) fn counts(&self) -> TableCounts {
@@ -170,10 +194,19 @@ impl Importer {
     }
 
     /// Adds one row of a dump file (its line number and length), inserting when a batch is full.
-    pub(crate) async fn push(&mut self, row: DumpRow, line: u64, bytes: usize) -> anyhow::Result<()> {
+    pub(crate) async fn push(
+        &mut self,
+        row: DumpRow,
+        line: u64,
+        bytes: usize,
+    ) -> anyhow::Result<()> {
         let table = row.table();
         self.check_order(table, Some(line))?;
-        if self.pending.as_ref().is_some_and(|p| p.batch.table() != table) {
+        if self
+            .pending
+            .as_ref()
+            .is_some_and(|p| p.batch.table() != table)
+        {
             self.flush().await?;
         }
         let pending = self.pending.get_or_insert_with(|| Pending {
@@ -207,8 +240,16 @@ impl Importer {
         let per_row = (batch.approx_bytes() / batch.len()).max(1);
         let rows = (BATCH_BYTES / per_row).clamp(1, MAX_ROWS);
         while !batch.is_empty() {
-            let rest = if batch.len() > rows { batch.split_off(rows) } else { DumpBatch::new(table) };
-            self.pending = Some(Pending { batch, bytes: 0, lines: None });
+            let rest = if batch.len() > rows {
+                batch.split_off(rows)
+            } else {
+                DumpBatch::new(table)
+            };
+            self.pending = Some(Pending {
+                batch,
+                bytes: 0,
+                lines: None,
+            });
             self.flush().await?;
             batch = rest;
         }
@@ -216,13 +257,22 @@ impl Importer {
     }
 
     async fn flush(&mut self) -> anyhow::Result<()> {
-        let Some(pending) = self.pending.take() else { return Ok(()) };
+        let Some(pending) = self.pending.take() else {
+            return Ok(());
+        };
         let table = pending.batch.table();
-        self.tx.insert(&pending.batch).await.with_context(|| match pending.lines {
-            Some((first, last)) if first == last => format!("line {first} ({table} row) could not be inserted"),
-            Some((first, last)) => format!("lines {first}-{last} ({table} rows) could not be inserted"),
-            None => format!("{} {table} rows could not be inserted", pending.batch.len()),
-        })?;
+        self.tx
+            .insert(&pending.batch)
+            .await
+            .with_context(|| match pending.lines {
+                Some((first, last)) if first == last => {
+                    format!("line {first} ({table} row) could not be inserted")
+                }
+                Some((first, last)) => {
+                    format!("lines {first}-{last} ({table} rows) could not be inserted")
+                }
+                None => format!("{} {table} rows could not be inserted", pending.batch.len()),
+            })?;
         Ok(())
     }
 

@@ -61,13 +61,21 @@ pub struct CopyArgs {
 
 /// The newest migration of a backend: the dump header's `schema_version`.
 fn schema_version(backend: &str) -> i64 {
-    let migrator = if backend == "sqlite" { &storage::sqlite::MIGRATOR } else { &storage::postgres::MIGRATOR };
+    let migrator = if backend == "sqlite" {
+        &storage::sqlite::MIGRATOR
+    } else {
+        &storage::postgres::MIGRATOR
+    };
     migrator.iter().map(|m| m.version).max().unwrap_or(0)
 }
 
 /// Writes a dump of `store` to `out`. `out` is written on a blocking thread while the next page
 /// is read.
-pub async fn export(store: &dyn Store, out: Box<dyn Write + Send>, tokens: bool) -> anyhow::Result<TableCounts> {
+pub async fn export(
+    store: &dyn Store,
+    out: Box<dyn Write + Send>,
+    tokens: bool,
+) -> anyhow::Result<TableCounts> {
     let header = Header {
         format: format::FORMAT.into(),
         version: format::VERSION,
@@ -75,7 +83,10 @@ pub async fn export(store: &dyn Store, out: Box<dyn Write + Send>, tokens: bool)
         source_backend: store.backend().into(),
         schema_version: schema_version(store.backend()),
     };
-    let snapshot = store.begin_export().await.context("cannot start reading the database")?;
+    let snapshot = store
+        .begin_export()
+        .await
+        .context("cannot start reading the database")?;
     let (send, mut recv) = mpsc::channel::<Page>(2);
     let producer = tokio::spawn(export::produce(snapshot, tokens, send));
     let writer = tokio::task::spawn_blocking(move || {
@@ -92,7 +103,10 @@ pub async fn export(store: &dyn Store, out: Box<dyn Write + Send>, tokens: bool)
 }
 
 /// Imports a dump into `store`, which must be empty; all or nothing.
-pub async fn import(store: &dyn Store, input: Box<dyn BufRead + Send>) -> anyhow::Result<TableCounts> {
+pub async fn import(
+    store: &dyn Store,
+    input: Box<dyn BufRead + Send>,
+) -> anyhow::Result<TableCounts> {
     let (send, mut recv) = mpsc::channel::<anyhow::Result<Parsed>>(4);
     // A plain thread, never joined: after a failure it may be blocked reading stdin, which must
     // not keep the process alive (the runtime would wait for a spawn_blocking task).
@@ -154,7 +168,11 @@ async fn import_rows(
 }
 
 /// Copies every row of `source` into `target`, which must be empty; all or nothing.
-pub async fn copy(source: &dyn Store, target: &dyn Store, tokens: bool) -> anyhow::Result<TableCounts> {
+pub async fn copy(
+    source: &dyn Store,
+    target: &dyn Store,
+    tokens: bool,
+) -> anyhow::Result<TableCounts> {
     // Refuse a non-empty target before reading anything.
     let mut importer = Importer::begin(target).await?;
     let snapshot = match source.begin_export().await {
@@ -222,7 +240,11 @@ pub async fn run_export(store: Arc<dyn Store>, args: &ExportArgs) -> anyhow::Res
     };
     store.close().await;
     let counts = result?;
-    let target = if args.output.as_os_str() == "-" { "standard output".into() } else { args.output.display().to_string() };
+    let target = if args.output.as_os_str() == "-" {
+        "standard output".into()
+    } else {
+        args.output.display().to_string()
+    };
     eprintln!(
         "exported {} rows to {target} in {:.1} s:\n{}",
         counts.total(),
@@ -233,16 +255,31 @@ pub async fn run_export(store: Arc<dyn Store>, args: &ExportArgs) -> anyhow::Res
 }
 
 /// Writes to a temporary file beside `path` and renames it into place only when complete.
-async fn export_to_file(store: &dyn Store, path: &Path, tokens: bool) -> anyhow::Result<TableCounts> {
-    let name = path.file_name().ok_or_else(|| anyhow!("--output {} is not a file name", path.display()))?;
-    let partial = path.with_file_name(format!(".{}.partial-{}", name.to_string_lossy(), std::process::id()));
-    let file = create_private(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
-    let sync = file.try_clone().context("cannot open the dump file twice")?;
+async fn export_to_file(
+    store: &dyn Store,
+    path: &Path,
+    tokens: bool,
+) -> anyhow::Result<TableCounts> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| anyhow!("--output {} is not a file name", path.display()))?;
+    let partial = path.with_file_name(format!(
+        ".{}.partial-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let file =
+        create_private(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
+    let sync = file
+        .try_clone()
+        .context("cannot open the dump file twice")?;
     let out = std::io::BufWriter::with_capacity(1 << 20, file);
     let result = async {
         let counts = export(store, Box::new(out), tokens).await?;
-        sync.sync_all().with_context(|| format!("cannot write {}", partial.display()))?;
-        std::fs::rename(&partial, path).with_context(|| format!("cannot move the dump to {}", path.display()))?;
+        sync.sync_all()
+            .with_context(|| format!("cannot write {}", partial.display()))?;
+        std::fs::rename(&partial, path)
+            .with_context(|| format!("cannot move the dump to {}", path.display()))?;
         Ok(counts)
     }
     .await;
@@ -267,10 +304,17 @@ fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
 pub async fn run_import(store: Arc<dyn Store>, args: &ImportArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let (input, source): (Box<dyn BufRead + Send>, String) = if args.input.as_os_str() == "-" {
-        (Box::new(std::io::BufReader::with_capacity(1 << 20, std::io::stdin())), "standard input".into())
+        (
+            Box::new(std::io::BufReader::with_capacity(1 << 20, std::io::stdin())),
+            "standard input".into(),
+        )
     } else {
-        let file = std::fs::File::open(&args.input).with_context(|| format!("cannot open {}", args.input.display()))?;
-        (Box::new(std::io::BufReader::with_capacity(1 << 20, file)), args.input.display().to_string())
+        let file = std::fs::File::open(&args.input)
+            .with_context(|| format!("cannot open {}", args.input.display()))?;
+        (
+            Box::new(std::io::BufReader::with_capacity(1 << 20, file)),
+            args.input.display().to_string(),
+        )
     };
     let result = import(&*store, input).await;
     store.close().await;
@@ -296,12 +340,23 @@ pub async fn run_copy(args: &CopyArgs) -> anyhow::Result<()> {
     {
         bail!("there is no database at {} (--from {from})", path.display());
     }
-    if let Some(dir) = sqlite_file(&args.to).as_deref().and_then(Path::parent).filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
+    if let Some(dir) = sqlite_file(&args.to)
+        .as_deref()
+        .and_then(Path::parent)
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create directory {}", dir.display()))?;
     }
-    let options = ConnectOptions { max_connections: 4, min_connections: 1, ..ConnectOptions::default() };
+    let options = ConnectOptions {
+        max_connections: 4,
+        min_connections: 1,
+        ..ConnectOptions::default()
+    };
     let started = Instant::now();
-    let source = storage::connect(&args.from, &options).await.with_context(|| format!("cannot open {from}"))?;
+    let source = storage::connect(&args.from, &options)
+        .await
+        .with_context(|| format!("cannot open {from}"))?;
     let target = match storage::connect(&args.to, &options).await {
         Ok(t) => t,
         Err(e) => {
@@ -309,7 +364,11 @@ pub async fn run_copy(args: &CopyArgs) -> anyhow::Result<()> {
             return Err(e.context(format!("cannot open {to}")));
         }
     };
-    eprintln!("copying {from} ({}) to {to} ({})", source.backend(), target.backend());
+    eprintln!(
+        "copying {from} ({}) to {to} ({})",
+        source.backend(),
+        target.backend()
+    );
     let result = copy(&*source, &*target, !args.no_tokens).await;
     source.close().await;
     target.close().await;

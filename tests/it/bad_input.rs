@@ -7,19 +7,44 @@ use crate::support::*;
 async fn expect_code(client: &Client, tool: &str, args: Value, code: &str) {
     let reply = call(client, tool, args.clone()).await;
     assert_eq!(reply.err_code(), code, "{tool}({args}) → {}", reply.body);
-    assert!(reply.body["suggestions"].as_array().is_some_and(|s| !s.is_empty()),
-        "{code} should say what to do next: {}", reply.body);
+    assert!(
+        reply.body["suggestions"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty()),
+        "{code} should say what to do next: {}",
+        reply.body
+    );
 }
 
 /// Messages and sessions as an admin sees them, to prove bad calls changed nothing.
 async fn snapshot(client: &Client, admin: &str, sessions: &[&str]) -> Value {
     let mut out = Vec::new();
     for sid in sessions {
-        let messages = call(client, "get_messages", json!({"session_id": sid, "auth_token": admin, "limit": 1000})).await.ok();
-        let session = call(client, "get_session", json!({"session_id": sid, "auth_token": admin})).await.ok();
-        out.push(json!({"messages": messages["messages"], "active": session["session"]["is_active"]}));
+        let messages = call(
+            client,
+            "get_messages",
+            json!({"session_id": sid, "auth_token": admin, "limit": 1000}),
+        )
+        .await
+        .ok();
+        let session = call(
+            client,
+            "get_session",
+            json!({"session_id": sid, "auth_token": admin}),
+        )
+        .await
+        .ok();
+        out.push(
+            json!({"messages": messages["messages"], "active": session["session"]["is_active"]}),
+        );
     }
-    let listed = call(client, "list_sessions", json!({"active_only": false, "auth_token": admin})).await.ok();
+    let listed = call(
+        client,
+        "list_sessions",
+        json!({"active_only": false, "auth_token": admin}),
+    )
+    .await
+    .ok();
     json!({"sessions": out, "listed": listed["count"]})
 }
 
@@ -31,11 +56,51 @@ async fn bad_inputs(backend: Backend) {
     let bob = login(&client, "bob", "claude", false).await;
     let reader = login(&client, "viewer", "generic", false).await;
     let admin = login(&client, "ops", "admin", true).await;
-    let s1 = call(&client, "create_session", json!({"purpose": "one", "auth_token": alice})).await.ok()["session_id"].as_str().unwrap().to_owned();
-    let s2 = call(&client, "create_session", json!({"purpose": "two", "auth_token": alice})).await.ok()["session_id"].as_str().unwrap().to_owned();
-    let m2 = call(&client, "add_message", json!({"session_id": s2, "content": "in two", "auth_token": alice})).await.ok()["message_id"].clone();
-    let closed = call(&client, "create_session", json!({"purpose": "closed", "auth_token": alice})).await.ok()["session_id"].as_str().unwrap().to_owned();
-    call(&client, "close_session", json!({"session_id": closed, "auth_token": alice})).await.ok();
+    let s1 = call(
+        &client,
+        "create_session",
+        json!({"purpose": "one", "auth_token": alice}),
+    )
+    .await
+    .ok()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let s2 = call(
+        &client,
+        "create_session",
+        json!({"purpose": "two", "auth_token": alice}),
+    )
+    .await
+    .ok()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let m2 = call(
+        &client,
+        "add_message",
+        json!({"session_id": s2, "content": "in two", "auth_token": alice}),
+    )
+    .await
+    .ok()["message_id"]
+        .clone();
+    let closed = call(
+        &client,
+        "create_session",
+        json!({"purpose": "closed", "auth_token": alice}),
+    )
+    .await
+    .ok()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    call(
+        &client,
+        "close_session",
+        json!({"session_id": closed, "auth_token": alice}),
+    )
+    .await
+    .ok();
     let before = snapshot(&client, &admin, &[&s1, &s2, &closed]).await;
 
     let post = |extra: Value| {
@@ -45,75 +110,344 @@ async fn bad_inputs(backend: Backend) {
         }
         args
     };
-    expect_code(&client, "add_message", post(json!({"content": ""})), "INVALID_INPUT").await;
-    expect_code(&client, "add_message", post(json!({"content": " \n\t "})), "INVALID_INPUT").await;
-    expect_code(&client, "add_message", post(json!({"content": "x".repeat(100_001)})), "CONTENT_TOO_LARGE").await;
-    expect_code(&client, "add_message", post(json!({"visibility": "secret"})), "INVALID_VISIBILITY").await;
-    expect_code(&client, "add_message", post(json!({"metadata": [1, 2]})), "INVALID_METADATA_FORMAT").await;
-    expect_code(&client, "add_message", post(json!({"metadata": {"k": "v".repeat(20_000)}})), "METADATA_TOO_LARGE").await;
-    expect_code(&client, "add_message", post(json!({"session_id": "session_ffffffffffffffff"})), "SESSION_NOT_FOUND").await;
-    expect_code(&client, "add_message", post(json!({"session_id": "'; DROP TABLE messages; --"})), "INVALID_SESSION_ID").await;
-    expect_code(&client, "add_message", post(json!({"parent_message_id": m2})), "PARENT_MESSAGE_NOT_FOUND").await;
-    expect_code(&client, "add_message", post(json!({"parent_message_id": 999_999})), "PARENT_MESSAGE_NOT_FOUND").await;
-    expect_code(&client, "add_message", post(json!({"session_id": closed})), "SESSION_CLOSED").await;
-    expect_code(&client, "add_message", post(json!({"visibility": "admin_only"})), "PERMISSION_DENIED").await;
-    expect_code(&client, "add_message", post(json!({"auth_token": reader})), "PERMISSION_DENIED").await;
-    expect_code(&client, "add_message", post(json!({"auth_token": null})), "PERMISSION_DENIED").await;
-    expect_code(&client, "add_message", post(json!({"auth_token": "not-a-token"})), "INVALID_TOKEN_FORMAT").await;
+    expect_code(
+        &client,
+        "add_message",
+        post(json!({"content": ""})),
+        "INVALID_INPUT",
+    )
+    .await;
+    expect_code(
+        &client,
+        "add_message",
+        post(json!({"content": " \n\t "})),
+        "INVALID_INPUT",
+    )
+    .await;
+    expect_code(
+        &client,
+        "add_message",
+        post(json!({"content": "x".repeat(100_001)})),
+        "CONTENT_TOO_LARGE",
+    )
+    .await;
+    expect_code(
+        &client,
+        "add_message",
+        post(json!({"visibility": "secret"})),
+        "INVALID_VISIBILITY",
+    )
+    .await;
+    expect_code(
+        &client,
+        "add_message",
+        post(json!({"metadata": [1, 2]})),
+        "INVALID_METADATA_FORMAT",
+    )
+    .await;
+    expect_code(
+        &client,
+        "add_message",
+        post(json!({"metadata": {"k": "v".repeat(20_000)}})),
+        "METADATA_TOO_LARGE",
+    )
+    .await;
+    expect_code(
+        &client,
+        "add_message",
+        post(json!({"session_id": "session_ffffffffffffffff"})),
+        "SESSION_NOT_FOUND",
+    )
+    .await;
+    expect_code(
+        &client,
+        "add_message",
+        post(json!({"session_id": "'; DROP TABLE messages; --"})),
+        "INVALID_SESSION_ID",
+    )
+    .await;
+    expect_code(
+        &client,
+        "add_message",
+        post(json!({"parent_message_id": m2})),
+        "PARENT_MESSAGE_NOT_FOUND",
+    )
+    .await;
+    expect_code(
+        &client,
+        "add_message",
+        post(json!({"parent_message_id": 999_999})),
+        "PARENT_MESSAGE_NOT_FOUND",
+    )
+    .await;
+    expect_code(
+        &client,
+        "add_message",
+        post(json!({"session_id": closed})),
+        "SESSION_CLOSED",
+    )
+    .await;
+    expect_code(
+        &client,
+        "add_message",
+        post(json!({"visibility": "admin_only"})),
+        "PERMISSION_DENIED",
+    )
+    .await;
+    expect_code(
+        &client,
+        "add_message",
+        post(json!({"auth_token": reader})),
+        "PERMISSION_DENIED",
+    )
+    .await;
+    expect_code(
+        &client,
+        "add_message",
+        post(json!({"auth_token": null})),
+        "PERMISSION_DENIED",
+    )
+    .await;
+    expect_code(
+        &client,
+        "add_message",
+        post(json!({"auth_token": "not-a-token"})),
+        "INVALID_TOKEN_FORMAT",
+    )
+    .await;
     let unknown = shared_context_server::auth::new_token();
-    expect_code(&client, "add_message", post(json!({"auth_token": unknown})), "TOKEN_AUTHENTICATION_FAILED").await;
+    expect_code(
+        &client,
+        "add_message",
+        post(json!({"auth_token": unknown})),
+        "TOKEN_AUTHENTICATION_FAILED",
+    )
+    .await;
     let expired = insert_expired_token(&db, "alice").await;
-    expect_code(&client, "add_message", post(json!({"auth_token": expired})), "TOKEN_AUTHENTICATION_FAILED").await;
-    expect_code(&client, "refresh_token", json!({"current_token": expired}), "TOKEN_REFRESH_FAILED").await;
+    expect_code(
+        &client,
+        "add_message",
+        post(json!({"auth_token": expired})),
+        "TOKEN_AUTHENTICATION_FAILED",
+    )
+    .await;
+    expect_code(
+        &client,
+        "refresh_token",
+        json!({"current_token": expired}),
+        "TOKEN_REFRESH_FAILED",
+    )
+    .await;
 
     // A token from another server (its own database) means nothing here.
     let other_db = TestDb::new(backend).await;
     let other = HttpServer::start(&other_db, &[]).await;
     let other_client = other.client().await;
     let foreign = login(&other_client, "alice", "claude", false).await;
-    expect_code(&client, "add_message", post(json!({"auth_token": foreign})), "TOKEN_AUTHENTICATION_FAILED").await;
+    expect_code(
+        &client,
+        "add_message",
+        post(json!({"auth_token": foreign})),
+        "TOKEN_AUTHENTICATION_FAILED",
+    )
+    .await;
 
     // Revoked and rotated tokens stop working at once in this process.
     let doomed = login(&client, "alice", "claude", false).await;
-    call(&client, "revoke_token", json!({"auth_token": doomed})).await.ok();
-    expect_code(&client, "add_message", post(json!({"auth_token": doomed})), "TOKEN_AUTHENTICATION_FAILED").await;
-    expect_code(&client, "refresh_token", json!({"current_token": doomed}), "TOKEN_REFRESH_FAILED").await;
+    call(&client, "revoke_token", json!({"auth_token": doomed}))
+        .await
+        .ok();
+    expect_code(
+        &client,
+        "add_message",
+        post(json!({"auth_token": doomed})),
+        "TOKEN_AUTHENTICATION_FAILED",
+    )
+    .await;
+    expect_code(
+        &client,
+        "refresh_token",
+        json!({"current_token": doomed}),
+        "TOKEN_REFRESH_FAILED",
+    )
+    .await;
     let rotated = login(&client, "alice", "claude", false).await;
-    let fresh = call(&client, "refresh_token", json!({"current_token": rotated})).await.ok()["token"].as_str().unwrap().to_owned();
-    expect_code(&client, "get_messages", json!({"session_id": s1, "auth_token": rotated}), "TOKEN_AUTHENTICATION_FAILED").await;
-    call(&client, "get_messages", json!({"session_id": s1, "auth_token": fresh})).await.ok();
-    expect_code(&client, "revoke_token", json!({"token": fresh, "auth_token": bob}), "PERMISSION_DENIED").await;
+    let fresh = call(&client, "refresh_token", json!({"current_token": rotated}))
+        .await
+        .ok()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    expect_code(
+        &client,
+        "get_messages",
+        json!({"session_id": s1, "auth_token": rotated}),
+        "TOKEN_AUTHENTICATION_FAILED",
+    )
+    .await;
+    call(
+        &client,
+        "get_messages",
+        json!({"session_id": s1, "auth_token": fresh}),
+    )
+    .await
+    .ok();
+    expect_code(
+        &client,
+        "revoke_token",
+        json!({"token": fresh, "auth_token": bob}),
+        "PERMISSION_DENIED",
+    )
+    .await;
 
-    expect_code(&client, "create_session", json!({"purpose": "x", "auth_token": reader}), "PERMISSION_DENIED").await;
-    expect_code(&client, "create_session", json!({"purpose": "   ", "auth_token": alice}), "INVALID_INPUT").await;
-    expect_code(&client, "create_session", json!({"purpose": "x", "metadata": "str", "auth_token": alice}), "INVALID_METADATA_FORMAT").await;
-    expect_code(&client, "close_session", json!({"session_id": s1, "auth_token": bob}), "PERMISSION_DENIED").await;
-    expect_code(&client, "get_messages", json!({"session_id": s1, "visibility_filter": "everything"}), "INVALID_VISIBILITY").await;
-    expect_code(&client, "get_messages", json!({"session_id": s1, "limit": 0}), "INVALID_LIMIT").await;
-    expect_code(&client, "get_messages", json!({"session_id": s1, "limit": 1001}), "INVALID_LIMIT").await;
-    expect_code(&client, "get_messages", json!({"session_id": s1, "offset": -1}), "INVALID_INPUT").await;
-    expect_code(&client, "get_messages", json!({"session_id": s1, "offset": 5, "after_id": 1}), "INVALID_INPUT").await;
-    expect_code(&client, "get_messages", json!({"session_id": "session_ffffffffffffffff"}), "SESSION_NOT_FOUND").await;
-    expect_code(&client, "get_session", json!({"session_id": "session_ffffffffffffffff"}), "SESSION_NOT_FOUND").await;
-    expect_code(&client, "list_sessions", json!({"limit": 500}), "INVALID_LIMIT").await;
-    expect_code(&client, "list_sessions", json!({"cursor": "abc"}), "INVALID_INPUT").await;
-    expect_code(&client, "authenticate_agent", json!({"agent_id": "x", "agent_type": "claude", "api_key": "wrong-key-wrong-key"}), "AUTH_FAILED").await;
-    expect_code(&client, "authenticate_agent", json!({"agent_id": "x", "agent_type": "admin", "requested_permissions": ["admin"]}), "PERMISSION_DENIED").await;
-    expect_code(&client, "authenticate_agent", json!({"agent_id": "", "agent_type": "claude"}), "INVALID_INPUT").await;
-    expect_code(&client, "authenticate_agent", json!({"agent_id": "x", "agent_type": "claude", "requested_permissions": ["root"]}), "INVALID_INPUT").await;
+    expect_code(
+        &client,
+        "create_session",
+        json!({"purpose": "x", "auth_token": reader}),
+        "PERMISSION_DENIED",
+    )
+    .await;
+    expect_code(
+        &client,
+        "create_session",
+        json!({"purpose": "   ", "auth_token": alice}),
+        "INVALID_INPUT",
+    )
+    .await;
+    expect_code(
+        &client,
+        "create_session",
+        json!({"purpose": "x", "metadata": "str", "auth_token": alice}),
+        "INVALID_METADATA_FORMAT",
+    )
+    .await;
+    expect_code(
+        &client,
+        "close_session",
+        json!({"session_id": s1, "auth_token": bob}),
+        "PERMISSION_DENIED",
+    )
+    .await;
+    expect_code(
+        &client,
+        "get_messages",
+        json!({"session_id": s1, "visibility_filter": "everything"}),
+        "INVALID_VISIBILITY",
+    )
+    .await;
+    expect_code(
+        &client,
+        "get_messages",
+        json!({"session_id": s1, "limit": 0}),
+        "INVALID_LIMIT",
+    )
+    .await;
+    expect_code(
+        &client,
+        "get_messages",
+        json!({"session_id": s1, "limit": 1001}),
+        "INVALID_LIMIT",
+    )
+    .await;
+    expect_code(
+        &client,
+        "get_messages",
+        json!({"session_id": s1, "offset": -1}),
+        "INVALID_INPUT",
+    )
+    .await;
+    expect_code(
+        &client,
+        "get_messages",
+        json!({"session_id": s1, "offset": 5, "after_id": 1}),
+        "INVALID_INPUT",
+    )
+    .await;
+    expect_code(
+        &client,
+        "get_messages",
+        json!({"session_id": "session_ffffffffffffffff"}),
+        "SESSION_NOT_FOUND",
+    )
+    .await;
+    expect_code(
+        &client,
+        "get_session",
+        json!({"session_id": "session_ffffffffffffffff"}),
+        "SESSION_NOT_FOUND",
+    )
+    .await;
+    expect_code(
+        &client,
+        "list_sessions",
+        json!({"limit": 500}),
+        "INVALID_LIMIT",
+    )
+    .await;
+    expect_code(
+        &client,
+        "list_sessions",
+        json!({"cursor": "abc"}),
+        "INVALID_INPUT",
+    )
+    .await;
+    expect_code(
+        &client,
+        "authenticate_agent",
+        json!({"agent_id": "x", "agent_type": "claude", "api_key": "wrong-key-wrong-key"}),
+        "AUTH_FAILED",
+    )
+    .await;
+    expect_code(
+        &client,
+        "authenticate_agent",
+        json!({"agent_id": "x", "agent_type": "admin", "requested_permissions": ["admin"]}),
+        "PERMISSION_DENIED",
+    )
+    .await;
+    expect_code(
+        &client,
+        "authenticate_agent",
+        json!({"agent_id": "", "agent_type": "claude"}),
+        "INVALID_INPUT",
+    )
+    .await;
+    expect_code(
+        &client,
+        "authenticate_agent",
+        json!({"agent_id": "x", "agent_type": "claude", "requested_permissions": ["root"]}),
+        "INVALID_INPUT",
+    )
+    .await;
 
     let after = snapshot(&client, &admin, &[&s1, &s2, &closed]).await;
     assert_eq!(before, after, "a rejected call changed the data");
 
     // Wrong argument types are protocol errors (invalid params), not tool results.
-    let params = rmcp::model::CallToolRequestParams::new("get_messages")
-        .with_arguments(json!({"session_id": s1, "limit": "ten"}).as_object().unwrap().clone());
+    let params = rmcp::model::CallToolRequestParams::new("get_messages").with_arguments(
+        json!({"session_id": s1, "limit": "ten"})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
     match client.call_tool(params).await {
         Err(_) => {}
         Ok(result) => {
-            assert_eq!(result.is_error, Some(true), "a string limit must be rejected: {result:?}");
-            let text = result.content.first().and_then(|c| c.as_text()).map(|t| t.text.clone()).unwrap_or_default();
-            assert!(text.contains("limit") || text.contains("invalid"), "the error should name the argument: {text}");
+            assert_eq!(
+                result.is_error,
+                Some(true),
+                "a string limit must be rejected: {result:?}"
+            );
+            let text = result
+                .content
+                .first()
+                .and_then(|c| c.as_text())
+                .map(|t| t.text.clone())
+                .unwrap_or_default();
+            assert!(
+                text.contains("limit") || text.contains("invalid"),
+                "the error should name the argument: {text}"
+            );
         }
     }
 }

@@ -2,13 +2,20 @@
 //! care: the covering per-session read, the partial index on open sessions, the JSONB GIN indexes.
 
 use serde_json::Value;
-use shared_context_server::storage::postgres::{COUNT_MESSAGES, LIST_ACTIVE_SESSIONS, LIST_MESSAGES_ASC, LIST_MESSAGES_DESC};
+use shared_context_server::storage::postgres::{
+    COUNT_MESSAGES, LIST_ACTIVE_SESSIONS, LIST_MESSAGES_ASC, LIST_MESSAGES_DESC,
+};
 use shared_context_server::storage::{self, ConnectOptions};
 use sqlx::Connection as _;
 
 use crate::support::*;
 
-async fn plan(conn: &mut sqlx::PgConnection, sql: &str, binds: &[Option<&str>], ints: &[i64]) -> String {
+async fn plan(
+    conn: &mut sqlx::PgConnection,
+    sql: &str,
+    binds: &[Option<&str>],
+    ints: &[i64],
+) -> String {
     let text = format!("EXPLAIN (FORMAT JSON) {sql}");
     let mut q = sqlx::query_scalar::<_, Value>(sqlx::AssertSqlSafe(text));
     for b in binds {
@@ -23,9 +30,14 @@ async fn plan(conn: &mut sqlx::PgConnection, sql: &str, binds: &[Option<&str>], 
 #[tokio::test]
 async fn postgres_hot_queries_use_their_indexes() {
     let db = TestDb::new(Backend::Postgres).await;
-    let store = storage::connect(&db.url, &ConnectOptions::default()).await.expect("migrate");
+    let store = storage::connect(&db.url, &ConnectOptions::default())
+        .await
+        .expect("migrate");
     let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
-    sqlx::query("SET search_path = shared_context").execute(&mut conn).await.unwrap();
+    sqlx::query("SET search_path = shared_context")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     // One statement each: batch loads, not a loop of round trips.
     sqlx::query(
         "INSERT INTO sessions (id, purpose, created_by, metadata, is_active, created_at, updated_at) \
@@ -45,7 +57,10 @@ async fn postgres_hot_queries_use_their_indexes() {
     .await
     .unwrap();
     // As autovacuum leaves a table in steady state: statistics and the visibility map.
-    sqlx::query("VACUUM ANALYZE").execute(&mut conn).await.unwrap();
+    sqlx::query("VACUUM ANALYZE")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     // 100 busy sessions of 1,000 messages each: the read seeks one session and walks it in id order.
     let session = Some("session_0000000000000011");
     let reader = [Some("agent"), Some("agent1"), Some("claude")];
@@ -54,17 +69,44 @@ async fn postgres_hot_queries_use_their_indexes() {
     binds.extend([session, None]);
     for sql in [LIST_MESSAGES_ASC, LIST_MESSAGES_DESC] {
         let p = plan(&mut conn, sql, &binds, &[0, 50, 0]).await;
-        assert!(p.contains("\"messages_session_read_idx\""), "per-session read should use the covering index: {p}");
+        assert!(
+            p.contains("\"messages_session_read_idx\""),
+            "per-session read should use the covering index: {p}"
+        );
     }
     let p = plan(&mut conn, COUNT_MESSAGES, &binds, &[0]).await;
-    assert!(p.contains("Index Only Scan") && p.contains("messages_session_read_idx"), "count should be index-only: {p}");
+    assert!(
+        p.contains("Index Only Scan") && p.contains("messages_session_read_idx"),
+        "count should be index-only: {p}"
+    );
 
     let p = plan(&mut conn, LIST_ACTIVE_SESSIONS, &[], &[i64::MAX, 50]).await;
-    assert!(p.contains("sessions_active_seq_idx"), "open sessions should come from the partial index: {p}");
+    assert!(
+        p.contains("sessions_active_seq_idx"),
+        "open sessions should come from the partial index: {p}"
+    );
 
-    let p = plan(&mut conn, "SELECT id FROM messages WHERE metadata @> jsonb_build_object('ticket', $1::text)", &[Some("T777")], &[]).await;
-    assert!(p.contains("messages_metadata_gin_idx"), "metadata containment should use the GIN index: {p}");
-    let p = plan(&mut conn, "SELECT id FROM sessions WHERE metadata @> jsonb_build_object('ticket', $1::text)", &[Some("T77")], &[]).await;
-    assert!(p.contains("sessions_metadata_gin_idx"), "session metadata containment should use the GIN index: {p}");
+    let p = plan(
+        &mut conn,
+        "SELECT id FROM messages WHERE metadata @> jsonb_build_object('ticket', $1::text)",
+        &[Some("T777")],
+        &[],
+    )
+    .await;
+    assert!(
+        p.contains("messages_metadata_gin_idx"),
+        "metadata containment should use the GIN index: {p}"
+    );
+    let p = plan(
+        &mut conn,
+        "SELECT id FROM sessions WHERE metadata @> jsonb_build_object('ticket', $1::text)",
+        &[Some("T77")],
+        &[],
+    )
+    .await;
+    assert!(
+        p.contains("sessions_metadata_gin_idx"),
+        "session metadata containment should use the GIN index: {p}"
+    );
     store.close().await;
 }

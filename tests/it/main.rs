@@ -1,16 +1,20 @@
 //! One integration-test binary: the real server over real transports, on both backends.
 
-mod support;
-mod visibility;
 mod bad_input;
-mod storage_contract;
-mod transports;
+mod crash;
+mod deploy;
+mod explain;
+mod fuzz;
 mod guidance;
+mod idempotency;
 mod memory;
 mod outage;
 mod pg_cluster;
-mod deploy;
-mod tls;
+mod realtime;
 mod search;
-mod explain;
+mod storage_contract;
+mod support;
+mod tls;
 mod transfer;
+mod transports;
+mod visibility;

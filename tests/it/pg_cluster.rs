@@ -22,7 +22,11 @@ fn pg_bin_dir() -> PathBuf {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Runs a PostgreSQL tool as the `postgres` user (initdb refuses to run as root).
@@ -33,7 +37,12 @@ fn as_postgres(bin: &Path, tool: &str, args: &[&str]) -> std::process::Output {
         .args(args)
         .output()
         .expect("runuser");
-    assert!(out.status.success(), "{tool} {args:?} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{tool} {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -47,10 +56,32 @@ impl TempCluster {
     pub fn start_with(dir: PathBuf, settings: &[String]) -> Self {
         let bin = pg_bin_dir();
         std::fs::create_dir_all(&dir).unwrap();
-        Command::new("chown").args(["-R", "postgres:postgres"]).arg(&dir).status().unwrap();
+        Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(&dir)
+            .status()
+            .unwrap();
         let data = dir.join("data");
-        as_postgres(&bin, "initdb", &["-D", data.to_str().unwrap(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C"]);
-        let cluster = Self { dir, port: free_port(), bin, settings: settings.to_vec() };
+        as_postgres(
+            &bin,
+            "initdb",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ],
+        );
+        let cluster = Self {
+            dir,
+            port: free_port(),
+            bin,
+            settings: settings.to_vec(),
+        };
         cluster.resume();
         cluster
     }
@@ -61,19 +92,51 @@ impl TempCluster {
 
     /// Starts the (stopped) server again on the same port and data.
     pub fn resume(&self) {
-        let mut opts = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, self.dir.display());
+        let mut opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.dir.display()
+        );
         for setting in &self.settings {
             opts.push_str(&format!(" -c {setting}"));
         }
         let data = self.dir.join("data");
         let log = self.dir.join("server.log");
-        as_postgres(&self.bin, "pg_ctl", &["-D", data.to_str().unwrap(), "-l", log.to_str().unwrap(), "-o", &opts, "-w", "-t", "30", "start"]);
+        as_postgres(
+            &self.bin,
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-l",
+                log.to_str().unwrap(),
+                "-o",
+                &opts,
+                "-w",
+                "-t",
+                "30",
+                "start",
+            ],
+        );
     }
 
     /// Stops the server: `fast` (clean) or `immediate` (like a crash).
     pub fn stop(&self, mode: &str) {
         let data = self.dir.join("data");
-        as_postgres(&self.bin, "pg_ctl", &["-D", data.to_str().unwrap(), "-m", mode, "-w", "-t", "30", "stop"]);
+        as_postgres(
+            &self.bin,
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-m",
+                mode,
+                "-w",
+                "-t",
+                "30",
+                "stop",
+            ],
+        );
     }
 }
 
@@ -83,7 +146,14 @@ impl Drop for TempCluster {
         let _ = Command::new("runuser")
             .args(["-u", "postgres", "--"])
             .arg(self.bin.join("pg_ctl"))
-            .args(["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"])
+            .args([
+                "-D",
+                data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ])
             .output();
         let _ = std::fs::remove_dir_all(&self.dir);
     }

@@ -14,7 +14,15 @@ use crate::support::*;
 
 async fn open(backend: Backend) -> (TestDb, Arc<dyn Store>) {
     let db = TestDb::new(backend).await;
-    let store = storage::connect(&db.url, &ConnectOptions { max_connections: 8, ..ConnectOptions::default() }).await.expect("connect");
+    let store = storage::connect(
+        &db.url,
+        &ConnectOptions {
+            max_connections: 8,
+            ..ConnectOptions::default()
+        },
+    )
+    .await
+    .expect("connect");
     (db, store)
 }
 
@@ -28,7 +36,12 @@ fn new_session(purpose: &str) -> NewSession {
     }
 }
 
-fn new_message(session: &SessionId, sender: &str, sender_type: &str, visibility: Visibility) -> NewMessage {
+fn new_message(
+    session: &SessionId,
+    sender: &str,
+    sender_type: &str,
+    visibility: Visibility,
+) -> NewMessage {
     NewMessage {
         session_id: session.clone(),
         sender: sender.into(),
@@ -42,7 +55,15 @@ fn new_message(session: &SessionId, sender: &str, sender_type: &str, visibility:
 }
 
 fn query<'a>(session: &'a SessionId, reader: &'a Reader) -> MessageQuery<'a> {
-    MessageQuery { session_id: session, reader, only: None, after_id: 0, offset: 0, limit: 1000, newest_first: false }
+    MessageQuery {
+        session_id: session,
+        reader,
+        only: None,
+        after_id: 0,
+        offset: 0,
+        limit: 1000,
+        newest_first: false,
+    }
 }
 
 async fn inserted(store: &dyn Store, m: &NewMessage) -> i64 {
@@ -59,22 +80,46 @@ async fn sessions_round_trip(backend: Backend) {
     let fetched = store.get_session(&new.id).await.unwrap().expect("exists");
     assert_eq!(created, fetched, "what is written is what is read");
     assert_eq!(fetched.created_at, new.at, "timestamps keep microseconds");
-    assert!(store.get_session(&SessionId::generate()).await.unwrap().is_none());
+    assert!(
+        store
+            .get_session(&SessionId::generate())
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     let second = store.create_session(&new_session("second")).await.unwrap();
     let page = store.list_sessions(true, 1, None).await.unwrap();
     assert_eq!(page[0].id, second.id, "newest first");
-    let next = store.list_sessions(true, 10, Some(page[0].seq)).await.unwrap();
-    assert_eq!(next.iter().map(|s| s.id.clone()).collect::<Vec<_>>(), vec![created.id.clone()]);
+    let next = store
+        .list_sessions(true, 10, Some(page[0].seq))
+        .await
+        .unwrap();
+    assert_eq!(
+        next.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
+        vec![created.id.clone()]
+    );
 
-    let closed = store.close_session(&new.id, now()).await.unwrap().expect("closed");
+    let closed = store
+        .close_session(&new.id, now())
+        .await
+        .unwrap()
+        .expect("closed");
     assert!(!closed.is_active);
     assert_eq!(store.list_sessions(true, 10, None).await.unwrap().len(), 1);
     assert_eq!(store.list_sessions(false, 10, None).await.unwrap().len(), 2);
     let m = new_message(&new.id, "alice", "claude", Visibility::Public);
-    assert_eq!(store.add_message(&m).await.unwrap(), InsertOutcome::SessionClosed);
+    assert_eq!(
+        store.add_message(&m).await.unwrap(),
+        InsertOutcome::SessionClosed
+    );
     let audit = store.recent_audit(10).await.unwrap();
-    assert!(audit.iter().any(|a| a.event == "session_created" && a.session_id.as_deref() == Some(new.id.as_str())));
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.event == "session_created"
+                && a.session_id.as_deref() == Some(new.id.as_str()))
+    );
 }
 
 async fn message_outcomes_and_paging(backend: Backend) {
@@ -83,16 +128,40 @@ async fn message_outcomes_and_paging(backend: Backend) {
     let sid = SessionId::parse(&s.id).unwrap();
     let other = store.create_session(&new_session("other")).await.unwrap();
     let other_id = SessionId::parse(&other.id).unwrap();
-    let foreign = inserted(store.as_ref(), &new_message(&other_id, "bob", "claude", Visibility::Public)).await;
+    let foreign = inserted(
+        store.as_ref(),
+        &new_message(&other_id, "bob", "claude", Visibility::Public),
+    )
+    .await;
 
-    assert_eq!(store.add_message(&new_message(&SessionId::generate(), "a", "claude", Visibility::Public)).await.unwrap(), InsertOutcome::SessionMissing);
+    assert_eq!(
+        store
+            .add_message(&new_message(
+                &SessionId::generate(),
+                "a",
+                "claude",
+                Visibility::Public
+            ))
+            .await
+            .unwrap(),
+        InsertOutcome::SessionMissing
+    );
     let mut reply = new_message(&sid, "alice", "claude", Visibility::Public);
     reply.parent_message_id = Some(foreign);
-    assert_eq!(store.add_message(&reply).await.unwrap(), InsertOutcome::ParentNotInSession);
+    assert_eq!(
+        store.add_message(&reply).await.unwrap(),
+        InsertOutcome::ParentNotInSession
+    );
 
     let mut ids = Vec::new();
     for _ in 0..7 {
-        ids.push(inserted(store.as_ref(), &new_message(&sid, "alice", "claude", Visibility::Public)).await);
+        ids.push(
+            inserted(
+                store.as_ref(),
+                &new_message(&sid, "alice", "claude", Visibility::Public),
+            )
+            .await,
+        );
     }
     reply.parent_message_id = Some(ids[0]);
     let child = inserted(store.as_ref(), &reply).await;
@@ -106,13 +175,51 @@ async fn message_outcomes_and_paging(backend: Backend) {
     assert_eq!(all[0].metadata, *json!({"k": "v"}).as_object().unwrap());
     assert_eq!(store.count_messages(&query(&sid, &admin)).await.unwrap(), 8);
 
-    let page = MessageQuery { offset: 2, limit: 3, ..query(&sid, &admin) };
-    assert_eq!(store.list_messages(&page).await.unwrap().iter().map(|m| m.id).collect::<Vec<_>>(), ids[2..5]);
-    let after = MessageQuery { after_id: ids[5], ..query(&sid, &admin) };
-    assert_eq!(store.list_messages(&after).await.unwrap().iter().map(|m| m.id).collect::<Vec<_>>(), ids[6..]);
+    let page = MessageQuery {
+        offset: 2,
+        limit: 3,
+        ..query(&sid, &admin)
+    };
+    assert_eq!(
+        store
+            .list_messages(&page)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.id)
+            .collect::<Vec<_>>(),
+        ids[2..5]
+    );
+    let after = MessageQuery {
+        after_id: ids[5],
+        ..query(&sid, &admin)
+    };
+    assert_eq!(
+        store
+            .list_messages(&after)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.id)
+            .collect::<Vec<_>>(),
+        ids[6..]
+    );
     assert_eq!(store.count_messages(&after).await.unwrap(), 2);
-    let newest = MessageQuery { newest_first: true, limit: 2, ..query(&sid, &admin) };
-    assert_eq!(store.list_messages(&newest).await.unwrap().iter().map(|m| m.id).collect::<Vec<_>>(), vec![ids[7], ids[6]]);
+    let newest = MessageQuery {
+        newest_first: true,
+        limit: 2,
+        ..query(&sid, &admin)
+    };
+    assert_eq!(
+        store
+            .list_messages(&newest)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.id)
+            .collect::<Vec<_>>(),
+        vec![ids[7], ids[6]]
+    );
     let touched = store.get_session(&sid).await.unwrap().unwrap();
     assert!(touched.updated_at >= touched.created_at);
 }
@@ -131,16 +238,39 @@ async fn sql_visibility_matches_rule(backend: Backend) {
         }
     }
     let mut readers = vec![Reader::Admin, Reader::PublicOnly];
-    for (id, ty) in senders.iter().chain(&[("dave", "gemini"), ("eve", "codex")]) {
-        readers.push(Reader::Agent { agent_id: (*id).into(), agent_type: (*ty).into() });
+    for (id, ty) in senders
+        .iter()
+        .chain(&[("dave", "gemini"), ("eve", "codex")])
+    {
+        readers.push(Reader::Agent {
+            agent_id: (*id).into(),
+            agent_type: (*ty).into(),
+        });
     }
     for reader in &readers {
-        for only in [None, Some(Visibility::Public), Some(Visibility::Private), Some(Visibility::AgentOnly), Some(Visibility::AdminOnly)] {
-            let q = MessageQuery { only, ..query(&sid, reader) };
-            let got: Vec<i64> = store.list_messages(&q).await.unwrap().iter().map(|m| m.id).collect();
+        for only in [
+            None,
+            Some(Visibility::Public),
+            Some(Visibility::Private),
+            Some(Visibility::AgentOnly),
+            Some(Visibility::AdminOnly),
+        ] {
+            let q = MessageQuery {
+                only,
+                ..query(&sid, reader)
+            };
+            let got: Vec<i64> = store
+                .list_messages(&q)
+                .await
+                .unwrap()
+                .iter()
+                .map(|m| m.id)
+                .collect();
             let want: Vec<i64> = messages
                 .iter()
-                .filter(|(_, vis, sender, ty)| reader.may_read(*vis, sender, ty) && only.is_none_or(|o| o == *vis))
+                .filter(|(_, vis, sender, ty)| {
+                    reader.may_read(*vis, sender, ty) && only.is_none_or(|o| o == *vis)
+                })
                 .map(|(id, ..)| *id)
                 .collect();
             assert_eq!(got, want, "{reader:?} with filter {only:?}");
@@ -162,25 +292,71 @@ async fn tokens(backend: Backend) {
     };
     store.insert_token(&t).await.unwrap();
     let found = store.find_token("h1").await.unwrap().unwrap();
-    assert_eq!((found.agent_id.as_str(), found.permissions.len(), found.expires_at), ("alice", 2, t.expires_at));
-    let next = TokenRecord { token_hash: "h2".into(), ..t.clone() };
+    assert_eq!(
+        (
+            found.agent_id.as_str(),
+            found.permissions.len(),
+            found.expires_at
+        ),
+        ("alice", 2, t.expires_at)
+    );
+    let next = TokenRecord {
+        token_hash: "h2".into(),
+        ..t.clone()
+    };
     assert!(store.rotate_token("h1", &next, now()).await.unwrap());
-    assert!(store.find_token("h1").await.unwrap().unwrap().revoked_at.is_some());
-    let again = TokenRecord { token_hash: "h3".into(), ..t.clone() };
-    assert!(!store.rotate_token("h1", &again, now()).await.unwrap(), "a token rotates once");
-    assert!(store.find_token("h3").await.unwrap().is_none(), "a failed rotation writes nothing");
+    assert!(
+        store
+            .find_token("h1")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+    let again = TokenRecord {
+        token_hash: "h3".into(),
+        ..t.clone()
+    };
+    assert!(
+        !store.rotate_token("h1", &again, now()).await.unwrap(),
+        "a token rotates once"
+    );
+    assert!(
+        store.find_token("h3").await.unwrap().is_none(),
+        "a failed rotation writes nothing"
+    );
     assert!(store.revoke_token("h2", now()).await.unwrap());
     assert!(!store.revoke_token("h2", now()).await.unwrap());
     assert!(!store.revoke_token("nope", now()).await.unwrap());
-    let expired = TokenRecord { token_hash: "h4".into(), expires_at: now() - Duration::seconds(1), ..t };
+    let expired = TokenRecord {
+        token_hash: "h4".into(),
+        expires_at: now() - Duration::seconds(1),
+        ..t
+    };
     store.insert_token(&expired).await.unwrap();
-    assert!(!store.rotate_token("h4", &TokenRecord { token_hash: "h5".into(), ..expired.clone() }, now()).await.unwrap());
+    assert!(
+        !store
+            .rotate_token(
+                "h4",
+                &TokenRecord {
+                    token_hash: "h5".into(),
+                    ..expired.clone()
+                },
+                now()
+            )
+            .await
+            .unwrap()
+    );
 }
 
 /// Concurrent writers into one session: every message lands once and ids read back in order.
 async fn concurrent_writers(backend: Backend) {
     let (_db, store) = open(backend).await;
-    let s = store.create_session(&new_session("concurrent")).await.unwrap();
+    let s = store
+        .create_session(&new_session("concurrent"))
+        .await
+        .unwrap();
     let sid = SessionId::parse(&s.id).unwrap();
     let mut tasks = Vec::new();
     for w in 0..8 {
@@ -189,7 +365,13 @@ async fn concurrent_writers(backend: Backend) {
         tasks.push(tokio::spawn(async move {
             let mut ids = Vec::new();
             for _ in 0..25 {
-                ids.push(inserted(store.as_ref(), &new_message(&sid, &format!("w{w}"), "claude", Visibility::Public)).await);
+                ids.push(
+                    inserted(
+                        store.as_ref(),
+                        &new_message(&sid, &format!("w{w}"), "claude", Visibility::Public),
+                    )
+                    .await,
+                );
             }
             ids
         }));
@@ -201,7 +383,13 @@ async fn concurrent_writers(backend: Backend) {
     all.sort_unstable();
     all.dedup();
     assert_eq!(all.len(), 200);
-    let read: Vec<i64> = store.list_messages(&query(&sid, &Reader::Admin)).await.unwrap().iter().map(|m| m.id).collect();
+    let read: Vec<i64> = store
+        .list_messages(&query(&sid, &Reader::Admin))
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.id)
+        .collect();
     assert_eq!(read, all);
 }
 
@@ -212,4 +400,10 @@ macro_rules! contract {
     };
 }
 
-contract!(sessions_round_trip, message_outcomes_and_paging, sql_visibility_matches_rule, tokens, concurrent_writers);
+contract!(
+    sessions_round_trip,
+    message_outcomes_and_paging,
+    sql_visibility_matches_rule,
+    tokens,
+    concurrent_writers
+);

@@ -30,7 +30,11 @@ pub enum Backend {
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 pub fn unique_name(prefix: &str) -> String {
-    format!("{prefix}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 pub fn temp_dir() -> PathBuf {
@@ -41,7 +45,8 @@ pub fn temp_dir() -> PathBuf {
 
 /// The PostgreSQL server the tests create their databases on.
 pub fn pg_admin_url() -> String {
-    std::env::var("SCS_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("SCS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// One database for one test, removed when dropped.
@@ -55,7 +60,12 @@ pub struct TestDb {
 impl TestDb {
     /// A database the test manages itself (for example on its own cluster).
     pub fn external(backend: Backend, url: String) -> Self {
-        Self { backend, url, dir: temp_dir(), pg_name: None }
+        Self {
+            backend,
+            url,
+            dir: temp_dir(),
+            pg_name: None,
+        }
     }
 
     pub async fn new(backend: Backend) -> Self {
@@ -63,7 +73,12 @@ impl TestDb {
         match backend {
             Backend::Sqlite => {
                 let url = format!("sqlite:{}", dir.join("test.db").display());
-                Self { backend, url, dir, pg_name: None }
+                Self {
+                    backend,
+                    url,
+                    dir,
+                    pg_name: None,
+                }
             }
             Backend::Postgres => {
                 let admin = pg_admin_url();
@@ -75,9 +90,17 @@ impl TestDb {
                          Run scripts/test.sh, which starts it, or set SCS_TEST_POSTGRES_URL."
                     ),
                 };
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create test database");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
                 let (base, _) = admin.rsplit_once('/').expect("admin url has a database");
-                Self { backend, url: format!("{base}/{name}"), dir, pg_name: Some(name) }
+                Self {
+                    backend,
+                    url: format!("{base}/{name}"),
+                    dir,
+                    pg_name: Some(name),
+                }
             }
         }
     }
@@ -91,12 +114,17 @@ impl Drop for TestDb {
         if let Some(name) = self.pg_name.take() {
             let admin = pg_admin_url();
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
                 rt.block_on(async {
                     if let Ok(mut conn) = sqlx::postgres::PgConnection::connect(&admin).await {
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                            .execute(&mut conn)
-                            .await;
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .execute(&mut conn)
+                        .await;
                     }
                 });
             })
@@ -111,7 +139,10 @@ pub fn server_env(db: &TestDb) -> Vec<(String, String)> {
         ("DATABASE_URL".into(), db.url.clone()),
         ("API_KEY".into(), API_KEY.into()),
         ("ADMIN_API_KEY".into(), ADMIN_KEY.into()),
-        ("SCS_DATA_DIR".into(), db.dir.join("data").display().to_string()),
+        (
+            "SCS_DATA_DIR".into(),
+            db.dir.join("data").display().to_string(),
+        ),
         ("LOG_LEVEL".into(), "warn".into()),
         // Many servers run at once in the suite: keep each one's PostgreSQL pool small.
         ("POSTGRES_POOL_SIZE".into(), "2".into()),
@@ -129,7 +160,12 @@ pub struct HttpServer {
 impl HttpServer {
     pub async fn start(db: &TestDb, extra_env: &[(&str, &str)]) -> Self {
         let mut cmd = tokio::process::Command::new(BIN);
-        cmd.args(["--port", "0"]).envs(server_env(db)).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
+        cmd.args(["--port", "0"])
+            .envs(server_env(db))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
@@ -142,7 +178,9 @@ impl HttpServer {
                 .await
                 .expect("server did not report ready within 30 s")
                 .expect("read stderr")
-                .unwrap_or_else(|| panic!("server exited before ready: {:?}", stderr.lock().unwrap()));
+                .unwrap_or_else(|| {
+                    panic!("server exited before ready: {:?}", stderr.lock().unwrap())
+                });
             stderr.lock().unwrap().push(line.clone());
             if let Some(url) = line.strip_prefix("shared-context-server ready: ") {
                 break url.trim_end_matches("/mcp").to_owned();
@@ -154,7 +192,11 @@ impl HttpServer {
                 sink.lock().unwrap().push(line);
             }
         });
-        Self { child, base, stderr }
+        Self {
+            child,
+            base,
+            stderr,
+        }
     }
 
     pub fn mcp_url(&self) -> String {
@@ -165,15 +207,25 @@ impl HttpServer {
     pub async fn client_with(&self, headers: &[(&str, &str)]) -> Result<Client, String> {
         let map: HashMap<HeaderName, HeaderValue> = headers
             .iter()
-            .map(|(k, v)| (HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap()))
+            .map(|(k, v)| {
+                (
+                    HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    HeaderValue::from_str(v).unwrap(),
+                )
+            })
             .collect();
-        let config = StreamableHttpClientTransportConfig::with_uri(self.mcp_url()).custom_headers(map);
-        ().serve(StreamableHttpClientTransport::from_config(config)).await.map_err(|e| e.to_string())
+        let config =
+            StreamableHttpClientTransportConfig::with_uri(self.mcp_url()).custom_headers(map);
+        ().serve(StreamableHttpClientTransport::from_config(config))
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// An MCP client authorised with the agent API key.
     pub async fn client(&self) -> Client {
-        self.client_with(&[("x-api-key", API_KEY)]).await.expect("connect with API key")
+        self.client_with(&[("x-api-key", API_KEY)])
+            .await
+            .expect("connect with API key")
     }
 }
 
@@ -203,23 +255,44 @@ impl Reply {
     pub fn err_code(&self) -> &str {
         assert!(self.is_error, "expected an error, got {}", self.body);
         assert_eq!(self.body["success"], json!(false));
-        assert!(self.body["error"].as_str().is_some_and(|e| !e.is_empty()), "error sentence missing: {}", self.body);
+        assert!(
+            self.body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "error sentence missing: {}",
+            self.body
+        );
         self.body["code"].as_str().unwrap_or_default()
     }
 }
 
-pub async fn call(client: &Client, tool: &str, args: Value) -> Reply {
-    let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(args.as_object().cloned().unwrap_or_default());
-    let result = client.call_tool(params).await.unwrap_or_else(|e| panic!("{tool} failed at protocol level: {e}"));
+pub async fn call(client: &rmcp::Peer<RoleClient>, tool: &str, args: Value) -> Reply {
+    let params = CallToolRequestParams::new(tool.to_owned())
+        .with_arguments(args.as_object().cloned().unwrap_or_default());
+    let result = client
+        .call_tool(params)
+        .await
+        .unwrap_or_else(|e| panic!("{tool} failed at protocol level: {e}"));
     let body = result.structured_content.clone().unwrap_or_else(|| {
-        let text = result.content.first().and_then(|c| c.as_text()).map(|t| t.text.clone()).unwrap_or_default();
+        let text = result
+            .content
+            .first()
+            .and_then(|c| c.as_text())
+            .map(|t| t.text.clone())
+            .unwrap_or_default();
         serde_json::from_str(&text).unwrap_or(Value::Null)
     });
-    Reply { is_error: result.is_error.unwrap_or(false), body }
+    Reply {
+        is_error: result.is_error.unwrap_or(false),
+        body,
+    }
 }
 
 /// Authenticates an agent and returns its token.
-pub async fn login(client: &Client, agent_id: &str, agent_type: &str, admin: bool) -> String {
+pub async fn login(
+    client: &rmcp::Peer<RoleClient>,
+    agent_id: &str,
+    agent_type: &str,
+    admin: bool,
+) -> String {
     let mut args = json!({"agent_id": agent_id, "agent_type": agent_type});
     if admin {
         args["requested_permissions"] = json!(["read", "write", "admin"]);
@@ -237,7 +310,9 @@ pub async fn insert_expired_token(db: &TestDb, agent_id: &str) -> String {
     let expires = chrono::Utc::now() - chrono::Duration::hours(1);
     match db.backend {
         Backend::Sqlite => {
-            let mut conn = sqlx::sqlite::SqliteConnection::connect(&db.url).await.expect("open sqlite");
+            let mut conn = sqlx::sqlite::SqliteConnection::connect(&db.url)
+                .await
+                .expect("open sqlite");
             sqlx::query("INSERT INTO agent_tokens (token_hash, agent_id, agent_type, permissions, issued_at, expires_at) VALUES ($1, $2, 'claude', 'read,write', $3, $4)")
                 .bind(hash)
                 .bind(agent_id)
@@ -248,7 +323,9 @@ pub async fn insert_expired_token(db: &TestDb, agent_id: &str) -> String {
                 .expect("insert expired token");
         }
         Backend::Postgres => {
-            let mut conn = sqlx::postgres::PgConnection::connect(&db.url).await.expect("open postgres");
+            let mut conn = sqlx::postgres::PgConnection::connect(&db.url)
+                .await
+                .expect("open postgres");
             sqlx::query("INSERT INTO shared_context.agent_tokens (token_hash, agent_id, agent_type, permissions, issued_at, expires_at) VALUES ($1, $2, 'claude', 'read,write', $3, $4)")
                 .bind(hash)
                 .bind(agent_id)
@@ -260,4 +337,46 @@ pub async fn insert_expired_token(db: &TestDb, agent_id: &str) -> String {
         }
     }
     token
+}
+
+/// A tiny deterministic pseudo-random generator (xorshift64*), for fuzz and crash tests.
+pub struct XorShift(u64);
+
+impl XorShift {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.max(1))
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    /// True with probability `num/den`.
+    pub fn chance(&mut self, num: u64, den: u64) -> bool {
+        self.below(den) < num
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}
+
+/// Resident memory (VmRSS, KiB) of a process, from /proc/PID/status.
+pub fn vm_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("read /proc/{pid}/status: {e}"));
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no VmRSS in /proc/{pid}/status"))
 }

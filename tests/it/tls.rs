@@ -8,20 +8,86 @@ use crate::pg_cluster::TempCluster;
 use crate::support::*;
 
 fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl");
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A CA, and a server certificate it signed for the name `localhost` only.
 fn make_pki(dir: &Path) {
     for ca in ["ca", "other-ca"] {
-        openssl(dir, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", &format!("/CN={ca}"), "-keyout", &format!("{ca}.key"), "-out", &format!("{ca}.pem")]);
+        openssl(
+            dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                &format!("/CN={ca}"),
+                "-keyout",
+                &format!("{ca}.key"),
+                "-out",
+                &format!("{ca}.pem"),
+            ],
+        );
     }
-    openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr"]);
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ],
+    );
     std::fs::write(dir.join("ext.cnf"), "subjectAltName=DNS:localhost\n").unwrap();
-    openssl(dir, &["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "ext.cnf", "-out", "server.pem"]);
-    Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir).status().unwrap();
-    Command::new("chmod").args(["600"]).arg(dir.join("server.key")).status().unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "server.pem",
+        ],
+    );
+    Command::new("chown")
+        .args(["-R", "postgres:postgres"])
+        .arg(dir)
+        .status()
+        .unwrap();
+    Command::new("chmod")
+        .args(["600"])
+        .arg(dir.join("server.key"))
+        .status()
+        .unwrap();
 }
 
 /// Runs `migrate` (connect, migrate, exit) with the given environment; returns (ok, stderr).
@@ -38,7 +104,10 @@ fn migrate(env: &[(&str, String)]) -> (bool, String) {
     }
     let out = cmd.output().unwrap();
     let _ = std::fs::remove_dir_all(data);
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[tokio::test]
@@ -55,20 +124,58 @@ async fn postgres_tls_modes_against_a_real_server() {
     let cluster = TempCluster::start_with(dir.join("cluster"), &settings);
     let ca = pki.join("ca.pem").display().to_string();
     let other_ca = pki.join("other-ca.pem").display().to_string();
-    let url = |host: &str, query: &str| format!("postgres://postgres@{host}:{}/postgres?{query}", cluster.port);
+    let url = |host: &str, query: &str| {
+        format!(
+            "postgres://postgres@{host}:{}/postgres?{query}",
+            cluster.port
+        )
+    };
 
-    let (ok, err) = migrate(&[("DATABASE_URL", url("localhost", &format!("sslmode=verify-full&sslrootcert={ca}")))]);
-    assert!(ok, "verify-full with the right CA and host must connect: {err}");
+    let (ok, err) = migrate(&[(
+        "DATABASE_URL",
+        url(
+            "localhost",
+            &format!("sslmode=verify-full&sslrootcert={ca}"),
+        ),
+    )]);
+    assert!(
+        ok,
+        "verify-full with the right CA and host must connect: {err}"
+    );
 
-    let (ok, err) = migrate(&[("DATABASE_URL", url("localhost", &format!("sslmode=verify-full&sslrootcert={other_ca}")))]);
+    let (ok, err) = migrate(&[(
+        "DATABASE_URL",
+        url(
+            "localhost",
+            &format!("sslmode=verify-full&sslrootcert={other_ca}"),
+        ),
+    )]);
     assert!(!ok, "a certificate from an unknown CA must be refused");
-    assert!(err.contains("sslrootcert"), "the error should point at the CA setting: {err}");
+    assert!(
+        err.contains("sslrootcert"),
+        "the error should point at the CA setting: {err}"
+    );
 
-    let (ok, err) = migrate(&[("DATABASE_URL", url("127.0.0.1", &format!("sslmode=verify-full&sslrootcert={ca}")))]);
-    assert!(!ok, "verify-full must refuse a host name the certificate does not name");
-    assert!(err.contains("host name"), "the error should mention the host name: {err}");
+    let (ok, err) = migrate(&[(
+        "DATABASE_URL",
+        url(
+            "127.0.0.1",
+            &format!("sslmode=verify-full&sslrootcert={ca}"),
+        ),
+    )]);
+    assert!(
+        !ok,
+        "verify-full must refuse a host name the certificate does not name"
+    );
+    assert!(
+        err.contains("host name"),
+        "the error should mention the host name: {err}"
+    );
 
-    let (ok, err) = migrate(&[("DATABASE_URL", url("127.0.0.1", &format!("sslmode=verify-ca&sslrootcert={ca}")))]);
+    let (ok, err) = migrate(&[(
+        "DATABASE_URL",
+        url("127.0.0.1", &format!("sslmode=verify-ca&sslrootcert={ca}")),
+    )]);
     assert!(ok, "verify-ca checks the CA, not the name: {err}");
     let (ok, err) = migrate(&[("DATABASE_URL", url("127.0.0.1", "sslmode=require"))]);
     assert!(ok, "require encrypts without verifying: {err}");
@@ -83,7 +190,10 @@ async fn postgres_tls_modes_against_a_real_server() {
         ("POSTGRES_SSL_MODE", "verify-full".into()),
         ("POSTGRES_SSL_ROOT_CERT", ca.clone()),
     ]);
-    assert!(ok, "discrete POSTGRES_* settings with verify-full must connect: {err}");
+    assert!(
+        ok,
+        "discrete POSTGRES_* settings with verify-full must connect: {err}"
+    );
     let (ok, _) = migrate(&[
         ("POSTGRES_HOST", "localhost".into()),
         ("POSTGRES_PORT", cluster.port.to_string()),

@@ -20,7 +20,12 @@ fn expected(visibility: &str, reader: &str) -> bool {
 }
 
 fn ids(messages: &Value) -> Vec<i64> {
-    messages.as_array().expect("messages array").iter().map(|m| m["id"].as_i64().unwrap()).collect()
+    messages
+        .as_array()
+        .expect("messages array")
+        .iter()
+        .map(|m| m["id"].as_i64().unwrap())
+        .collect()
 }
 
 fn with_token(mut args: Value, token: Option<&str>) -> Value {
@@ -39,7 +44,13 @@ pub async fn run_matrix(client: &Client) -> usize {
     // Same agent_type as root, but authenticated without the admin key: not an admin.
     let intern = login(client, "intern", "admin", false).await;
     let ops = login(client, "ops", "system", true).await;
-    let session = call(client, "create_session", json!({"purpose": "matrix", "auth_token": alice})).await.ok();
+    let session = call(
+        client,
+        "create_session",
+        json!({"purpose": "matrix", "auth_token": alice}),
+    )
+    .await
+    .ok();
     let sid = session["session_id"].as_str().unwrap().to_owned();
 
     let mut message_ids = Vec::new();
@@ -70,20 +81,62 @@ pub async fn run_matrix(client: &Client) -> usize {
             let id = message_ids[index];
             let want = expected(vis, reader);
 
-            let all = call(client, "get_messages", with_token(json!({"session_id": sid}), token)).await.ok();
-            assert_eq!(ids(&all["messages"]).contains(&id), want, "get_messages: {reader} reading {vis}");
+            let all = call(
+                client,
+                "get_messages",
+                with_token(json!({"session_id": sid}), token),
+            )
+            .await
+            .ok();
+            assert_eq!(
+                ids(&all["messages"]).contains(&id),
+                want,
+                "get_messages: {reader} reading {vis}"
+            );
 
-            let filtered =
-                call(client, "get_messages", with_token(json!({"session_id": sid, "visibility_filter": vis}), token)).await.ok();
+            let filtered = call(
+                client,
+                "get_messages",
+                with_token(json!({"session_id": sid, "visibility_filter": vis}), token),
+            )
+            .await
+            .ok();
             let got = ids(&filtered["messages"]);
-            assert_eq!(got.contains(&id), want, "get_messages(filter={vis}): {reader}");
-            assert!(got.iter().all(|g| *g == id), "filter {vis} returned other visibilities to {reader}: {got:?}");
+            assert_eq!(
+                got.contains(&id),
+                want,
+                "get_messages(filter={vis}): {reader}"
+            );
+            assert!(
+                got.iter().all(|g| *g == id),
+                "filter {vis} returned other visibilities to {reader}: {got:?}"
+            );
 
-            let after = call(client, "get_messages", with_token(json!({"session_id": sid, "after_id": 0}), token)).await.ok();
-            assert_eq!(ids(&after["messages"]).contains(&id), want, "get_messages(after_id): {reader} reading {vis}");
+            let after = call(
+                client,
+                "get_messages",
+                with_token(json!({"session_id": sid, "after_id": 0}), token),
+            )
+            .await
+            .ok();
+            assert_eq!(
+                ids(&after["messages"]).contains(&id),
+                want,
+                "get_messages(after_id): {reader} reading {vis}"
+            );
 
-            let view = call(client, "get_session", with_token(json!({"session_id": sid}), token)).await.ok();
-            assert_eq!(ids(&view["messages"]).contains(&id), want, "get_session: {reader} reading {vis}");
+            let view = call(
+                client,
+                "get_session",
+                with_token(json!({"session_id": sid}), token),
+            )
+            .await
+            .ok();
+            assert_eq!(
+                ids(&view["messages"]).contains(&id),
+                want,
+                "get_session: {reader} reading {vis}"
+            );
             for m in view["messages"].as_array().unwrap() {
                 assert_ne!(m["content"], json!(null));
             }
@@ -97,10 +150,29 @@ pub async fn run_matrix(client: &Client) -> usize {
             "anonymous" => None,
             _ => Some(alice.as_str()),
         };
-        let all = call(client, "get_messages", with_token(json!({"session_id": sid}), token)).await.ok();
-        let view = call(client, "get_session", with_token(json!({"session_id": sid}), token)).await.ok();
-        assert_eq!(all["total_count"], json!(all["messages"].as_array().unwrap().len()), "total_count for {reader}");
-        assert_eq!(view["message_count"], all["total_count"], "message_count for {reader}");
+        let all = call(
+            client,
+            "get_messages",
+            with_token(json!({"session_id": sid}), token),
+        )
+        .await
+        .ok();
+        let view = call(
+            client,
+            "get_session",
+            with_token(json!({"session_id": sid}), token),
+        )
+        .await
+        .ok();
+        assert_eq!(
+            all["total_count"],
+            json!(all["messages"].as_array().unwrap().len()),
+            "total_count for {reader}"
+        );
+        assert_eq!(
+            view["message_count"], all["total_count"],
+            "message_count for {reader}"
+        );
     }
     cells
 }
@@ -146,17 +218,40 @@ async fn bearer_header_is_the_agent(backend: Backend) {
     let server = HttpServer::start(&db, &[]).await;
     let keyed = server.client().await;
     let alice = login(&keyed, "alice", "claude", false).await;
-    let sid = call(&keyed, "create_session", json!({"purpose": "bearer", "auth_token": alice})).await.ok()["session_id"]
+    let sid = call(
+        &keyed,
+        "create_session",
+        json!({"purpose": "bearer", "auth_token": alice}),
+    )
+    .await
+    .ok()["session_id"]
         .as_str()
         .unwrap()
         .to_owned();
     let bearer = format!("Bearer {alice}");
-    let as_alice = server.client_with(&[("authorization", &bearer)]).await.expect("bearer accepted");
-    call(&as_alice, "add_message", json!({"session_id": sid, "content": "mine", "visibility": "private"})).await.ok();
-    let own = call(&as_alice, "get_messages", json!({"session_id": sid})).await.ok();
+    let as_alice = server
+        .client_with(&[("authorization", &bearer)])
+        .await
+        .expect("bearer accepted");
+    call(
+        &as_alice,
+        "add_message",
+        json!({"session_id": sid, "content": "mine", "visibility": "private"}),
+    )
+    .await
+    .ok();
+    let own = call(&as_alice, "get_messages", json!({"session_id": sid}))
+        .await
+        .ok();
     assert_eq!(own["count"], json!(1));
-    let other = call(&keyed, "get_messages", json!({"session_id": sid})).await.ok();
-    assert_eq!(other["count"], json!(0), "anonymous reader saw a private message");
+    let other = call(&keyed, "get_messages", json!({"session_id": sid}))
+        .await
+        .ok();
+    assert_eq!(
+        other["count"],
+        json!(0),
+        "anonymous reader saw a private message"
+    );
 }
 
 #[tokio::test]

@@ -58,21 +58,27 @@ impl Guard {
     }
 
     pub(super) fn acquire_histogram(&self) -> Histogram {
-        self.acquire.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.acquire
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Pings on a dedicated connection until stopped; flips availability both ways.
     pub(super) async fn monitor(&self, options: PgConnectOptions, interval: Duration) {
         let mut conn: Option<PgConnection> = None;
         loop {
-            let healthy = tokio::time::timeout(PROBE_TIMEOUT, probe(&mut conn, &options)).await.unwrap_or(false);
+            let healthy = tokio::time::timeout(PROBE_TIMEOUT, probe(&mut conn, &options))
+                .await
+                .unwrap_or(false);
             if !healthy {
                 conn = None;
             }
             let was_up = self.up.send_replace(healthy);
             if was_up != healthy {
                 if healthy {
-                    *self.recovered_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+                    *self.recovered_at.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(Instant::now());
                     tracing::info!("database is reachable again");
                 } else {
                     tracing::warn!("database is unreachable; failing calls fast until it is back");
@@ -116,7 +122,11 @@ impl PgStore {
             _ = up.wait_for(|is_up| !*is_up) => Err(down()),
         };
         guard.waiting.fetch_sub(1, Ordering::Relaxed);
-        guard.acquire.lock().unwrap_or_else(|p| p.into_inner()).record(started.elapsed());
+        guard
+            .acquire
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(started.elapsed());
         if matches!(result, Err(StoreError::Unavailable(_))) {
             guard.check_now.notify_one();
         }

@@ -13,13 +13,15 @@ pub const LIST_MESSAGES_ASC: &str = concat!(
     "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, m.metadata, \
      m.parent_message_id, m.created_at FROM messages m",
     message_read_where!(),
-    "ORDER BY m.id ASC LIMIT $7 OFFSET $8");
+    "ORDER BY m.id ASC LIMIT $7 OFFSET $8"
+);
 /// The same read, newest first.
 pub const LIST_MESSAGES_DESC: &str = concat!(
     "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, m.metadata, \
      m.parent_message_id, m.created_at FROM messages m",
     message_read_where!(),
-    "ORDER BY m.id DESC LIMIT $7 OFFSET $8");
+    "ORDER BY m.id DESC LIMIT $7 OFFSET $8"
+);
 /// Open sessions, newest first, through the partial index. Binds: before seq $1, limit $2.
 pub const LIST_ACTIVE_SESSIONS: &str = "SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at \
      FROM sessions WHERE is_active AND seq < $1 ORDER BY seq DESC LIMIT $2";
@@ -103,8 +105,10 @@ impl MessageStore for PgStore {
                WHERE $7::bigint IS NULL OR EXISTS (SELECT 1 FROM messages p WHERE p.id = $7 AND p.session_id = $1) \
                RETURNING id), \
              a AS (INSERT INTO audit_log (created_at, event, actor, session_id, details) \
-               SELECT $8, 'message_added', $2, $1, jsonb_build_object('message_id', ins.id, 'visibility', $5::text) FROM ins) \
-             SELECT id FROM ins",
+               SELECT $8, 'message_added', $2, $1, jsonb_build_object('message_id', ins.id, 'visibility', $5::text) FROM ins), \
+             n AS (SELECT pg_notify('shared_context_messages', json_build_object('s', $1::text, 'i', ins.id, 'v', $5::text, \
+               'u', $2::text, 't', $3::text)::text) FROM ins) \
+             SELECT ins.id FROM ins, n",
         )
         .bind(new.session_id.as_str())
         .bind(&new.sender)
@@ -131,19 +135,22 @@ impl MessageStore for PgStore {
     }
 
     async fn list_messages(&self, query: &MessageQuery<'_>) -> StoreResult<Vec<MessageRecord>> {
-
         let (kind, id, ty) = query.reader.sql_params();
-        let rows: Vec<MessageRow> = sqlx::query_as(if query.newest_first { LIST_MESSAGES_DESC } else { LIST_MESSAGES_ASC })
-            .bind(kind)
-            .bind(id)
-            .bind(ty)
-            .bind(query.session_id.as_str())
-            .bind(query.only.map(Visibility::as_str))
-            .bind(query.after_id)
-            .bind(i64::from(query.limit))
-            .bind(query.offset)
-            .fetch_all(&mut *self.conn().await?)
-            .await?;
+        let rows: Vec<MessageRow> = sqlx::query_as(if query.newest_first {
+            LIST_MESSAGES_DESC
+        } else {
+            LIST_MESSAGES_ASC
+        })
+        .bind(kind)
+        .bind(id)
+        .bind(ty)
+        .bind(query.session_id.as_str())
+        .bind(query.only.map(Visibility::as_str))
+        .bind(query.after_id)
+        .bind(i64::from(query.limit))
+        .bind(query.offset)
+        .fetch_all(&mut *self.conn().await?)
+        .await?;
         rows.into_iter().map(message).collect()
     }
 

@@ -11,12 +11,14 @@ use sqlx::types::Json;
 use sqlx::{ConnectOptions as _, Connection as _};
 
 mod guard;
+mod idempotency;
 mod memory;
 mod messages;
 pub use messages::{COUNT_MESSAGES, LIST_ACTIVE_SESSIONS, LIST_MESSAGES_ASC, LIST_MESSAGES_DESC};
 mod search;
 mod tokens;
 mod transfer;
+mod watch;
 
 use super::visibility::message_read_where;
 use super::*;
@@ -73,7 +75,10 @@ impl PgStore {
             .options([
                 ("search_path", SCHEMA),
                 ("statement_timeout", statement_timeout.as_str()),
-                ("idle_in_transaction_session_timeout", idle_tx_timeout.as_str()),
+                (
+                    "idle_in_transaction_session_timeout",
+                    idle_tx_timeout.as_str(),
+                ),
                 // Server-side TCP keepalives: the server drops connections of a vanished client.
                 ("tcp_keepalives_idle", "60"),
                 ("tcp_keepalives_interval", "10"),
@@ -82,7 +87,9 @@ impl PgStore {
             .log_statements(tracing::log::LevelFilter::Trace);
         // The schema must exist before the pool's search_path points at it and migrations run.
         let mut bootstrap = opts.connect().await.map_err(explain_connect_error)?;
-        sqlx::query("CREATE SCHEMA IF NOT EXISTS shared_context").execute(&mut bootstrap).await?;
+        sqlx::query("CREATE SCHEMA IF NOT EXISTS shared_context")
+            .execute(&mut bootstrap)
+            .await?;
         bootstrap.close().await?;
 
         let guard = std::sync::Arc::new(guard::Guard::new());
@@ -106,7 +113,7 @@ impl PgStore {
             .connect_with(opts.clone())
             .await
             .map_err(explain_connect_error)?;
-        MIGRATOR.run(&pool).await?;
+        super::migrate(&MIGRATOR, &pool).await?;
         let monitor = guard.clone();
         let interval = options.health_check_interval;
         tokio::spawn(async move { monitor.monitor(opts, interval).await });
@@ -199,18 +206,39 @@ impl CoreStore for PgStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&mut *self.conn().await?).await?;
+        sqlx::query("SELECT 1")
+            .execute(&mut *self.conn().await?)
+            .await?;
         Ok(())
     }
 
     async fn server_version(&self) -> StoreResult<String> {
-        let (v,): (String,) = sqlx::query_as("SHOW server_version").fetch_one(&mut *self.conn().await?).await?;
+        let (v,): (String,) = sqlx::query_as("SHOW server_version")
+            .fetch_one(&mut *self.conn().await?)
+            .await?;
         Ok(format!("PostgreSQL {v}"))
     }
 
     async fn close(&self) {
         self.guard.stop.cancel();
         self.pool.close().await;
+    }
+
+    fn watch_changes(
+        &self,
+        notifier: crate::realtime::Notifier,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        tokio::spawn(watch::listen(self.pool.clone(), notifier, stop));
+    }
+
+    async fn announce_revocation(&self, token_hash: &str) -> StoreResult<()> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(watch::REVOCATIONS_CHANNEL)
+            .bind(token_hash)
+            .execute(&mut *self.conn().await?)
+            .await?;
+        Ok(())
     }
 
     async fn db_stats(&self) -> StoreResult<Value> {
@@ -243,7 +271,10 @@ impl CoreStore for PgStore {
 /// Adds the likely fix to TLS and authentication failures, which sqlx reports tersely.
 fn explain_connect_error(err: sqlx::Error) -> anyhow::Error {
     let text = err.to_string();
-    let hint = if text.contains("certificate") || text.contains("UnknownIssuer") || text.contains("NotValidForName") {
+    let hint = if text.contains("certificate")
+        || text.contains("UnknownIssuer")
+        || text.contains("NotValidForName")
+    {
         "; check sslrootcert (the CA that signed the server certificate) and, for sslmode=verify-full, \
          that the host name in the URL is one the certificate names"
     } else if text.contains("password authentication failed") || text.contains("no password") {

@@ -15,7 +15,10 @@ const COLUMNS: &str = "m.id, m.session_id, m.sender, m.sender_type, m.content, m
      m.metadata, m.parent_message_id, m.created_at";
 
 /// The read filter (`$1..$6`) plus the optional sender (`$7`) every search statement starts with.
-const FILTER: &str = concat!(message_read_where!(), "AND ($7::text IS NULL OR m.sender = $7) ");
+const FILTER: &str = concat!(
+    message_read_where!(),
+    "AND ($7::text IS NULL OR m.sender = $7) "
+);
 
 /// `%…%` with ILIKE's wildcards escaped (the default escape character is `\`).
 fn like_pattern(s: &str) -> String {
@@ -43,9 +46,15 @@ fn condition(m: &TextMatch, in_metadata: bool, params: &[&str], first: usize) ->
             }
         }
         TextMatch::All(items) | TextMatch::Any(items) => {
-            let op = if matches!(m, TextMatch::All(_)) { " AND " } else { " OR " };
-            let parts: Vec<String> =
-                items.iter().map(|i| condition(i, in_metadata, params, first)).collect();
+            let op = if matches!(m, TextMatch::All(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
+            let parts: Vec<String> = items
+                .iter()
+                .map(|i| condition(i, in_metadata, params, first))
+                .collect();
             format!("({})", parts.join(op))
         }
     }
@@ -175,8 +184,14 @@ mod tests {
     #[test]
     fn substrings_are_bound_once() {
         let m = TextMatch::Any(vec![
-            TextMatch::All(vec![TextMatch::Contains("data".into()), TextMatch::Contains("atab".into())]),
-            TextMatch::All(vec![TextMatch::Contains("data".into()), TextMatch::Contains("abse".into())]),
+            TextMatch::All(vec![
+                TextMatch::Contains("data".into()),
+                TextMatch::Contains("atab".into()),
+            ]),
+            TextMatch::All(vec![
+                TextMatch::Contains("data".into()),
+                TextMatch::Contains("abse".into()),
+            ]),
         ]);
         let subs = m.substrings();
         assert_eq!(subs, ["data", "atab", "abse"]);

@@ -20,8 +20,28 @@ struct Export(Transaction<'static, Postgres>);
 struct Import(Transaction<'static, Postgres>);
 
 type Obj = Json<Map<String, Value>>;
-type SessionRow = (i64, String, String, String, Obj, bool, DateTime<Utc>, DateTime<Utc>);
-type MessageRow = (i64, String, String, String, String, String, String, Obj, Option<i64>, DateTime<Utc>);
+type SessionRow = (
+    i64,
+    String,
+    String,
+    String,
+    Obj,
+    bool,
+    DateTime<Utc>,
+    DateTime<Utc>,
+);
+type MessageRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Obj,
+    Option<i64>,
+    DateTime<Utc>,
+);
 type MemoryRow = (
     i64,
     String,
@@ -34,8 +54,23 @@ type MemoryRow = (
     DateTime<Utc>,
     Option<DateTime<Utc>>,
 );
-type AuditRow = (i64, DateTime<Utc>, String, String, Option<String>, Json<Value>);
-type TokenRow = (String, String, String, String, DateTime<Utc>, DateTime<Utc>, Option<DateTime<Utc>>);
+type AuditRow = (
+    i64,
+    DateTime<Utc>,
+    String,
+    String,
+    Option<String>,
+    Json<Value>,
+);
+type TokenRow = (
+    String,
+    String,
+    String,
+    String,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+);
 
 fn after_id(after: Option<&DumpKey>) -> i64 {
     match after {
@@ -49,10 +84,15 @@ impl TransferStore for PgStore {
     async fn begin_export(&self) -> StoreResult<Box<dyn ExportTx>> {
         // Fail fast while the database is down, like every other call.
         drop(self.conn().await?);
-        let mut tx = self.pool().begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?;
+        let mut tx = self
+            .pool()
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await?;
         // The reader of the dump (a pipe, the other database of a copy) may pause us for longer
         // than the server's idle-in-transaction limit.
-        sqlx::query("SET LOCAL idle_in_transaction_session_timeout = 0").execute(&mut *tx).await?;
+        sqlx::query("SET LOCAL idle_in_transaction_session_timeout = 0")
+            .execute(&mut *tx)
+            .await?;
         Ok(Box::new(Export(tx)))
     }
 
@@ -76,7 +116,12 @@ impl TransferStore for PgStore {
 
 #[async_trait]
 impl ExportTx for Export {
-    async fn page(&mut self, table: DumpTable, after: Option<&DumpKey>, limit: u32) -> StoreResult<DumpBatch> {
+    async fn page(
+        &mut self,
+        table: DumpTable,
+        after: Option<&DumpKey>,
+        limit: u32,
+    ) -> StoreResult<DumpBatch> {
         let conn = &mut *self.0;
         let limit = i64::from(limit);
         Ok(match table {
@@ -91,9 +136,29 @@ impl ExportTx for Export {
                 .await?;
                 DumpBatch::Sessions(
                     rows.into_iter()
-                        .map(|(seq, id, purpose, created_by, Json(metadata), is_active, created_at, updated_at)| {
-                            SessionDump { seq, id, purpose, created_by, metadata, is_active, created_at, updated_at }
-                        })
+                        .map(
+                            |(
+                                seq,
+                                id,
+                                purpose,
+                                created_by,
+                                Json(metadata),
+                                is_active,
+                                created_at,
+                                updated_at,
+                            )| {
+                                SessionDump {
+                                    seq,
+                                    id,
+                                    purpose,
+                                    created_by,
+                                    metadata,
+                                    is_active,
+                                    created_at,
+                                    updated_at,
+                                }
+                            },
+                        )
                         .collect(),
                 )
             }
@@ -108,8 +173,8 @@ impl ExportTx for Export {
                 .await?;
                 DumpBatch::Messages(
                     rows.into_iter()
-                        .map(|(id, session_id, sender, sender_type, content, visibility, message_type, Json(metadata), parent, created_at)| {
-                            MessageDump {
+                        .map(
+                            |(
                                 id,
                                 session_id,
                                 sender,
@@ -117,11 +182,24 @@ impl ExportTx for Export {
                                 content,
                                 visibility,
                                 message_type,
-                                metadata,
-                                parent_message_id: parent,
+                                Json(metadata),
+                                parent,
                                 created_at,
-                            }
-                        })
+                            )| {
+                                MessageDump {
+                                    id,
+                                    session_id,
+                                    sender,
+                                    sender_type,
+                                    content,
+                                    visibility,
+                                    message_type,
+                                    metadata,
+                                    parent_message_id: parent,
+                                    created_at,
+                                }
+                            },
+                        )
                         .collect(),
                 )
             }
@@ -136,20 +214,33 @@ impl ExportTx for Export {
                 .await?;
                 DumpBatch::AgentMemory(
                     rows.into_iter()
-                        .map(|(id, agent_id, session_id, key, Json(value), value_size, Json(metadata), created_at, updated_at, expires_at)| {
-                            MemoryDump {
+                        .map(
+                            |(
                                 id,
                                 agent_id,
                                 session_id,
                                 key,
-                                value,
+                                Json(value),
                                 value_size,
-                                metadata,
+                                Json(metadata),
                                 created_at,
                                 updated_at,
                                 expires_at,
-                            }
-                        })
+                            )| {
+                                MemoryDump {
+                                    id,
+                                    agent_id,
+                                    session_id,
+                                    key,
+                                    value,
+                                    value_size,
+                                    metadata,
+                                    created_at,
+                                    updated_at,
+                                    expires_at,
+                                }
+                            },
+                        )
                         .collect(),
                 )
             }
@@ -164,14 +255,16 @@ impl ExportTx for Export {
                 .await?;
                 DumpBatch::AuditLog(
                     rows.into_iter()
-                        .map(|(id, created_at, event, actor, session_id, Json(details))| AuditDump {
-                            id,
-                            created_at,
-                            event,
-                            actor,
-                            session_id,
-                            details,
-                        })
+                        .map(
+                            |(id, created_at, event, actor, session_id, Json(details))| AuditDump {
+                                id,
+                                created_at,
+                                event,
+                                actor,
+                                session_id,
+                                details,
+                            },
+                        )
                         .collect(),
                 )
             }
@@ -200,9 +293,27 @@ impl ExportTx for Export {
                 };
                 DumpBatch::AgentTokens(
                     rows.into_iter()
-                        .map(|(token_hash, agent_id, agent_type, permissions, issued_at, expires_at, revoked_at)| {
-                            TokenDump { token_hash, agent_id, agent_type, permissions, issued_at, expires_at, revoked_at }
-                        })
+                        .map(
+                            |(
+                                token_hash,
+                                agent_id,
+                                agent_type,
+                                permissions,
+                                issued_at,
+                                expires_at,
+                                revoked_at,
+                            )| {
+                                TokenDump {
+                                    token_hash,
+                                    agent_id,
+                                    agent_type,
+                                    permissions,
+                                    issued_at,
+                                    expires_at,
+                                    revoked_at,
+                                }
+                            },
+                        )
                         .collect(),
                 )
             }
@@ -219,7 +330,12 @@ impl ImportTx for Import {
         )
         .fetch_one(&mut *self.0)
         .await?;
-        Ok(DumpTable::ALL.into_iter().zip([s, m, a, l, t]).filter(|(_, used)| *used).map(|(t, _)| t).collect())
+        Ok(DumpTable::ALL
+            .into_iter()
+            .zip([s, m, a, l, t])
+            .filter(|(_, used)| *used)
+            .map(|(t, _)| t)
+            .collect())
     }
 
     async fn insert(&mut self, batch: &DumpBatch) -> StoreResult<()> {

@@ -11,11 +11,13 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+mod idempotency;
 mod memory;
 mod messages;
 mod search;
 mod tokens;
 mod transfer;
+mod watch;
 
 use super::visibility::message_read_where;
 use super::*;
@@ -27,6 +29,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqli
 pub struct SqliteStore {
     reader: SqlitePool,
     writer: SqlitePool,
+    /// For the change watcher's own connection; `None` for in-memory databases (one process).
+    watch_options: Option<SqliteConnectOptions>,
 }
 
 type SessionRow = (i64, String, String, String, String, i64, String, String);
@@ -74,7 +78,7 @@ impl SqliteStore {
             .acquire_timeout(acquire)
             .connect_with(opts.clone())
             .await?;
-        MIGRATOR.run(&writer).await?;
+        super::migrate(&MIGRATOR, &writer).await?;
         let reader = if in_memory {
             writer.clone()
         } else {
@@ -82,10 +86,15 @@ impl SqliteStore {
                 .max_connections(options.max_connections.clamp(1, 8))
                 .min_connections(1)
                 .acquire_timeout(acquire)
-                .connect_with(opts.read_only(true))
+                .connect_with(opts.clone().read_only(true))
                 .await?
         };
-        Ok(Self { reader, writer })
+        let watch_options = (!in_memory).then(|| opts.clone());
+        Ok(Self {
+            reader,
+            writer,
+            watch_options,
+        })
     }
 }
 
@@ -189,7 +198,13 @@ impl CoreStore for SqliteStore {
         let size = self.reader.size() + self.writer.size();
         let idle = (self.reader.num_idle() + self.writer.num_idle()) as u32;
         let max = self.reader.options().get_max_connections() + 1;
-        PoolStats { size, idle, in_use: size.saturating_sub(idle), max, ..PoolStats::default() }
+        PoolStats {
+            size,
+            idle,
+            in_use: size.saturating_sub(idle),
+            max,
+            ..PoolStats::default()
+        }
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -207,6 +222,20 @@ impl CoreStore for SqliteStore {
     async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;
+    }
+
+    fn watch_changes(
+        &self,
+        notifier: crate::realtime::Notifier,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        if let Some(options) = self.watch_options.clone() {
+            tokio::spawn(watch::watch(options, notifier, stop));
+        }
+    }
+
+    async fn announce_revocation(&self, _token_hash: &str) -> StoreResult<()> {
+        Ok(())
     }
 
     async fn db_stats(&self) -> StoreResult<Value> {

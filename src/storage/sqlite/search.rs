@@ -73,9 +73,15 @@ fn like_condition(m: &TextMatch, in_metadata: bool, params: &[&str], first: usiz
             }
         }
         TextMatch::All(items) | TextMatch::Any(items) => {
-            let op = if matches!(m, TextMatch::All(_)) { " AND " } else { " OR " };
-            let parts: Vec<String> =
-                items.iter().map(|i| like_condition(i, in_metadata, params, first)).collect();
+            let op = if matches!(m, TextMatch::All(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
+            let parts: Vec<String> = items
+                .iter()
+                .map(|i| like_condition(i, in_metadata, params, first))
+                .collect();
             format!("({})", parts.join(op))
         }
     }
@@ -106,7 +112,9 @@ fn tier_sql(tier: &CandidateTier, in_metadata: bool, next: usize) -> TierSql {
     let mut args: Vec<Arg> = subs.iter().map(|s| Arg::Text(like_pattern(s))).collect();
     args.push(Arg::Int(i64::from(tier.limit)));
     TierSql {
-        sql: format!("SELECT {COLUMNS} FROM messages m{FILTER}AND {condition} ORDER BY m.id DESC LIMIT ${limit}"),
+        sql: format!(
+            "SELECT {COLUMNS} FROM messages m{FILTER}AND {condition} ORDER BY m.id DESC LIMIT ${limit}"
+        ),
         args,
     }
 }
@@ -222,19 +230,39 @@ mod tests {
     fn fts_queries_quote_phrases() {
         let m = TextMatch::Any(vec![
             TextMatch::Contains("say \"hi\"".into()),
-            TextMatch::All(vec![TextMatch::Contains("abc".into()), TextMatch::Contains("def".into())]),
+            TextMatch::All(vec![
+                TextMatch::Contains("abc".into()),
+                TextMatch::Contains("def".into()),
+            ]),
         ]);
-        assert_eq!(fts_query(&m), "(\"say \"\"hi\"\"\" OR (\"abc\" AND \"def\"))");
+        assert_eq!(
+            fts_query(&m),
+            "(\"say \"\"hi\"\"\" OR (\"abc\" AND \"def\"))"
+        );
         assert_eq!(like_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
     }
 
     #[test]
     fn short_substrings_use_like() {
-        let tier = CandidateTier { matches: TextMatch::Contains("db".into()), limit: 5 };
+        let tier = CandidateTier {
+            matches: TextMatch::Contains("db".into()),
+            limit: 5,
+        };
         let t = tier_sql(&tier, false, 8);
-        assert!(t.sql.contains("m.content LIKE $8") && t.sql.ends_with("LIMIT $9"), "{}", t.sql);
-        let tier = CandidateTier { matches: TextMatch::Contains("dbx".into()), limit: 5 };
+        assert!(
+            t.sql.contains("m.content LIKE $8") && t.sql.ends_with("LIMIT $9"),
+            "{}",
+            t.sql
+        );
+        let tier = CandidateTier {
+            matches: TextMatch::Contains("dbx".into()),
+            limit: 5,
+        };
         let t = tier_sql(&tier, false, 8);
-        assert!(t.sql.contains("MATCH $8") && t.sql.ends_with("LIMIT $9"), "{}", t.sql);
+        assert!(
+            t.sql.contains("MATCH $8") && t.sql.ends_with("LIMIT $9"),
+            "{}",
+            t.sql
+        );
     }
 }

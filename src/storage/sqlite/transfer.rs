@@ -18,13 +18,44 @@ struct Export(Transaction<'static, Sqlite>);
 struct Import(Transaction<'static, Sqlite>);
 
 type SessionRow = (i64, String, String, String, String, bool, String, String);
-type MessageRow = (i64, String, String, String, String, String, String, String, Option<i64>, String);
-type MemoryRow = (i64, String, Option<String>, String, String, i64, String, String, String, Option<String>);
+type MessageRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<i64>,
+    String,
+);
+type MemoryRow = (
+    i64,
+    String,
+    Option<String>,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+);
 type AuditRow = (i64, String, String, String, Option<String>, String);
-type TokenRow = (String, String, String, String, String, String, Option<String>);
+type TokenRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+);
 
 fn json(raw: &str, column: &str) -> StoreResult<Value> {
-    serde_json::from_str(raw).map_err(|e| StoreError::Internal(format!("bad JSON in {column}: {e}")))
+    serde_json::from_str(raw)
+        .map_err(|e| StoreError::Internal(format!("bad JSON in {column}: {e}")))
 }
 
 fn opt_ts(raw: Option<String>) -> StoreResult<Option<chrono::DateTime<chrono::Utc>>> {
@@ -43,18 +74,27 @@ impl TransferStore for SqliteStore {
     async fn begin_export(&self) -> StoreResult<Box<dyn ExportTx>> {
         let mut tx = self.reader.begin().await?;
         // A deferred transaction takes its snapshot at the first read: take it now.
-        sqlx::query("SELECT count(*) FROM sessions").execute(&mut *tx).await?;
+        sqlx::query("SELECT count(*) FROM sessions")
+            .execute(&mut *tx)
+            .await?;
         Ok(Box::new(Export(tx)))
     }
 
     async fn begin_import(&self) -> StoreResult<Box<dyn ImportTx>> {
-        Ok(Box::new(Import(self.writer.begin_with("BEGIN IMMEDIATE").await?)))
+        Ok(Box::new(Import(
+            self.writer.begin_with("BEGIN IMMEDIATE").await?,
+        )))
     }
 }
 
 #[async_trait]
 impl ExportTx for Export {
-    async fn page(&mut self, table: DumpTable, after: Option<&DumpKey>, limit: u32) -> StoreResult<DumpBatch> {
+    async fn page(
+        &mut self,
+        table: DumpTable,
+        after: Option<&DumpKey>,
+        limit: u32,
+    ) -> StoreResult<DumpBatch> {
         let conn = &mut *self.0;
         let limit = i64::from(limit);
         Ok(match table {
@@ -69,18 +109,29 @@ impl ExportTx for Export {
                 .await?;
                 DumpBatch::Sessions(
                     rows.into_iter()
-                        .map(|(seq, id, purpose, created_by, metadata, is_active, created_at, updated_at)| {
-                            Ok(SessionDump {
+                        .map(
+                            |(
                                 seq,
                                 id,
                                 purpose,
                                 created_by,
-                                metadata: json_map(&metadata)?,
+                                metadata,
                                 is_active,
-                                created_at: ts(&created_at)?,
-                                updated_at: ts(&updated_at)?,
-                            })
-                        })
+                                created_at,
+                                updated_at,
+                            )| {
+                                Ok(SessionDump {
+                                    seq,
+                                    id,
+                                    purpose,
+                                    created_by,
+                                    metadata: json_map(&metadata)?,
+                                    is_active,
+                                    created_at: ts(&created_at)?,
+                                    updated_at: ts(&updated_at)?,
+                                })
+                            },
+                        )
                         .collect::<StoreResult<_>>()?,
                 )
             }
@@ -95,8 +146,8 @@ impl ExportTx for Export {
                 .await?;
                 DumpBatch::Messages(
                     rows.into_iter()
-                        .map(|(id, session_id, sender, sender_type, content, visibility, message_type, metadata, parent, created_at)| {
-                            Ok(MessageDump {
+                        .map(
+                            |(
                                 id,
                                 session_id,
                                 sender,
@@ -104,11 +155,24 @@ impl ExportTx for Export {
                                 content,
                                 visibility,
                                 message_type,
-                                metadata: json_map(&metadata)?,
-                                parent_message_id: parent,
-                                created_at: ts(&created_at)?,
-                            })
-                        })
+                                metadata,
+                                parent,
+                                created_at,
+                            )| {
+                                Ok(MessageDump {
+                                    id,
+                                    session_id,
+                                    sender,
+                                    sender_type,
+                                    content,
+                                    visibility,
+                                    message_type,
+                                    metadata: json_map(&metadata)?,
+                                    parent_message_id: parent,
+                                    created_at: ts(&created_at)?,
+                                })
+                            },
+                        )
                         .collect::<StoreResult<_>>()?,
                 )
             }
@@ -123,20 +187,33 @@ impl ExportTx for Export {
                 .await?;
                 DumpBatch::AgentMemory(
                     rows.into_iter()
-                        .map(|(id, agent_id, session_id, key, value, value_size, metadata, created_at, updated_at, expires_at)| {
-                            Ok(MemoryDump {
+                        .map(
+                            |(
                                 id,
                                 agent_id,
                                 session_id,
                                 key,
-                                value: json(&value, "agent_memory.value")?,
+                                value,
                                 value_size,
-                                metadata: json_map(&metadata)?,
-                                created_at: ts(&created_at)?,
-                                updated_at: ts(&updated_at)?,
-                                expires_at: opt_ts(expires_at)?,
-                            })
-                        })
+                                metadata,
+                                created_at,
+                                updated_at,
+                                expires_at,
+                            )| {
+                                Ok(MemoryDump {
+                                    id,
+                                    agent_id,
+                                    session_id,
+                                    key,
+                                    value: json(&value, "agent_memory.value")?,
+                                    value_size,
+                                    metadata: json_map(&metadata)?,
+                                    created_at: ts(&created_at)?,
+                                    updated_at: ts(&updated_at)?,
+                                    expires_at: opt_ts(expires_at)?,
+                                })
+                            },
+                        )
                         .collect::<StoreResult<_>>()?,
                 )
             }
@@ -179,17 +256,27 @@ impl ExportTx for Export {
                 .await?;
                 DumpBatch::AgentTokens(
                     rows.into_iter()
-                        .map(|(token_hash, agent_id, agent_type, permissions, issued_at, expires_at, revoked_at)| {
-                            Ok(TokenDump {
+                        .map(
+                            |(
                                 token_hash,
                                 agent_id,
                                 agent_type,
                                 permissions,
-                                issued_at: ts(&issued_at)?,
-                                expires_at: ts(&expires_at)?,
-                                revoked_at: opt_ts(revoked_at)?,
-                            })
-                        })
+                                issued_at,
+                                expires_at,
+                                revoked_at,
+                            )| {
+                                Ok(TokenDump {
+                                    token_hash,
+                                    agent_id,
+                                    agent_type,
+                                    permissions,
+                                    issued_at: ts(&issued_at)?,
+                                    expires_at: ts(&expires_at)?,
+                                    revoked_at: opt_ts(revoked_at)?,
+                                })
+                            },
+                        )
                         .collect::<StoreResult<_>>()?,
                 )
             }
@@ -211,7 +298,12 @@ impl ImportTx for Import {
         )
         .fetch_one(&mut *self.0)
         .await?;
-        Ok(DumpTable::ALL.into_iter().zip([s, m, a, l, t]).filter(|(_, used)| *used).map(|(t, _)| t).collect())
+        Ok(DumpTable::ALL
+            .into_iter()
+            .zip([s, m, a, l, t])
+            .filter(|(_, used)| *used)
+            .map(|(t, _)| t)
+            .collect())
     }
 
     async fn insert(&mut self, batch: &DumpBatch) -> StoreResult<()> {
@@ -274,8 +366,9 @@ impl ImportTx for Import {
                 qb
             }
             DumpBatch::AuditLog(rows) => {
-                let mut qb =
-                    QueryBuilder::new("INSERT INTO audit_log (id, created_at, event, actor, session_id, details) ");
+                let mut qb = QueryBuilder::new(
+                    "INSERT INTO audit_log (id, created_at, event, actor, session_id, details) ",
+                );
                 qb.push_values(rows, |mut b, r| {
                     b.push_bind(r.id)
                         .push_bind(rfc3339(r.created_at))

@@ -1,0 +1,137 @@
+//! `bench --waiters N --writers M`: wake-up latency of `wait_for_messages`. Waiters block on one
+//! session; writers post messages stamped with the send time; every delivery's latency (post to
+//! the waiter's return) is recorded. `--writer-url` sends the writers to another server process,
+//! which measures the cross-process path (PostgreSQL LISTEN/NOTIFY).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::anyhow;
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+
+use super::BenchArgs;
+use super::agent::{call_ok, connect, object};
+use super::stats::percentile;
+
+fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+async fn token(client: &super::agent::Client, agent_id: &str) -> anyhow::Result<String> {
+    let body = call_ok(
+        client,
+        "authenticate_agent",
+        object(json!({"agent_id": agent_id, "agent_type": "claude"})),
+    )
+    .await?;
+    body.get("token")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("no token"))
+}
+
+pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    let api_key = args.api_key.clone().filter(|k| !k.is_empty());
+    let writer_url = args.writer_url.clone().unwrap_or_else(|| args.url.clone());
+    let duration = Duration::from_secs_f64(args.duration);
+    let setup = connect(&writer_url, api_key.as_deref()).await?;
+    let setup_token = token(&setup, "wake-setup").await?;
+    let body = call_ok(
+        &setup,
+        "create_session",
+        object(json!({"purpose": "wake-up bench", "auth_token": setup_token})),
+    )
+    .await?;
+    let session_id = body["session_id"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no session id"))?
+        .to_owned();
+
+    let latencies = Arc::new(Mutex::new(Vec::<u64>::new()));
+    let waits = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut waiters = JoinSet::new();
+    for i in 0..args.waiters {
+        let client = connect(&args.url, api_key.as_deref()).await?;
+        let tok = token(&client, &format!("waiter-{i}")).await?;
+        let (sid, lat, waits) = (session_id.clone(), latencies.clone(), waits.clone());
+        waiters.spawn(async move {
+            let mut cursor = 0i64;
+            let deadline = tokio::time::Instant::now() + duration + Duration::from_secs(2);
+            while tokio::time::Instant::now() < deadline {
+                let args = object(json!({"session_id": sid, "after_id": cursor, "timeout_seconds": 5, "limit": 1000, "auth_token": tok}));
+                let Ok(body) = call_ok(&client, "wait_for_messages", args).await else { continue };
+                waits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let now = now_micros();
+                let mut got = lat.lock().unwrap_or_else(|p| p.into_inner());
+                for m in body["messages"].as_array().into_iter().flatten() {
+                    if let Some(sent) = m["content"].as_str().and_then(|c| c.strip_prefix("t=")).and_then(|t| t.parse::<u64>().ok()) {
+                        got.push(now.saturating_sub(sent));
+                    }
+                }
+                cursor = body["next_after_id"].as_i64().unwrap_or(cursor);
+            }
+            let _ = client.cancel().await;
+        });
+    }
+    // Let every waiter reach its first block before writing.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let interval = Duration::from_millis(args.write_interval_ms.max(1));
+    let mut writers = JoinSet::new();
+    let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    for j in 0..args.writers {
+        let client = connect(&writer_url, api_key.as_deref()).await?;
+        let tok = token(&client, &format!("writer-{j}")).await?;
+        let (sid, written) = (session_id.clone(), written.clone());
+        writers.spawn(async move {
+            let deadline = tokio::time::Instant::now() + duration;
+            let mut tick = tokio::time::interval(interval);
+            while tokio::time::Instant::now() < deadline {
+                tick.tick().await;
+                let args = object(json!({"session_id": sid, "content": format!("t={}", now_micros()), "auth_token": tok}));
+                if call_ok(&client, "add_message", args).await.is_ok() {
+                    written.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            let _ = client.cancel().await;
+        });
+    }
+    while writers.join_next().await.is_some() {}
+    while waiters.join_next().await.is_some() {}
+    let mut lat = latencies.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    lat.sort_unstable();
+    let ms = |p: f64| percentile(&lat, p).map_or(f64::NAN, |us| us as f64 / 1000.0);
+    let writes = written.load(std::sync::atomic::Ordering::Relaxed);
+    let secs = duration.as_secs_f64();
+    println!(
+        "wake-up: {} waiters on {}, {} writers on {}, {:.0} s",
+        args.waiters, args.url, args.writers, writer_url, secs
+    );
+    println!(
+        "  writes {writes} ({:.0}/s), deliveries {} ({:.0}/s), wait calls {}",
+        writes as f64 / secs,
+        lat.len(),
+        lat.len() as f64 / secs,
+        waits.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    println!(
+        "  latency post→waiter return: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        ms(50.0),
+        ms(95.0),
+        ms(99.0),
+        ms(100.0)
+    );
+    let expected = writes * u64::from(args.waiters);
+    if (lat.len() as u64) < expected {
+        println!(
+            "  note: {} deliveries expected, {} seen (messages posted in the last moments may be unread)",
+            expected,
+            lat.len()
+        );
+    }
+    let _ = setup.cancel().await;
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! `GET /sessions/{session_id}/events`: a Server-Sent Events stream of new messages for humans and
+//! dashboards, filtered by the reader's identity (bearer token; the API key alone reads public
+//! messages), resumable with `Last-Event-ID` (the last message id received).
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, Stream};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::HttpState;
+use crate::domain::{Identity, Reader};
+use crate::mcp::HttpCredentials;
+use crate::mcp::render;
+use crate::realtime::Subscription;
+use crate::service::{GetMessages, Service};
+use crate::storage::MessageRecord;
+
+#[derive(Debug, Deserialize)]
+pub(super) struct EventsQuery {
+    after_id: Option<i64>,
+}
+
+struct Feed {
+    service: Service,
+    who: Identity,
+    reader: Reader,
+    session_id: String,
+    last_id: i64,
+    events: Subscription,
+    pending: VecDeque<MessageRecord>,
+}
+
+const PAGE: i64 = 100;
+
+impl Feed {
+    async fn refill(&mut self) -> bool {
+        let page = self
+            .service
+            .get_messages(
+                &self.who,
+                GetMessages {
+                    session_id: self.session_id.clone(),
+                    limit: Some(PAGE),
+                    offset: None,
+                    visibility_filter: None,
+                    after_id: Some(self.last_id),
+                },
+            )
+            .await;
+        match page {
+            Ok(page) => {
+                self.pending.extend(page.messages);
+                true
+            }
+            Err(err) => {
+                tracing::debug!(code = err.code.as_str(), "event stream read failed");
+                // A transient database error: try again on the next wake-up.
+                err.code == crate::error::ErrorCode::DatabaseUnavailable
+            }
+        }
+    }
+
+    async fn next_event(mut self) -> Option<(Result<SseEvent, Infallible>, Self)> {
+        loop {
+            if let Some(m) = self.pending.pop_front() {
+                self.last_id = m.id;
+                let event = SseEvent::default()
+                    .id(m.id.to_string())
+                    .event("message")
+                    .data(render::message(&m).to_string());
+                return Some((Ok(event), self));
+            }
+            // Wait for something this reader may read, then fetch it from the database.
+            loop {
+                let event = self.events.next().await?;
+                if event.wakes(&self.session_id, &self.reader) {
+                    break;
+                }
+            }
+            if !self.refill().await {
+                return None;
+            }
+        }
+    }
+}
+
+pub(super) async fn session_events(
+    State(state): State<HttpState>,
+    Path(session_id): Path<String>,
+    Query(query): Query<EventsQuery>,
+    headers: HeaderMap,
+    axum::Extension(creds): axum::Extension<HttpCredentials>,
+) -> Response {
+    let service = state.service.clone();
+    let who = match &creds.bearer {
+        Some(token) => match service.identity_for_token(token).await {
+            Ok(who) => who,
+            Err(err) => return error(StatusCode::UNAUTHORIZED, &err),
+        },
+        None => Identity::Anonymous,
+    };
+    // Last-Event-ID (set by browsers on reconnect) wins over ?after_id=.
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .or(query.after_id)
+        .unwrap_or(0);
+    let mut feed = Feed {
+        reader: Reader::of(&who),
+        events: service.notifier().subscribe(),
+        service,
+        who,
+        session_id,
+        last_id: resume.max(0),
+        pending: VecDeque::new(),
+    };
+    // The first read validates the session and the reader, and sends the backlog after the cursor.
+    let first = feed
+        .service
+        .get_messages(
+            &feed.who,
+            GetMessages {
+                session_id: feed.session_id.clone(),
+                limit: Some(PAGE),
+                offset: None,
+                visibility_filter: None,
+                after_id: Some(feed.last_id),
+            },
+        )
+        .await;
+    match first {
+        Ok(page) => feed.pending.extend(page.messages),
+        Err(err) => {
+            let status = match err.code {
+                crate::error::ErrorCode::SessionNotFound => StatusCode::NOT_FOUND,
+                crate::error::ErrorCode::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+                crate::error::ErrorCode::PermissionDenied => StatusCode::FORBIDDEN,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            return error(status, &err);
+        }
+    }
+    let stream: std::pin::Pin<Box<dyn Stream<Item = Result<SseEvent, Infallible>> + Send>> =
+        Box::pin(stream::unfold(feed, Feed::next_event));
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+fn error(status: StatusCode, err: &crate::error::AppError) -> Response {
+    (status, axum::Json(json!({"success": false, "code": err.code.as_str(), "error": err.message, "suggestions": err.suggestions})))
+        .into_response()
+}

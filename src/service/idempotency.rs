@@ -1,0 +1,199 @@
+//! Safe retries. A write (`create_session`, `add_message`, `close_session`, `set_memory`,
+//! `delete_memory`) may carry an `idempotency_key`: the first call with a key writes and stores
+//! its response body under (agent, key) in the same transaction; a later call with the same key
+//! and the same validated arguments writes nothing and gets that body back; the same key with
+//! other arguments is `IDEMPOTENCY_CONFLICT`. Refused writes (errors) store nothing, so a failed
+//! call can be retried with its key. Keys expire after `IdempotencySettings::ttl` and are then
+//! free again; a background sweeper deletes them in batches.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use super::Service;
+use crate::domain::idempotency::{self, IdempotencyKey};
+use crate::domain::{DomainError, ErrorCode, Identity};
+use crate::error::AppError;
+use crate::storage::{IdempotencyClaim, IdempotentWrite, OnceOutcome, StoreError, WriteResult};
+
+/// How many expired keys one sweeper statement deletes.
+pub const IDEMPOTENCY_SWEEP_BATCH: u32 = 500;
+
+/// Idempotency settings from the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdempotencySettings {
+    /// How long a key (and the response it replays) is kept.
+    pub ttl: Duration,
+    /// How often expired keys are deleted; `None` turns the sweeper off (expired keys are still
+    /// never replayed: a new request reclaims them).
+    pub sweep_interval: Option<Duration>,
+}
+
+impl Default for IdempotencySettings {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(86_400),
+            sweep_interval: Some(Duration::from_secs(60)),
+        }
+    }
+}
+
+/// An accepted key for one call: whose it is, and what the call asks for.
+pub(crate) struct RetryKey {
+    agent_id: String,
+    key: IdempotencyKey,
+    tool: &'static str,
+    fingerprint: String,
+}
+
+/// What a keyed write did.
+pub(crate) enum Keyed {
+    /// It ran now. The body is what was stored under the key; `None` when the write was refused
+    /// (nothing was kept, key included).
+    Fresh(WriteResult, Option<Value>),
+    /// An identical earlier call holds the key: its body, and nothing was written.
+    Replayed(Value),
+}
+
+impl Keyed {
+    /// The body, for writes that are never refused once validated.
+    pub(crate) fn body(self) -> Result<Value, AppError> {
+        match self {
+            Self::Replayed(body) | Self::Fresh(_, Some(body)) => Ok(body),
+            Self::Fresh(result, None) => Err(unexpected(&result)),
+        }
+    }
+}
+
+/// The store answered a keyed write with the result of another kind of write: a bug.
+pub(crate) fn unexpected(result: &WriteResult) -> AppError {
+    StoreError::Internal(format!(
+        "idempotent write returned an unexpected result: {result:?}"
+    ))
+    .into()
+}
+
+impl Service {
+    pub fn idempotency_settings(&self) -> &IdempotencySettings {
+        &self.inner.idempotency
+    }
+
+    /// Checks the optional key and, with one, fingerprints the call: `tool` and `args`, the
+    /// validated arguments (so neither key order, spelling of defaults, `auth_token` nor the key
+    /// itself counts). Call it after validating the arguments, before writing.
+    pub(crate) fn retry_key(
+        &self,
+        who: &Identity,
+        raw: Option<&str>,
+        tool: &'static str,
+        args: impl FnOnce() -> Value,
+    ) -> Result<Option<RetryKey>, AppError> {
+        let Some(key) = IdempotencyKey::parse_optional(raw)? else {
+            return Ok(None);
+        };
+        let agent_id = who.agent_id().ok_or_else(|| {
+            DomainError::new(
+                ErrorCode::PermissionDenied,
+                "idempotency keys are kept per agent, and this call has no agent identity",
+            )
+            .suggest("call authenticate_agent first and pass its token as auth_token")
+        })?;
+        Ok(Some(RetryKey {
+            agent_id: agent_id.as_str().to_owned(),
+            fingerprint: idempotency::fingerprint(tool, &args()),
+            key,
+            tool,
+        }))
+    }
+
+    /// Runs `write` at most once under `retry` (see the module docs). `render` makes the
+    /// response body from a successful result, or returns `None` for a refused one.
+    pub(crate) async fn write_once(
+        &self,
+        retry: &RetryKey,
+        write: IdempotentWrite<'_>,
+        render: &(dyn Fn(&WriteResult) -> Option<Value> + Send + Sync),
+    ) -> Result<Keyed, AppError> {
+        let now = crate::util::now();
+        let ttl = chrono::Duration::from_std(self.idempotency_settings().ttl)
+            .unwrap_or(chrono::Duration::days(1));
+        let claim = IdempotencyClaim {
+            agent_id: &retry.agent_id,
+            key: retry.key.as_str(),
+            tool: retry.tool,
+            fingerprint: &retry.fingerprint,
+            now,
+            expires_at: now + ttl,
+        };
+        let respond = |result: &WriteResult| render(result).map(|body| body.to_string());
+        match self.store().write_once(&claim, write, &respond).await? {
+            OnceOutcome::Fresh { result, response } => {
+                let body = response.as_deref().map(parse_response).transpose()?;
+                Ok(Keyed::Fresh(result, body))
+            }
+            OnceOutcome::Replay { response } => {
+                tracing::debug!(tool = retry.tool, agent = %retry.agent_id, "idempotent replay");
+                Ok(Keyed::Replayed(parse_response(&response)?))
+            }
+            OnceOutcome::Conflict { tool } => {
+                Err(idempotency::conflict(&retry.key, &tool, retry.tool))
+            }
+        }
+    }
+
+    /// Deletes every key that expired by now, `IDEMPOTENCY_SWEEP_BATCH` at a time, yielding
+    /// between batches and stopping early on shutdown. Returns how many were deleted.
+    pub async fn sweep_expired_idempotency_keys(
+        &self,
+        stop: &CancellationToken,
+    ) -> Result<u64, StoreError> {
+        let mut total = 0;
+        loop {
+            let deleted = self
+                .store()
+                .delete_expired_idempotency_keys(crate::util::now(), IDEMPOTENCY_SWEEP_BATCH)
+                .await?;
+            total += deleted;
+            if deleted < u64::from(IDEMPOTENCY_SWEEP_BATCH) || stop.is_cancelled() {
+                return Ok(total);
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Starts the background sweeper of expired keys (unless its interval is off); it ends when
+    /// `stop` is cancelled.
+    pub fn spawn_idempotency_sweeper(
+        &self,
+        stop: CancellationToken,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let interval = self.idempotency_settings().sweep_interval?;
+        let service = self.clone();
+        Some(tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    _ = ticker.tick() => {}
+                }
+                match service.sweep_expired_idempotency_keys(&stop).await {
+                    Ok(0) => tracing::trace!("idempotency sweeper: nothing expired"),
+                    Ok(removed) => {
+                        tracing::debug!(removed, "idempotency sweeper removed expired keys")
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "idempotency key sweep failed; retrying at the next interval")
+                    }
+                }
+            }
+        }))
+    }
+}
+
+fn parse_response(raw: &str) -> Result<Value, AppError> {
+    serde_json::from_str(raw).map_err(|e| {
+        StoreError::Internal(format!("stored idempotent response is not JSON: {e}")).into()
+    })
+}
