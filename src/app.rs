@@ -39,6 +39,8 @@ pub fn build_service(config: &Config, store: Arc<dyn Store>) -> Service {
             idempotency: config.idempotency,
             database_url: config.database_url.clone(),
             wait_cap: config.wait_cap,
+            rate_limit_per_minute: config.rate_limit_per_minute,
+            rate_limit_burst: config.rate_limit_burst,
         },
     )
 }

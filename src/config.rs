@@ -25,6 +25,8 @@ pub struct FileConfig {
     pub transport: Option<Transport>,
     pub stateless: Option<bool>,
     pub wait_timeout_cap_seconds: Option<u64>,
+    pub rate_limit_per_minute: Option<u32>,
+    pub rate_limit_burst: Option<u32>,
     pub host: Option<String>,
     pub port: Option<u16>,
     pub database_url: Option<String>,
@@ -68,6 +70,8 @@ pub struct Config {
     pub stateless: bool,
     /// Upper bound of `wait_for_messages` timeouts.
     pub wait_cap: Duration,
+    pub rate_limit_per_minute: u32,
+    pub rate_limit_burst: u32,
     pub host: String,
     pub port: u16,
     pub database_url: String,
@@ -326,6 +330,12 @@ impl Config {
         let config = Self {
             transport: cli.transport.or(file.transport).unwrap_or(Transport::Http),
             stateless: cli.stateless || file.stateless.unwrap_or(false),
+            rate_limit_per_minute: env_parse("RATE_LIMIT_PER_MINUTE")?
+                .or(file.rate_limit_per_minute)
+                .unwrap_or(3000),
+            rate_limit_burst: env_parse("RATE_LIMIT_BURST")?
+                .or(file.rate_limit_burst)
+                .unwrap_or(300),
             wait_cap: Duration::from_secs(
                 env_parse("WAIT_TIMEOUT_CAP_SECONDS")?
                     .or(file.wait_timeout_cap_seconds)

@@ -22,6 +22,8 @@ trap cleanup EXIT
 psql "$pg_admin" -qc "CREATE DATABASE $pg_db" >/dev/null
 
 export API_KEY=bench-agent-key-0123456789 ADMIN_API_KEY=bench-admin-key-0123456789 LOG_LEVEL=warn
+# The load generator drives each agent far above the default per-agent rate limit.
+export RATE_LIMIT_PER_MINUTE=0
 for backend in sqlite postgres; do
     if [ "$backend" = sqlite ]; then url="sqlite:$work/bench.db"; else url="${pg_admin%/*}/$pg_db"; fi
     SCS_DATA_DIR="$work/data-$backend" DATABASE_URL="$url" "$bin" --port 0 2>"$work/server-$backend.log" &

@@ -22,6 +22,8 @@ trap cleanup EXIT
 psql "$pg_admin" -qc "CREATE DATABASE $db" >/dev/null
 url="${pg_admin%/*}/$db"
 export API_KEY=bench-agent-key-0123456789 ADMIN_API_KEY=bench-admin-key-0123456789 LOG_LEVEL=warn
+# The load generator drives each agent far above the default per-agent rate limit.
+export RATE_LIMIT_PER_MINUTE=0
 SCS_DATA_DIR="$work/data" DATABASE_URL="$url" "$bin" migrate 2>/dev/null
 
 # The same rows the server writes: a session, then messages with JSONB metadata.

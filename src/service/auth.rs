@@ -78,10 +78,14 @@ fn bad_token_format() -> AppError {
 impl Service {
     /// The identity behind a call: the token's agent, or anonymous when no token was given.
     pub async fn resolve(&self, caller: &Caller) -> Result<Identity, AppError> {
-        match &caller.token {
-            None => Ok(Identity::Anonymous),
-            Some(token) => self.identity_for_token(token).await,
+        let identity = match &caller.token {
+            None => Identity::Anonymous,
+            Some(token) => self.identity_for_token(token).await?,
+        };
+        if let Some(agent) = identity.agent_id() {
+            self.rate_limiter().check(agent.as_str())?;
         }
+        Ok(identity)
     }
 
     /// Checks a token: shape, cache, then the database (unknown, revoked or expired fail).
@@ -131,6 +135,7 @@ impl Service {
         requested: Option<&[String]>,
     ) -> Result<IssuedToken, AppError> {
         let agent_id = AgentId::parse(agent_id)?;
+        self.rate_limiter().check(agent_id.as_str())?;
         let agent_type = AgentType::parse(agent_type)?;
         let requested = match requested {
             None => Permissions::of(&[Permission::Read, Permission::Write]),

@@ -7,6 +7,7 @@ mod idempotency;
 mod memory;
 mod memory_view;
 mod messages;
+mod rate_limit;
 mod search;
 mod sessions;
 mod wait;
@@ -43,6 +44,7 @@ struct Inner {
     wait_cap: std::time::Duration,
     tokens: TokenCache,
     notifier: crate::realtime::Notifier,
+    rate_limiter: rate_limit::RateLimiter,
     memory: MemorySettings,
     idempotency: IdempotencySettings,
     database_url_masked: String,
@@ -56,6 +58,9 @@ pub struct ServiceSettings {
     pub permissions: PermissionTable,
     pub limits: InputLimits,
     pub token_ttl: std::time::Duration,
+    /// Calls per minute per agent (0: no limit), and the burst allowed above it.
+    pub rate_limit_per_minute: u32,
+    pub rate_limit_burst: u32,
     /// The longest `wait_for_messages` may block.
     pub wait_cap: std::time::Duration,
     pub token_cache_ttl: std::time::Duration,
@@ -83,6 +88,10 @@ impl Service {
                 database_url_masked: crate::config::mask_url(&settings.database_url),
                 metrics: crate::metrics::Metrics::default(),
                 notifier: crate::realtime::Notifier::default(),
+                rate_limiter: rate_limit::RateLimiter::new(
+                    settings.rate_limit_per_minute,
+                    settings.rate_limit_burst,
+                ),
                 started: Instant::now(),
             }),
         }
@@ -118,6 +127,10 @@ impl Service {
 
     pub fn wait_cap(&self) -> std::time::Duration {
         self.inner.wait_cap
+    }
+
+    pub fn rate_limiter(&self) -> &rate_limit::RateLimiter {
+        &self.inner.rate_limiter
     }
 
     pub fn notifier(&self) -> &crate::realtime::Notifier {

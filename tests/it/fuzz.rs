@@ -1291,7 +1291,14 @@ async fn fuzz_stdio_bad_lines_sqlite() {
                 t.saturating_duration_since(Instant::now())
             });
             let raw = match tokio::time::timeout(wait, rx.recv()).await {
-                Err(_) if grace_until.is_some() => return answers,
+                Err(_) if grace_until.is_some() => {
+                    eprintln!(
+                        "stdio: no answer for id {} of {:?}",
+                        expect_id.as_ref().unwrap(),
+                        shown()
+                    );
+                    return answers;
+                }
                 Err(_) => panic!(
                     "no answer to the probe within {CASE_TIMEOUT:?} after {:?}",
                     shown()

@@ -7,6 +7,7 @@ mod explain;
 mod fuzz;
 mod guidance;
 mod idempotency;
+mod limits;
 mod memory;
 mod outage;
 mod pg_cluster;

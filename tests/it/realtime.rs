@@ -286,6 +286,7 @@ impl ClientHandler for Recorder {
     }
 }
 
+#[allow(deprecated)] // resources/subscribe is what legacy (stateful) MCP sessions use
 async fn subscription(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = HttpServer::start(&db, &[]).await;

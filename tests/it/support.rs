@@ -147,6 +147,8 @@ pub fn server_env(db: &TestDb) -> Vec<(String, String)> {
         // Many servers run at once in the suite: keep each one's PostgreSQL pool small.
         ("POSTGRES_POOL_SIZE".into(), "2".into()),
         ("POSTGRES_MAX_OVERFLOW".into(), "6".into()),
+        // Tests drive single agents hard; the rate-limit test sets its own limit.
+        ("RATE_LIMIT_PER_MINUTE".into(), "0".into()),
     ]
 }
 

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Wake-up latency of wait_for_messages (post → waiter's return) in one process on SQLite and
+# PostgreSQL, across two server processes on one PostgreSQL, and with 100 waiters while 10 agents
+# write. Usage: scripts/bench/wakeup.sh [SECONDS=10]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+secs=${1:-10}
+cargo build --release --locked >&2
+bin=target/release/shared-context-server
+pg_admin=$(scripts/ensure-postgres.sh)
+db="scs_wake_$$"
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    psql "$pg_admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+psql "$pg_admin" -qc "CREATE DATABASE $db" >/dev/null
+export API_KEY=bench-agent-key-0123456789 ADMIN_API_KEY=bench-admin-key-0123456789 LOG_LEVEL=warn
+# The load generator drives each agent far above the default per-agent rate limit.
+export RATE_LIMIT_PER_MINUTE=0
+
+start() { # NAME DATABASE_URL → prints the MCP URL
+    SCS_DATA_DIR="$work/data-$1" DATABASE_URL="$2" "$bin" --port 0 2>"$work/$1.log" &
+    pids+=($!)
+    for _ in $(seq 100); do grep -q "ready: http" "$work/$1.log" && break; sleep 0.1; done
+    sed -n 's/.*ready: \(http[^ ]*\).*/\1/p' "$work/$1.log"
+}
+echo "machine: $(nproc) cores; date: $(date -u +%F)"
+sqlite=$(start sqlite "sqlite:$work/wake.db")
+pg_a=$(start pg-a "${pg_admin%/*}/$db")
+pg_b=$(start pg-b "${pg_admin%/*}/$db")
+echo "== one process, SQLite: 1 waiter, 1 writer every 20 ms"
+"$bin" bench --url "$sqlite" --waiters 1 --writers 1 --write-interval-ms 20 --duration "$secs"
+echo "== one process, PostgreSQL: 1 waiter, 1 writer every 20 ms"
+"$bin" bench --url "$pg_a" --waiters 1 --writers 1 --write-interval-ms 20 --duration "$secs"
+echo "== two processes, PostgreSQL: waiter on A, writer on B"
+"$bin" bench --url "$pg_a" --writer-url "$pg_b" --waiters 1 --writers 1 --write-interval-ms 20 --duration "$secs"
+for name in sqlite pg; do
+    url=$sqlite; [ "$name" = pg ] && url=$pg_a
+    echo "== throughput, $name: 100 waiters while 10 writers post every 100 ms each"
+    "$bin" bench --url "$url" --waiters 100 --writers 10 --write-interval-ms 100 --duration "$secs"
+done
