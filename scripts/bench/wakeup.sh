@@ -23,16 +23,17 @@ export API_KEY=bench-agent-key-0123456789 ADMIN_API_KEY=bench-admin-key-01234567
 # The load generator drives each agent far above the default per-agent rate limit.
 export RATE_LIMIT_PER_MINUTE=0
 
-start() { # NAME DATABASE_URL → prints the MCP URL
-    SCS_DATA_DIR="$work/data-$1" DATABASE_URL="$2" "$bin" --port 0 2>"$work/$1.log" &
+start() { # NAME DATABASE_URL: starts a server whose MCP URL `url_of NAME` prints
+    SCS_DATA_DIR="$work/data-$1" DATABASE_URL="$2" "$bin" --port 0 >/dev/null 2>"$work/$1.log" &
     pids+=($!)
     for _ in $(seq 100); do grep -q "ready: http" "$work/$1.log" && break; sleep 0.1; done
-    sed -n 's/.*ready: \(http[^ ]*\).*/\1/p' "$work/$1.log"
 }
+url_of() { sed -n 's/.*ready: \(http[^ ]*\).*/\1/p' "$work/$1.log"; }
 echo "machine: $(nproc) cores; date: $(date -u +%F)"
-sqlite=$(start sqlite "sqlite:$work/wake.db")
-pg_a=$(start pg-a "${pg_admin%/*}/$db")
-pg_b=$(start pg-b "${pg_admin%/*}/$db")
+start sqlite "sqlite:$work/wake.db"
+start pg-a "${pg_admin%/*}/$db"
+start pg-b "${pg_admin%/*}/$db"
+sqlite=$(url_of sqlite); pg_a=$(url_of pg-a); pg_b=$(url_of pg-b)
 echo "== one process, SQLite: 1 waiter, 1 writer every 20 ms"
 "$bin" bench --url "$sqlite" --waiters 1 --writers 1 --write-interval-ms 20 --duration "$secs"
 echo "== one process, PostgreSQL: 1 waiter, 1 writer every 20 ms"

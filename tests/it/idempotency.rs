@@ -19,6 +19,15 @@ use sqlx::Connection as _;
 
 use crate::support::*;
 
+struct Dump<'a>(&'a HttpServer);
+impl Drop for Dump<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("SERVER STDERR: {:#?}", self.0.stderr.lock().unwrap());
+        }
+    }
+}
+
 fn with(mut base: Value, extra: Value) -> Value {
     for (k, v) in extra.as_object().unwrap() {
         base[k] = v.clone();
@@ -177,6 +186,7 @@ async fn raw_http(server: &HttpServer, tool: &str, arguments: &str) -> Value {
 async fn replay_and_conflict(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = HttpServer::start(&db, &[("MCP_STATELESS", "true")]).await;
+    let _dump = Dump(&server);
     let client = server.client().await;
     let alice = login(&client, "alice", "claude", false).await;
     let bob = login(&client, "bob", "claude", false).await;
@@ -631,6 +641,7 @@ async fn expiry_and_sweeper(backend: Backend) {
         ],
     )
     .await;
+    let _dump = Dump(&server);
     let client = server.client().await;
     let alice = login(&client, "alice", "claude", false).await;
     let sid = new_session(&client, &alice).await;
@@ -731,6 +742,7 @@ async fn expiry_and_sweeper(backend: Backend) {
 async fn concurrent_identical_calls(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = HttpServer::start(&db, &[]).await;
+    let _dump = Dump(&server);
     let mut clients = Vec::new();
     for _ in 0..4 {
         clients.push(Arc::new(server.client().await));
@@ -835,6 +847,31 @@ async fn two_processes(backend: Backend) {
     let answers = set.join_all().await;
     assert!(answers.iter().all(|x| x == &answers[0]), "{answers:?}");
     assert_eq!(count(&db, "messages").await, 2);
+
+    // A keyed write wakes waiters like a plain one: a waiter on B sees a message posted on A,
+    // and on A itself (PostgreSQL: NOTIFY; SQLite: the change check and the in-process notifier).
+    let after = answers[0]["message_id"].as_i64().unwrap();
+    let wait = json!({"session_id": sid, "after_id": after, "timeout_seconds": 20, "auth_token": alice});
+    let mut waiters = tokio::task::JoinSet::new();
+    for client in [on_a.clone(), on_b.clone()] {
+        let wait = wait.clone();
+        waiters.spawn(async move {
+            let started = std::time::Instant::now();
+            (ok(&client, "wait_for_messages", wait).await.0, started.elapsed())
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let woke = ok(
+        &on_a,
+        "add_message",
+        json!({"session_id": sid, "content": "wake up", "idempotency_key": "p-3", "auth_token": alice}),
+    )
+    .await
+    .0;
+    for (body, elapsed) in waiters.join_all().await {
+        assert_eq!(body["messages"][0]["id"], woke["message_id"], "{body}");
+        assert!(elapsed < Duration::from_secs(10), "woke after {elapsed:?}");
+    }
     drop(b);
 }
 
