@@ -10,9 +10,9 @@
 #      0.1.16          the npm `latest` release (30 active server scenarios)
 #      0.2.0-alpha.12  adds server-session-lifecycle and validates every message we send against the
 #                      official JSON Schema (`wire-schema-valid`) (31 active scenarios)
-# 2. Starts the server (SCS_BIN, default target/release/shared-context-server if present, else
-#    target/debug/shared-context-server, built with `cargo build` if missing) on a free loopback port,
-#    SQLite in a temporary directory, random API and admin keys.
+# 2. Starts the server (SCS_BIN, default target/debug/shared-context-server after `cargo build`, a
+#    no-op when it is up to date) on a free loopback port, SQLite in a temporary directory, random
+#    API and admin keys.
 # 3. Authentication: the suite cannot send custom headers (its `server` mode has only --url), and our
 #    /mcp answers 401 without X-API-Key or a bearer token. auth-proxy.js, a 40-line Node reverse proxy
 #    on 127.0.0.1 only, adds X-API-Key and forwards everything else unchanged (Host and Origin too, so
@@ -74,16 +74,12 @@ export NODE_PATH=$NODE_DIR/node_modules   # check-results.js needs `yaml`, a dep
 
 # --- server --------------------------------------------------------------------------------------
 if [[ -z ${SCS_BIN:-} ]]; then
-  if [[ -x $ROOT/target/release/shared-context-server ]]; then
-    SCS_BIN=$ROOT/target/release/shared-context-server
-  else
-    SCS_BIN=$ROOT/target/debug/shared-context-server
-  fi
+  # The current source, never a stale binary: a no-op when target/debug is up to date.
+  SCS_BIN=$ROOT/target/debug/shared-context-server
+  log "cargo build --locked (debug binary of the current source)"
+  (cd "$ROOT" && cargo build --locked --bin shared-context-server) || die "cargo build"
 fi
-if [[ ! -x $SCS_BIN ]]; then
-  log "building $SCS_BIN (cargo build)"
-  (cd "$ROOT" && cargo build --locked) || die "cargo build"
-fi
+[[ -x $SCS_BIN ]] || die "no server binary at $SCS_BIN"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/scs-conformance.XXXXXX")
 SERVER_PID=""; PROXY_PID=""

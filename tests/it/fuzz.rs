@@ -767,6 +767,41 @@ fn mutate_value(rng: &mut XorShift, v: &mut Value, depth: u32) {
     }
 }
 
+/// Changes, removes or adds one member of an object, keeping the object itself.
+fn mutate_members(rng: &mut XorShift, v: &mut Value) {
+    let Value::Object(map) = v else { return };
+    let keys: Vec<String> = map.keys().cloned().collect();
+    match rng.below(4) {
+        0 if !keys.is_empty() => {
+            map.remove(rng.pick(&keys).as_str());
+        }
+        1 => {
+            let key = rng
+                .pick(&[
+                    "limit",
+                    "offset",
+                    "after_id",
+                    "visibility",
+                    "metadata",
+                    "expires_in",
+                    "session_id",
+                    "auth_token",
+                    "extra",
+                    "query",
+                ])
+                .to_string();
+            map.insert(key, random_value(rng, 1));
+        }
+        _ if !keys.is_empty() => {
+            let key = rng.pick(&keys).clone();
+            mutate_value(rng, map.get_mut(&key).unwrap(), 2);
+        }
+        _ => {
+            map.insert("extra".into(), random_value(rng, 1));
+        }
+    }
+}
+
 /// One random case: a template, mutated at the JSON level and/or the byte level.
 fn random_case(rng: &mut XorShift, templates: &[Value]) -> Case {
     let mut value = rng.pick(templates).clone();
@@ -777,16 +812,20 @@ fn random_case(rng: &mut XorShift, templates: &[Value]) -> Case {
         // Mostly inside the arguments or params, so that the envelope stays valid and the case
         // reaches a tool handler; sometimes anywhere.
         if value["params"]["arguments"].is_object() && rng.chance(6, 10) {
-            mutate_value(rng, &mut value["params"]["arguments"], 2);
+            mutate_members(rng, &mut value["params"]["arguments"]);
         } else if value["params"].is_object() && rng.chance(1, 2) {
-            mutate_value(rng, &mut value["params"], 1);
+            mutate_members(rng, &mut value["params"]);
         } else {
             mutate_value(rng, &mut value, 0);
         }
     }
     let mut body = value.to_string().into_bytes();
     // Byte-level damage in a third of the cases; the rest stay JSON and reach the handlers.
-    let byte_mutations = if rng.chance(1, 3) { 1 + rng.below(2) } else { 0 };
+    let byte_mutations = if rng.chance(1, 3) {
+        1 + rng.below(2)
+    } else {
+        0
+    };
     for _ in 0..byte_mutations {
         if body.is_empty() {
             break;
@@ -1175,7 +1214,10 @@ async fn http_fuzz(backend: Backend, random_cases: usize) -> usize {
     );
     eprintln!("fuzz http {backend:?}: cases by kind {:?}", tally.by_kind);
     if std::env::var_os("SCS_FUZZ_VERBOSE").is_some() {
-        eprintln!("fuzz http {backend:?}: (kind, status) {:?}", tally.by_kind_status);
+        eprintln!(
+            "fuzz http {backend:?}: (kind, status) {:?}",
+            tally.by_kind_status
+        );
     }
     let panicked = server
         .stderr
@@ -1336,7 +1378,9 @@ async fn fuzz_stdio_bad_lines_sqlite() {
             }
             // rmcp answers an envelope it cannot read with -32600 and no id: that counts too.
             let complete = expect_id.as_ref().is_none_or(|id| {
-                answers.iter().any(|a| &a["id"] == id || (a["id"].is_null() && a.get("error").is_some()))
+                answers
+                    .iter()
+                    .any(|a| &a["id"] == id || (a["id"].is_null() && a.get("error").is_some()))
             });
             if grace_until.is_some() && complete {
                 return answers;
@@ -1438,7 +1482,11 @@ async fn fuzz_stdio_bad_lines_sqlite() {
     let mut findings = Vec::new();
     let mut rss_before = 0;
     // SCS_FUZZ_STDIO_ROUNDS=<n> repeats the measured round for a longer run (RSS trend).
-    let rounds: usize = std::env::var("SCS_FUZZ_STDIO_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(2).max(2);
+    let rounds: usize = std::env::var("SCS_FUZZ_STDIO_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2)
+        .max(2);
     for round in 0..rounds {
         if round == 1 {
             rss_before = vm_rss_kb(pid);
@@ -1532,6 +1580,87 @@ async fn fuzz_stdio_bad_lines_sqlite() {
         "stdio server RSS grew by {} KiB",
         rss_after - rss_before
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Valid values round-trip through the server
+// ---------------------------------------------------------------------------------------------
+
+/// Metadata numbers come back as the same f64. FAILS without serde_json's `float_roundtrip`
+/// feature: its default float parser is not correctly rounded, so some values (for example
+/// 1.2345678901234567e-7) come back one ulp off, through both backends.
+async fn metadata_floats_round_trip(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = HttpServer::start(&db, &[]).await;
+    let client = server.client().await;
+    let token = login(&client, "floats", "claude", false).await;
+    let sid = call(
+        &client,
+        "create_session",
+        json!({"purpose": "floats", "auth_token": token}),
+    )
+    .await
+    .ok()["session_id"]
+        .clone();
+    let mut rng = XorShift::new(SEED ^ 0xf10a7);
+    let mut values: Vec<f64> = vec![
+        0.1,
+        1.2345678901234567e-7,
+        5e-324,
+        2.2250738585072014e-308,
+        1.7976931348623157e308,
+        1.1063543360794556e18,
+    ];
+    while values.len() < 200 {
+        let v = f64::from_bits(rng.next_u64());
+        if v.is_finite() {
+            values.push(v);
+        }
+    }
+    let metadata: Map<String, Value> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (format!("v{i}"), json!(v)))
+        .collect();
+    // 200 floats are at most ~6.5 KB of JSON, under the 10 KB metadata limit.
+    call(
+        &client,
+        "add_message",
+        json!({"session_id": sid, "content": "floats", "metadata": metadata, "auth_token": token}),
+    )
+    .await
+    .ok();
+    let read = call(
+        &client,
+        "get_messages",
+        json!({"session_id": sid, "auth_token": token}),
+    )
+    .await
+    .ok();
+    let back = &read["messages"][0]["metadata"];
+    let changed: Vec<String> = values
+        .iter()
+        .enumerate()
+        .filter(|(i, v)| back[format!("v{i}")].as_f64().map(f64::to_bits) != Some(v.to_bits()))
+        .map(|(i, v)| format!("{v:e} -> {}", back[format!("v{i}")]))
+        .collect();
+    assert!(
+        changed.is_empty(),
+        "{} of {} metadata floats changed on the way through the server: {:?}",
+        changed.len(),
+        values.len(),
+        &changed[..changed.len().min(5)]
+    );
+}
+
+#[tokio::test]
+async fn metadata_floats_round_trip_sqlite() {
+    metadata_floats_round_trip(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn metadata_floats_round_trip_postgres() {
+    metadata_floats_round_trip(Backend::Postgres).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2016,7 +2145,7 @@ mod props {
                 Ok(l) => assert_eq!(i64::from(l.get()), raw.unwrap_or(i64::from(default))),
                 Err(e) => {
                     let v = raw.unwrap();
-                    assert!(v < 1 || v > i64::from(max));
+                    assert!(!(1..=i64::from(max)).contains(&v));
                     assert_eq!(e.code, ErrorCode::InvalidLimit);
                 }
             }

@@ -19,15 +19,6 @@ use sqlx::Connection as _;
 
 use crate::support::*;
 
-struct Dump<'a>(&'a HttpServer);
-impl Drop for Dump<'_> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("SERVER STDERR: {:#?}", self.0.stderr.lock().unwrap());
-        }
-    }
-}
-
 fn with(mut base: Value, extra: Value) -> Value {
     for (k, v) in extra.as_object().unwrap() {
         base[k] = v.clone();
@@ -186,7 +177,6 @@ async fn raw_http(server: &HttpServer, tool: &str, arguments: &str) -> Value {
 async fn replay_and_conflict(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = HttpServer::start(&db, &[("MCP_STATELESS", "true")]).await;
-    let _dump = Dump(&server);
     let client = server.client().await;
     let alice = login(&client, "alice", "claude", false).await;
     let bob = login(&client, "bob", "claude", false).await;
@@ -641,7 +631,6 @@ async fn expiry_and_sweeper(backend: Backend) {
         ],
     )
     .await;
-    let _dump = Dump(&server);
     let client = server.client().await;
     let alice = login(&client, "alice", "claude", false).await;
     let sid = new_session(&client, &alice).await;
@@ -742,7 +731,6 @@ async fn expiry_and_sweeper(backend: Backend) {
 async fn concurrent_identical_calls(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = HttpServer::start(&db, &[]).await;
-    let _dump = Dump(&server);
     let mut clients = Vec::new();
     for _ in 0..4 {
         clients.push(Arc::new(server.client().await));
@@ -851,13 +839,17 @@ async fn two_processes(backend: Backend) {
     // A keyed write wakes waiters like a plain one: a waiter on B sees a message posted on A,
     // and on A itself (PostgreSQL: NOTIFY; SQLite: the change check and the in-process notifier).
     let after = answers[0]["message_id"].as_i64().unwrap();
-    let wait = json!({"session_id": sid, "after_id": after, "timeout_seconds": 20, "auth_token": alice});
+    let wait =
+        json!({"session_id": sid, "after_id": after, "timeout_seconds": 20, "auth_token": alice});
     let mut waiters = tokio::task::JoinSet::new();
     for client in [on_a.clone(), on_b.clone()] {
         let wait = wait.clone();
         waiters.spawn(async move {
             let started = std::time::Instant::now();
-            (ok(&client, "wait_for_messages", wait).await.0, started.elapsed())
+            (
+                ok(&client, "wait_for_messages", wait).await.0,
+                started.elapsed(),
+            )
         });
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
