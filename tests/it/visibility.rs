@@ -141,6 +141,7 @@ pub async fn run_matrix(client: &Client) -> usize {
                 assert_ne!(m["content"], json!(null));
             }
             cells += 4;
+            cells += other_read_paths(client, &sid, vis, id, token, reader, want).await;
         }
         // The count a reader is shown must not reveal messages it cannot read.
         let token = match reader {
@@ -177,18 +178,111 @@ pub async fn run_matrix(client: &Client) -> usize {
     cells
 }
 
+/// The remaining read paths for one cell: the three search tools, wait_for_messages and the
+/// debug-session prompt. Returns how many paths were checked.
+async fn other_read_paths(
+    client: &Client,
+    sid: &str,
+    vis: &str,
+    id: i64,
+    token: Option<&str>,
+    reader: &str,
+    want: bool,
+) -> usize {
+    let content = format!("{vis} secret");
+    let hits = call(
+        client,
+        "search_context",
+        with_token(
+            json!({"session_id": sid, "query": content, "limit": 100}),
+            token,
+        ),
+    )
+    .await
+    .ok();
+    let found: Vec<i64> = hits["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["message"]["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        found.contains(&id),
+        want,
+        "search_context: {reader} reading {vis}"
+    );
+    let sender = if vis == "admin_only" { "root" } else { "alice" };
+    let by_sender = call(
+        client,
+        "search_by_sender",
+        with_token(
+            json!({"session_id": sid, "sender": sender, "limit": 100}),
+            token,
+        ),
+    )
+    .await
+    .ok();
+    assert_eq!(
+        ids(&by_sender["messages"]).contains(&id),
+        want,
+        "search_by_sender: {reader} reading {vis}"
+    );
+    let range = json!({"session_id": sid, "start_time": "2000-01-01T00:00:00Z", "end_time": "2100-01-01T00:00:00Z", "limit": 200});
+    let by_time = call(client, "search_by_timerange", with_token(range, token))
+        .await
+        .ok();
+    assert_eq!(
+        ids(&by_time["messages"]).contains(&id),
+        want,
+        "search_by_timerange: {reader} reading {vis}"
+    );
+    let waited = call(
+        client,
+        "wait_for_messages",
+        with_token(
+            json!({"session_id": sid, "after_id": id - 1, "timeout_seconds": 0, "limit": 1}),
+            token,
+        ),
+    )
+    .await
+    .ok();
+    assert_eq!(
+        ids(&waited["messages"]).contains(&id),
+        want,
+        "wait_for_messages: {reader} reading {vis}"
+    );
+    let mut args = json!({"session_id": sid});
+    if let Some(t) = token {
+        args["auth_token"] = json!(t);
+    }
+    let prompt = client
+        .get_prompt(
+            rmcp::model::GetPromptRequestParams::new("debug-session")
+                .with_arguments(args.as_object().unwrap().clone()),
+        )
+        .await
+        .expect("debug-session");
+    let text = serde_json::to_string(&prompt.messages).unwrap();
+    assert_eq!(
+        text.contains(&content),
+        want,
+        "debug-session prompt: {reader} reading {vis}"
+    );
+    5
+}
+
 async fn matrix_over_http(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = HttpServer::start(&db, &[]).await;
     let client = server.client().await;
-    assert_eq!(run_matrix(&client).await, 80);
+    assert_eq!(run_matrix(&client).await, 180);
     client.cancel().await.ok();
 }
 
 async fn matrix_over_stdio(backend: Backend) {
     let db = TestDb::new(backend).await;
     let client = stdio_client(&db).await;
-    assert_eq!(run_matrix(&client).await, 80);
+    assert_eq!(run_matrix(&client).await, 180);
     client.cancel().await.ok();
 }
 
@@ -262,4 +356,112 @@ async fn bearer_header_identity_sqlite() {
 #[tokio::test]
 async fn bearer_header_identity_postgres() {
     bearer_header_is_the_agent(Backend::Postgres).await;
+}
+
+/// Reads the SSE backlog of a session until it goes quiet; returns the message contents.
+async fn sse_backlog(base: &str, sid: &str, bearer: Option<&str>) -> Vec<String> {
+    let http = reqwest::Client::new();
+    let mut req = http.get(format!("{base}/sessions/{sid}/events?after_id=0"));
+    req = match bearer {
+        Some(t) => req.bearer_auth(t),
+        None => req.header("x-api-key", API_KEY),
+    };
+    let mut resp = req.send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let mut text = String::new();
+    while let Ok(Ok(Some(chunk))) =
+        tokio::time::timeout(std::time::Duration::from_millis(400), resp.chunk()).await
+    {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    text.lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(|d| {
+            serde_json::from_str::<Value>(d.trim()).unwrap()["content"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Resources and the SSE stream, read with each reader's own bearer token (HTTP only: stdio has
+/// no headers, and reads resources anonymously).
+async fn resource_and_sse_matrix(backend: Backend) -> usize {
+    let db = TestDb::new(backend).await;
+    let server = HttpServer::start(&db, &[]).await;
+    let client = server.client().await;
+    let alice = login(&client, "alice", "claude", false).await;
+    let bob = login(&client, "bob", "claude", false).await;
+    let carol = login(&client, "carol", "gemini", false).await;
+    let root = login(&client, "root", "admin", true).await;
+    let intern = login(&client, "intern", "admin", false).await;
+    let ops = login(&client, "ops", "system", true).await;
+    let sid = call(
+        &client,
+        "create_session",
+        json!({"purpose": "matrix", "auth_token": alice}),
+    )
+    .await
+    .ok()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for vis in VISIBILITIES {
+        let sender = if vis == "admin_only" { &root } else { &alice };
+        call(&client, "add_message", json!({"session_id": sid, "content": format!("{vis} secret"), "visibility": vis, "auth_token": sender})).await.ok();
+    }
+    let mut cells = 0;
+    for reader in READERS {
+        for vis in VISIBILITIES {
+            let token: Option<&str> = match reader {
+                "sender" if vis == "admin_only" => Some(&root),
+                "sender" => Some(&alice),
+                "same_type" if vis == "admin_only" => Some(&intern),
+                "same_type" => Some(&bob),
+                "other_type" => Some(&carol),
+                "admin" => Some(&ops),
+                _ => None,
+            };
+            let want = expected(vis, reader);
+            let content = format!("{vis} secret");
+            let resource_client = match token {
+                Some(t) => server
+                    .client_with(&[("authorization", &format!("Bearer {t}"))])
+                    .await
+                    .unwrap(),
+                None => server.client().await,
+            };
+            let read = resource_client
+                .read_resource(rmcp::model::ReadResourceRequestParams::new(format!(
+                    "session://{sid}"
+                )))
+                .await
+                .unwrap();
+            let text = serde_json::to_string(&read.contents).unwrap();
+            assert_eq!(
+                text.contains(&content),
+                want,
+                "session:// resource: {reader} reading {vis}"
+            );
+            let streamed = sse_backlog(&server.base, &sid, token).await;
+            assert_eq!(
+                streamed.contains(&content),
+                want,
+                "SSE: {reader} reading {vis}"
+            );
+            cells += 2;
+        }
+    }
+    cells
+}
+
+#[tokio::test]
+async fn resource_and_sse_matrix_sqlite() {
+    assert_eq!(resource_and_sse_matrix(Backend::Sqlite).await, 40);
+}
+
+#[tokio::test]
+async fn resource_and_sse_matrix_postgres() {
+    assert_eq!(resource_and_sse_matrix(Backend::Postgres).await, 40);
 }
