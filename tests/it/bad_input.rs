@@ -461,3 +461,110 @@ async fn bad_input_sqlite() {
 async fn bad_input_postgres() {
     bad_inputs(Backend::Postgres).await;
 }
+
+/// SQL-looking text and LIKE wildcards are data: stored and returned verbatim, and matched
+/// literally by search and memory prefixes.
+async fn verbatim(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = HttpServer::start(&db, &[]).await;
+    let client = server.client().await;
+    let alice = login(&client, "alice", "claude", false).await;
+    let nasty = [
+        "'; DROP TABLE messages; --",
+        "\" OR 1=1 --",
+        "100% done_with _underscores_ and \\backslashes\\",
+        "%",
+        "_",
+        "$1 $2 ?1 :name",
+        "ünïcödé 🚀 \u{202e}rtl",
+    ];
+    let sid = call(
+        &client,
+        "create_session",
+        json!({"purpose": nasty[0], "metadata": {"k": nasty[1]}, "auth_token": alice}),
+    )
+    .await
+    .ok()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for text in nasty {
+        call(&client, "add_message", json!({"session_id": sid, "content": text, "metadata": {"q": text}, "auth_token": alice})).await.ok();
+    }
+    let read = call(
+        &client,
+        "get_messages",
+        json!({"session_id": sid, "auth_token": alice}),
+    )
+    .await
+    .ok();
+    let contents: Vec<&str> = read["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(contents, nasty.to_vec(), "stored and returned verbatim");
+    assert_eq!(read["messages"][1]["metadata"]["q"], json!(nasty[1]));
+    let session = call(
+        &client,
+        "get_session",
+        json!({"session_id": sid, "auth_token": alice}),
+    )
+    .await
+    .ok();
+    assert_eq!(session["session"]["purpose"], json!(nasty[0]));
+    // A lone % or _ must not act as a wildcard.
+    let hits = call(
+        &client,
+        "search_context",
+        json!({"session_id": sid, "query": "%", "fuzzy_threshold": 100, "auth_token": alice}),
+    )
+    .await
+    .ok();
+    for r in hits["results"].as_array().unwrap() {
+        assert!(
+            r["message"]["content"].as_str().unwrap().contains('%'),
+            "'%' matched {}",
+            r["message"]["content"]
+        );
+    }
+    call(
+        &client,
+        "set_memory",
+        json!({"key": "a%b", "value": 1, "auth_token": alice}),
+    )
+    .await
+    .ok();
+    call(
+        &client,
+        "set_memory",
+        json!({"key": "axb", "value": 2, "auth_token": alice}),
+    )
+    .await
+    .ok();
+    let listed = call(
+        &client,
+        "list_memory",
+        json!({"prefix": "a%", "auth_token": alice}),
+    )
+    .await
+    .ok();
+    let keys: Vec<&str> = listed["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, vec!["a%b"]);
+}
+
+#[tokio::test]
+async fn sql_and_wildcards_are_verbatim_sqlite() {
+    verbatim(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn sql_and_wildcards_are_verbatim_postgres() {
+    verbatim(Backend::Postgres).await;
+}
