@@ -10,8 +10,7 @@ use crate::domain::{
 };
 use crate::error::AppError;
 use crate::storage::{
-    AuditEvent, IdempotentWrite, MessageQuery, MessageRecord, NewSession, SessionRecord,
-    WriteResult,
+    IdempotentWrite, MessageQuery, MessageRecord, NewSession, SessionRecord, WriteResult,
 };
 
 /// How many recent messages `get_session` includes.
@@ -189,13 +188,9 @@ impl Service {
         }
         let closed = self
             .store()
-            .close_session(&id, crate::util::now())
+            .close_session(&id, who.audit_name(), crate::util::now())
             .await?
             .ok_or_else(|| DomainError::session_not_found(id.as_str()))?;
-        self.audit_quietly(
-            AuditEvent::new("session_closed", who.audit_name(), json!({})).in_session(id.as_str()),
-        )
-        .await;
         Ok(render(&closed))
     }
 

@@ -486,10 +486,11 @@ pub trait MessageStore: Send + Sync + 'static {
         limit: u32,
         before_seq: Option<i64>,
     ) -> StoreResult<Vec<SessionRecord>>;
-    /// Marks a session inactive; `None` when it does not exist.
+    /// Marks a session inactive (audited as `actor`); `None` when it does not exist.
     async fn close_session(
         &self,
         id: &SessionId,
+        actor: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<SessionRecord>>;
 

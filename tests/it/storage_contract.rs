@@ -101,7 +101,7 @@ async fn sessions_round_trip(backend: Backend) {
     );
 
     let closed = store
-        .close_session(&new.id, now())
+        .close_session(&new.id, "alice", now())
         .await
         .unwrap()
         .expect("closed");

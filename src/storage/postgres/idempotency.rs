@@ -4,21 +4,17 @@
 //! and replays the stored response) or rolls back (its claim then succeeds). The conflict arm of
 //! the claim locks the held row, so the sweeper cannot delete it while the response is read.
 //!
-//! The writes repeat the statements of `messages.rs` and `memory.rs`, which run on their own
-//! connection: a change to a write there (audit rows, notifications, …) must be made here too.
-//! The storage contract in `tests/it/idempotency.rs` compares both paths.
+//! The writes themselves are the shared statements of `writes.rs`.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
-use sqlx::types::Json;
 
-use super::{PgStore, SessionRow, session};
-use crate::domain::SessionId;
+use super::writes::{add_message, close_session, create_session, delete_memory, set_memory};
+use chrono::{DateTime, Utc};
+
+use super::PgStore;
 use crate::storage::{
-    IdempotencyClaim, IdempotencyStore, IdempotentWrite, InsertOutcome, MemoryAddress,
-    MemoryRecord, MessageRecord, NewMemory, NewMessage, NewSession, OnceOutcome, Respond,
-    SessionRecord, SetMemoryOutcome, StoreResult, WriteResult,
+    IdempotencyClaim, IdempotencyStore, IdempotentWrite, OnceOutcome, Respond, StoreResult,
+    WriteResult,
 };
 
 /// Takes the key, or an expired row holding it; returns a row only when this request now owns it.
@@ -33,36 +29,6 @@ const HELD: &str =
     "SELECT tool, fingerprint, response FROM idempotency_keys WHERE agent_id = $1 AND key = $2";
 
 const RESPOND: &str = "UPDATE idempotency_keys SET response = $3 WHERE agent_id = $1 AND key = $2";
-
-/// As in `messages.rs`: the session's row lock first (ids commit in order), the message, its
-/// audit row and the cross-process notification, in one statement.
-const ADD_MESSAGE: &str = "WITH s AS (UPDATE sessions SET updated_at = $8 WHERE id = $1 AND is_active RETURNING id), \
-     ins AS (INSERT INTO messages (session_id, sender, sender_type, content, visibility, metadata, parent_message_id, created_at) \
-       SELECT s.id, $2, $3, $4, $5, $6, $7, $8 FROM s \
-       WHERE $7::bigint IS NULL OR EXISTS (SELECT 1 FROM messages p WHERE p.id = $7 AND p.session_id = $1) \
-       RETURNING id), \
-     a AS (INSERT INTO audit_log (created_at, event, actor, session_id, details) \
-       SELECT $8, 'message_added', $2, $1, jsonb_build_object('message_id', ins.id, 'visibility', $5::text) FROM ins), \
-     n AS (SELECT pg_notify($9, json_build_object('s', $1::text, 'i', ins.id, 'v', $5::text, \
-       'u', $2::text, 't', $3::text)::text) FROM ins) \
-     SELECT ins.id FROM ins, n";
-
-/// As in `memory.rs`: insert, or replace an expired entry (any entry with `$9` overwrite), and
-/// audit it when stored.
-const MEMORY_UPSERT: &str = "WITH up AS (INSERT INTO agent_memory \
-       (agent_id, session_id, key, value, value_size, metadata, created_at, updated_at, expires_at) \
-       SELECT $1, $2::text, $3, $4::jsonb, $5, $6::jsonb, $7::timestamptz, $7::timestamptz, $8::timestamptz \
-       WHERE $2::text IS NULL OR EXISTS (SELECT 1 FROM sessions WHERE id = $2::text) \
-       ON CONFLICT (agent_id, scope, key) DO UPDATE SET \
-         value = EXCLUDED.value, value_size = EXCLUDED.value_size, metadata = EXCLUDED.metadata, \
-         created_at = CASE WHEN agent_memory.expires_at IS NOT NULL AND agent_memory.expires_at <= EXCLUDED.updated_at \
-           THEN EXCLUDED.created_at ELSE agent_memory.created_at END, \
-         updated_at = EXCLUDED.updated_at, expires_at = EXCLUDED.expires_at \
-       WHERE $9::boolean OR (agent_memory.expires_at IS NOT NULL AND agent_memory.expires_at <= EXCLUDED.updated_at) \
-       RETURNING created_at), \
-     a AS (INSERT INTO audit_log (created_at, event, actor, session_id, details) \
-       SELECT $7, 'memory_set', $1, $2::text, $10::jsonb FROM up) \
-     SELECT created_at FROM up";
 
 #[async_trait]
 impl IdempotencyStore for PgStore {
@@ -144,146 +110,4 @@ impl IdempotencyStore for PgStore {
         .await?;
         Ok(done.rows_affected())
     }
-}
-
-async fn create_session(conn: &mut PgConnection, new: &NewSession) -> StoreResult<SessionRecord> {
-    let row: SessionRow = sqlx::query_as(
-        "WITH s AS (INSERT INTO sessions (id, purpose, created_by, metadata, is_active, created_at, updated_at) \
-           VALUES ($1, $2, $3, $4, TRUE, $5, $5) \
-           RETURNING seq, id, purpose, created_by, metadata, is_active, created_at, updated_at), \
-         a AS (INSERT INTO audit_log (created_at, event, actor, session_id, details) \
-           SELECT $5, 'session_created', $3, s.id, jsonb_build_object('purpose_chars', char_length(s.purpose)) FROM s) \
-         SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at FROM s",
-    )
-    .bind(new.id.as_str())
-    .bind(&new.purpose)
-    .bind(&new.created_by)
-    .bind(Json(&new.metadata))
-    .bind(new.at)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(session(row))
-}
-
-async fn add_message(conn: &mut PgConnection, new: &NewMessage) -> StoreResult<InsertOutcome> {
-    let inserted: Option<(i64,)> = sqlx::query_as(ADD_MESSAGE)
-        .bind(new.session_id.as_str())
-        .bind(&new.sender)
-        .bind(&new.sender_type)
-        .bind(&new.content)
-        .bind(new.visibility.as_str())
-        .bind(Json(&new.metadata))
-        .bind(new.parent_message_id)
-        .bind(new.at)
-        .bind(super::watch::MESSAGES_CHANNEL)
-        .fetch_optional(&mut *conn)
-        .await?;
-    if let Some((id,)) = inserted {
-        return Ok(InsertOutcome::Inserted(MessageRecord::from_new(id, new)));
-    }
-    let state: Option<(bool,)> = sqlx::query_as("SELECT is_active FROM sessions WHERE id = $1")
-        .bind(new.session_id.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(match state {
-        None => InsertOutcome::SessionMissing,
-        Some((false,)) => InsertOutcome::SessionClosed,
-        Some((true,)) => InsertOutcome::ParentNotInSession,
-    })
-}
-
-async fn close_session(
-    conn: &mut PgConnection,
-    id: &SessionId,
-    actor: &str,
-    at: DateTime<Utc>,
-) -> StoreResult<Option<SessionRecord>> {
-    let closed: Option<SessionRow> = sqlx::query_as(
-        "WITH c AS (UPDATE sessions SET is_active = FALSE, updated_at = $2 WHERE id = $1 AND is_active \
-           RETURNING seq, id, purpose, created_by, metadata, is_active, created_at, updated_at), \
-         a AS (INSERT INTO audit_log (created_at, event, actor, session_id, details) \
-           SELECT $2, 'session_closed', $3, c.id, '{}'::jsonb FROM c) \
-         SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at FROM c",
-    )
-    .bind(id.as_str())
-    .bind(at)
-    .bind(actor)
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(row) = closed {
-        return Ok(Some(session(row)));
-    }
-    // Already closed (nothing to do) or missing.
-    let row: Option<SessionRow> = sqlx::query_as(
-        "SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at FROM sessions WHERE id = $1",
-    )
-    .bind(id.as_str())
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(row.map(session))
-}
-
-async fn set_memory(conn: &mut PgConnection, new: &NewMemory) -> StoreResult<SetMemoryOutcome> {
-    let details = serde_json::json!({
-        "key": new.key,
-        "session_scoped": new.session_id.is_some(),
-        "has_expiration": new.expires_at.is_some(),
-        "value_size": new.value_json.len(),
-    });
-    let stored: Option<(DateTime<Utc>,)> = sqlx::query_as(MEMORY_UPSERT)
-        .bind(&new.agent_id)
-        .bind(&new.session_id)
-        .bind(&new.key)
-        .bind(Json(&new.value))
-        .bind(new.value_json.len() as i64)
-        .bind(Json(&new.metadata))
-        .bind(new.at)
-        .bind(new.expires_at)
-        .bind(new.overwrite)
-        .bind(Json(&details))
-        .fetch_optional(&mut *conn)
-        .await?;
-    if let Some((created_at,)) = stored {
-        return Ok(SetMemoryOutcome::Stored(MemoryRecord {
-            session_id: new.session_id.clone(),
-            key: new.key.clone(),
-            value: new.value.clone(),
-            metadata: new.metadata.clone(),
-            value_size: new.value_json.len() as i64,
-            created_at,
-            updated_at: new.at,
-            expires_at: new.expires_at,
-        }));
-    }
-    let session_exists = match &new.session_id {
-        None => true,
-        Some(id) => sqlx::query_as::<_, (i32,)>("SELECT 1 FROM sessions WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?
-            .is_some(),
-    };
-    Ok(if session_exists {
-        SetMemoryOutcome::KeyExists
-    } else {
-        SetMemoryOutcome::SessionMissing
-    })
-}
-
-async fn delete_memory(conn: &mut PgConnection, at: &MemoryAddress<'_>) -> StoreResult<bool> {
-    let (deleted,): (i64,) = sqlx::query_as(
-        "WITH d AS (DELETE FROM agent_memory WHERE agent_id = $1 AND scope = $2 AND key = $3 \
-           AND (expires_at IS NULL OR expires_at > $4) RETURNING key), \
-         a AS (INSERT INTO audit_log (created_at, event, actor, session_id, details) \
-           SELECT $4, 'memory_deleted', $1, NULLIF($2, ''), \
-             jsonb_build_object('key', d.key, 'session_scoped', $2 <> '') FROM d) \
-         SELECT COUNT(*) FROM d",
-    )
-    .bind(at.agent_id)
-    .bind(at.session_id.unwrap_or(""))
-    .bind(at.key)
-    .bind(at.now)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(deleted > 0)
 }

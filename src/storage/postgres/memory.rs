@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use sqlx::types::Json;
 
 use super::PgStore;
+use super::writes;
 use crate::storage::{
     MemoryAddress, MemoryEntry, MemoryListQuery, MemoryRecord, MemoryStore, NewMemory,
     SetMemoryOutcome, StoreResult,
@@ -30,24 +31,6 @@ type EntryRow = (
     DateTime<Utc>,
     Option<DateTime<Utc>>,
 );
-
-/// Inserts, or replaces an entry that expired (or any entry when `$9` overwrite is set); the
-/// session must exist. Replacing keeps `created_at` unless the old entry had expired. The audit
-/// row is written by the same statement, only when the entry was stored.
-const UPSERT: &str = "WITH up AS (INSERT INTO agent_memory \
-       (agent_id, session_id, key, value, value_size, metadata, created_at, updated_at, expires_at) \
-       SELECT $1, $2::text, $3, $4::jsonb, $5, $6::jsonb, $7::timestamptz, $7::timestamptz, $8::timestamptz \
-       WHERE $2::text IS NULL OR EXISTS (SELECT 1 FROM sessions WHERE id = $2::text) \
-       ON CONFLICT (agent_id, scope, key) DO UPDATE SET \
-         value = EXCLUDED.value, value_size = EXCLUDED.value_size, metadata = EXCLUDED.metadata, \
-         created_at = CASE WHEN agent_memory.expires_at IS NOT NULL AND agent_memory.expires_at <= EXCLUDED.updated_at \
-           THEN EXCLUDED.created_at ELSE agent_memory.created_at END, \
-         updated_at = EXCLUDED.updated_at, expires_at = EXCLUDED.expires_at \
-       WHERE $9::boolean OR (agent_memory.expires_at IS NOT NULL AND agent_memory.expires_at <= EXCLUDED.updated_at) \
-       RETURNING created_at), \
-     a AS (INSERT INTO audit_log (created_at, event, actor, session_id, details) \
-       SELECT $7, 'memory_set', $1, $2::text, $10::jsonb FROM up) \
-     SELECT created_at FROM up";
 
 /// The list read; `$2` is the scope ('' = global) or NULL for every scope.
 const LIST: &str = "SELECT session_id, key, value_size, created_at, updated_at, expires_at \
@@ -96,50 +79,7 @@ fn entry(row: EntryRow) -> MemoryEntry {
 #[async_trait]
 impl MemoryStore for PgStore {
     async fn set_memory(&self, new: &NewMemory) -> StoreResult<SetMemoryOutcome> {
-        let details = serde_json::json!({
-            "key": new.key,
-            "session_scoped": new.session_id.is_some(),
-            "has_expiration": new.expires_at.is_some(),
-            "value_size": new.value_json.len(),
-        });
-        let stored: Option<(DateTime<Utc>,)> = sqlx::query_as(UPSERT)
-            .bind(&new.agent_id)
-            .bind(&new.session_id)
-            .bind(&new.key)
-            .bind(Json(&new.value))
-            .bind(new.value_json.len() as i64)
-            .bind(Json(&new.metadata))
-            .bind(new.at)
-            .bind(new.expires_at)
-            .bind(new.overwrite)
-            .bind(Json(&details))
-            .fetch_optional(&mut *self.conn().await?)
-            .await?;
-        if let Some((created_at,)) = stored {
-            return Ok(SetMemoryOutcome::Stored(MemoryRecord {
-                session_id: new.session_id.clone(),
-                key: new.key.clone(),
-                value: new.value.clone(),
-                metadata: new.metadata.clone(),
-                value_size: new.value_json.len() as i64,
-                created_at,
-                updated_at: new.at,
-                expires_at: new.expires_at,
-            }));
-        }
-        let session_exists = match &new.session_id {
-            None => true,
-            Some(id) => sqlx::query_as::<_, (i32,)>("SELECT 1 FROM sessions WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *self.conn().await?)
-                .await?
-                .is_some(),
-        };
-        Ok(if session_exists {
-            SetMemoryOutcome::KeyExists
-        } else {
-            SetMemoryOutcome::SessionMissing
-        })
+        writes::set_memory(&mut *self.conn().await?, new).await
     }
 
     async fn get_memory(&self, at: &MemoryAddress<'_>) -> StoreResult<Option<MemoryRecord>> {
@@ -172,21 +112,7 @@ impl MemoryStore for PgStore {
     }
 
     async fn delete_memory(&self, at: &MemoryAddress<'_>) -> StoreResult<bool> {
-        let (deleted,): (i64,) = sqlx::query_as(
-            "WITH d AS (DELETE FROM agent_memory WHERE agent_id = $1 AND scope = $2 AND key = $3 \
-               AND (expires_at IS NULL OR expires_at > $4) RETURNING key), \
-             a AS (INSERT INTO audit_log (created_at, event, actor, session_id, details) \
-               SELECT $4, 'memory_deleted', $1, NULLIF($2, ''), \
-                 jsonb_build_object('key', d.key, 'session_scoped', $2 <> '') FROM d) \
-             SELECT COUNT(*) FROM d",
-        )
-        .bind(at.agent_id)
-        .bind(at.session_id.unwrap_or(""))
-        .bind(at.key)
-        .bind(at.now)
-        .fetch_one(&mut *self.conn().await?)
-        .await?;
-        Ok(deleted > 0)
+        writes::delete_memory(&mut *self.conn().await?, at).await
     }
 
     async fn delete_expired_memory(&self, now: DateTime<Utc>, batch: u32) -> StoreResult<u64> {

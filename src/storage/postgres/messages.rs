@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::types::Json;
 
+use super::writes;
 use super::*;
 use crate::storage::MessageStore;
 
@@ -30,22 +30,7 @@ pub const COUNT_MESSAGES: &str = concat!("SELECT COUNT(*) FROM messages m", mess
 #[async_trait]
 impl MessageStore for PgStore {
     async fn create_session(&self, new: &NewSession) -> StoreResult<SessionRecord> {
-        let row: SessionRow = sqlx::query_as(
-            "WITH s AS (INSERT INTO sessions (id, purpose, created_by, metadata, is_active, created_at, updated_at) \
-               VALUES ($1, $2, $3, $4, TRUE, $5, $5) \
-               RETURNING seq, id, purpose, created_by, metadata, is_active, created_at, updated_at), \
-             a AS (INSERT INTO audit_log (created_at, event, actor, session_id, details) \
-               SELECT $5, 'session_created', $3, s.id, jsonb_build_object('purpose_chars', char_length(s.purpose)) FROM s) \
-             SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at FROM s",
-        )
-        .bind(new.id.as_str())
-        .bind(&new.purpose)
-        .bind(&new.created_by)
-        .bind(Json(&new.metadata))
-        .bind(new.at)
-        .fetch_one(&mut *self.conn().await?)
-        .await?;
-        Ok(session(row))
+        writes::create_session(&mut *self.conn().await?, new).await
     }
 
     async fn get_session(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
@@ -82,56 +67,14 @@ impl MessageStore for PgStore {
     async fn close_session(
         &self,
         id: &SessionId,
+        actor: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<SessionRecord>> {
-        let row: Option<SessionRow> = sqlx::query_as(
-            "UPDATE sessions SET is_active = FALSE, updated_at = $2 WHERE id = $1 \
-             RETURNING seq, id, purpose, created_by, metadata, is_active, created_at, updated_at",
-        )
-        .bind(id.as_str())
-        .bind(at)
-        .fetch_optional(&mut *self.conn().await?)
-        .await?;
-        Ok(row.map(session))
+        writes::close_session(&mut *self.conn().await?, id, actor, at).await
     }
 
     async fn add_message(&self, new: &NewMessage) -> StoreResult<InsertOutcome> {
-        // The UPDATE takes the session's row lock before the INSERT draws an id, so ids within a
-        // session commit in order and `after_id` cursors never skip a message.
-        let inserted: Option<(i64,)> = sqlx::query_as(
-            "WITH s AS (UPDATE sessions SET updated_at = $8 WHERE id = $1 AND is_active RETURNING id), \
-             ins AS (INSERT INTO messages (session_id, sender, sender_type, content, visibility, metadata, parent_message_id, created_at) \
-               SELECT s.id, $2, $3, $4, $5, $6, $7, $8 FROM s \
-               WHERE $7::bigint IS NULL OR EXISTS (SELECT 1 FROM messages p WHERE p.id = $7 AND p.session_id = $1) \
-               RETURNING id), \
-             a AS (INSERT INTO audit_log (created_at, event, actor, session_id, details) \
-               SELECT $8, 'message_added', $2, $1, jsonb_build_object('message_id', ins.id, 'visibility', $5::text) FROM ins), \
-             n AS (SELECT pg_notify('shared_context_messages', json_build_object('s', $1::text, 'i', ins.id, 'v', $5::text, \
-               'u', $2::text, 't', $3::text)::text) FROM ins) \
-             SELECT ins.id FROM ins, n",
-        )
-        .bind(new.session_id.as_str())
-        .bind(&new.sender)
-        .bind(&new.sender_type)
-        .bind(&new.content)
-        .bind(new.visibility.as_str())
-        .bind(Json(&new.metadata))
-        .bind(new.parent_message_id)
-        .bind(new.at)
-        .fetch_optional(&mut *self.conn().await?)
-        .await?;
-        if let Some((id,)) = inserted {
-            return Ok(InsertOutcome::Inserted(MessageRecord::from_new(id, new)));
-        }
-        let state: Option<(bool,)> = sqlx::query_as("SELECT is_active FROM sessions WHERE id = $1")
-            .bind(new.session_id.as_str())
-            .fetch_optional(&mut *self.conn().await?)
-            .await?;
-        Ok(match state {
-            None => InsertOutcome::SessionMissing,
-            Some((false,)) => InsertOutcome::SessionClosed,
-            Some((true,)) => InsertOutcome::ParentNotInSession,
-        })
+        writes::add_message(&mut *self.conn().await?, new).await
     }
 
     async fn list_messages(&self, query: &MessageQuery<'_>) -> StoreResult<Vec<MessageRecord>> {

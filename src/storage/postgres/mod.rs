@@ -19,6 +19,7 @@ mod search;
 mod tokens;
 mod transfer;
 mod watch;
+mod writes;
 
 use super::visibility::message_read_where;
 use super::*;

@@ -3,21 +3,17 @@
 //! claim the key, run the write, store its response, commit. A request whose key is already held
 //! writes nothing and reads the stored response instead.
 //!
-//! The writes repeat the statements of `messages.rs` and `memory.rs` (those run on their own
-//! transaction, and the writer pool has one connection): a change to a write there must be made
-//! here too. The storage contract in `tests/it/idempotency.rs` compares both paths.
+//! The writes themselves are the shared statements of `writes.rs`.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use serde_json::Value;
-use sqlx::SqliteConnection;
 
-use super::{SessionRow, SqliteStore, insert_audit, session, ts};
-use crate::domain::SessionId;
+use super::writes::{add_message, close_session, create_session, delete_memory, set_memory};
+use chrono::{DateTime, Utc};
+
+use super::SqliteStore;
 use crate::storage::{
-    AuditEvent, IdempotencyClaim, IdempotencyStore, IdempotentWrite, InsertOutcome, MemoryAddress,
-    MemoryRecord, MessageRecord, NewMemory, NewMessage, NewSession, OnceOutcome, Respond,
-    SessionRecord, SetMemoryOutcome, StoreResult, WriteResult,
+    IdempotencyClaim, IdempotencyStore, IdempotentWrite, OnceOutcome, Respond, StoreResult,
+    WriteResult,
 };
 use crate::util::rfc3339;
 
@@ -33,19 +29,6 @@ const HELD: &str =
     "SELECT tool, fingerprint, response FROM idempotency_keys WHERE agent_id = $1 AND key = $2";
 
 const RESPOND: &str = "UPDATE idempotency_keys SET response = $3 WHERE agent_id = $1 AND key = $2";
-
-/// As in `memory.rs`: insert, or replace an expired entry (any entry with `$9` overwrite).
-const MEMORY_UPSERT: &str = "INSERT INTO agent_memory \
-     (agent_id, session_id, key, value, value_size, metadata, created_at, updated_at, expires_at) \
-     SELECT $1, $2, $3, $4, $5, $6, $7, $7, $8 \
-     WHERE $2 IS NULL OR EXISTS (SELECT 1 FROM sessions WHERE id = $2) \
-     ON CONFLICT (agent_id, scope, key) DO UPDATE SET \
-       value = excluded.value, value_size = excluded.value_size, metadata = excluded.metadata, \
-       created_at = CASE WHEN agent_memory.expires_at IS NOT NULL AND agent_memory.expires_at <= excluded.updated_at \
-         THEN excluded.created_at ELSE agent_memory.created_at END, \
-       updated_at = excluded.updated_at, expires_at = excluded.expires_at \
-     WHERE $9 OR (agent_memory.expires_at IS NOT NULL AND agent_memory.expires_at <= excluded.updated_at) \
-     RETURNING created_at";
 
 #[async_trait]
 impl IdempotencyStore for SqliteStore {
@@ -124,204 +107,4 @@ impl IdempotencyStore for SqliteStore {
         .await?;
         Ok(done.rows_affected())
     }
-}
-
-async fn create_session(
-    conn: &mut SqliteConnection,
-    new: &NewSession,
-) -> StoreResult<SessionRecord> {
-    let (seq,): (i64,) = sqlx::query_as(
-        "INSERT INTO sessions (id, purpose, created_by, metadata, is_active, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, 1, $5, $5) RETURNING seq",
-    )
-    .bind(new.id.as_str())
-    .bind(&new.purpose)
-    .bind(&new.created_by)
-    .bind(Value::Object(new.metadata.clone()).to_string())
-    .bind(rfc3339(new.at))
-    .fetch_one(&mut *conn)
-    .await?;
-    let audit = AuditEvent {
-        at: new.at,
-        ..AuditEvent::new(
-            "session_created",
-            new.created_by.clone(),
-            serde_json::json!({"purpose_chars": new.purpose.chars().count()}),
-        )
-        .in_session(new.id.as_str())
-    };
-    insert_audit(&mut *conn, &audit).await?;
-    Ok(SessionRecord {
-        id: new.id.as_str().to_owned(),
-        purpose: new.purpose.clone(),
-        created_by: new.created_by.clone(),
-        metadata: new.metadata.clone(),
-        is_active: true,
-        created_at: new.at,
-        updated_at: new.at,
-        seq,
-    })
-}
-
-async fn add_message(conn: &mut SqliteConnection, new: &NewMessage) -> StoreResult<InsertOutcome> {
-    let at = rfc3339(new.at);
-    let state: Option<(i64,)> = sqlx::query_as("SELECT is_active FROM sessions WHERE id = $1")
-        .bind(new.session_id.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-    match state {
-        None => return Ok(InsertOutcome::SessionMissing),
-        Some((0,)) => return Ok(InsertOutcome::SessionClosed),
-        Some(_) => {}
-    }
-    if let Some(parent) = new.parent_message_id {
-        let found: Option<(i64,)> =
-            sqlx::query_as("SELECT id FROM messages WHERE id = $1 AND session_id = $2")
-                .bind(parent)
-                .bind(new.session_id.as_str())
-                .fetch_optional(&mut *conn)
-                .await?;
-        if found.is_none() {
-            return Ok(InsertOutcome::ParentNotInSession);
-        }
-    }
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO messages (session_id, sender, sender_type, content, visibility, metadata, parent_message_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-    )
-    .bind(new.session_id.as_str())
-    .bind(&new.sender)
-    .bind(&new.sender_type)
-    .bind(&new.content)
-    .bind(new.visibility.as_str())
-    .bind(Value::Object(new.metadata.clone()).to_string())
-    .bind(new.parent_message_id)
-    .bind(&at)
-    .fetch_one(&mut *conn)
-    .await?;
-    sqlx::query("UPDATE sessions SET updated_at = $2 WHERE id = $1")
-        .bind(new.session_id.as_str())
-        .bind(&at)
-        .execute(&mut *conn)
-        .await?;
-    let audit = AuditEvent {
-        event: "message_added",
-        actor: new.sender.clone(),
-        session_id: Some(new.session_id.as_str().to_owned()),
-        details: serde_json::json!({"message_id": id, "visibility": new.visibility.as_str()}),
-        at: new.at,
-    };
-    insert_audit(&mut *conn, &audit).await?;
-    Ok(InsertOutcome::Inserted(MessageRecord::from_new(id, new)))
-}
-
-async fn close_session(
-    conn: &mut SqliteConnection,
-    id: &SessionId,
-    actor: &str,
-    at: DateTime<Utc>,
-) -> StoreResult<Option<SessionRecord>> {
-    let closed: Option<SessionRow> = sqlx::query_as(
-        "UPDATE sessions SET is_active = 0, updated_at = $2 WHERE id = $1 AND is_active = 1 \
-         RETURNING seq, id, purpose, created_by, metadata, is_active, created_at, updated_at",
-    )
-    .bind(id.as_str())
-    .bind(rfc3339(at))
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(row) = closed {
-        let audit = AuditEvent {
-            at,
-            ..AuditEvent::new("session_closed", actor, serde_json::json!({}))
-                .in_session(id.as_str())
-        };
-        insert_audit(&mut *conn, &audit).await?;
-        return session(row).map(Some);
-    }
-    // Already closed (nothing to do) or missing.
-    let row: Option<SessionRow> = sqlx::query_as(
-        "SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at FROM sessions WHERE id = $1",
-    )
-    .bind(id.as_str())
-    .fetch_optional(&mut *conn)
-    .await?;
-    row.map(session).transpose()
-}
-
-async fn set_memory(conn: &mut SqliteConnection, new: &NewMemory) -> StoreResult<SetMemoryOutcome> {
-    let stored: Option<(String,)> = sqlx::query_as(MEMORY_UPSERT)
-        .bind(&new.agent_id)
-        .bind(&new.session_id)
-        .bind(&new.key)
-        .bind(&new.value_json)
-        .bind(new.value_json.len() as i64)
-        .bind(Value::Object(new.metadata.clone()).to_string())
-        .bind(rfc3339(new.at))
-        .bind(new.expires_at.map(rfc3339))
-        .bind(new.overwrite)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let Some((created_at,)) = stored else {
-        let session_exists = match &new.session_id {
-            None => true,
-            Some(id) => sqlx::query_as::<_, (i64,)>("SELECT 1 FROM sessions WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *conn)
-                .await?
-                .is_some(),
-        };
-        return Ok(if session_exists {
-            SetMemoryOutcome::KeyExists
-        } else {
-            SetMemoryOutcome::SessionMissing
-        });
-    };
-    let audit = AuditEvent {
-        event: "memory_set",
-        actor: new.agent_id.clone(),
-        session_id: new.session_id.clone(),
-        details: serde_json::json!({
-            "key": new.key,
-            "session_scoped": new.session_id.is_some(),
-            "has_expiration": new.expires_at.is_some(),
-            "value_size": new.value_json.len(),
-        }),
-        at: new.at,
-    };
-    insert_audit(&mut *conn, &audit).await?;
-    Ok(SetMemoryOutcome::Stored(MemoryRecord {
-        session_id: new.session_id.clone(),
-        key: new.key.clone(),
-        value: new.value.clone(),
-        metadata: new.metadata.clone(),
-        value_size: new.value_json.len() as i64,
-        created_at: ts(&created_at)?,
-        updated_at: new.at,
-        expires_at: new.expires_at,
-    }))
-}
-
-async fn delete_memory(conn: &mut SqliteConnection, at: &MemoryAddress<'_>) -> StoreResult<bool> {
-    let done = sqlx::query(
-        "DELETE FROM agent_memory WHERE agent_id = $1 AND scope = $2 AND key = $3 \
-         AND (expires_at IS NULL OR expires_at > $4)",
-    )
-    .bind(at.agent_id)
-    .bind(at.session_id.unwrap_or(""))
-    .bind(at.key)
-    .bind(rfc3339(at.now))
-    .execute(&mut *conn)
-    .await?;
-    if done.rows_affected() == 0 {
-        return Ok(false);
-    }
-    let audit = AuditEvent {
-        event: "memory_deleted",
-        actor: at.agent_id.to_owned(),
-        session_id: at.session_id.map(str::to_owned),
-        details: serde_json::json!({"key": at.key, "session_scoped": at.session_id.is_some()}),
-        at: at.now,
-    };
-    insert_audit(&mut *conn, &audit).await?;
-    Ok(true)
 }

@@ -4,9 +4,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{SqliteStore, insert_audit, json_map, ts};
+use super::writes;
+use super::{SqliteStore, json_map, ts};
 use crate::storage::{
-    AuditEvent, MemoryAddress, MemoryEntry, MemoryListQuery, MemoryRecord, MemoryStore, NewMemory,
+    MemoryAddress, MemoryEntry, MemoryListQuery, MemoryRecord, MemoryStore, NewMemory,
     SetMemoryOutcome, StoreError, StoreResult,
 };
 use crate::util::rfc3339;
@@ -22,20 +23,6 @@ type RecordRow = (
     Option<String>,
 );
 type EntryRow = (Option<String>, String, i64, String, String, Option<String>);
-
-/// Inserts, or replaces an entry that expired (or any entry when `$9` overwrite is set); the
-/// session must exist. Replacing keeps `created_at` unless the old entry had expired.
-const UPSERT: &str = "INSERT INTO agent_memory \
-     (agent_id, session_id, key, value, value_size, metadata, created_at, updated_at, expires_at) \
-     SELECT $1, $2, $3, $4, $5, $6, $7, $7, $8 \
-     WHERE $2 IS NULL OR EXISTS (SELECT 1 FROM sessions WHERE id = $2) \
-     ON CONFLICT (agent_id, scope, key) DO UPDATE SET \
-       value = excluded.value, value_size = excluded.value_size, metadata = excluded.metadata, \
-       created_at = CASE WHEN agent_memory.expires_at IS NOT NULL AND agent_memory.expires_at <= excluded.updated_at \
-         THEN excluded.created_at ELSE agent_memory.created_at END, \
-       updated_at = excluded.updated_at, expires_at = excluded.expires_at \
-     WHERE $9 OR (agent_memory.expires_at IS NOT NULL AND agent_memory.expires_at <= excluded.updated_at) \
-     RETURNING created_at";
 
 /// The list read; `$2` is the scope ('' = global) or NULL for every scope.
 const LIST: &str = "SELECT session_id, key, value_size, created_at, updated_at, expires_at \
@@ -77,65 +64,13 @@ fn entry(row: EntryRow) -> StoreResult<MemoryEntry> {
     })
 }
 
-fn audit_set(new: &NewMemory) -> AuditEvent {
-    AuditEvent {
-        event: "memory_set",
-        actor: new.agent_id.clone(),
-        session_id: new.session_id.clone(),
-        details: serde_json::json!({
-            "key": new.key,
-            "session_scoped": new.session_id.is_some(),
-            "has_expiration": new.expires_at.is_some(),
-            "value_size": new.value_json.len(),
-        }),
-        at: new.at,
-    }
-}
-
 #[async_trait]
 impl MemoryStore for SqliteStore {
     async fn set_memory(&self, new: &NewMemory) -> StoreResult<SetMemoryOutcome> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let at = rfc3339(new.at);
-        let stored: Option<(String,)> = sqlx::query_as(UPSERT)
-            .bind(&new.agent_id)
-            .bind(&new.session_id)
-            .bind(&new.key)
-            .bind(&new.value_json)
-            .bind(new.value_json.len() as i64)
-            .bind(serde_json::Value::Object(new.metadata.clone()).to_string())
-            .bind(&at)
-            .bind(new.expires_at.map(rfc3339))
-            .bind(new.overwrite)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some((created_at,)) = stored else {
-            let session_exists = match &new.session_id {
-                None => true,
-                Some(id) => sqlx::query_as::<_, (i64,)>("SELECT 1 FROM sessions WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .is_some(),
-            };
-            return Ok(if session_exists {
-                SetMemoryOutcome::KeyExists
-            } else {
-                SetMemoryOutcome::SessionMissing
-            });
-        };
-        insert_audit(&mut *tx, &audit_set(new)).await?;
+        let outcome = writes::set_memory(&mut tx, new).await?;
         tx.commit().await?;
-        Ok(SetMemoryOutcome::Stored(MemoryRecord {
-            session_id: new.session_id.clone(),
-            key: new.key.clone(),
-            value: new.value.clone(),
-            metadata: new.metadata.clone(),
-            value_size: new.value_json.len() as i64,
-            created_at: ts(&created_at)?,
-            updated_at: new.at,
-            expires_at: new.expires_at,
-        }))
+        Ok(outcome)
     }
 
     async fn get_memory(&self, at: &MemoryAddress<'_>) -> StoreResult<Option<MemoryRecord>> {
@@ -169,29 +104,9 @@ impl MemoryStore for SqliteStore {
 
     async fn delete_memory(&self, at: &MemoryAddress<'_>) -> StoreResult<bool> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let done = sqlx::query(
-            "DELETE FROM agent_memory WHERE agent_id = $1 AND scope = $2 AND key = $3 \
-             AND (expires_at IS NULL OR expires_at > $4)",
-        )
-        .bind(at.agent_id)
-        .bind(at.session_id.unwrap_or(""))
-        .bind(at.key)
-        .bind(rfc3339(at.now))
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Ok(false);
-        }
-        let audit = AuditEvent {
-            event: "memory_deleted",
-            actor: at.agent_id.to_owned(),
-            session_id: at.session_id.map(str::to_owned),
-            details: serde_json::json!({"key": at.key, "session_scoped": at.session_id.is_some()}),
-            at: at.now,
-        };
-        insert_audit(&mut *tx, &audit).await?;
+        let outcome = writes::delete_memory(&mut tx, at).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(outcome)
     }
 
     async fn delete_expired_memory(&self, now: DateTime<Utc>, batch: u32) -> StoreResult<u64> {
