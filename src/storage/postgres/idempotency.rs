@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 
 use super::PgStore;
 use crate::storage::{
-    IdempotencyClaim, IdempotencyStore, IdempotentWrite, OnceOutcome, Respond, StoreResult,
-    WriteResult,
+    IdempotencyClaim, IdempotencyStore, IdempotentWrite, InsertOutcome, OnceOutcome, Respond,
+    StoreResult, WriteResult,
 };
 
 /// Takes the key, or an expired row holding it; returns a row only when this request now owns it.
@@ -87,6 +87,9 @@ impl IdempotencyStore for PgStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        if let WriteResult::Message(InsertOutcome::Inserted(record)) = &result {
+            self.publisher.announce(record);
+        }
         Ok(OnceOutcome::Fresh {
             result,
             response: Some(response),

@@ -74,7 +74,11 @@ impl MessageStore for PgStore {
     }
 
     async fn add_message(&self, new: &NewMessage) -> StoreResult<InsertOutcome> {
-        writes::add_message(&mut *self.conn().await?, new).await
+        let outcome = writes::add_message(&mut *self.conn().await?, new).await?;
+        if let InsertOutcome::Inserted(record) = &outcome {
+            self.publisher.announce(record);
+        }
+        Ok(outcome)
     }
 
     async fn list_messages(&self, query: &MessageQuery<'_>) -> StoreResult<Vec<MessageRecord>> {

@@ -33,6 +33,7 @@ pub const SCHEMA: &str = "shared_context";
 pub struct PgStore {
     pool: PgPool,
     guard: std::sync::Arc<guard::Guard>,
+    publisher: watch::Publisher,
 }
 
 type SessionRow = (
@@ -118,7 +119,12 @@ impl PgStore {
         let monitor = guard.clone();
         let interval = options.health_check_interval;
         tokio::spawn(async move { monitor.monitor(opts, interval).await });
-        Ok(Self { pool, guard })
+        let publisher = watch::Publisher::start(pool.clone(), guard.stop.clone());
+        Ok(Self {
+            pool,
+            guard,
+            publisher,
+        })
     }
 
     pub fn pool(&self) -> &PgPool {

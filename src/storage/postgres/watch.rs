@@ -1,5 +1,9 @@
 //! Cross-process change feed on PostgreSQL: one LISTEN connection per process, fanned out through
 //! the in-process notifier. After a reconnect a `Resync` covers whatever was missed meanwhile.
+//!
+//! New messages are announced after their commit by a `Publisher` that coalesces them into one
+//! NOTIFY per batch: a NOTIFY inside each insert would take PostgreSQL's global notification lock
+//! at every commit and serialise all writers.
 
 use std::time::Duration;
 
@@ -14,8 +18,8 @@ use crate::realtime::{Event, Notifier};
 pub(super) const MESSAGES_CHANNEL: &str = "shared_context_messages";
 pub(super) const REVOCATIONS_CHANNEL: &str = "shared_context_revocations";
 
-#[derive(Deserialize)]
-struct MessagePayload {
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub(super) struct MessagePayload {
     s: String,
     i: i64,
     v: String,
@@ -23,23 +27,113 @@ struct MessagePayload {
     t: String,
 }
 
-fn event_of(channel: &str, payload: &str) -> Option<Event> {
-    match channel {
-        MESSAGES_CHANNEL => {
-            let p: MessagePayload = serde_json::from_str(payload).ok()?;
-            Some(Event::Message {
-                session_id: p.s,
-                id: p.i,
-                visibility: Visibility::parse(&p.v).ok()?,
-                sender: p.u,
-                sender_type: p.t,
-            })
+impl MessagePayload {
+    pub(super) fn of(m: &crate::storage::MessageRecord) -> Self {
+        Self {
+            s: m.session_id.clone(),
+            i: m.id,
+            v: m.visibility.as_str().to_owned(),
+            u: m.sender.clone(),
+            t: m.sender_type.clone(),
         }
-        REVOCATIONS_CHANNEL => Some(Event::TokenRevoked {
-            token_hash: payload.to_owned(),
-        }),
-        _ => None,
     }
+}
+
+fn events_of(channel: &str, payload: &str) -> Vec<Event> {
+    match channel {
+        MESSAGES_CHANNEL => serde_json::from_str::<Vec<MessagePayload>>(payload)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| {
+                Some(Event::Message {
+                    session_id: p.s,
+                    id: p.i,
+                    visibility: Visibility::parse(&p.v).ok()?,
+                    sender: p.u,
+                    sender_type: p.t,
+                })
+            })
+            .collect(),
+        REVOCATIONS_CHANNEL => vec![Event::TokenRevoked {
+            token_hash: payload.to_owned(),
+        }],
+        _ => Vec::new(),
+    }
+}
+
+/// NOTIFY payloads must stay under 8,000 bytes.
+const PAYLOAD_BUDGET: usize = 7_000;
+/// Announcements buffered at most; beyond it (the database is struggling) remote waiters fall back
+/// on their timeouts.
+const QUEUE: usize = 10_000;
+
+#[derive(Clone)]
+pub(super) struct Publisher {
+    tx: tokio::sync::mpsc::Sender<MessagePayload>,
+}
+
+impl Publisher {
+    pub(super) fn start(pool: PgPool, stop: CancellationToken) -> Self {
+        let (tx, rx) = tokio::sync::mpsc::channel(QUEUE);
+        tokio::spawn(publish(pool, rx, stop));
+        Self { tx }
+    }
+
+    pub(super) fn announce(&self, m: &crate::storage::MessageRecord) {
+        let _ = self.tx.try_send(MessagePayload::of(m));
+    }
+}
+
+async fn publish(
+    pool: PgPool,
+    mut rx: tokio::sync::mpsc::Receiver<MessagePayload>,
+    stop: CancellationToken,
+) {
+    loop {
+        let first = tokio::select! {
+            () = stop.cancelled() => return,
+            next = rx.recv() => match next { Some(p) => p, None => return },
+        };
+        // Whatever queued up meanwhile goes out with it.
+        let mut batch = vec![first];
+        while let Ok(p) = rx.try_recv() {
+            batch.push(p);
+            if batch.len() >= 512 {
+                break;
+            }
+        }
+        for chunk in chunks(&batch) {
+            if let Err(err) = sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(MESSAGES_CHANNEL)
+                .bind(&chunk)
+                .execute(&pool)
+                .await
+            {
+                tracing::debug!(%err, "NOTIFY failed; remote waiters fall back on their timeouts");
+            }
+        }
+    }
+}
+
+/// JSON arrays of payloads, each under the NOTIFY size budget.
+fn chunks(batch: &[MessagePayload]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current: Vec<String> = Vec::new();
+    let mut size = 2;
+    for p in batch {
+        let item = serde_json::to_string(p).unwrap_or_default();
+        if size + item.len() + 1 > PAYLOAD_BUDGET && !current.is_empty() {
+            out.push(format!("[{}]", current.join(",")));
+            current.clear();
+            size = 2;
+        }
+        size += item.len() + 1;
+        current.push(item);
+    }
+    if !current.is_empty() {
+        out.push(format!("[{}]", current.join(",")));
+    }
+    out
 }
 
 pub(super) async fn listen(pool: PgPool, notifier: Notifier, stop: CancellationToken) {
@@ -68,7 +162,7 @@ pub(super) async fn listen(pool: PgPool, notifier: Notifier, stop: CancellationT
                 () = stop.cancelled() => return,
                 received = listener.try_recv() => match received {
                     Ok(Some(n)) => {
-                        if let Some(event) = event_of(n.channel(), n.payload()) {
+                        for event in events_of(n.channel(), n.payload()) {
                             notifier.publish(event);
                         }
                     }
@@ -92,26 +186,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn payloads() {
-        let e = event_of(
+    fn payloads_and_chunks() {
+        let e = events_of(
             MESSAGES_CHANNEL,
-            r#"{"s":"session_1","i":7,"v":"private","u":"a:b","t":"claude"}"#,
-        )
-        .unwrap();
+            r#"[{"s":"session_1","i":7,"v":"private","u":"a:b","t":"claude"}]"#,
+        );
         assert!(matches!(
-            e,
+            e[0],
             Event::Message {
                 id: 7,
                 visibility: Visibility::Private,
                 ..
             }
         ));
-        assert!(event_of(MESSAGES_CHANNEL, "garbage").is_none());
+        assert!(events_of(MESSAGES_CHANNEL, "garbage").is_empty());
         assert_eq!(
-            event_of(REVOCATIONS_CHANNEL, "abc"),
-            Some(Event::TokenRevoked {
+            events_of(REVOCATIONS_CHANNEL, "abc"),
+            vec![Event::TokenRevoked {
                 token_hash: "abc".into()
-            })
+            }]
         );
+        let p = MessagePayload {
+            s: "session_0123456789abcdef".into(),
+            i: 1,
+            v: "public".into(),
+            u: "x".repeat(100),
+            t: "claude".into(),
+        };
+        let many = vec![p; 300];
+        let parts = chunks(&many);
+        assert!(parts.len() > 1 && parts.iter().all(|c| c.len() < 8000));
+        let back: usize = parts
+            .iter()
+            .map(|c| events_of(MESSAGES_CHANNEL, c).len())
+            .sum();
+        assert_eq!(back, 300);
     }
 }

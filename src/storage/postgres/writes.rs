@@ -13,18 +13,16 @@ use crate::storage::{
     SessionRecord, SetMemoryOutcome, StoreResult,
 };
 
-/// As in `messages.rs`: the session's row lock first (ids commit in order), the message, its
-/// audit row and the cross-process notification, in one statement.
+/// The session's row lock first (ids commit in order), the message and its audit row, in one
+/// statement. Other processes hear of it from `watch::Publisher`, after the commit.
 pub(super) const ADD_MESSAGE: &str = "WITH s AS (UPDATE sessions SET updated_at = $8 WHERE id = $1 AND is_active RETURNING id), \
      ins AS (INSERT INTO messages (session_id, sender, sender_type, content, visibility, metadata, parent_message_id, created_at) \
        SELECT s.id, $2, $3, $4, $5, $6, $7, $8 FROM s \
        WHERE $7::bigint IS NULL OR EXISTS (SELECT 1 FROM messages p WHERE p.id = $7 AND p.session_id = $1) \
        RETURNING id), \
      a AS (INSERT INTO audit_log (created_at, event, actor, session_id, details) \
-       SELECT $8, 'message_added', $2, $1, jsonb_build_object('message_id', ins.id, 'visibility', $5::text) FROM ins), \
-     n AS (SELECT pg_notify($9, json_build_object('s', $1::text, 'i', ins.id, 'v', $5::text, \
-       'u', $2::text, 't', $3::text)::text) FROM ins) \
-     SELECT ins.id FROM ins, n";
+       SELECT $8, 'message_added', $2, $1, jsonb_build_object('message_id', ins.id, 'visibility', $5::text) FROM ins) \
+     SELECT ins.id FROM ins";
 
 /// As in `memory.rs`: insert, or replace an expired entry (any entry with `$9` overwrite), and
 /// audit it when stored.
@@ -78,7 +76,6 @@ pub(super) async fn add_message(
         .bind(Json(&new.metadata))
         .bind(new.parent_message_id)
         .bind(new.at)
-        .bind(super::watch::MESSAGES_CHANNEL)
         .fetch_optional(&mut *conn)
         .await?;
     if let Some((id,)) = inserted {
