@@ -26,11 +26,11 @@ export API_KEY=bench-agent-key-0123456789 ADMIN_API_KEY=bench-admin-key-01234567
 export RATE_LIMIT_PER_MINUTE=0
 for backend in sqlite postgres; do
     if [ "$backend" = sqlite ]; then url="sqlite:$work/bench.db"; else url="${pg_admin%/*}/$pg_db"; fi
-    SCS_DATA_DIR="$work/data-$backend" DATABASE_URL="$url" "$bin" --port 0 2>"$work/server-$backend.log" &
+    SCS_DATA_DIR="$work/data-$backend" DATABASE_URL="$url" "$bin" --port 0 >/dev/null 2>"$work/server-$backend.log" &
     server_pid=$!
     for _ in $(seq 100); do grep -q "ready: http" "$work/server-$backend.log" && break; sleep 0.1; done
     mcp=$(sed -n 's/.*ready: \(http[^ ]*\).*/\1/p' "$work/server-$backend.log")
-    for tool in add_message get_messages; do
+    for tool in add_message get_messages set_memory get_memory; do
         echo "== $backend: $tool, 1 agent, sequential, ${secs}s"
         "$bin" bench --url "$mcp" --agents 1 --workload "$tool" --duration "$secs" --warmup 2
     done

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# PostgreSQL under load: 50 agents on the mixed workload for MINUTES (resident memory sampled every
+# second), then 200 agents against a pool of 30 (every call must succeed or fail with a clear,
+# retryable error, none past the pool timeout). Usage: scripts/bench/pg_load.sh [MINUTES=5]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+minutes=${1:-5}
+cargo build --release --locked >&2
+bin=target/release/shared-context-server
+pg_admin=$(scripts/ensure-postgres.sh)
+db="scs_load_$$"
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+    psql "$pg_admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+psql "$pg_admin" -qc "CREATE DATABASE $db" >/dev/null
+export API_KEY=bench-agent-key-0123456789 ADMIN_API_KEY=bench-admin-key-0123456789 LOG_LEVEL=warn RATE_LIMIT_PER_MINUTE=0
+SCS_DATA_DIR="$work/data" DATABASE_URL="${pg_admin%/*}/$db" POSTGRES_POOL_SIZE=20 POSTGRES_MAX_OVERFLOW=10 POSTGRES_POOL_TIMEOUT=30 \
+    "$bin" --port 0 >/dev/null 2>"$work/server.log" &
+server_pid=$!
+for _ in $(seq 100); do grep -q "ready: http" "$work/server.log" && break; sleep 0.1; done
+mcp=$(sed -n 's/.*ready: \(http[^ ]*\).*/\1/p' "$work/server.log")
+echo "machine: $(nproc) cores; date: $(date -u +%F); pool 20 + 10 overflow"
+echo "== 50 agents, mixed, $minutes min"
+"$bin" bench --url "$mcp" --agents 50 --workload mixed --duration $((minutes * 60)) --warmup 5 --sample-rss-pid "$server_pid"
+echo "== 200 agents against a pool of 30, mixed, 30 s"
+"$bin" bench --url "$mcp" --agents 200 --workload mixed --duration 30 --warmup 3 --call-timeout 35 --allow-errors --sample-rss-pid "$server_pid"
+curl -s -H "Host: localhost" "${mcp%/mcp}/health" | python3 -c 'import json,sys; h=json.load(sys.stdin); print("pool after:", h["pool"])'
