@@ -16,7 +16,7 @@
 # 4. scripts/soak_sample.py samples the server every 10 s into target/soak/soak-<backend>-<time>.csv
 #    (RSS, fds, threads, pool size/idle/in use/waiting, acquire p99, database size, calls/s, errors,
 #    p50/p99 from /metrics) and at the end prints first/last/max and the growth from the first
-#    minute to the last minute.
+#    minute to the last minute of the load (the peak of each window; see soak_sample.py).
 # Exit 0 iff RSS and descriptors grew by at most 10 % (SOAK_MAX_GROWTH), /health always answered
 # 200, the bench reported no failed call, and the server stopped cleanly on SIGTERM.
 set -uo pipefail

@@ -20,9 +20,9 @@ Every --interval seconds (and once more when BENCH_PID has exited) it appends a 
                    histogram deltas (bucket upper bounds, so an upper estimate)
   health           HTTP status of GET /health
 
-At the end it prints first/last/max of RSS and descriptors and their growth: the mean of the
-samples in the first minute against the mean of the samples in the last minute (for runs shorter
-than two minutes the two windows are the first and the second half). Exit 1 when RSS or
+At the end it prints first/last/max of RSS and descriptors and their growth: the peak of the
+samples in the first minute against the peak of the samples in the last minute of the load (for
+runs shorter than two minutes the two windows are the first and the second half). Exit 1 when RSS or
 descriptors grew by more than --max-growth percent, when /health ever failed, or when the server
 died; 0 otherwise. Standard library only.
 """
@@ -134,15 +134,21 @@ def alive(pid: int | None) -> bool:
 
 
 def growth(rows: list[dict], key: str) -> tuple[float, float, float]:
-    """(mean of the first window, mean of the last window, growth %)."""
-    end = rows[-1]["t_s"]
+    """(peak of the first minute, peak of the last minute, growth %).
+
+    Peaks, not means: the first minute starts with an idle server and includes the ramp-up, so its
+    mean understates the steady state; a value that keeps growing raises the last peak anyway.
+    The final sample (taken after the load ended) is left out. Runs shorter than two minutes
+    compare their first and second halves."""
+    measured = rows[:-1] if len(rows) > 2 else rows
+    end = measured[-1]["t_s"]
     if end >= 120:
-        first = [r[key] for r in rows if r["t_s"] < 60]
-        last = [r[key] for r in rows if r["t_s"] >= end - 60]
+        first = [r[key] for r in measured if r["t_s"] <= 60]
+        last = [r[key] for r in measured if r["t_s"] >= end - 60]
     else:
-        half = len(rows) // 2
-        first, last = [r[key] for r in rows[:max(half, 1)]], [r[key] for r in rows[max(half, 1):]] or [rows[-1][key]]
-    a, b = sum(first) / len(first), sum(last) / len(last)
+        half = max(len(measured) // 2, 1)
+        first, last = [r[key] for r in measured[:half]], [r[key] for r in measured[half:]] or [measured[-1][key]]
+    a, b = max(first), max(last)
     return a, b, (b - a) * 100.0 / a if a else 0.0
 
 
@@ -198,7 +204,7 @@ def main() -> int:
         values = [r[key] for r in rows]
         a, b, pct = growth(rows, key)
         print(f"soak: {key:8} first {values[0]} {unit} last {values[-1]} {unit} max {max(values)} {unit}; "
-              f"first-minute mean {a:.0f} -> last-minute mean {b:.0f}: {pct:+.1f} %")
+              f"first-minute peak {a:.0f} -> last-minute peak {b:.0f}: {pct:+.1f} %")
         if key in ("rss_kb", "fds") and pct > args.max_growth:
             problems.append(f"{key} grew {pct:.1f} % (limit {args.max_growth} %)")
     lat = [r for r in rows if r.get("p99_ms") not in (None, "")]

@@ -132,6 +132,21 @@ impl McpServer {
 #[tool_handler(router = self.tool_router)]
 #[rmcp::prompt_handler(router = self.prompt_router)]
 impl ServerHandler for McpServer {
+    /// Records the *negotiated* protocol version as the peer's: rmcp's default stores the
+    /// requested one, and a client that re-initializes asking for a version we do not speak would
+    /// otherwise be treated as speaking it (ping then failed, results changed shape).
+    async fn initialize(
+        &self,
+        request: rmcp::model::InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::InitializeResult, rmcp::ErrorData> {
+        let result = self.negotiate_initialize(&request)?;
+        let mut agreed = request;
+        agreed.protocol_version = result.protocol_version.clone();
+        context.peer.set_peer_info(agreed);
+        Ok(result)
+    }
+
     async fn list_resource_templates(
         &self,
         _request: Option<rmcp::model::PaginatedRequestParams>,

@@ -300,11 +300,11 @@ async fn crash_rounds(backend: Backend) {
         agents.push((id, token));
     }
     let mut sessions = Vec::new();
-    for s in 0..2 {
+    for (s, (_, token)) in agents.iter().take(2).enumerate() {
         let body = call(
             &setup,
             "create_session",
-            json!({"purpose": format!("crash test {s}"), "auth_token": agents[s].1}),
+            json!({"purpose": format!("crash test {s}"), "auth_token": token}),
         )
         .await
         .ok();

@@ -3,8 +3,12 @@
 //! server must stay up (process alive, `GET /health` 200 after every case) with bounded memory.
 //! Plus property tests of the domain parsers and the visibility rule, over a fixed-seed xorshift.
 //!
-//! Deterministic: the seeds are fixed, so a failing case repeats. `SCS_FUZZ_CASES=<n>` changes the
-//! number of random HTTP cases (default 2400) for a longer run.
+//! Plus round trips of valid but extreme values (floats, f64::MAX) through both backends.
+//!
+//! Deterministic: the seeds are fixed, so a failing case repeats. Longer runs:
+//! `SCS_FUZZ_CASES=<n>` random HTTP cases (default 2400; PostgreSQL runs a quarter),
+//! `SCS_FUZZ_STDIO_ROUNDS=<n>` measured stdio rounds (default 2), and `SCS_FUZZ_VERBOSE=1` prints
+//! the answers per case kind and the stdio RSS per round. See docs/RELIABILITY.md.
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -15,11 +19,15 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::support::*;
 
-const SEED: u64 = 0x5eed_0f_f022_2026;
+const SEED: u64 = 0x5eed_0ff0_2220_2026;
 const PROTOCOL: &str = "2025-06-18";
 const BODY_LIMIT: usize = 4 * 1024 * 1024; // MAX_REQUEST_BODY_BYTES default
 const CASE_TIMEOUT: Duration = Duration::from_secs(15);
 const RSS_GROWTH_LIMIT_KB: u64 = 50 * 1024;
+
+/// The last lines written to the stdio server, printed when it stops answering.
+static RECENT: std::sync::Mutex<std::collections::VecDeque<String>> =
+    std::sync::Mutex::new(std::collections::VecDeque::new());
 
 // ---------------------------------------------------------------------------------------------
 // Case generation
@@ -699,7 +707,17 @@ fn random_value(rng: &mut XorShift, depth: u32) -> Value {
         0 => Value::Null,
         1 => json!(rng.chance(1, 2)),
         2 => json!(rng.next_u64() as i64),
-        3 => json!(*rng.pick(&[0.5, -1.0, 1e300, 0.0, 3.0])),
+        3 => json!(*rng.pick(&[
+            0.5,
+            -1.0,
+            1e300,
+            0.0,
+            3.0,
+            f64::MAX,
+            -f64::MAX,
+            5e-324,
+            1.2345678901234567e-7
+        ])),
         4 => json!(*rng.pick(&[
             "",
             "public",
@@ -846,7 +864,7 @@ fn random_case(rng: &mut XorShift, templates: &[Value]) -> Case {
                     b",,",
                     b"\n",
                 ];
-                let junk: &[u8] = *rng.pick(&JUNK);
+                let junk: &&[u8] = rng.pick(&JUNK);
                 body.splice(at..at, junk.iter().copied());
             }
             3 => {
@@ -1127,8 +1145,11 @@ async fn http_fuzz(backend: Backend, random_cases: usize) -> usize {
     let db = TestDb::new(backend).await;
     let mut server = HttpServer::start(&db, &[]).await;
     let pid = server.child.id().unwrap();
+    // A fresh connection per request: the server may close a connection on a body it will not
+    // read (over the limit), and a pooled connection reused after that fails on the client side.
     let client = reqwest::Client::builder()
         .timeout(CASE_TIMEOUT)
+        .pool_max_idle_per_host(0)
         .build()
         .unwrap();
 
@@ -1344,6 +1365,13 @@ async fn fuzz_stdio_bad_lines_sqlite() {
             .expect("the stdio server stopped reading its input");
         stdin.flush().await.unwrap();
         let shown = || String::from_utf8_lossy(&line[..line.len().min(300)]).into_owned();
+        {
+            let mut recent = RECENT.lock().unwrap();
+            if recent.len() == 12 {
+                recent.pop_front();
+            }
+            recent.push_back(shown());
+        }
         let mut answers = Vec::new();
         let mut grace_until: Option<Instant> = None;
         loop {
@@ -1371,7 +1399,17 @@ async fn fuzz_stdio_bad_lines_sqlite() {
                 .unwrap_or_else(|e| panic!("non-JSON on stdout ({e}): {text}"));
             assert_eq!(msg["jsonrpc"], "2.0", "not JSON-RPC on stdout: {text}");
             if msg["id"] == probe_id {
-                assert!(msg.get("result").is_some(), "ping failed: {msg}");
+                assert!(
+                    msg.get("result").is_some(),
+                    "ping failed: {msg}; the last lines sent:\n{}",
+                    RECENT
+                        .lock()
+                        .unwrap()
+                        .iter()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                );
                 grace_until = Some(Instant::now() + Duration::from_secs(2));
             } else {
                 answers.push(msg);
@@ -1477,7 +1515,12 @@ async fn fuzz_stdio_bad_lines_sqlite() {
                 && c.body.len() < 1 << 20
         })
         .collect();
-    let templates = templates(&mut ctx);
+    // No random re-initialize here: rmcp then answers ping with -32601 for the rest of the
+    // session (see reinitialize_with_an_unknown_version_keeps_ping, which tests that alone).
+    let templates: Vec<Value> = templates(&mut ctx)
+        .into_iter()
+        .filter(|t| t["method"] != "initialize")
+        .collect();
     let mut rng = XorShift::new(SEED ^ 0x57d10);
     let mut findings = Vec::new();
     let mut rss_before = 0;
@@ -1583,6 +1626,123 @@ async fn fuzz_stdio_bad_lines_sqlite() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Re-initialize
+// ---------------------------------------------------------------------------------------------
+
+/// A second `initialize` on a live session asking for a protocol version the server does not
+/// support. FAILS (rmcp 3.11): the answer says `protocolVersion: "2025-11-25"`, but the session then
+/// behaves as 2026-07-28: `ping` answers -32601 and tool results carry `resultType`. Same over
+/// stdio and HTTP. A client that re-initializes (or a fuzzer) loses ping for the rest of the session.
+#[tokio::test]
+async fn reinitialize_with_an_unknown_version_keeps_ping() {
+    let init = |id: u64, version: &str| json!({"jsonrpc": "2.0", "id": id, "method": "initialize", "params": {"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "reinit", "version": "1"}}});
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let ping = json!({"jsonrpc": "2.0", "id": 3, "method": "ping"});
+    let db = TestDb::new(Backend::Sqlite).await;
+    let mut broken = Vec::new();
+
+    // stdio: one line at a time, each answer read before the next line.
+    let mut child = tokio::process::Command::new(BIN)
+        .args(["--transport", "stdio"])
+        .envs(server_env(&db))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut answer = async |line: &Value| -> Option<Value> {
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .unwrap();
+        line.get("id")?;
+        let text = tokio::time::timeout(CASE_TIMEOUT, stdout.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        Some(serde_json::from_str(&text).unwrap())
+    };
+    answer(&init(1, PROTOCOL)).await;
+    answer(&initialized).await;
+    let again = answer(&init(2, "2026-07-28")).await.unwrap();
+    let pong = answer(&ping).await.unwrap();
+    if pong.get("result").is_none() {
+        broken.push(format!(
+            "stdio: re-initialize answered {} then ping answered {pong}",
+            again["result"]["protocolVersion"]
+        ));
+    }
+    drop(stdin);
+    let _ = child.wait().await;
+
+    // HTTP: the same inside one MCP session.
+    let server = HttpServer::start(&db, &[]).await;
+    let http = reqwest::Client::new();
+    let post = |body: &Value, session: Option<&str>| {
+        let mut req = http
+            .post(server.mcp_url())
+            .header("x-api-key", API_KEY)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body.to_string());
+        // Like a client's initialize, the re-initialize carries no MCP-Protocol-Version header
+        // (with one that differs from its params, rmcp refuses it with -32600, which is fine).
+        if let Some(s) = session {
+            req = req.header("mcp-session-id", s);
+            if body["method"] != "initialize" {
+                req = req.header("mcp-protocol-version", PROTOCOL);
+            }
+        }
+        req.send()
+    };
+    let first = post(&init(1, PROTOCOL), None).await.unwrap();
+    let session = first.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let _ = first.bytes().await;
+    let _ = post(&initialized, Some(&session))
+        .await
+        .unwrap()
+        .bytes()
+        .await;
+    let again = post(&init(2, "2026-07-28"), Some(&session))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let again = jsonrpc_messages(&again).unwrap();
+    let pong = post(&ping, Some(&session))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let pong = jsonrpc_messages(&pong).unwrap();
+    if std::env::var_os("SCS_FUZZ_VERBOSE").is_some() {
+        eprintln!("http re-initialize: {again:?}\nhttp ping: {pong:?}");
+    }
+    if !pong.iter().any(|m| m.get("result").is_some()) {
+        broken.push(format!(
+            "http: re-initialize answered {:?} then ping answered {pong:?}",
+            again
+                .iter()
+                .map(|m| &m["result"]["protocolVersion"])
+                .collect::<Vec<_>>()
+        ));
+    }
+    assert!(
+        broken.is_empty(),
+        "after a re-initialize with an unsupported version: {broken:#?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Valid values round-trip through the server
 // ---------------------------------------------------------------------------------------------
 
@@ -1651,6 +1811,119 @@ async fn metadata_floats_round_trip(backend: Backend) {
         values.len(),
         &changed[..changed.len().min(5)]
     );
+}
+
+/// A stored number must never make later reads fail. FAILS on PostgreSQL without serde_json's
+/// `float_roundtrip` feature: JSONB prints 1.7976931348623157e308 (f64::MAX) as a 309-digit integer,
+/// which serde_json's default parser rounds to infinity and rejects ("number out of range"), so the
+/// write succeeds and then every read of that row is INTERNAL_ERROR: get_messages, get_session and
+/// search_context of the session, get_memory, and list_sessions for every caller.
+async fn huge_numbers_do_not_poison_reads(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = HttpServer::start(&db, &[]).await;
+    let client = server.client().await;
+    let writer = login(&client, "writer", "claude", false).await;
+    let other = login(&client, "other", "gemini", false).await;
+    let big = json!({"max": f64::MAX, "min": -f64::MAX, "near": 1.7e308, "tiny": 5e-324});
+    let mut broken = Vec::new();
+    // Writes: each must succeed (and say so).
+    let with_big = call(
+        &client,
+        "create_session",
+        json!({"purpose": "big numbers", "metadata": big, "auth_token": writer}),
+    )
+    .await;
+    if with_big.is_error {
+        broken.push(format!(
+            "create_session with them: {}",
+            with_big.body["code"]
+        ));
+    }
+    let sid = call(
+        &client,
+        "create_session",
+        json!({"purpose": "plain", "auth_token": writer}),
+    )
+    .await
+    .ok()["session_id"]
+        .clone();
+    let added = call(
+        &client,
+        "add_message",
+        json!({"session_id": sid, "content": "big numbers", "metadata": big, "auth_token": writer}),
+    )
+    .await;
+    if added.is_error {
+        broken.push(format!("add_message with them: {}", added.body["code"]));
+    }
+    let set = call(
+        &client,
+        "set_memory",
+        json!({"key": "big", "value": big, "auth_token": writer}),
+    )
+    .await;
+    if set.is_error {
+        broken.push(format!("set_memory with them: {}", set.body["code"]));
+    }
+
+    for (what, tool, args) in [
+        (
+            "get_messages",
+            "get_messages",
+            json!({"session_id": sid, "auth_token": writer}),
+        ),
+        (
+            "get_session",
+            "get_session",
+            json!({"session_id": sid, "auth_token": writer}),
+        ),
+        (
+            "search_context",
+            "search_context",
+            json!({"session_id": sid, "query": "big numbers", "auth_token": writer}),
+        ),
+        (
+            "get_memory",
+            "get_memory",
+            json!({"key": "big", "auth_token": writer}),
+        ),
+        (
+            "list_sessions (another agent)",
+            "list_sessions",
+            json!({"auth_token": other}),
+        ),
+        ("list_sessions (anonymous)", "list_sessions", json!({})),
+    ] {
+        let reply = call(&client, tool, args).await;
+        if reply.is_error {
+            broken.push(format!("{what}: {}", reply.body["code"]));
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "storing f64::MAX broke these calls: {broken:?}"
+    );
+    let back = call(
+        &client,
+        "get_memory",
+        json!({"key": "big", "auth_token": writer}),
+    )
+    .await
+    .ok();
+    assert_eq!(
+        back["value"], big,
+        "the numbers come back as they were written"
+    );
+}
+
+#[tokio::test]
+async fn huge_numbers_do_not_poison_reads_sqlite() {
+    huge_numbers_do_not_poison_reads(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn huge_numbers_do_not_poison_reads_postgres() {
+    huge_numbers_do_not_poison_reads(Backend::Postgres).await;
 }
 
 #[tokio::test]
@@ -1759,7 +2032,8 @@ mod props {
         let mut s = String::new();
         for _ in 0..rng.below(6) {
             if rng.chance(1, 3) {
-                s.push_str(*rng.pick(WORDS));
+                let word: &&str = rng.pick(WORDS);
+                s.push_str(word);
             } else {
                 for _ in 0..rng.below(8) {
                     s.push(*rng.pick(ALPHABET));
@@ -2271,7 +2545,8 @@ mod props {
                     .filter(|_| rng.chance(1, 2))
                     .collect::<Vec<_>>(),
             );
-            let agent_type = AgentType::parse(*rng.pick(&types)).unwrap();
+            let type_name: &&str = rng.pick(&types);
+            let agent_type = AgentType::parse(type_name).unwrap();
             let granted = table.grant(&agent_type, requested);
             let allowed = table.for_type(&agent_type);
             // Never more than the type allows (plus read, which everyone has).
