@@ -43,7 +43,7 @@ die() { echo "soak: FAILED: $*" >&2; exit 1; }
 
 log "building release (cargo build --release --locked)"
 (cd "$ROOT" && cargo build --release --locked) || die "cargo build --release"
-BIN=$ROOT/target/release/shared-context-server
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/shared-context-server
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/scs-soak.XXXXXX")
 SERVER_PID=""; BENCH_PID=""; PG_DB=""; PG_ADMIN=""

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 secs=${1:-10}
 cargo build --release --locked >&2
-bin=target/release/shared-context-server
+bin=${CARGO_TARGET_DIR:-target}/release/shared-context-server
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); date: $(date -u +%F)"
 python3 scripts/bench/startup.py "$bin" 10
 

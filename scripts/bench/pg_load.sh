@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 minutes=${1:-5}
 cargo build --release --locked >&2
-bin=target/release/shared-context-server
+bin=${CARGO_TARGET_DIR:-target}/release/shared-context-server
 pg_admin=$(scripts/ensure-postgres.sh)
 db="scs_load_$$"
 work=$(mktemp -d)

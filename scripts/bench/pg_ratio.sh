@@ -8,7 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 clients=${1:-50}
 secs=${2:-20}
 cargo build --release --locked >&2
-bin=target/release/shared-context-server
+bin=${CARGO_TARGET_DIR:-target}/release/shared-context-server
 pg_admin=$(scripts/ensure-postgres.sh)
 db="scs_ratio_$$"
 work=$(mktemp -d)

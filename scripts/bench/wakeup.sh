@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 secs=${1:-10}
 cargo build --release --locked >&2
-bin=target/release/shared-context-server
+bin=${CARGO_TARGET_DIR:-target}/release/shared-context-server
 pg_admin=$(scripts/ensure-postgres.sh)
 db="scs_wake_$$"
 work=$(mktemp -d)

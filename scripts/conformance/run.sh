@@ -75,7 +75,7 @@ export NODE_PATH=$NODE_DIR/node_modules   # check-results.js needs `yaml`, a dep
 # --- server --------------------------------------------------------------------------------------
 if [[ -z ${SCS_BIN:-} ]]; then
   # The current source, never a stale binary: a no-op when target/debug is up to date.
-  SCS_BIN=$ROOT/target/debug/shared-context-server
+  SCS_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/shared-context-server
   log "cargo build --locked (debug binary of the current source)"
   (cd "$ROOT" && cargo build --locked --bin shared-context-server) || die "cargo build"
 fi

@@ -15,7 +15,7 @@ HERE=$ROOT/scripts/smoke
 VENVS=$ROOT/target/smoke-venv
 NODE_DIR=$ROOT/target/smoke-node
 INSPECTOR_VERSION=2.12.0
-SCS_BIN=${SCS_BIN:-$ROOT/target/debug/shared-context-server}
+SCS_BIN=${SCS_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/shared-context-server}
 PYTHON=${PYTHON:-python3}
 
 log() { echo "== $*"; }

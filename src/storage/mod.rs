@@ -1,6 +1,8 @@
 //! Storage: one trait, a SQLite and a PostgreSQL implementation. The only place with SQL.
 
 mod error;
+mod idempotency;
+mod memory;
 pub mod postgres;
 pub mod sqlite;
 mod visibility;
@@ -11,6 +13,8 @@ use serde_json::{Map, Value};
 
 use crate::domain::{Reader, SessionId, Visibility};
 pub use error::StoreError;
+pub use idempotency::*;
+pub use memory::*;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -184,111 +188,6 @@ impl<
 {
 }
 
-/// Safe retries: a write made under an idempotency key happens at most once per (agent, key)
-/// until the key expires, and later requests with that key get the first response back.
-#[async_trait]
-pub trait IdempotencyStore: Send + Sync + 'static {
-    /// In one transaction: claims `claim.key` for `claim.agent_id` (a row that expired by
-    /// `claim.now` is reclaimed), runs `write`, and stores `respond(result)` with the key before
-    /// committing. When `respond` returns `None` (the write was refused) everything is rolled
-    /// back, key included, so errors are never remembered. When the key is already held, nothing
-    /// is written: the stored response comes back if the fingerprint matches, else a conflict. A
-    /// concurrent request with the same key waits for the first to finish (PostgreSQL: on the
-    /// unique index; SQLite: on the single writer) and then replays it.
-    async fn write_once(
-        &self,
-        claim: &IdempotencyClaim<'_>,
-        write: IdempotentWrite<'_>,
-        respond: &Respond<'_>,
-    ) -> StoreResult<OnceOutcome>;
-    /// Deletes at most `batch` keys that expired by `now`; returns how many.
-    async fn delete_expired_idempotency_keys(
-        &self,
-        now: DateTime<Utc>,
-        batch: u32,
-    ) -> StoreResult<u64>;
-}
-
-/// Makes the response body stored under a key from a write's result; `None` for a refused write.
-pub type Respond<'a> = dyn for<'r> Fn(&'r WriteResult) -> Option<String> + Send + Sync + 'a;
-
-/// Who claims which key, for which request, until when.
-#[derive(Debug, Clone)]
-pub struct IdempotencyClaim<'a> {
-    pub agent_id: &'a str,
-    pub key: &'a str,
-    pub tool: &'a str,
-    /// [`crate::domain::idempotency::fingerprint`] of the tool and its validated arguments.
-    pub fingerprint: &'a str,
-    pub now: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-}
-
-impl IdempotencyClaim<'_> {
-    /// The answer when the key is already held by a committed request (tool, fingerprint,
-    /// response): the same request replays its response, any other conflicts.
-    pub(crate) fn outcome_of_held(
-        &self,
-        held: Option<(String, String, Option<String>)>,
-    ) -> StoreResult<OnceOutcome> {
-        match held {
-            Some((_, fingerprint, Some(response))) if fingerprint == self.fingerprint => {
-                Ok(OnceOutcome::Replay { response })
-            }
-            Some((tool, fingerprint, _)) if fingerprint != self.fingerprint => {
-                Ok(OnceOutcome::Conflict { tool })
-            }
-            // A committed key always has its response, and a key cannot vanish while we hold
-            // the transaction that found it.
-            _ => Err(StoreError::Internal(format!(
-                "idempotency key of agent '{}' is held but has no stored response",
-                self.agent_id
-            ))),
-        }
-    }
-}
-
-/// The writes that take an idempotency key; each does exactly what the plain store method does.
-#[derive(Debug, Clone)]
-pub enum IdempotentWrite<'a> {
-    CreateSession(&'a NewSession),
-    AddMessage(&'a NewMessage),
-    /// Marks the session inactive (audited as `actor`) unless it already is.
-    CloseSession {
-        id: &'a SessionId,
-        actor: &'a str,
-        at: DateTime<Utc>,
-    },
-    SetMemory(&'a NewMemory),
-    DeleteMemory(&'a MemoryAddress<'a>),
-}
-
-/// What an [`IdempotentWrite`] returned, as the plain store method would have.
-#[derive(Debug, Clone, PartialEq)]
-pub enum WriteResult {
-    Session(SessionRecord),
-    Message(InsertOutcome),
-    /// The session, closed now or before; `None` when it does not exist.
-    Closed(Option<SessionRecord>),
-    Memory(SetMemoryOutcome),
-    /// Whether a live entry was deleted.
-    Deleted(bool),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum OnceOutcome {
-    /// The write ran now: committed with `response` stored under the key, or rolled back when
-    /// `response` is `None`.
-    Fresh {
-        result: WriteResult,
-        response: Option<String>,
-    },
-    /// The key holds the response of an identical earlier request; nothing was written.
-    Replay { response: String },
-    /// The key was used for a different request (this tool or `tool`); nothing was written.
-    Conflict { tool: String },
-}
-
 /// Moving every row between databases (`export`, `import`, `copy`; the rows are defined in
 /// [`crate::transfer::format`]).
 #[async_trait]
@@ -321,88 +220,6 @@ pub trait ImportTx: Send {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
     /// Ends the import keeping nothing.
     async fn rollback(self: Box<Self>) -> StoreResult<()>;
-}
-
-/// Agent memory (`set_memory`, `get_memory`, …). Expired entries are never returned.
-#[async_trait]
-pub trait MemoryStore: Send + Sync + 'static {
-    /// Inserts or replaces an entry (and its audit row) in one step. An existing unexpired entry
-    /// is replaced only with `overwrite`; replacing keeps `created_at` unless the old one expired.
-    async fn set_memory(&self, new: &NewMemory) -> StoreResult<SetMemoryOutcome>;
-    async fn get_memory(&self, at: &MemoryAddress<'_>) -> StoreResult<Option<MemoryRecord>>;
-    /// Ordered by key, then scope (global first); paged after `query.after`.
-    async fn list_memory(&self, query: &MemoryListQuery<'_>) -> StoreResult<Vec<MemoryEntry>>;
-    /// Deletes an unexpired entry (and audits it); false when there was none.
-    async fn delete_memory(&self, at: &MemoryAddress<'_>) -> StoreResult<bool>;
-    /// Deletes at most `batch` entries that expired by `now`; returns how many.
-    async fn delete_expired_memory(&self, now: DateTime<Utc>, batch: u32) -> StoreResult<u64>;
-}
-
-/// One memory entry's address: agent, scope (`None` = global) and key, read at `now`.
-#[derive(Debug, Clone)]
-pub struct MemoryAddress<'a> {
-    pub agent_id: &'a str,
-    pub session_id: Option<&'a str>,
-    pub key: &'a str,
-    pub now: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone)]
-pub struct NewMemory {
-    pub agent_id: String,
-    pub session_id: Option<String>,
-    pub key: String,
-    pub value: Value,
-    /// `value` serialised; its length is `value_size`.
-    pub value_json: String,
-    pub metadata: Map<String, Value>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub overwrite: bool,
-    pub at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct MemoryRecord {
-    pub session_id: Option<String>,
-    pub key: String,
-    pub value: Value,
-    pub metadata: Map<String, Value>,
-    pub value_size: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
-/// A listed entry: everything but the value and metadata.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MemoryEntry {
-    pub session_id: Option<String>,
-    pub key: String,
-    pub value_size: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum SetMemoryOutcome {
-    Stored(MemoryRecord),
-    /// An unexpired entry exists and `overwrite` was false.
-    KeyExists,
-    SessionMissing,
-}
-
-#[derive(Debug, Clone)]
-pub struct MemoryListQuery<'a> {
-    pub agent_id: &'a str,
-    /// `None`: every scope; `Some(None)`: global only; `Some(Some(id))`: that session.
-    pub scope: Option<Option<&'a str>>,
-    /// Literal prefix (no wildcards); empty matches every key.
-    pub prefix: &'a str,
-    /// Only entries after this (key, session id or "") in list order.
-    pub after: Option<(&'a str, &'a str)>,
-    pub limit: u32,
-    pub now: DateTime<Utc>,
 }
 
 /// The messages a search reads: one session, what the reader may read, narrowed by scope.
