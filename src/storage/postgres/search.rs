@@ -110,7 +110,7 @@ impl SearchStore for PgStore {
             q = q.bind(limit);
             taken = end;
         }
-        let rows = q.fetch_all(&self.pool).await?;
+        let rows = q.fetch_all(&mut *self.conn().await?).await?;
         let mut seen = std::collections::HashSet::with_capacity(rows.len());
         rows.into_iter()
             .filter(|row| seen.insert(row.0))
@@ -141,7 +141,7 @@ impl SearchStore for PgStore {
             .bind(0i64)
             .bind(sender)
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.conn().await?)
             .await?;
         rows.into_iter().map(message).collect()
     }
@@ -171,7 +171,7 @@ impl SearchStore for PgStore {
             .bind(start)
             .bind(end)
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.conn().await?)
             .await?;
         rows.into_iter().map(message).collect()
     }
