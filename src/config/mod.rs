@@ -15,6 +15,13 @@ use crate::domain::input::InputLimits;
 use crate::service::{IdempotencySettings, MemorySettings};
 use crate::storage::ConnectOptions;
 
+mod env;
+mod secrets;
+
+pub use env::mask_url;
+use env::{env, env_list, env_parse, postgres_url_from_parts};
+use secrets::load_or_create_secret;
+
 pub const DEFAULT_PORT: u16 = 23456;
 const MIN_KEY_CHARS: usize = 16;
 
@@ -105,115 +112,6 @@ impl std::fmt::Debug for Config {
             .field("keys", &self.keys)
             .finish_non_exhaustive()
     }
-}
-
-/// Replaces the password in a database URL with `***`.
-pub fn mask_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (authority, tail) = rest.split_once('/').map_or((rest, ""), |(a, t)| (a, t));
-    let masked_authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{user}:***@{host}"),
-            None => format!("{userinfo}@{host}"),
-        },
-        None => authority.to_owned(),
-    };
-    let mut out = format!("{scheme}://{masked_authority}");
-    if !tail.is_empty() || rest.contains('/') {
-        out.push('/');
-        out.push_str(&mask_query_password(tail));
-    }
-    out
-}
-
-fn mask_query_password(tail: &str) -> String {
-    let Some((path, query)) = tail.split_once('?') else {
-        return tail.to_owned();
-    };
-    let params: Vec<String> = query
-        .split('&')
-        .map(|kv| match kv.split_once('=') {
-            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-            _ => kv.to_owned(),
-        })
-        .collect();
-    format!("{path}?{}", params.join("&"))
-}
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-fn env_parse<T: std::str::FromStr>(name: &str) -> anyhow::Result<Option<T>> {
-    match env(name) {
-        None => Ok(None),
-        Some(raw) => raw.trim().parse().map(Some).map_err(|_| {
-            anyhow::anyhow!("{name}='{raw}' is not a valid number; unset it or give a whole number")
-        }),
-    }
-}
-
-fn env_list(name: &str) -> Option<Vec<String>> {
-    env(name).map(|v| {
-        v.split(',')
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect()
-    })
-}
-
-/// Percent-encodes a URL component (user, password, database, query value).
-fn url_encode(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// A PostgreSQL URL from discrete settings (`POSTGRES_HOST`, …, `POSTGRES_SSL_*`), used when no
-/// `DATABASE_URL` is given. `None` when `POSTGRES_HOST` is not set either.
-fn postgres_url_from_parts() -> anyhow::Result<Option<String>> {
-    let Some(host) = env("POSTGRES_HOST") else {
-        return Ok(None);
-    };
-    let port: u16 = env_parse("POSTGRES_PORT")?.unwrap_or(5432);
-    let user = env("POSTGRES_USER").unwrap_or_else(|| "postgres".into());
-    let db = env("POSTGRES_DB").unwrap_or_else(|| "shared_context".into());
-    let auth = match env("POSTGRES_PASSWORD") {
-        Some(pw) => format!("{}:{}", url_encode(&user), url_encode(&pw)),
-        None => url_encode(&user),
-    };
-    let host = if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host
-    };
-    let mut params = Vec::new();
-    for (var, key) in [
-        ("POSTGRES_SSL_MODE", "sslmode"),
-        ("POSTGRES_SSL_ROOT_CERT", "sslrootcert"),
-        ("POSTGRES_SSL_CERT", "sslcert"),
-        ("POSTGRES_SSL_KEY", "sslkey"),
-    ] {
-        if let Some(v) = env(var) {
-            params.push(format!("{key}={}", url_encode(&v)));
-        }
-    }
-    let query = if params.is_empty() {
-        String::new()
-    } else {
-        format!("?{}", params.join("&"))
-    };
-    Ok(Some(format!(
-        "postgres://{auth}@{host}:{port}/{}{query}",
-        url_encode(&db)
-    )))
 }
 
 /// `$XDG_DATA_HOME/shared-context-server`, else `~/.local/share/shared-context-server`.
@@ -497,40 +395,6 @@ impl Config {
         let path = rest.split('?').next().unwrap_or(rest);
         (!path.is_empty() && !path.contains(":memory:")).then(|| PathBuf::from(path))
     }
-}
-
-/// Reads a secret file, or creates it with a fresh random key and mode 0600.
-fn load_or_create_secret(path: &Path) -> anyhow::Result<(String, bool)> {
-    if let Ok(existing) = std::fs::read_to_string(path) {
-        let key = existing.trim().to_owned();
-        if !key.is_empty() {
-            return Ok((key, false));
-        }
-    }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create data directory {}", dir.display()))?;
-    }
-    let bytes: [u8; 32] = rand::random();
-    let key = crate::util::hex(&bytes);
-    write_private(path, &key)
-        .with_context(|| format!("cannot write key file {}", path.display()))?;
-    Ok((key, true))
-}
-
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(contents.as_bytes())?;
-    file.write_all(b"\n")?;
-    file.sync_all()
 }
 
 #[cfg(test)]
