@@ -192,32 +192,6 @@ impl SearchStore for PgStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn substrings_are_bound_once() {
-        let m = TextMatch::Any(vec![
-            TextMatch::All(vec![
-                TextMatch::Contains("data".into()),
-                TextMatch::Contains("atab".into()),
-            ]),
-            TextMatch::All(vec![
-                TextMatch::Contains("data".into()),
-                TextMatch::Contains("abse".into()),
-            ]),
-        ]);
-        let subs = m.substrings();
-        assert_eq!(subs, ["data", "atab", "abse"]);
-        assert_eq!(
-            condition(&m, false, &subs, 8),
-            "((m.content ILIKE $8 AND m.content ILIKE $9) OR (m.content ILIKE $8 AND m.content ILIKE $10))"
-        );
-        assert_eq!(like_pattern("5%_"), "%5\\%\\_%");
-    }
-}
-
 impl PgStore {
     /// One tier over the session's `RECENT_WINDOW` newest messages the reader may read.
     async fn tier_in_recent_window(
@@ -249,5 +223,31 @@ impl PgStore {
         }
         let rows = q.fetch_all(&mut *self.conn().await?).await?;
         rows.into_iter().map(message).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn substrings_are_bound_once() {
+        let m = TextMatch::Any(vec![
+            TextMatch::All(vec![
+                TextMatch::Contains("data".into()),
+                TextMatch::Contains("atab".into()),
+            ]),
+            TextMatch::All(vec![
+                TextMatch::Contains("data".into()),
+                TextMatch::Contains("abse".into()),
+            ]),
+        ]);
+        let subs = m.substrings();
+        assert_eq!(subs, ["data", "atab", "abse"]);
+        assert_eq!(
+            condition(&m, false, &subs, 8),
+            "((m.content ILIKE $8 AND m.content ILIKE $9) OR (m.content ILIKE $8 AND m.content ILIKE $10))"
+        );
+        assert_eq!(like_pattern("5%_"), "%5\\%\\_%");
     }
 }
