@@ -4,6 +4,7 @@ mod error;
 mod idempotency;
 mod memory;
 pub mod postgres;
+mod search_sql;
 pub mod sqlite;
 mod visibility;
 

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use super::{MessageRow, PgStore, message};
 use crate::domain::search::{CandidateTier, TextMatch};
 use crate::domain::{Reader, SessionId, Visibility};
+use crate::storage::search_sql::{condition, like_pattern};
 use crate::storage::visibility::message_read_where;
 use crate::storage::{MessageRecord, SearchFilter, SearchStore, StoreResult};
 
@@ -20,48 +21,19 @@ const FILTER: &str = concat!(
     "AND ($7::text IS NULL OR m.sender = $7) "
 );
 
+/// The formula with ILIKE, which the pg_trgm GIN indexes on content and `search_meta` answer.
+fn ilike_condition(m: &TextMatch, in_metadata: bool, params: &[&str], first: usize) -> String {
+    condition(m, params, first, &|n| {
+        if in_metadata {
+            format!("(m.content ILIKE ${n} OR m.search_meta ILIKE ${n})")
+        } else {
+            format!("m.content ILIKE ${n}")
+        }
+    })
+}
+
 /// How many of the session's newest messages the first, cheap pass of a tier reads.
 const RECENT_WINDOW: i64 = 2_000;
-
-/// `%…%` with ILIKE's wildcards escaped (the default escape character is `\`).
-fn like_pattern(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('%');
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
-
-/// The formula as SQL; each distinct substring is one placeholder, numbered from `first`.
-fn condition(m: &TextMatch, in_metadata: bool, params: &[&str], first: usize) -> String {
-    match m {
-        TextMatch::Contains(s) => {
-            let n = first + params.iter().position(|p| p == s).unwrap_or(0);
-            if in_metadata {
-                format!("(m.content ILIKE ${n} OR m.search_meta ILIKE ${n})")
-            } else {
-                format!("m.content ILIKE ${n}")
-            }
-        }
-        TextMatch::All(items) | TextMatch::Any(items) => {
-            let op = if matches!(m, TextMatch::All(_)) {
-                " AND "
-            } else {
-                " OR "
-            };
-            let parts: Vec<String> = items
-                .iter()
-                .map(|i| condition(i, in_metadata, params, first))
-                .collect();
-            format!("({})", parts.join(op))
-        }
-    }
-}
 
 #[async_trait]
 impl SearchStore for PgStore {
@@ -92,7 +64,7 @@ impl SearchStore for PgStore {
         let mut limits: Vec<(usize, i64)> = Vec::new();
         for (i, tier) in tiers.iter().enumerate() {
             let subs = tier.matches.substrings();
-            let cond = condition(&tier.matches, in_metadata, &subs, next);
+            let cond = ilike_condition(&tier.matches, in_metadata, &subs, next);
             let limit = next + subs.len();
             parts.push(format!(
                 "(SELECT {COLUMNS} FROM messages m{FILTER}AND {cond} ORDER BY m.id DESC LIMIT ${limit}) AS t{i}"
@@ -201,7 +173,7 @@ impl PgStore {
         tier: &CandidateTier,
     ) -> StoreResult<Vec<MessageRecord>> {
         let subs = tier.matches.substrings();
-        let cond = condition(&tier.matches, in_metadata, &subs, 10);
+        let cond = ilike_condition(&tier.matches, in_metadata, &subs, 10);
         let sql = format!(
             "SELECT {COLUMNS} FROM (SELECT m.* FROM messages m{FILTER}ORDER BY m.id DESC LIMIT $8) m \
              WHERE {cond} ORDER BY m.id DESC LIMIT $9"
@@ -245,7 +217,7 @@ mod tests {
         let subs = m.substrings();
         assert_eq!(subs, ["data", "atab", "abse"]);
         assert_eq!(
-            condition(&m, false, &subs, 8),
+            ilike_condition(&m, false, &subs, 8),
             "((m.content ILIKE $8 AND m.content ILIKE $9) OR (m.content ILIKE $8 AND m.content ILIKE $10))"
         );
         assert_eq!(like_pattern("5%_"), "%5\\%\\_%");

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use super::{MessageRow, SqliteStore, message};
 use crate::domain::search::{CandidateTier, TextMatch};
 use crate::domain::{Reader, SessionId, Visibility};
+use crate::storage::search_sql::{condition, like_pattern};
 use crate::storage::visibility::message_read_where;
 use crate::storage::{MessageRecord, SearchFilter, SearchStore, StoreResult};
 use crate::util::rfc3339;
@@ -48,43 +49,16 @@ fn join(items: &[TextMatch], op: &str, f: fn(&TextMatch) -> String) -> String {
     format!("({})", parts.join(op))
 }
 
-/// `%…%` with LIKE's wildcards escaped (ESCAPE '\').
-fn like_pattern(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('%');
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
-
+/// The formula with SQLite's LIKE (case-insensitive for ASCII), on content and, when asked, the
+/// metadata text.
 fn like_condition(m: &TextMatch, in_metadata: bool, params: &[&str], first: usize) -> String {
-    match m {
-        TextMatch::Contains(s) => {
-            let n = first + params.iter().position(|p| p == s).unwrap_or(0);
-            if in_metadata {
-                format!("(m.content LIKE ${n} ESCAPE '\\' OR {META_TEXT} LIKE ${n} ESCAPE '\\')")
-            } else {
-                format!("m.content LIKE ${n} ESCAPE '\\'")
-            }
+    condition(m, params, first, &|n| {
+        if in_metadata {
+            format!("(m.content LIKE ${n} ESCAPE '\\' OR {META_TEXT} LIKE ${n} ESCAPE '\\')")
+        } else {
+            format!("m.content LIKE ${n} ESCAPE '\\'")
         }
-        TextMatch::All(items) | TextMatch::Any(items) => {
-            let op = if matches!(m, TextMatch::All(_)) {
-                " AND "
-            } else {
-                " OR "
-            };
-            let parts: Vec<String> = items
-                .iter()
-                .map(|i| like_condition(i, in_metadata, params, first))
-                .collect();
-            format!("({})", parts.join(op))
-        }
-    }
+    })
 }
 
 /// Renders one tier with its placeholders numbered from `next`.
