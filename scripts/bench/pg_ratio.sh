@@ -36,17 +36,25 @@ SELECT 'session_' || lpad(to_hex(g % 10 + 1), 16, '0'), 'bench-' || (g % 50), 'c
 FROM generate_series(1, 1000) g;
 ANALYZE;
 SQL
+# The message the bench posts (about 150 characters, three searchable words, JSONB metadata), as
+# one INSERT, and the page get_messages reads, with the same visibility predicate for an agent.
 cat > "$work/insert.sql" <<'SQL'
 \set s random(1, 10)
 \set a random(0, 49)
+\set n random(1, 1000000)
 INSERT INTO shared_context.messages (session_id, sender, sender_type, content, visibility, metadata, created_at)
-VALUES ('session_' || lpad(to_hex(:s::int), 16, '0'), 'bench-' || :a::text, 'claude', 'benchmark message with some realistic length text', 'public', '{"kind":"bench"}', now()) RETURNING id;
+VALUES ('session_' || lpad(to_hex(:s::int), 16, '0'), 'bench-' || :a::text, 'claude',
+        'bench-' || :a::text || ' note #' || :n::text || ': found a cache problem in the billing module; the retry path looks related, checking the tests next before changing anything.',
+        'public', jsonb_build_object('kind', 'finding', 'seq', :n::int, 'topic', 'cache'), now()) RETURNING id;
 SQL
 cat > "$work/select.sql" <<'SQL'
 \set s random(1, 10)
+\set a random(0, 49)
 SELECT id, session_id, sender, sender_type, content, visibility, message_type, metadata, parent_message_id, created_at
-FROM shared_context.messages m WHERE m.session_id = 'session_' || lpad(to_hex(:s::int), 16, '0') AND m.visibility = 'public'
-ORDER BY m.id ASC LIMIT 50;
+FROM shared_context.messages m WHERE m.session_id = 'session_' || lpad(to_hex(:s::int), 16, '0')
+  AND (m.visibility = 'public' OR (m.visibility = 'private' AND m.sender = 'bench-' || :a::text)
+       OR (m.visibility = 'agent_only' AND m.sender_type = 'claude'))
+ORDER BY m.id ASC LIMIT 51;
 SQL
 echo "machine: $(nproc) cores; PostgreSQL $(psql "$url" -Atc 'SHOW server_version'); date: $(date -u +%F)"
 for kind in insert select; do

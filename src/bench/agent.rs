@@ -20,6 +20,10 @@ use super::workload::{CallState, MEMORY_KEYS, Picker, Tool};
 pub type Client = RunningService<RoleClient, ()>;
 
 /// Opens an MCP session: the legacy initialize handshake, X-API-Key on every request.
+///
+/// The HTTP client keeps its connection alive between calls, as the TypeScript and Python SDKs'
+/// clients (fetch, httpx) do. rmcp's default client opens a new TCP connection per POST, which
+/// would make every figure include a connect and a TIME_WAIT socket that real agents do not pay.
 pub async fn connect(url: &str, api_key: Option<&str>) -> anyhow::Result<Client> {
     let mut headers = HashMap::new();
     if let Some(key) = api_key {
@@ -28,7 +32,12 @@ pub async fn connect(url: &str, api_key: Option<&str>) -> anyhow::Result<Client>
         headers.insert(HeaderName::from_static("x-api-key"), value);
     }
     let config = StreamableHttpClientTransportConfig::with_uri(url).custom_headers(headers);
-    let transport = StreamableHttpClientTransport::from_config(config);
+    let http = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(4)
+        .build()
+        .context("could not build the HTTP client")?;
+    let transport = StreamableHttpClientTransport::with_client(http, config);
     ().serve(transport)
         .await
         .with_context(|| {

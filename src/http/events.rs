@@ -74,7 +74,7 @@ impl Feed {
                 let event = SseEvent::default()
                     .id(m.id.to_string())
                     .event("message")
-                    .data(render::message(&m).to_string());
+                    .data(render::message(m).to_string());
                 return Some((Ok(event), self));
             }
             // Wait for something this reader may read, then fetch it from the database.

@@ -53,14 +53,17 @@ next_after_id to your next call. Use it to wait for a teammate's result. Example
                 limit: p.limit,
             };
             let page = svc.wait_for_messages(&who, input, &cancel).await?;
-            let messages: Vec<_> = page.messages.iter().map(render::message).collect();
-            Ok(json!({
-                "timed_out": messages.is_empty(),
-                "count": messages.len(),
-                "messages": messages,
+            let fields = json!({
+                "timed_out": page.messages.is_empty(),
+                "count": page.messages.len(),
                 "has_more": page.has_more,
                 "next_after_id": page.next_after_id,
-            }))
+            });
+            Ok(render::object_with(
+                fields,
+                "messages",
+                render::messages(page.messages),
+            ))
         })
         .await
     }

@@ -94,13 +94,13 @@ impl McpServer {
                 )
                 .await
                 .map_err(to_mcp)?;
-            let mut senders: Vec<&str> =
-                recent.messages.iter().map(|m| m.sender.as_str()).collect();
+            let mut senders: Vec<String> =
+                recent.messages.iter().map(|m| m.sender.clone()).collect();
             senders.sort_unstable();
             senders.dedup();
             json!({
                 "session": render::session(&view.session),
-                "messages": recent.messages.iter().map(render::message).collect::<Vec<_>>(),
+                "messages": render::messages(recent.messages),
                 "statistics": {
                     "visible_message_count": view.visible_message_count,
                     "unique_senders_in_view": senders,

@@ -7,7 +7,7 @@ use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{McpServer, render};
 use crate::service::SearchContext;
@@ -99,24 +99,28 @@ may read. Limits: query 1-500 characters, limit 1-100. Example: {\"session_id\":
             let found = svc.search_context(&who, input).await?;
             let results: Vec<_> = found
                 .hits
-                .iter()
+                .into_iter()
                 .map(|h| {
-                    json!({
-                        "message": render::message(&h.message),
+                    let fields = json!({
                         "score": rounded(h.score),
                         "match_preview": h.preview,
                         "relevance": h.relevance,
-                    })
+                    });
+                    render::object_with(fields, "message", render::message(h.message))
                 })
                 .collect();
-            Ok(json!({
+            let fields = json!({
                 "message_count": results.len(),
-                "results": results,
                 "query": found.query,
                 "threshold": found.threshold,
                 "search_scope": found.scope.as_str(),
                 "search_time_ms": rounded(found.elapsed.as_secs_f64() * 1000.0),
-            }))
+            });
+            Ok(render::object_with(
+                fields,
+                "results",
+                Value::Array(results),
+            ))
         })
         .await
     }
@@ -137,8 +141,12 @@ Example: {\"session_id\": \"session_0123456789abcdef\", \"sender\": \"backend-de
             let messages = svc
                 .search_by_sender(&who, &p.session_id, &p.sender, p.limit)
                 .await?;
-            let rendered: Vec<_> = messages.iter().map(render::message).collect();
-            Ok(json!({"count": rendered.len(), "messages": rendered, "sender": p.sender.trim()}))
+            let fields = json!({"count": messages.len(), "sender": p.sender.trim()});
+            Ok(render::object_with(
+                fields,
+                "messages",
+                render::messages(messages),
+            ))
         })
         .await
     }
@@ -160,12 +168,15 @@ date alone covers the whole day). limit 1-200 (default 50). Example: {\"session_
             let range = svc
                 .search_by_timerange(&who, &p.session_id, &p.start_time, &p.end_time, p.limit)
                 .await?;
-            let rendered: Vec<_> = range.messages.iter().map(render::message).collect();
-            Ok(json!({
-                "count": rendered.len(),
-                "messages": rendered,
+            let fields = json!({
+                "count": range.messages.len(),
                 "timerange": {"start": rfc3339(range.start), "end": rfc3339(range.end)},
-            }))
+            });
+            Ok(render::object_with(
+                fields,
+                "messages",
+                render::messages(range.messages),
+            ))
         })
         .await
     }

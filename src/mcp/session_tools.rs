@@ -48,8 +48,8 @@ first), with message_count (all messages visible to you). Use get_messages to pa
         let caller = Self::caller(&ctx, p.auth_token, None);
         self.with_identity(caller, |svc, who| async move {
             let view = svc.get_session(&who, &p.session_id).await?;
-            let messages: Vec<_> = view.messages.iter().map(render::message).collect();
-            Ok(json!({"session": render::session(&view.session), "messages": messages, "message_count": view.visible_message_count}))
+            let fields = json!({"session": render::session(&view.session), "message_count": view.visible_message_count});
+            Ok(render::object_with(fields, "messages", render::messages(view.messages)))
         })
         .await
     }
@@ -144,14 +144,17 @@ offset. visibility_filter narrows to one visibility. Example: {\"session_id\": \
                 after_id: p.after_id,
             };
             let page = svc.get_messages(&who, input).await?;
-            let messages: Vec<_> = page.messages.iter().map(render::message).collect();
-            Ok(json!({
-                "messages": messages,
-                "count": messages.len(),
+            let fields = json!({
+                "count": page.messages.len(),
                 "total_count": page.total_count,
                 "has_more": page.has_more,
                 "next_after_id": page.next_after_id,
-            }))
+            });
+            Ok(render::object_with(
+                fields,
+                "messages",
+                render::messages(page.messages),
+            ))
         })
         .await
     }

@@ -1,7 +1,7 @@
 //! Storage errors: the one place where `sqlx::Error` is classified.
 
 /// What callers need to know about a failed storage call.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The database cannot be reached or the pool is exhausted: retry later.
     #[error("database unavailable: {0}")]

@@ -20,5 +20,14 @@ macro_rules! message_read_where {
     };
 }
 
+/// The number of messages in session `$4` the reader (`$1..$3`) may read, optionally only of
+/// visibility `$5`, summed from the per-sender counts that migration 0005's triggers keep: constant
+/// time, where counting the messages grows with the session. Both dialects.
+pub const COUNT_SESSION_MESSAGES: &str = concat!(
+    "SELECT CAST(COALESCE(SUM(m.n), 0) AS BIGINT) FROM session_message_counts m WHERE m.session_id = $4 AND ",
+    visible_to_reader!(),
+    " AND ($5 IS NULL OR m.visibility = $5)"
+);
+
 pub(crate) use message_read_where;
 pub(crate) use visible_to_reader;

@@ -3,7 +3,8 @@
 
 use serde_json::Value;
 use shared_context_server::storage::postgres::{
-    COUNT_MESSAGES, LIST_ACTIVE_SESSIONS, LIST_MESSAGES_ASC, LIST_MESSAGES_DESC,
+    COUNT_MESSAGES, COUNT_SESSION_MESSAGES, LIST_ACTIVE_SESSIONS, LIST_MESSAGES_ASC,
+    LIST_MESSAGES_DESC,
 };
 use shared_context_server::storage::{self, ConnectOptions};
 use sqlx::Connection as _;
@@ -25,6 +26,22 @@ async fn plan(
         q = q.bind(*i);
     }
     q.fetch_one(conn).await.expect("explain").to_string()
+}
+
+async fn count(
+    conn: &mut sqlx::PgConnection,
+    sql: &'static str,
+    binds: &[Option<&str>],
+    ints: &[i64],
+) -> i64 {
+    let mut q = sqlx::query_scalar::<_, i64>(sql);
+    for b in binds {
+        q = q.bind(*b);
+    }
+    for i in ints {
+        q = q.bind(*i);
+    }
+    q.fetch_one(conn).await.expect("count")
 }
 
 #[tokio::test]
@@ -79,6 +96,18 @@ async fn postgres_hot_queries_use_their_indexes() {
         p.contains("Index Only Scan") && p.contains("messages_session_read_idx"),
         "count should be index-only: {p}"
     );
+
+    // A whole session's count sums the per-sender counts (a few rows by primary key), and the
+    // triggers kept them exact through the bulk insert above.
+    let p = plan(&mut conn, COUNT_SESSION_MESSAGES, &binds, &[]).await;
+    assert!(
+        p.contains("session_message_counts_pkey"),
+        "the session count should read the counts by key: {p}"
+    );
+    let summed = count(&mut conn, COUNT_SESSION_MESSAGES, &binds, &[]).await;
+    let scanned = count(&mut conn, COUNT_MESSAGES, &binds, &[0]).await;
+    assert_eq!(summed, scanned);
+    assert!(summed > 0);
 
     let p = plan(&mut conn, LIST_ACTIVE_SESSIONS, &[], &[i64::MAX, 50]).await;
     assert!(

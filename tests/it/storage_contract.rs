@@ -393,6 +393,123 @@ async fn concurrent_writers(backend: Backend) {
     assert_eq!(read, all);
 }
 
+/// Posts arriving together (PostgreSQL writes them as one batch): each gets its own outcome,
+/// bad parents and closed or missing sessions fail alone, and counts agree with a full scan.
+async fn simultaneous_posts_keep_their_own_outcomes(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let open_s = store.create_session(&new_session("open")).await.unwrap();
+    let closed_s = store.create_session(&new_session("closed")).await.unwrap();
+    let open_id = SessionId::parse(&open_s.id).unwrap();
+    let closed_id = SessionId::parse(&closed_s.id).unwrap();
+    store
+        .close_session(&closed_id, "alice", now())
+        .await
+        .unwrap();
+    let missing_id = SessionId::generate();
+    let root = inserted(
+        store.as_ref(),
+        &new_message(&open_id, "root", "claude", Visibility::Public),
+    )
+    .await;
+
+    let start = Arc::new(tokio::sync::Barrier::new(48));
+    let mut tasks = Vec::new();
+    for i in 0..48u32 {
+        let (store, start) = (store.clone(), start.clone());
+        let (open_id, closed_id, missing_id) =
+            (open_id.clone(), closed_id.clone(), missing_id.clone());
+        tasks.push(tokio::spawn(async move {
+            let visibility = [
+                Visibility::Public,
+                Visibility::Private,
+                Visibility::AgentOnly,
+            ][i as usize % 3];
+            let mut m = new_message(
+                &open_id,
+                &format!("agent-{}", i % 5),
+                ["claude", "gemini"][i as usize % 2],
+                visibility,
+            );
+            m.content = format!("post {i}");
+            m.metadata = json!({"i": i}).as_object().unwrap().clone();
+            match i % 8 {
+                1 => m.parent_message_id = Some(root),
+                2 => m.parent_message_id = Some(i64::MAX - 1),
+                3 => m.session_id = closed_id,
+                4 => m.session_id = missing_id,
+                _ => {}
+            }
+            start.wait().await;
+            (
+                i,
+                m.clone(),
+                store.add_message(&m).await.expect("no storage error"),
+            )
+        }));
+    }
+    let mut inserted_ids = Vec::new();
+    for t in tasks {
+        let (i, sent, outcome) = t.await.unwrap();
+        match (i % 8, outcome) {
+            (2, InsertOutcome::ParentNotInSession) => {}
+            (3, InsertOutcome::SessionClosed) => {}
+            (4, InsertOutcome::SessionMissing) => {}
+            (0 | 1 | 5 | 6 | 7, InsertOutcome::Inserted(r)) => {
+                assert_eq!(
+                    (r.content.as_str(), &r.metadata, r.visibility),
+                    (sent.content.as_str(), &sent.metadata, sent.visibility)
+                );
+                assert_eq!(r.parent_message_id, sent.parent_message_id);
+                inserted_ids.push(r.id);
+            }
+            (_, other) => panic!("post {i}: unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(inserted_ids.len(), 30);
+    let stored = store
+        .list_messages(&query(&open_id, &Reader::Admin))
+        .await
+        .unwrap();
+    for id in &inserted_ids {
+        let m = stored
+            .iter()
+            .find(|m| m.id == *id)
+            .expect("every acknowledged post is stored");
+        assert_eq!(
+            m.metadata["i"].as_u64().map(|i| format!("post {i}")),
+            Some(m.content.clone())
+        );
+    }
+    assert_eq!(stored.len(), 31);
+    // The whole-session count (per-sender counts on PostgreSQL) equals a scan from id 0.
+    let readers = [
+        Reader::Admin,
+        Reader::Agent {
+            agent_id: "agent-1".into(),
+            agent_type: "claude".into(),
+        },
+        Reader::Agent {
+            agent_id: "agent-2".into(),
+            agent_type: "gemini".into(),
+        },
+        Reader::PublicOnly,
+    ];
+    for reader in &readers {
+        for only in [None, Some(Visibility::Private), Some(Visibility::AgentOnly)] {
+            for after_id in [0, root] {
+                let q = MessageQuery {
+                    only,
+                    after_id,
+                    ..query(&open_id, reader)
+                };
+                let counted = store.count_messages(&q).await.unwrap();
+                let listed = store.list_messages(&q).await.unwrap().len() as i64;
+                assert_eq!(counted, listed, "{reader:?} {only:?} after {after_id}");
+            }
+        }
+    }
+}
+
 macro_rules! contract {
     ($($name:ident),*) => {
         mod sqlite { use super::*; $( #[tokio::test] async fn $name() { super::$name(Backend::Sqlite).await; } )* }
@@ -405,5 +522,6 @@ contract!(
     message_outcomes_and_paging,
     sql_visibility_matches_rule,
     tokens,
-    concurrent_writers
+    concurrent_writers,
+    simultaneous_posts_keep_their_own_outcomes
 );

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool};
 use sqlx::{ConnectOptions as _, Connection as _, Postgres};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
@@ -110,25 +110,30 @@ fn down() -> StoreError {
 impl PgStore {
     /// A pooled connection, or `Unavailable` at once while the database is down.
     pub(super) async fn conn(&self) -> StoreResult<PoolConnection<Postgres>> {
-        let guard = &self.guard;
-        let mut up = guard.up.subscribe();
+        self.guard.acquire(&self.pool).await
+    }
+}
+
+impl Guard {
+    /// A connection from `pool`, timed; `Unavailable` at once while the database is down.
+    pub(super) async fn acquire(&self, pool: &PgPool) -> StoreResult<PoolConnection<Postgres>> {
+        let mut up = self.up.subscribe();
         if !*up.borrow_and_update() {
             return Err(down());
         }
-        guard.waiting.fetch_add(1, Ordering::Relaxed);
+        self.waiting.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let result = tokio::select! {
-            r = self.pool.acquire() => r.map_err(StoreError::from),
+            r = pool.acquire() => r.map_err(StoreError::from),
             _ = up.wait_for(|is_up| !*is_up) => Err(down()),
         };
-        guard.waiting.fetch_sub(1, Ordering::Relaxed);
-        guard
-            .acquire
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        self.acquire
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .record(started.elapsed());
         if matches!(result, Err(StoreError::Unavailable(_))) {
-            guard.check_now.notify_one();
+            self.check_now.notify_one();
         }
         result
     }

@@ -26,7 +26,7 @@ pub const LIST_MESSAGES_DESC: &str = concat!(
 pub const LIST_ACTIVE_SESSIONS: &str = "SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at \
      FROM sessions WHERE is_active AND seq < $1 ORDER BY seq DESC LIMIT $2";
 pub const COUNT_MESSAGES: &str = concat!("SELECT COUNT(*) FROM messages m", message_read_where!());
-
+pub use crate::storage::visibility::COUNT_SESSION_MESSAGES;
 #[async_trait]
 impl MessageStore for PgStore {
     async fn create_session(&self, new: &NewSession) -> StoreResult<SessionRecord> {
@@ -74,7 +74,10 @@ impl MessageStore for PgStore {
     }
 
     async fn add_message(&self, new: &NewMessage) -> StoreResult<InsertOutcome> {
-        let outcome = writes::add_message(&mut *self.conn().await?, new).await?;
+        let outcome = self
+            .combiner
+            .add_message(&self.pool, &self.guard, new)
+            .await?;
         if let InsertOutcome::Inserted(record) = &outcome {
             self.publisher.announce(record);
         }
@@ -103,15 +106,23 @@ impl MessageStore for PgStore {
 
     async fn count_messages(&self, query: &MessageQuery<'_>) -> StoreResult<i64> {
         let (kind, id, ty) = query.reader.sql_params();
-        let (n,): (i64,) = sqlx::query_as(COUNT_MESSAGES)
-            .bind(kind)
-            .bind(id)
-            .bind(ty)
-            .bind(query.session_id.as_str())
-            .bind(query.only.map(Visibility::as_str))
-            .bind(query.after_id)
-            .fetch_one(&mut *self.conn().await?)
-            .await?;
+        let mut conn = self.conn().await?;
+        let q = if query.after_id == 0 {
+            sqlx::query_as(COUNT_SESSION_MESSAGES)
+        } else {
+            sqlx::query_as(COUNT_MESSAGES)
+        }
+        .bind(kind)
+        .bind(id)
+        .bind(ty)
+        .bind(query.session_id.as_str())
+        .bind(query.only.map(Visibility::as_str));
+        let q = if query.after_id == 0 {
+            q
+        } else {
+            q.bind(query.after_id)
+        };
+        let (n,): (i64,) = q.fetch_one(&mut *conn).await?;
         Ok(n)
     }
 }

@@ -10,11 +10,15 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::types::Json;
 use sqlx::{ConnectOptions as _, Connection as _};
 
+mod combine;
 mod guard;
 mod idempotency;
 mod memory;
 mod messages;
-pub use messages::{COUNT_MESSAGES, LIST_ACTIVE_SESSIONS, LIST_MESSAGES_ASC, LIST_MESSAGES_DESC};
+pub use messages::{
+    COUNT_MESSAGES, COUNT_SESSION_MESSAGES, LIST_ACTIVE_SESSIONS, LIST_MESSAGES_ASC,
+    LIST_MESSAGES_DESC,
+};
 mod search;
 mod tokens;
 mod transfer;
@@ -34,6 +38,7 @@ pub struct PgStore {
     pool: PgPool,
     guard: std::sync::Arc<guard::Guard>,
     publisher: watch::Publisher,
+    combiner: combine::Combiner,
 }
 
 type SessionRow = (
@@ -124,6 +129,7 @@ impl PgStore {
             pool,
             guard,
             publisher,
+            combiner: combine::Combiner::default(),
         })
     }
 

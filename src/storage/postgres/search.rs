@@ -179,8 +179,10 @@ impl PgStore {
              WHERE {cond} ORDER BY m.id DESC LIMIT $9"
         );
         let (kind, id, ty) = filter.reader.sql_params();
+        // Prepared and cached per connection (one statement per formula shape): planning this
+        // statement cost more than running it (0.2-1.4 ms against 0.1-0.5 ms), and its plan,
+        // a backward index scan stopped by the limits, does not depend on the patterns.
         let mut q = sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(sql))
-            .persistent(false)
             .bind(kind)
             .bind(id.to_owned())
             .bind(ty.to_owned())

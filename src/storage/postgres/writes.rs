@@ -10,7 +10,7 @@ use super::{SessionRow, session};
 use crate::domain::SessionId;
 use crate::storage::{
     InsertOutcome, MemoryAddress, MemoryRecord, MessageRecord, NewMemory, NewMessage, NewSession,
-    SessionRecord, SetMemoryOutcome, StoreResult,
+    SessionRecord, SetMemoryOutcome, StoreError, StoreResult,
 };
 
 /// The session's row lock first (ids commit in order), the message and its audit row, in one
@@ -23,6 +23,23 @@ pub(super) const ADD_MESSAGE: &str = "WITH s AS (UPDATE sessions SET updated_at 
      a AS (INSERT INTO audit_log (created_at, event, actor, session_id, details) \
        SELECT $8, 'message_added', $2, $1, jsonb_build_object('message_id', ins.id, 'visibility', $5::text) FROM ins) \
      SELECT ins.id FROM ins";
+
+/// Several messages for one session in one statement (the group commit of `combine.rs`): one
+/// row lock, one commit. Rows are inserted in input order, so ids ascend with `ord`; each input row
+/// comes back with `ok` (its parent is in the session) and its id (NULL when not inserted).
+/// Binds: session $1, then one array per column ($2-$8), the latest time $9.
+pub(super) const ADD_MESSAGES: &str = "WITH s AS (UPDATE sessions SET updated_at = $9 WHERE id = $1 AND is_active RETURNING id), \
+     c AS (SELECT r.*, (r.parent IS NULL OR EXISTS (SELECT 1 FROM messages p WHERE p.id = r.parent AND p.session_id = $1)) AS ok \
+       FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::timestamptz[]) \
+       WITH ORDINALITY AS r(sender, sender_type, content, visibility, metadata, parent, at, ord)), \
+     ins AS (INSERT INTO messages (session_id, sender, sender_type, content, visibility, metadata, parent_message_id, created_at) \
+       SELECT s.id, c.sender, c.sender_type, c.content, c.visibility, c.metadata::jsonb, c.parent, c.at FROM s, c \
+       WHERE c.ok ORDER BY c.ord RETURNING id, sender, visibility, created_at), \
+     a AS (INSERT INTO audit_log (created_at, event, actor, session_id, details) \
+       SELECT ins.created_at, 'message_added', ins.sender, $1, jsonb_build_object('message_id', ins.id, 'visibility', ins.visibility) \
+       FROM ins) \
+     SELECT c.ok, i.id FROM (SELECT ord, ok, row_number() OVER (PARTITION BY ok ORDER BY ord) AS k FROM c) c \
+     LEFT JOIN (SELECT id, row_number() OVER (ORDER BY id) AS k FROM ins) i ON c.ok AND c.k = i.k ORDER BY c.ord";
 
 /// As in `memory.rs`: insert, or replace an expired entry (any entry with `$9` overwrite), and
 /// audit it when stored.
@@ -81,14 +98,83 @@ pub(super) async fn add_message(
     if let Some((id,)) = inserted {
         return Ok(InsertOutcome::Inserted(MessageRecord::from_new(id, new)));
     }
+    Ok(session_refusal(conn, new.session_id.as_str())
+        .await?
+        .unwrap_or(InsertOutcome::ParentNotInSession))
+}
+
+/// Posts `batch` (all for one session, at least one message) in one statement; one outcome per
+/// message, in order.
+pub(super) async fn add_messages(
+    conn: &mut PgConnection,
+    batch: &[&NewMessage],
+) -> StoreResult<Vec<InsertOutcome>> {
+    let [first, ..] = batch else {
+        return Ok(Vec::new());
+    };
+    if batch.len() == 1 {
+        return Ok(vec![add_message(conn, first).await?]);
+    }
+    let column = |f: fn(&NewMessage) -> String| batch.iter().map(|m| f(m)).collect::<Vec<_>>();
+    let metadata = batch
+        .iter()
+        .map(|m| serde_json::to_string(&m.metadata))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StoreError::Internal(format!("message metadata did not serialize: {e}")))?;
+    let rows: Vec<(bool, Option<i64>)> = sqlx::query_as(ADD_MESSAGES)
+        .bind(first.session_id.as_str())
+        .bind(column(|m| m.sender.clone()))
+        .bind(column(|m| m.sender_type.clone()))
+        .bind(column(|m| m.content.clone()))
+        .bind(column(|m| m.visibility.as_str().to_owned()))
+        .bind(metadata)
+        .bind(
+            batch
+                .iter()
+                .map(|m| m.parent_message_id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(batch.iter().map(|m| m.at).collect::<Vec<_>>())
+        .bind(batch.iter().map(|m| m.at).max())
+        .fetch_all(&mut *conn)
+        .await?;
+    if rows.len() != batch.len() {
+        return Err(StoreError::Internal(format!(
+            "a batch of {} messages returned {} rows",
+            batch.len(),
+            rows.len()
+        )));
+    }
+    // Nothing inserted although some rows were valid: the session is missing or closed.
+    let refused = if rows.iter().all(|(_, id)| id.is_none()) {
+        Some(session_refusal(conn, first.session_id.as_str()).await?)
+    } else {
+        None
+    };
+    Ok(rows
+        .into_iter()
+        .zip(batch)
+        .map(|((_, id), new)| match (id, &refused) {
+            (Some(id), _) => InsertOutcome::Inserted(MessageRecord::from_new(id, new)),
+            (None, Some(Some(refusal))) => refusal.clone(),
+            (None, _) => InsertOutcome::ParentNotInSession,
+        })
+        .collect())
+}
+
+/// Why a session took no message: missing or closed; `None` when it is open.
+async fn session_refusal(
+    conn: &mut PgConnection,
+    session_id: &str,
+) -> StoreResult<Option<InsertOutcome>> {
     let state: Option<(bool,)> = sqlx::query_as("SELECT is_active FROM sessions WHERE id = $1")
-        .bind(new.session_id.as_str())
+        .bind(session_id)
         .fetch_optional(&mut *conn)
         .await?;
     Ok(match state {
-        None => InsertOutcome::SessionMissing,
-        Some((false,)) => InsertOutcome::SessionClosed,
-        Some((true,)) => InsertOutcome::ParentNotInSession,
+        None => Some(InsertOutcome::SessionMissing),
+        Some((false,)) => Some(InsertOutcome::SessionClosed),
+        Some((true,)) => None,
     })
 }
 
