@@ -3,19 +3,25 @@
 # SELECT that add_message and get_messages boil down to, then the real server is loaded through
 # MCP with the same concurrency. All on this machine, in one run.
 # Usage: scripts/bench/pg_ratio.sh [CLIENTS=50] [SECONDS=20]
+# Environment: MCP_STATELESS=true for the stateless HTTP mode; POSTGRES_POOL_SIZE and
+# POSTGRES_MAX_OVERFLOW for the server's pool (default 20 and 10).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 clients=${1:-50}
 secs=${2:-20}
 cargo build --release --locked >&2
 bin=${CARGO_TARGET_DIR:-target}/release/shared-context-server
-pg_admin=$(scripts/ensure-postgres.sh)
+scripts/ensure-postgres.sh >/dev/null  # installs PostgreSQL if missing
+# A cluster of our own with the shipped postgresql.conf (see bench-postgres.sh for why).
+pg_dir=$(mktemp -u /tmp/scs-bench-pg.XXXXXX)
+pg_admin=$(scripts/bench/bench-postgres.sh start "$pg_dir")
 db="scs_ratio_$$"
 work=$(mktemp -d)
 server_pid=
 cleanup() {
     [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
     psql "$pg_admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+    scripts/bench/bench-postgres.sh stop "$pg_dir"
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -56,13 +62,13 @@ FROM shared_context.messages m WHERE m.session_id = 'session_' || lpad(to_hex(:s
        OR (m.visibility = 'agent_only' AND m.sender_type = 'claude'))
 ORDER BY m.id ASC LIMIT 51;
 SQL
-echo "machine: $(nproc) cores; PostgreSQL $(psql "$url" -Atc 'SHOW server_version'); date: $(date -u +%F)"
+echo "machine: $(nproc) cores; PostgreSQL $(psql "$url" -Atc 'SHOW server_version') with postgresql/postgresql.conf; date: $(date -u +%F); HTTP mode: $([ "${MCP_STATELESS:-false}" = true ] && echo stateless || echo stateful)"
 for kind in insert select; do
     tps=$(pgbench -n -M prepared -c "$clients" -j 2 -T "$secs" -f "$work/$kind.sql" "$url" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
     echo "pgbench $kind: $clients clients, ${secs}s: $tps tps"
 done
 
-SCS_DATA_DIR="$work/data" DATABASE_URL="$url" POSTGRES_POOL_SIZE=20 POSTGRES_MAX_OVERFLOW=10 "$bin" --port 0 2>"$work/server.log" &
+SCS_DATA_DIR="$work/data" DATABASE_URL="$url" POSTGRES_POOL_SIZE=${POSTGRES_POOL_SIZE:-20} POSTGRES_MAX_OVERFLOW=${POSTGRES_MAX_OVERFLOW:-10} "$bin" --port 0 2>"$work/server.log" &
 server_pid=$!
 for _ in $(seq 100); do grep -q "ready: http" "$work/server.log" && break; sleep 0.1; done
 mcp=$(sed -n 's/.*ready: \(http[^ ]*\).*/\1/p' "$work/server.log")

@@ -5,6 +5,7 @@ mod crash;
 mod deploy;
 mod explain;
 mod fuzz;
+mod group_commit;
 mod guidance;
 mod idempotency;
 mod limits;

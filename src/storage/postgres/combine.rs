@@ -10,6 +10,7 @@
 //! lock, so batches from other processes, or from a queue this one dropped, stay in order.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sqlx::PgPool;
@@ -24,16 +25,44 @@ const MAX_BATCH: usize = 64;
 
 type Reply = oneshot::Sender<StoreResult<InsertOutcome>>;
 
+struct Pending {
+    ticket: u64,
+    message: NewMessage,
+    reply: Reply,
+}
+
 #[derive(Default)]
 pub(super) struct Combiner {
     sessions: Mutex<HashMap<String, Arc<SessionQueue>>>,
+    next_ticket: AtomicU64,
 }
 
 #[derive(Default)]
 struct SessionQueue {
-    pending: Mutex<Vec<(NewMessage, Reply)>>,
+    pending: Mutex<Vec<Pending>>,
     /// Held by the batch being written; the next post in line writes whatever queued meanwhile.
     writing: Arc<AsyncMutex<()>>,
+}
+
+/// One caller's place in a session's queue. Dropped, also when the caller's future is cancelled
+/// (a client that disconnects), it withdraws a message no batch has taken yet, so nothing is
+/// written later for a caller that is gone, and it drops the session's queue once unused.
+struct Ticket<'a> {
+    combiner: &'a Combiner,
+    session_id: &'a str,
+    queue: Arc<SessionQueue>,
+    id: u64,
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        lock(&self.queue.pending).retain(|p| p.ticket != self.id);
+        let mut sessions = lock(&self.combiner.sessions);
+        // The map's reference and ours: no other post is queued or about to queue.
+        if Arc::strong_count(&self.queue) == 2 && lock(&self.queue.pending).is_empty() {
+            sessions.remove(self.session_id);
+        }
+    }
 }
 
 impl Combiner {
@@ -44,71 +73,70 @@ impl Combiner {
         guard: &Arc<Guard>,
         new: &NewMessage,
     ) -> StoreResult<InsertOutcome> {
-        let key = new.session_id.as_str();
-        let queue = self.queue(key);
+        let ticket = self.enqueue(new);
         let (reply, mut answer) = oneshot::channel();
-        lock(&queue.pending).push((new.clone(), reply));
-        let result = loop {
-            let writing = queue.writing.clone().lock_owned().await;
+        lock(&ticket.queue.pending).push(Pending {
+            ticket: ticket.id,
+            message: new.clone(),
+            reply,
+        });
+        loop {
+            let writing = ticket.queue.writing.clone().lock_owned().await;
             match answer.try_recv() {
-                Ok(result) => break result,
-                Err(oneshot::error::TryRecvError::Closed) => break Err(lost()),
+                Ok(result) => return result,
+                Err(oneshot::error::TryRecvError::Closed) => return Err(lost()),
                 Err(oneshot::error::TryRecvError::Empty) => {}
             }
             let batch: Vec<_> = {
-                let mut pending = lock(&queue.pending);
+                let mut pending = lock(&ticket.queue.pending);
                 let take = pending.len().min(MAX_BATCH);
                 pending.drain(..take).collect()
             };
             let ours_included = batch.len() < MAX_BATCH;
-            // The batch is written by its own task, so a caller that goes away (a client that
-            // disconnects) cannot cancel the statement that carries other callers' messages.
+            // The batch is written by its own task, so a caller that goes away cannot cancel the
+            // statement that carries other callers' messages.
             tokio::spawn(write_batch(batch, writing, pool.clone(), guard.clone()));
             if ours_included {
-                break answer.await.unwrap_or_else(|_| Err(lost()));
+                return answer.await.unwrap_or_else(|_| Err(lost()));
             }
-        };
-        self.release(key, queue);
-        result
+        }
     }
 
-    fn queue(&self, session_id: &str) -> Arc<SessionQueue> {
-        lock(&self.sessions)
+    fn enqueue<'a>(&'a self, new: &'a NewMessage) -> Ticket<'a> {
+        let session_id = new.session_id.as_str();
+        let queue = lock(&self.sessions)
             .entry(session_id.to_owned())
             .or_default()
-            .clone()
-    }
-
-    /// Drops the session's queue when nobody else holds it, so idle sessions cost no memory.
-    fn release(&self, session_id: &str, queue: Arc<SessionQueue>) {
-        let mut sessions = lock(&self.sessions);
-        // The map's reference and ours: no other post is queued or about to queue.
-        if Arc::strong_count(&queue) == 2 && lock(&queue.pending).is_empty() {
-            sessions.remove(session_id);
+            .clone();
+        Ticket {
+            combiner: self,
+            session_id,
+            queue,
+            id: self.next_ticket.fetch_add(1, Ordering::Relaxed),
         }
     }
 }
 
 async fn write_batch(
-    batch: Vec<(NewMessage, Reply)>,
+    batch: Vec<Pending>,
     _writing: OwnedMutexGuard<()>,
     pool: PgPool,
     guard: Arc<Guard>,
 ) {
-    let messages: Vec<&NewMessage> = batch.iter().map(|(m, _)| m).collect();
+    let messages: Vec<&NewMessage> = batch.iter().map(|p| &p.message).collect();
     let result = match guard.acquire(&pool).await {
         Ok(mut conn) => writes::add_messages(&mut conn, &messages).await,
         Err(err) => Err(err),
     };
     match result {
         Ok(outcomes) => {
-            for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
-                let _ = reply.send(Ok(outcome));
+            for (pending, outcome) in batch.into_iter().zip(outcomes) {
+                let _ = pending.reply.send(Ok(outcome));
             }
         }
         Err(err) => {
-            for (_, reply) in batch {
-                let _ = reply.send(Err(err.clone()));
+            for pending in batch {
+                let _ = pending.reply.send(Err(err.clone()));
             }
         }
     }
