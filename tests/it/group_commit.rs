@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use shared_context_server::domain::{Reader, SessionId, Visibility};
-use shared_context_server::storage::{
-    self, ConnectOptions, InsertOutcome, MessageQuery, NewMessage, NewSession, Store,
-};
+use shared_context_server::storage::{InsertOutcome, MessageQuery, NewMessage, NewSession, Store};
 use shared_context_server::util::now;
 use sqlx::Connection as _;
 
@@ -42,15 +40,7 @@ async fn spawn_post(
 #[tokio::test]
 async fn postgres_queued_posts_commit_together_and_withdrawn_ones_never() {
     let db = TestDb::new(Backend::Postgres).await;
-    let store = storage::connect(
-        &db.url,
-        &ConnectOptions {
-            max_connections: 4,
-            ..ConnectOptions::default()
-        },
-    )
-    .await
-    .expect("connect");
+    let store = db.store(4).await;
     let session = store
         .create_session(&NewSession {
             id: SessionId::generate(),

@@ -12,8 +12,8 @@ use rmcp::model::CallToolRequestParams;
 use serde_json::{Value, json};
 use shared_context_server::domain::{SessionId, Visibility};
 use shared_context_server::storage::{
-    self, ConnectOptions, IdempotencyClaim, IdempotentWrite, InsertOutcome, MemoryAddress,
-    NewMemory, NewMessage, NewSession, OnceOutcome, SetMemoryOutcome, Store, WriteResult,
+    IdempotencyClaim, IdempotentWrite, InsertOutcome, MemoryAddress, NewMemory, NewMessage,
+    NewSession, OnceOutcome, SetMemoryOutcome, Store, WriteResult,
 };
 use sqlx::Connection as _;
 
@@ -871,15 +871,7 @@ async fn two_processes(backend: Backend) {
 /// refused writes keep nothing, and the claim answers replay and conflict.
 async fn store_contract(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let store: Arc<dyn Store> = storage::connect(
-        &db.url,
-        &ConnectOptions {
-            max_connections: 4,
-            ..ConnectOptions::default()
-        },
-    )
-    .await
-    .expect("connect");
+    let store: Arc<dyn Store> = db.store(4).await;
     let now = shared_context_server::util::now();
     let claim = |key: &'static str, fingerprint: &'static str| IdempotencyClaim {
         agent_id: "alice",

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 use shared_context_server::domain::{SessionId, Visibility};
-use shared_context_server::storage::{self, ConnectOptions, InsertOutcome, NewMessage};
+use shared_context_server::storage::{InsertOutcome, NewMessage};
 
 use crate::support::*;
 
@@ -132,15 +132,7 @@ async fn setup(backend: Backend) -> Setup {
     )
     .await;
     // The filler goes straight through the storage layer: 1,100 MCP calls are slow in debug builds.
-    let store = storage::connect(
-        &db.url,
-        &ConnectOptions {
-            max_connections: 2,
-            ..ConnectOptions::default()
-        },
-    )
-    .await
-    .expect("connect");
+    let store = db.store(2).await;
     for i in 0..1_100 {
         let m = NewMessage {
             session_id: SessionId::parse(&sid).unwrap(),

@@ -6,7 +6,7 @@ use chrono::Duration;
 use serde_json::json;
 use shared_context_server::domain::{Reader, SessionId, Visibility};
 use shared_context_server::storage::{
-    self, ConnectOptions, InsertOutcome, MessageQuery, NewMessage, NewSession, Store, TokenRecord,
+    InsertOutcome, MessageQuery, NewMessage, NewSession, Store, TokenRecord,
 };
 use shared_context_server::util::now;
 
@@ -14,15 +14,7 @@ use crate::support::*;
 
 async fn open(backend: Backend) -> (TestDb, Arc<dyn Store>) {
     let db = TestDb::new(backend).await;
-    let store = storage::connect(
-        &db.url,
-        &ConnectOptions {
-            max_connections: 8,
-            ..ConnectOptions::default()
-        },
-    )
-    .await
-    .expect("connect");
+    let store = db.store(8).await;
     (db, store)
 }
 

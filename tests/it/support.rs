@@ -58,6 +58,22 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// A `Store` on this database (migrated), with a pool of `max_connections`.
+    pub async fn store(
+        &self,
+        max_connections: u32,
+    ) -> std::sync::Arc<dyn shared_context_server::storage::Store> {
+        shared_context_server::storage::connect(
+            &self.url,
+            &shared_context_server::storage::ConnectOptions {
+                max_connections,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("connect")
+    }
+
     /// A database the test manages itself (for example on its own cluster).
     pub fn external(backend: Backend, url: String) -> Self {
         Self {
