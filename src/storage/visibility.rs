@@ -22,12 +22,23 @@ macro_rules! message_read_where {
 
 /// The number of messages in session `$4` the reader (`$1..$3`) may read, optionally only of
 /// visibility `$5`, summed from the per-sender counts that migration 0005's triggers keep: constant
-/// time, where counting the messages grows with the session. Both dialects.
+/// time, where counting the messages grows with the session. It binds what a message read binds;
+/// counts hold no ids, so it answers only for `$6` = 0 (the whole session). Both dialects.
 pub const COUNT_SESSION_MESSAGES: &str = concat!(
     "SELECT CAST(COALESCE(SUM(m.n), 0) AS BIGINT) FROM session_message_counts m WHERE m.session_id = $4 AND ",
     visible_to_reader!(),
-    " AND ($5 IS NULL OR m.visibility = $5)"
+    " AND ($5 IS NULL OR m.visibility = $5) AND CAST($6 AS BIGINT) = 0"
 );
+
+/// The count statement for a read from `after_id`: the per-sender sum for a whole session,
+/// `scan` (that backend's row count) from a cursor on.
+pub(crate) fn count_statement(after_id: i64, scan: &'static str) -> &'static str {
+    if after_id == 0 {
+        COUNT_SESSION_MESSAGES
+    } else {
+        scan
+    }
+}
 
 pub(crate) use message_read_where;
 pub(crate) use visible_to_reader;

@@ -27,6 +27,7 @@ pub const LIST_ACTIVE_SESSIONS: &str = "SELECT seq, id, purpose, created_by, met
      FROM sessions WHERE is_active AND seq < $1 ORDER BY seq DESC LIMIT $2";
 pub const COUNT_MESSAGES: &str = concat!("SELECT COUNT(*) FROM messages m", message_read_where!());
 pub use crate::storage::visibility::COUNT_SESSION_MESSAGES;
+
 #[async_trait]
 impl MessageStore for PgStore {
     async fn create_session(&self, new: &NewSession) -> StoreResult<SessionRecord> {
@@ -106,23 +107,16 @@ impl MessageStore for PgStore {
 
     async fn count_messages(&self, query: &MessageQuery<'_>) -> StoreResult<i64> {
         let (kind, id, ty) = query.reader.sql_params();
-        let mut conn = self.conn().await?;
-        let q = if query.after_id == 0 {
-            sqlx::query_as(COUNT_SESSION_MESSAGES)
-        } else {
-            sqlx::query_as(COUNT_MESSAGES)
-        }
-        .bind(kind)
-        .bind(id)
-        .bind(ty)
-        .bind(query.session_id.as_str())
-        .bind(query.only.map(Visibility::as_str));
-        let q = if query.after_id == 0 {
-            q
-        } else {
-            q.bind(query.after_id)
-        };
-        let (n,): (i64,) = q.fetch_one(&mut *conn).await?;
+        let sql = crate::storage::visibility::count_statement(query.after_id, COUNT_MESSAGES);
+        let (n,): (i64,) = sqlx::query_as(sql)
+            .bind(kind)
+            .bind(id)
+            .bind(ty)
+            .bind(query.session_id.as_str())
+            .bind(query.only.map(Visibility::as_str))
+            .bind(query.after_id)
+            .fetch_one(&mut *self.conn().await?)
+            .await?;
         Ok(n)
     }
 }

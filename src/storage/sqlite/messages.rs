@@ -86,25 +86,18 @@ impl MessageStore for SqliteStore {
     }
 
     async fn count_messages(&self, query: &MessageQuery<'_>) -> StoreResult<i64> {
-        const SQL: &str = concat!("SELECT COUNT(*) FROM messages m", message_read_where!());
+        const SCAN: &str = concat!("SELECT COUNT(*) FROM messages m", message_read_where!());
         let (kind, id, ty) = query.reader.sql_params();
-        let whole_session = query.after_id == 0;
-        let q = sqlx::query_as(if whole_session {
-            crate::storage::visibility::COUNT_SESSION_MESSAGES
-        } else {
-            SQL
-        })
-        .bind(kind)
-        .bind(id)
-        .bind(ty)
-        .bind(query.session_id.as_str())
-        .bind(query.only.map(Visibility::as_str));
-        let q = if whole_session {
-            q
-        } else {
-            q.bind(query.after_id)
-        };
-        let (n,): (i64,) = q.fetch_one(&self.reader).await?;
+        let sql = crate::storage::visibility::count_statement(query.after_id, SCAN);
+        let (n,): (i64,) = sqlx::query_as(sql)
+            .bind(kind)
+            .bind(id)
+            .bind(ty)
+            .bind(query.session_id.as_str())
+            .bind(query.only.map(Visibility::as_str))
+            .bind(query.after_id)
+            .fetch_one(&self.reader)
+            .await?;
         Ok(n)
     }
 }
