@@ -148,18 +148,10 @@ impl Service {
         &self,
         stop: &CancellationToken,
     ) -> Result<u64, StoreError> {
-        let mut total = 0;
-        loop {
-            let deleted = self
-                .store()
-                .delete_expired_idempotency_keys(crate::util::now(), IDEMPOTENCY_SWEEP_BATCH)
-                .await?;
-            total += deleted;
-            if deleted < u64::from(IDEMPOTENCY_SWEEP_BATCH) || stop.is_cancelled() {
-                return Ok(total);
-            }
-            tokio::task::yield_now().await;
-        }
+        super::sweep::in_batches(IDEMPOTENCY_SWEEP_BATCH, stop, |now, batch| {
+            self.store().delete_expired_idempotency_keys(now, batch)
+        })
+        .await
     }
 
     /// Starts the background sweeper of expired keys (unless its interval is off); it ends when
@@ -170,25 +162,15 @@ impl Service {
     ) -> Option<tokio::task::JoinHandle<()>> {
         let interval = self.idempotency_settings().sweep_interval?;
         let service = self.clone();
-        Some(tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    () = stop.cancelled() => break,
-                    _ = ticker.tick() => {}
-                }
-                match service.sweep_expired_idempotency_keys(&stop).await {
-                    Ok(0) => tracing::trace!("idempotency sweeper: nothing expired"),
-                    Ok(removed) => {
-                        tracing::debug!(removed, "idempotency sweeper removed expired keys")
-                    }
-                    Err(err) => {
-                        tracing::warn!(error = %err, "idempotency key sweep failed; retrying at the next interval")
-                    }
-                }
-            }
-        }))
+        Some(super::sweep::spawn_every(
+            interval,
+            stop,
+            ("idempotency", "keys"),
+            move |stop| {
+                let service = service.clone();
+                async move { service.sweep_expired_idempotency_keys(&stop).await }
+            },
+        ))
     }
 }
 

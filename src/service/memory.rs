@@ -305,18 +305,10 @@ impl Service {
     /// Deletes every entry that expired by now, `SWEEP_BATCH` at a time, yielding between
     /// batches and stopping early on shutdown. Returns how many were deleted.
     pub async fn sweep_expired_memory(&self, stop: &CancellationToken) -> Result<u64, StoreError> {
-        let mut total = 0;
-        loop {
-            let deleted = self
-                .store()
-                .delete_expired_memory(crate::util::now(), SWEEP_BATCH)
-                .await?;
-            total += deleted;
-            if deleted < u64::from(SWEEP_BATCH) || stop.is_cancelled() {
-                return Ok(total);
-            }
-            tokio::task::yield_now().await;
-        }
+        super::sweep::in_batches(SWEEP_BATCH, stop, |now, batch| {
+            self.store().delete_expired_memory(now, batch)
+        })
+        .await
     }
 
     /// Starts the background sweeper (unless the interval is off); it ends when `stop` is cancelled.
@@ -326,25 +318,15 @@ impl Service {
     ) -> Option<tokio::task::JoinHandle<()>> {
         let interval = self.memory_settings().sweep_interval?;
         let service = self.clone();
-        Some(tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    () = stop.cancelled() => break,
-                    _ = ticker.tick() => {}
-                }
-                match service.sweep_expired_memory(&stop).await {
-                    Ok(0) => tracing::trace!("memory sweeper: nothing expired"),
-                    Ok(removed) => {
-                        tracing::debug!(removed, "memory sweeper removed expired entries")
-                    }
-                    Err(err) => {
-                        tracing::warn!(error = %err, "memory sweep failed; retrying at the next interval")
-                    }
-                }
-            }
-        }))
+        Some(super::sweep::spawn_every(
+            interval,
+            stop,
+            ("memory", "entries"),
+            move |stop| {
+                let service = service.clone();
+                async move { service.sweep_expired_memory(&stop).await }
+            },
+        ))
     }
 }
 

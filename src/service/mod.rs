@@ -10,6 +10,7 @@ mod messages;
 mod rate_limit;
 mod search;
 mod sessions;
+mod sweep;
 mod wait;
 
 use std::sync::Arc;
