@@ -4,7 +4,8 @@
 # PostgreSQL processes and of the load generator is read from /proc over the measured window, then
 # divided by the calls made in it. On a machine where all three share the cores, calls/s can never
 # exceed cores / (sum of the three per-call figures).
-# Usage: scripts/bench/cpu_budget.sh [SECONDS=12]   (MCP_STATELESS=true for the stateless mode)
+# Usage: scripts/bench/cpu_budget.sh [SECONDS=12]   (MCP_STATELESS=true for the stateless mode;
+# WORKLOADS="mixed get_messages" for some rows only)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 secs=${1:-12}
@@ -29,7 +30,7 @@ pg_pids() { pgrep -d ' ' -f "postgres: .*|$pg_dir/data" || true; }
 
 echo "machine: $(nproc) cores; date: $(date -u +%F); HTTP mode: $([ "${MCP_STATELESS:-false}" = true ] && echo stateless || echo stateful); ${secs}s per row"
 printf '%-15s %9s %14s %14s %14s %14s\n' workload calls/s "server µs" "postgres µs" "generator µs" "total µs"
-for wl in add_message get_messages search_context set_memory get_memory mixed; do
+for wl in ${WORKLOADS:-add_message get_messages search_context set_memory get_memory mixed}; do
     db="scs_cpu_${wl}"
     psql "$pg_admin" -qc "CREATE DATABASE $db" >/dev/null
     SCS_DATA_DIR="$work/data-$wl" DATABASE_URL="${pg_admin%/*}/$db" POSTGRES_POOL_SIZE=${POSTGRES_POOL_SIZE:-20} \

@@ -1,59 +1,62 @@
 //! One simulated agent: its own MCP session over streamable HTTP, its own token, its calls.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow, bail};
-use axum::http::{HeaderName, HeaderValue};
-use rmcp::model::{CallToolRequestParams, JsonObject};
-use rmcp::service::{RunningService, ServiceError};
-use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::{RoleClient, ServiceExt};
+use anyhow::{anyhow, bail};
+use rmcp::model::JsonObject;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
 use super::stats::{Outcome, Recorder};
+use super::wire::WireError;
 use super::workload::{CallState, MEMORY_KEYS, Picker, Tool};
 
-pub type Client = RunningService<RoleClient, ()>;
+pub use super::wire::Client;
 
-/// Opens an MCP session: the legacy initialize handshake, X-API-Key on every request.
-///
-/// The HTTP client keeps its connection alive between calls, as the TypeScript and Python SDKs'
-/// clients (fetch, httpx) do. rmcp's default client opens a new TCP connection per POST, which
-/// would make every figure include a connect and a TIME_WAIT socket that real agents do not pay.
+/// Opens an MCP session: the initialize handshake, X-API-Key on every request.
 pub async fn connect(url: &str, api_key: Option<&str>) -> anyhow::Result<Client> {
-    let mut headers = HashMap::new();
-    if let Some(key) = api_key {
-        let value =
-            HeaderValue::from_str(key).context("the API key is not a valid header value")?;
-        headers.insert(HeaderName::from_static("x-api-key"), value);
+    Client::connect(url, api_key).await
+}
+
+/// What a result's structuredContent must tell the generator: on an `isError` result, the code
+/// and the sentence our errors carry.
+pub trait Structured: DeserializeOwned {
+    fn failure(&self) -> (Option<String>, Option<String>);
+}
+
+impl Structured for Value {
+    fn failure(&self) -> (Option<String>, Option<String>) {
+        let text = |k: &str| self.get(k).and_then(Value::as_str).map(str::to_string);
+        (text("code"), text("error"))
     }
-    let config = StreamableHttpClientTransportConfig::with_uri(url).custom_headers(headers);
-    let http = reqwest::Client::builder()
-        .tcp_nodelay(true)
-        .pool_max_idle_per_host(4)
-        .build()
-        .context("could not build the HTTP client")?;
-    let transport = StreamableHttpClientTransport::with_client(http, config);
-    ().serve(transport)
-        .await
-        .with_context(|| {
-            format!("MCP handshake with {url} failed (is the server up, and is API_KEY / --api-key its key?)")
-        })
+}
+
+/// The few fields the measured loop reads; every other field of a result is skipped unparsed.
+#[derive(Debug, Default, Deserialize)]
+pub struct Brief {
+    pub next_after_id: Option<i64>,
+    code: Option<Value>,
+    error: Option<Value>,
+}
+
+impl Structured for Brief {
+    fn failure(&self) -> (Option<String>, Option<String>) {
+        let text = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).map(str::to_string);
+        (text(&self.code), text(&self.error))
+    }
 }
 
 /// One `tools/call`, classified; `timeout` bounds the wait for the result.
-pub async fn call(
+pub async fn call<T: Structured>(
     client: &Client,
     tool: &str,
     args: JsonObject,
     timeout: Duration,
-) -> (Outcome, Option<Value>) {
-    let params = CallToolRequestParams::new(tool.to_string()).with_arguments(args);
-    match tokio::time::timeout(timeout, client.call_tool(params)).await {
+) -> (Outcome, Option<T>) {
+    match tokio::time::timeout(timeout, client.call_tool::<T>(tool, args)).await {
         Err(_) => (
             Outcome::Transport {
                 kind: "timeout".into(),
@@ -61,46 +64,33 @@ pub async fn call(
             },
             None,
         ),
-        Ok(Err(err)) => (
-            Outcome::Transport {
-                kind: transport_kind(&err),
-                message: err.to_string(),
-            },
-            None,
-        ),
-        Ok(Ok(result)) if result.is_error == Some(true) => {
-            let body = result.structured_content.unwrap_or(Value::Null);
-            let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_string);
-            let code = text("code").unwrap_or_else(|| "unknown".into());
-            let message = text("error").unwrap_or_else(|| {
-                result
-                    .content
-                    .first()
-                    .and_then(|c| c.as_text())
-                    .map(|t| t.text.to_string())
-                    .unwrap_or_default()
-            });
-            (Outcome::ToolError { code, message }, None)
+        Ok(Err(err)) => (transport(&err), None),
+        Ok(Ok(reply)) if reply.is_error => {
+            let (code, message) = reply
+                .structured
+                .as_ref()
+                .map(Structured::failure)
+                .unwrap_or_default();
+            let outcome = Outcome::ToolError {
+                code: code.unwrap_or_else(|| "unknown".into()),
+                message: message.unwrap_or_default(),
+            };
+            (outcome, None)
         }
-        Ok(Ok(result)) => (Outcome::Ok, result.structured_content),
+        Ok(Ok(reply)) => (Outcome::Ok, reply.structured),
     }
 }
 
-fn transport_kind(err: &ServiceError) -> String {
-    match err {
-        ServiceError::McpError(e) => format!("jsonrpc_{}", e.code.0),
-        ServiceError::TransportSend(_) => "transport_send".into(),
-        ServiceError::TransportClosed => "transport_closed".into(),
-        ServiceError::Timeout { .. } => "timeout".into(),
-        ServiceError::Cancelled { .. } => "cancelled".into(),
-        ServiceError::UnexpectedResponse => "unexpected_response".into(),
-        _ => "other".into(),
+fn transport(err: &WireError) -> Outcome {
+    Outcome::Transport {
+        kind: err.kind(),
+        message: err.to_string(),
     }
 }
 
 /// A call that must succeed (setup): the structured result, or an error naming the tool.
 pub async fn call_ok(client: &Client, tool: &str, args: JsonObject) -> anyhow::Result<Value> {
-    match call(client, tool, args, Duration::from_secs(60)).await {
+    match call::<Value>(client, tool, args, Duration::from_secs(60)).await {
         (Outcome::Ok, body) => Ok(body.unwrap_or(Value::Null)),
         (Outcome::ToolError { code, message }, _) => bail!("{tool} failed: {code}: {message}"),
         (Outcome::Transport { kind, message }, _) => bail!("{tool} failed: {kind}: {message}"),
@@ -192,7 +182,7 @@ impl Agent {
             let tool = picker.pick(&mut self.state.rng);
             let args = self.state.arguments(tool);
             let limit = timeout.min(end + LATE_GRACE - started);
-            let (outcome, body) = call(&self.client, tool.name(), args, limit).await;
+            let (outcome, body) = call::<Brief>(&self.client, tool.name(), args, limit).await;
             let done = Instant::now();
             let timed_out =
                 matches!(&outcome, Outcome::Transport { kind, .. } if kind == "timeout");
@@ -202,7 +192,7 @@ impl Agent {
             }
             rec.record(tool, done - started, &outcome, started >= measure_from);
             match outcome {
-                Outcome::Ok => self.state.observe(tool, body.as_ref()),
+                Outcome::Ok => self.state.observe(tool, body.and_then(|b| b.next_after_id)),
                 // Don't spin on a dead connection; the error is already counted.
                 Outcome::Transport { .. } => tokio::time::sleep(Duration::from_millis(10)).await,
                 Outcome::ToolError { .. } => {}

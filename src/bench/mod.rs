@@ -10,6 +10,7 @@ mod report;
 mod rss;
 mod stats;
 mod wakeup;
+mod wire;
 mod workload;
 
 use std::time::{Duration, Instant};
@@ -76,6 +77,11 @@ pub struct BenchArgs {
     /// Send the writers to another server process (cross-process wake-ups).
     #[arg(long)]
     pub writer_url: Option<String>,
+    /// Threads the generator runs on. One keeps its own CPU small (no wake-ups across threads),
+    /// which matters when it shares the cores with the server and the database; it drives
+    /// over 10,000 calls/s. Raise it when the generator has a machine of its own.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
 }
 
 fn seconds(name: &str, v: f64, allow_zero: bool) -> anyhow::Result<Duration> {
@@ -113,6 +119,34 @@ fn select_tools(args: &BenchArgs, listed: &[String]) -> anyhow::Result<Vec<Tool>
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    ensure!(args.threads >= 1, "--threads must be at least 1");
+    let threads = args.threads;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    // Its own runtime on its own thread: the process's runtime has one worker per core.
+    std::thread::Builder::new()
+        .name("bench".into())
+        .spawn(move || {
+            let runtime = if threads == 1 {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+            } else {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(threads)
+                    .enable_all()
+                    .build()
+            };
+            let result = runtime
+                .context("could not start the generator's runtime")
+                .and_then(|rt| rt.block_on(drive(args)));
+            let _ = tx.send(result);
+        })
+        .context("could not start the generator's thread")?;
+    rx.await
+        .context("the generator's thread ended without a result")?
+}
+
+async fn drive(args: BenchArgs) -> anyhow::Result<()> {
     if args.waiters > 0 {
         return wakeup::run(&args).await;
     }
@@ -129,8 +163,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // Setup, outside the measured window.
     let setup_started = Instant::now();
     let first = Agent::join(args.url.clone(), api_key.clone(), 0).await?;
-    let listed: Vec<String> = match first.client.list_all_tools().await {
-        Ok(tools) => tools.into_iter().map(|t| t.name.to_string()).collect(),
+    let listed: Vec<String> = match first.client.list_tool_names().await {
+        Ok(names) => names,
         Err(e) => {
             agent::shutdown(vec![first]).await;
             return Err(e).context("tools/list failed");
@@ -236,7 +270,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             let args =
                 serde_json::json!({"session_id": a.state.session_id, "auth_token": a.state.token});
             let args = args.as_object().cloned().unwrap_or_default();
-            let _ = agent::call(&a.client, "close_session", args, Duration::from_secs(10)).await;
+            let _ = agent::call::<serde_json::Value>(
+                &a.client,
+                "close_session",
+                args,
+                Duration::from_secs(10),
+            )
+            .await;
         }
         Ok(a)
     })

@@ -262,11 +262,9 @@ impl CallState {
     }
 
     /// Learns from a successful result (the `after_id` cursor of get_messages).
-    pub fn observe(&mut self, tool: Tool, structured: Option<&Value>) {
+    pub fn observe(&mut self, tool: Tool, next_after_id: Option<i64>) {
         if tool == Tool::GetMessages
-            && let Some(next) = structured
-                .and_then(|v| v.get("next_after_id"))
-                .and_then(Value::as_i64)
+            && let Some(next) = next_after_id
         {
             self.cursor = Some(next);
         }
@@ -319,7 +317,7 @@ mod tests {
         let first = st.get_messages();
         assert_eq!(first["auth_token"], "sct_x");
         assert!(first.get("after_id").is_none());
-        st.observe(Tool::GetMessages, Some(&json!({"next_after_id": 42})));
+        st.observe(Tool::GetMessages, Some(42));
         let second = st.get_messages();
         assert_eq!(second["after_id"], 42);
         let msg = st.add_message();

@@ -39,8 +39,8 @@ pub struct HttpCredentials {
 #[derive(Clone)]
 pub struct McpServer {
     service: Service,
-    tool_router: ToolRouter<Self>,
-    prompt_router: PromptRouter<Self>,
+    tool_router: &'static ToolRouter<Self>,
+    prompt_router: &'static PromptRouter<Self>,
     subscriptions: subscriptions::Subscriptions,
 }
 
@@ -50,11 +50,12 @@ the returned token as auth_token on every call. Then create_session or list_sess
 
 impl McpServer {
     pub fn new(service: Service) -> Self {
-        // The factory runs per MCP session (per request when stateless): build the routers once.
+        // The factory runs per MCP session (per request when stateless): build the routers once
+        // and share them; cloning the tool map per request showed in the stateless profile.
         static TOOLS: std::sync::OnceLock<ToolRouter<McpServer>> = std::sync::OnceLock::new();
         static PROMPTS: std::sync::OnceLock<PromptRouter<McpServer>> = std::sync::OnceLock::new();
-        let tool_router = TOOLS.get_or_init(Self::all_tools).clone();
-        let prompt_router = PROMPTS.get_or_init(Self::prompt_router).clone();
+        let tool_router = TOOLS.get_or_init(Self::all_tools);
+        let prompt_router = PROMPTS.get_or_init(Self::prompt_router);
         Self {
             service,
             tool_router,

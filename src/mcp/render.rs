@@ -1,6 +1,6 @@
 //! Domain and storage values → the JSON objects tools return.
 
-use rmcp::model::CallToolResult;
+use rmcp::model::{CallToolResult, ContentBlock};
 use serde_json::{Map, Value, json};
 
 use crate::error::AppError;
@@ -70,7 +70,7 @@ pub fn success(mut body: Value) -> CallToolResult {
     if let Value::Object(map) = &mut body {
         map.insert("success".into(), Value::Bool(true));
     }
-    CallToolResult::structured(body)
+    structured(body, false)
 }
 
 /// A tool error the agent can act on: `isError: true` with code, sentence and next steps.
@@ -84,5 +84,25 @@ pub fn failure(err: &AppError) -> CallToolResult {
     if let Some(seconds) = err.retry_after {
         body["retry_after"] = json!(seconds);
     }
-    CallToolResult::structured_error(body)
+    structured(body, true)
+}
+
+/// structuredContent plus the same JSON as a text block, as MCP asks for clients that read text.
+///
+/// rmcp's own constructors render the text through `Value`'s `Display`, which goes through a
+/// `fmt::Formatter` and re-checks UTF-8 on every write; `serde_json::to_writer` writes bytes
+/// straight into one buffer. A page of messages is tens of kilobytes, so this shows.
+fn structured(body: Value, is_error: bool) -> CallToolResult {
+    let mut text = Vec::with_capacity(1024);
+    // Writing a `Value` into a `Vec` cannot fail: its keys are strings and the Vec grows.
+    let _ = serde_json::to_writer(&mut text, &body);
+    let text = String::from_utf8(text).unwrap_or_default();
+    let content = vec![ContentBlock::text(text)];
+    let mut result = if is_error {
+        CallToolResult::error(content)
+    } else {
+        CallToolResult::success(content)
+    };
+    result.structured_content = Some(body);
+    result
 }

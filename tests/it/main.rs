@@ -1,6 +1,7 @@
 //! One integration-test binary: the real server over real transports, on both backends.
 
 mod bad_input;
+mod bench;
 mod crash;
 mod deploy;
 mod explain;
