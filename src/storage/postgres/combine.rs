@@ -13,10 +13,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use sqlx::PgPool;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard, oneshot};
 
 use super::guard::Guard;
+use super::pool::ConnPool;
 use super::writes;
 use crate::storage::{InsertOutcome, NewMessage, StoreError, StoreResult};
 
@@ -69,7 +69,7 @@ impl Combiner {
     /// Writes `new`, alone or with the posts queued for its session at the same time.
     pub(super) async fn add_message(
         &self,
-        pool: &PgPool,
+        pool: &ConnPool,
         guard: &Arc<Guard>,
         new: &NewMessage,
     ) -> StoreResult<InsertOutcome> {
@@ -120,12 +120,18 @@ impl Combiner {
 async fn write_batch(
     batch: Vec<Pending>,
     _writing: OwnedMutexGuard<()>,
-    pool: PgPool,
+    pool: ConnPool,
     guard: Arc<Guard>,
 ) {
     let messages: Vec<&NewMessage> = batch.iter().map(|p| &p.message).collect();
     let result = match guard.acquire(&pool).await {
-        Ok(mut conn) => writes::add_messages(&mut conn, &messages).await,
+        Ok(mut conn) => {
+            let written = writes::add_messages(&mut conn, &messages).await;
+            if written.is_ok() {
+                conn.release();
+            }
+            written
+        }
         Err(err) => Err(err),
     };
     match result {

@@ -6,13 +6,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool};
-use sqlx::{ConnectOptions as _, Connection as _, Postgres};
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{ConnectOptions as _, Connection as _};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::PgStore;
+use super::pool::{ConnPool, PooledConn};
 use crate::metrics::Histogram;
 use crate::storage::{StoreError, StoreResult};
 
@@ -44,13 +44,13 @@ impl Guard {
         }
     }
 
-    /// Whether a pooled connection must be pinged before it is handed out.
-    pub(super) fn needs_ping(&self, meta: &sqlx::pool::PoolConnectionMetadata) -> bool {
-        if meta.idle_for > PRE_PING_AFTER_IDLE {
+    /// Whether an idle connection must be pinged before it is handed out.
+    pub(super) fn needs_ping(&self, idle_for: Duration, age: Duration) -> bool {
+        if idle_for > PRE_PING_AFTER_IDLE {
             return true;
         }
         let recovered = *self.recovered_at.lock().unwrap_or_else(|p| p.into_inner());
-        recovered.is_some_and(|at| at.elapsed() < meta.age)
+        recovered.is_some_and(|at| at.elapsed() < age)
     }
 
     pub(super) fn waiting(&self) -> u32 {
@@ -108,15 +108,16 @@ fn down() -> StoreError {
 }
 
 impl PgStore {
-    /// A pooled connection, or `Unavailable` at once while the database is down.
-    pub(super) async fn conn(&self) -> StoreResult<PoolConnection<Postgres>> {
+    /// A pooled connection, or `Unavailable` at once while the database is down. Call
+    /// `release()` on it once its statements completed (see `pool.rs`).
+    pub(super) async fn conn(&self) -> StoreResult<PooledConn> {
         self.guard.acquire(&self.pool).await
     }
 }
 
 impl Guard {
     /// A connection from `pool`, timed; `Unavailable` at once while the database is down.
-    pub(super) async fn acquire(&self, pool: &PgPool) -> StoreResult<PoolConnection<Postgres>> {
+    pub(super) async fn acquire(&self, pool: &ConnPool) -> StoreResult<PooledConn> {
         let mut up = self.up.subscribe();
         if !*up.borrow_and_update() {
             return Err(down());
@@ -124,7 +125,7 @@ impl Guard {
         self.waiting.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let result = tokio::select! {
-            r = pool.acquire() => r.map_err(StoreError::from),
+            r = pool.acquire(|idle, age| self.needs_ping(idle, age)) => r.map_err(StoreError::from),
             _ = up.wait_for(|is_up| !*is_up) => Err(down()),
         };
         self.waiting.fetch_sub(1, Ordering::Relaxed);

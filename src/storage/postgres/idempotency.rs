@@ -101,6 +101,7 @@ impl IdempotencyStore for PgStore {
         now: DateTime<Utc>,
         batch: u32,
     ) -> StoreResult<u64> {
+        let mut conn = self.conn().await?;
         // SKIP LOCKED: several servers sweep without waiting on each other or on a claim.
         let done = sqlx::query(
             "DELETE FROM idempotency_keys WHERE (agent_id, key) IN (SELECT agent_id, key FROM idempotency_keys \
@@ -109,8 +110,9 @@ impl IdempotencyStore for PgStore {
         )
         .bind(now)
         .bind(i64::from(batch))
-        .execute(&mut *self.conn().await?)
+        .execute(&mut *conn)
         .await?;
+        conn.release();
         Ok(done.rows_affected())
     }
 }

@@ -79,10 +79,14 @@ fn entry(row: EntryRow) -> MemoryEntry {
 #[async_trait]
 impl MemoryStore for PgStore {
     async fn set_memory(&self, new: &NewMemory) -> StoreResult<SetMemoryOutcome> {
-        writes::set_memory(&mut *self.conn().await?, new).await
+        let mut conn = self.conn().await?;
+        let out = writes::set_memory(&mut conn, new).await?;
+        conn.release();
+        Ok(out)
     }
 
     async fn get_memory(&self, at: &MemoryAddress<'_>) -> StoreResult<Option<MemoryRecord>> {
+        let mut conn = self.conn().await?;
         let row: Option<RecordRow> = sqlx::query_as(
             "SELECT session_id, key, value, metadata, value_size, created_at, updated_at, expires_at \
              FROM agent_memory WHERE agent_id = $1 AND scope = $2 AND key = $3 \
@@ -92,12 +96,14 @@ impl MemoryStore for PgStore {
         .bind(at.session_id.unwrap_or(""))
         .bind(at.key)
         .bind(at.now)
-        .fetch_optional(&mut *self.conn().await?)
+        .fetch_optional(&mut *conn)
         .await?;
+        conn.release();
         Ok(row.map(record))
     }
 
     async fn list_memory(&self, q: &MemoryListQuery<'_>) -> StoreResult<Vec<MemoryEntry>> {
+        let mut conn = self.conn().await?;
         let rows: Vec<EntryRow> = sqlx::query_as(LIST)
             .bind(q.agent_id)
             .bind(q.scope.map(|s| s.unwrap_or("")))
@@ -106,16 +112,21 @@ impl MemoryStore for PgStore {
             .bind(q.after.map_or("", |(_, scope)| scope))
             .bind(q.now)
             .bind(i64::from(q.limit))
-            .fetch_all(&mut *self.conn().await?)
+            .fetch_all(&mut *conn)
             .await?;
+        conn.release();
         Ok(rows.into_iter().map(entry).collect())
     }
 
     async fn delete_memory(&self, at: &MemoryAddress<'_>) -> StoreResult<bool> {
-        writes::delete_memory(&mut *self.conn().await?, at).await
+        let mut conn = self.conn().await?;
+        let out = writes::delete_memory(&mut conn, at).await?;
+        conn.release();
+        Ok(out)
     }
 
     async fn delete_expired_memory(&self, now: DateTime<Utc>, batch: u32) -> StoreResult<u64> {
+        let mut conn = self.conn().await?;
         // SKIP LOCKED: several servers sharing the database sweep without waiting on each other.
         let done = sqlx::query(
             "DELETE FROM agent_memory WHERE id IN (SELECT id FROM agent_memory \
@@ -125,8 +136,9 @@ impl MemoryStore for PgStore {
         )
         .bind(now)
         .bind(i64::from(batch))
-        .execute(&mut *self.conn().await?)
+        .execute(&mut *conn)
         .await?;
+        conn.release();
         Ok(done.rows_affected())
     }
 }

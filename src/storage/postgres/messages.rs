@@ -31,16 +31,21 @@ pub use crate::storage::visibility::COUNT_SESSION_MESSAGES;
 #[async_trait]
 impl MessageStore for PgStore {
     async fn create_session(&self, new: &NewSession) -> StoreResult<SessionRecord> {
-        writes::create_session(&mut *self.conn().await?, new).await
+        let mut conn = self.conn().await?;
+        let out = writes::create_session(&mut conn, new).await?;
+        conn.release();
+        Ok(out)
     }
 
     async fn get_session(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
+        let mut conn = self.conn().await?;
         let row: Option<SessionRow> = sqlx::query_as(
             "SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at FROM sessions WHERE id = $1",
         )
             .bind(id.as_str())
-            .fetch_optional(&mut *self.conn().await?)
+            .fetch_optional(&mut *conn)
             .await?;
+        conn.release();
         Ok(row.map(session))
     }
 
@@ -50,6 +55,7 @@ impl MessageStore for PgStore {
         limit: u32,
         before_seq: Option<i64>,
     ) -> StoreResult<Vec<SessionRecord>> {
+        let mut conn = self.conn().await?;
         // Two statements so the active-only read can use the partial index.
         let sql = if active_only {
             LIST_ACTIVE_SESSIONS
@@ -60,8 +66,9 @@ impl MessageStore for PgStore {
         let rows: Vec<SessionRow> = sqlx::query_as(sql)
             .bind(before_seq.unwrap_or(i64::MAX))
             .bind(i64::from(limit))
-            .fetch_all(&mut *self.conn().await?)
+            .fetch_all(&mut *conn)
             .await?;
+        conn.release();
         Ok(rows.into_iter().map(session).collect())
     }
 
@@ -71,7 +78,10 @@ impl MessageStore for PgStore {
         actor: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<SessionRecord>> {
-        writes::close_session(&mut *self.conn().await?, id, actor, at).await
+        let mut conn = self.conn().await?;
+        let out = writes::close_session(&mut conn, id, actor, at).await?;
+        conn.release();
+        Ok(out)
     }
 
     async fn add_message(&self, new: &NewMessage) -> StoreResult<InsertOutcome> {
@@ -86,6 +96,7 @@ impl MessageStore for PgStore {
     }
 
     async fn list_messages(&self, query: &MessageQuery<'_>) -> StoreResult<Vec<MessageRecord>> {
+        let mut conn = self.conn().await?;
         let (kind, id, ty) = query.reader.sql_params();
         let rows: Vec<MessageRow> = sqlx::query_as(if query.newest_first {
             LIST_MESSAGES_DESC
@@ -100,12 +111,14 @@ impl MessageStore for PgStore {
         .bind(query.after_id)
         .bind(i64::from(query.limit))
         .bind(query.offset)
-        .fetch_all(&mut *self.conn().await?)
+        .fetch_all(&mut *conn)
         .await?;
+        conn.release();
         rows.into_iter().map(message).collect()
     }
 
     async fn count_messages(&self, query: &MessageQuery<'_>) -> StoreResult<i64> {
+        let mut conn = self.conn().await?;
         let (kind, id, ty) = query.reader.sql_params();
         let sql = crate::storage::visibility::count_statement(query.after_id, COUNT_MESSAGES);
         let (n,): (i64,) = sqlx::query_as(sql)
@@ -115,8 +128,9 @@ impl MessageStore for PgStore {
             .bind(query.session_id.as_str())
             .bind(query.only.map(Visibility::as_str))
             .bind(query.after_id)
-            .fetch_one(&mut *self.conn().await?)
+            .fetch_one(&mut *conn)
             .await?;
+        conn.release();
         Ok(n)
     }
 }

@@ -15,6 +15,7 @@ mod guard;
 mod idempotency;
 mod memory;
 mod messages;
+mod pool;
 pub use messages::{
     COUNT_MESSAGES, COUNT_SESSION_MESSAGES, LIST_ACTIVE_SESSIONS, LIST_MESSAGES_ASC,
     LIST_MESSAGES_DESC,
@@ -34,8 +35,16 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/post
 /// Everything we create lives here, so we share a database with others politely.
 pub const SCHEMA: &str = "shared_context";
 
+/// Connections outside the request pool: one held by LISTEN, one for NOTIFY, one for an export
+/// or import.
+pub const AUX_CONNECTIONS: u32 = 3;
+
 pub struct PgStore {
-    pool: PgPool,
+    /// The request path's connections.
+    pool: pool::ConnPool,
+    /// sqlx's pool for what is not on the request path: migrations, LISTEN, NOTIFY, export and
+    /// import (at most `AUX_CONNECTIONS`).
+    aux: PgPool,
     guard: std::sync::Arc<guard::Guard>,
     publisher: watch::Publisher,
     combiner: combine::Combiner,
@@ -100,41 +109,42 @@ impl PgStore {
         bootstrap.close().await?;
 
         let guard = std::sync::Arc::new(guard::Guard::new());
-        let checker = guard.clone();
-        let pool = PgPoolOptions::new()
-            .max_connections(options.max_connections)
-            .min_connections(options.min_connections)
+        let aux = PgPoolOptions::new()
+            .max_connections(AUX_CONNECTIONS)
+            .min_connections(0)
             .acquire_timeout(options.acquire_timeout)
             .max_lifetime(options.max_lifetime)
             .idle_timeout(options.idle_timeout)
-            .test_before_acquire(false)
-            .before_acquire(move |conn, meta| {
-                let ping = checker.needs_ping(&meta);
-                Box::pin(async move {
-                    if ping {
-                        conn.ping().await?;
-                    }
-                    Ok(true)
-                })
-            })
             .connect_with(opts.clone())
             .await
             .map_err(explain_connect_error)?;
-        super::migrate(&MIGRATOR, &pool).await?;
+        super::migrate(&MIGRATOR, &aux).await?;
+        let settings = pool::Settings {
+            max: options.max_connections,
+            min: options.min_connections,
+            acquire_timeout: options.acquire_timeout,
+            max_lifetime: options.max_lifetime,
+            idle_timeout: options.idle_timeout,
+        };
+        let pool = pool::ConnPool::connect(opts.clone(), settings)
+            .await
+            .map_err(explain_connect_error)?;
         let monitor = guard.clone();
         let interval = options.health_check_interval;
         tokio::spawn(async move { monitor.monitor(opts, interval).await });
-        let publisher = watch::Publisher::start(pool.clone(), guard.stop.clone());
+        let publisher = watch::Publisher::start(aux.clone(), guard.stop.clone());
         Ok(Self {
             pool,
+            aux,
             guard,
             publisher,
             combiner: combine::Combiner::default(),
         })
     }
 
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+    /// sqlx's pool for work off the request path (export, import).
+    pub fn aux_pool(&self) -> &PgPool {
+        &self.aux
     }
 }
 
@@ -200,13 +210,13 @@ impl CoreStore for PgStore {
 
     fn pool_stats(&self) -> PoolStats {
         let size = self.pool.size();
-        let idle = self.pool.num_idle() as u32;
+        let idle = self.pool.num_idle();
         let acquire = self.guard.acquire_histogram();
         PoolStats {
             size,
             idle,
             in_use: size.saturating_sub(idle),
-            max: self.pool.options().get_max_connections(),
+            max: self.pool.max(),
             waiting: self.guard.waiting(),
             acquire_mean_ms: (acquire.mean() * 1000.0).round() / 1000.0,
             acquire_p99_ms: acquire.quantile(0.99),
@@ -219,22 +229,25 @@ impl CoreStore for PgStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&mut *self.conn().await?)
-            .await?;
+        let mut conn = self.conn().await?;
+        sqlx::query("SELECT 1").execute(&mut *conn).await?;
+        conn.release();
         Ok(())
     }
 
     async fn server_version(&self) -> StoreResult<String> {
+        let mut conn = self.conn().await?;
         let (v,): (String,) = sqlx::query_as("SHOW server_version")
-            .fetch_one(&mut *self.conn().await?)
+            .fetch_one(&mut *conn)
             .await?;
+        conn.release();
         Ok(format!("PostgreSQL {v}"))
     }
 
     async fn close(&self) {
         self.guard.stop.cancel();
         self.pool.close().await;
+        self.aux.close().await;
     }
 
     fn watch_changes(
@@ -242,15 +255,17 @@ impl CoreStore for PgStore {
         notifier: crate::realtime::Notifier,
         stop: tokio_util::sync::CancellationToken,
     ) {
-        tokio::spawn(watch::listen(self.pool.clone(), notifier, stop));
+        tokio::spawn(watch::listen(self.aux.clone(), notifier, stop));
     }
 
     async fn announce_revocation(&self, token_hash: &str) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(watch::REVOCATIONS_CHANNEL)
             .bind(token_hash)
-            .execute(&mut *self.conn().await?)
+            .execute(&mut *conn)
             .await?;
+        conn.release();
         Ok(())
     }
 
@@ -270,6 +285,7 @@ impl CoreStore for PgStore {
         )
         .fetch_all(&mut *conn)
         .await?;
+        conn.release();
         Ok(serde_json::json!({
             "database": database,
             "connections": connections,

@@ -43,6 +43,7 @@ impl SearchStore for PgStore {
         in_metadata: bool,
         tiers: &[CandidateTier],
     ) -> StoreResult<Vec<MessageRecord>> {
+        let mut conn = self.conn().await?;
         if tiers.is_empty() {
             return Ok(Vec::new());
         }
@@ -97,7 +98,8 @@ impl SearchStore for PgStore {
             q = q.bind(limit);
             taken = end;
         }
-        let rows = q.fetch_all(&mut *self.conn().await?).await?;
+        let rows = q.fetch_all(&mut *conn).await?;
+        conn.release();
         let mut seen = std::collections::HashSet::with_capacity(rows.len());
         rows.into_iter()
             .filter(|row| seen.insert(row.0))
@@ -112,6 +114,7 @@ impl SearchStore for PgStore {
         sender: &str,
         limit: u32,
     ) -> StoreResult<Vec<MessageRecord>> {
+        let mut conn = self.conn().await?;
         const SQL: &str = concat!(
             "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, \
              m.metadata, m.parent_message_id, m.created_at FROM messages m",
@@ -128,8 +131,9 @@ impl SearchStore for PgStore {
             .bind(0i64)
             .bind(sender)
             .bind(i64::from(limit))
-            .fetch_all(&mut *self.conn().await?)
+            .fetch_all(&mut *conn)
             .await?;
+        conn.release();
         rows.into_iter().map(message).collect()
     }
 
@@ -141,6 +145,7 @@ impl SearchStore for PgStore {
         end: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<MessageRecord>> {
+        let mut conn = self.conn().await?;
         const SQL: &str = concat!(
             "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, \
              m.metadata, m.parent_message_id, m.created_at FROM messages m",
@@ -158,8 +163,9 @@ impl SearchStore for PgStore {
             .bind(start)
             .bind(end)
             .bind(i64::from(limit))
-            .fetch_all(&mut *self.conn().await?)
+            .fetch_all(&mut *conn)
             .await?;
+        conn.release();
         rows.into_iter().map(message).collect()
     }
 }
@@ -172,6 +178,7 @@ impl PgStore {
         in_metadata: bool,
         tier: &CandidateTier,
     ) -> StoreResult<Vec<MessageRecord>> {
+        let mut conn = self.conn().await?;
         let subs = tier.matches.substrings();
         let cond = ilike_condition(&tier.matches, in_metadata, &subs, 10);
         let sql = format!(
@@ -195,7 +202,8 @@ impl PgStore {
         for text in &subs {
             q = q.bind(like_pattern(text));
         }
-        let rows = q.fetch_all(&mut *self.conn().await?).await?;
+        let rows = q.fetch_all(&mut *conn).await?;
+        conn.release();
         rows.into_iter().map(message).collect()
     }
 }

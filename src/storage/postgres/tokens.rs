@@ -11,6 +11,7 @@ use crate::storage::TokenStore;
 #[async_trait]
 impl TokenStore for PgStore {
     async fn insert_token(&self, t: &TokenRecord) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
         sqlx::query(
             "INSERT INTO agent_tokens (token_hash, agent_id, agent_type, permissions, issued_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -21,30 +22,35 @@ impl TokenStore for PgStore {
         .bind(t.permissions.join(","))
         .bind(t.issued_at)
         .bind(t.expires_at)
-        .execute(&mut *self.conn().await?)
+        .execute(&mut *conn)
         .await?;
+        conn.release();
         Ok(())
     }
 
     async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenRecord>> {
+        let mut conn = self.conn().await?;
         let row: Option<TokenRow> = sqlx::query_as(
             "SELECT token_hash, agent_id, agent_type, permissions, issued_at, expires_at, revoked_at \
              FROM agent_tokens WHERE token_hash = $1",
         )
         .bind(token_hash)
-        .fetch_optional(&mut *self.conn().await?)
+        .fetch_optional(&mut *conn)
         .await?;
+        conn.release();
         Ok(row.map(token))
     }
 
     async fn revoke_token(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<bool> {
+        let mut conn = self.conn().await?;
         let done = sqlx::query(
             "UPDATE agent_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
         )
         .bind(token_hash)
         .bind(at)
-        .execute(&mut *self.conn().await?)
+        .execute(&mut *conn)
         .await?;
+        conn.release();
         Ok(done.rows_affected() == 1)
     }
 
@@ -54,6 +60,7 @@ impl TokenStore for PgStore {
         new: &TokenRecord,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
+        let mut conn = self.conn().await?;
         let row: Option<(String,)> = sqlx::query_as(
             "WITH old AS (UPDATE agent_tokens SET revoked_at = $7 \
                WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $7 RETURNING token_hash) \
@@ -68,29 +75,34 @@ impl TokenStore for PgStore {
         .bind(new.issued_at)
         .bind(at)
         .bind(new.expires_at)
-        .fetch_optional(&mut *self.conn().await?)
+        .fetch_optional(&mut *conn)
         .await?;
+        conn.release();
         Ok(row.is_some())
     }
 
     async fn audit(&self, e: &AuditEvent) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
         sqlx::query("INSERT INTO audit_log (created_at, event, actor, session_id, details) VALUES ($1, $2, $3, $4, $5)")
             .bind(e.at)
             .bind(e.event)
             .bind(&e.actor)
             .bind(&e.session_id)
             .bind(Json(&e.details))
-            .execute(&mut *self.conn().await?)
+            .execute(&mut *conn)
             .await?;
+        conn.release();
         Ok(())
     }
 
     async fn recent_audit(&self, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        let mut conn = self.conn().await?;
         let rows: Vec<(String, String, Option<String>, Json<Value>, DateTime<Utc>)> =
             sqlx::query_as("SELECT event, actor, session_id, details, created_at FROM audit_log ORDER BY id DESC LIMIT $1")
                 .bind(i64::from(limit))
-                .fetch_all(&mut *self.conn().await?)
+                .fetch_all(&mut *conn)
                 .await?;
+        conn.release();
         Ok(rows
             .into_iter()
             .map(

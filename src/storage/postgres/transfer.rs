@@ -85,7 +85,7 @@ impl TransferStore for PgStore {
         // Fail fast while the database is down, like every other call.
         drop(self.conn().await?);
         let mut tx = self
-            .pool()
+            .aux_pool()
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .await?;
         // The reader of the dump (a pipe, the other database of a copy) may pause us for longer
@@ -98,7 +98,7 @@ impl TransferStore for PgStore {
 
     async fn begin_import(&self) -> StoreResult<Box<dyn ImportTx>> {
         drop(self.conn().await?);
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.aux_pool().begin().await?;
         for setting in [
             "SET LOCAL idle_in_transaction_session_timeout = 0",
             // Large batches (GIN and trigram index upkeep) may take longer than a request may.
