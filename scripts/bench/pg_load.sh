@@ -33,6 +33,8 @@ mcp=$(sed -n 's/.*ready: \(http[^ ]*\).*/\1/p' "$work/server.log")
 echo "machine: $(nproc) cores; date: $(date -u +%F); PostgreSQL with postgresql/postgresql.conf; pool ${POSTGRES_POOL_SIZE:-20} + ${POSTGRES_MAX_OVERFLOW:-10}; HTTP mode: $([ "${MCP_STATELESS:-false}" = true ] && echo stateless || echo stateful)"
 echo "== 50 agents, mixed, $minutes min"
 "$bin" bench --url "$mcp" --agents 50 --workload mixed --duration $((minutes * 60)) --warmup 5 --sample-rss-pid "$server_pid"
+pool() { curl -s -H "Host: localhost" "${mcp%/mcp}/health" | python3 -c 'import json,sys; h=json.load(sys.stdin); print(sys.argv[1], h["pool"])' "$1"; }
+pool "pool after the 50-agent run (acquisitions since start):"
 echo "== 200 agents against a pool of 30, mixed, 30 s"
 "$bin" bench --url "$mcp" --agents 200 --workload mixed --duration 30 --warmup 3 --call-timeout 35 --allow-errors --sample-rss-pid "$server_pid"
-curl -s -H "Host: localhost" "${mcp%/mcp}/health" | python3 -c 'import json,sys; h=json.load(sys.stdin); print("pool after:", h["pool"])'
+pool "pool after both runs (acquisitions since start):"

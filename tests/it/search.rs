@@ -106,9 +106,19 @@ struct Setup {
 }
 
 /// A session with the old needle, 1,100 newer filler messages, then the corpus.
+///
+/// On PostgreSQL the server gets a pool of one connection: a search that held a connection while
+/// taking another (the needle's search reads the recent window, then the whole session) would
+/// wait for itself and fail after the 5 s pool timeout, where a full pool in production would
+/// starve.
 async fn setup(backend: Backend) -> Setup {
     let db = TestDb::new(backend).await;
-    let server = HttpServer::start(&db, &[]).await;
+    let one_connection = [
+        ("POSTGRES_POOL_SIZE", "1"),
+        ("POSTGRES_MAX_OVERFLOW", "0"),
+        ("POSTGRES_POOL_TIMEOUT", "5"),
+    ];
+    let server = HttpServer::start(&db, &one_connection).await;
     let client = server.client().await;
     let alice = login(&client, "alice", "claude", false).await;
     let sid = call(

@@ -43,7 +43,6 @@ impl SearchStore for PgStore {
         in_metadata: bool,
         tiers: &[CandidateTier],
     ) -> StoreResult<Vec<MessageRecord>> {
-        let mut conn = self.conn().await?;
         if tiers.is_empty() {
             return Ok(Vec::new());
         }
@@ -98,6 +97,9 @@ impl SearchStore for PgStore {
             q = q.bind(limit);
             taken = end;
         }
+        // Taken only now: tier_in_recent_window above takes its own, and holding one while
+        // waiting for another can starve a full pool.
+        let mut conn = self.conn().await?;
         let rows = q.fetch_all(&mut *conn).await?;
         conn.release();
         let mut seen = std::collections::HashSet::with_capacity(rows.len());
