@@ -15,7 +15,7 @@
 //! connections up to `min`.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use sqlx::postgres::{PgConnectOptions, PgConnection};
@@ -37,15 +37,20 @@ pub(super) struct Settings {
 }
 
 /// An open connection; dropping it closes it and frees its place in the pool.
+///
+/// It points back at its pool weakly: idle connections live inside the pool, and a strong
+/// reference would keep a pool nobody holds (and its maintenance task) alive forever.
 struct Live {
     conn: Option<PgConnection>,
     created: Instant,
-    shared: Arc<Shared>,
+    shared: Weak<Shared>,
 }
 
 impl Drop for Live {
     fn drop(&mut self) {
-        self.shared.size.fetch_sub(1, Ordering::AcqRel);
+        if let Some(shared) = self.shared.upgrade() {
+            shared.size.fetch_sub(1, Ordering::AcqRel);
+        }
         if let (Some(conn), Ok(rt)) = (self.conn.take(), tokio::runtime::Handle::try_current()) {
             // Say goodbye (Terminate), so the server does not log an unexpected EOF.
             rt.spawn(async move {
@@ -89,7 +94,7 @@ impl Shared {
         let mut live = Live {
             conn: None,
             created: Instant::now(),
-            shared: self.clone(),
+            shared: Arc::downgrade(self),
         };
         live.conn = Some(self.options.connect().await?);
         Ok(live)
@@ -209,7 +214,7 @@ impl ConnPool {
 
 /// Closes connections past their lifetime or idle too long (beyond `min`), and opens up to
 /// `min`; ends when the pool is dropped or closed.
-async fn maintain(shared: std::sync::Weak<Shared>) {
+async fn maintain(shared: Weak<Shared>) {
     loop {
         tokio::time::sleep(MAINTENANCE_INTERVAL).await;
         let Some(shared) = shared.upgrade() else {
@@ -297,7 +302,9 @@ impl Drop for PooledConn {
         let (Some(mut live), Some(permit)) = (self.live.take(), self.permit.take()) else {
             return;
         };
-        let shared = live.shared.clone();
+        let Some(shared) = live.shared.upgrade() else {
+            return;
+        };
         if self.clean {
             shared.put_back(live);
             return;

@@ -251,3 +251,26 @@ async fn postgres_pool_keeps_its_minimum_and_retires_old_and_idle_connections() 
     assert!(pool.size() >= 2);
     pool.close().await;
 }
+
+#[tokio::test]
+async fn postgres_pool_dropped_without_close_lets_its_connections_go() {
+    let opts = options("dropped");
+    let settings = Settings {
+        min: 2,
+        ..settings(3)
+    };
+    let pool = ConnPool::connect(opts.clone(), settings).await.unwrap();
+    let mut admin = admin().await;
+    eventually("the minimum is open", async || {
+        open_on_server(&mut admin, &opts).await == 2
+    })
+    .await;
+    let mut conn = pool.acquire(|_, _| false).await.unwrap();
+    drop(pool);
+    // A connection still in use when the pool goes is closed when it comes back.
+    conn.release();
+    eventually("no connection of the dropped pool is left", async || {
+        open_on_server(&mut admin, &opts).await == 0
+    })
+    .await;
+}
