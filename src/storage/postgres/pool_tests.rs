@@ -265,7 +265,7 @@ async fn postgres_pool_dropped_without_close_lets_its_connections_go() {
         open_on_server(&mut admin, &opts).await == 2
     })
     .await;
-    let mut conn = pool.acquire(|_, _| false).await.unwrap();
+    let conn = pool.acquire(|_, _| false).await.unwrap();
     drop(pool);
     // A connection still in use when the pool goes is closed when it comes back.
     conn.release();
