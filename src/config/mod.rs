@@ -179,10 +179,11 @@ impl Config {
         let statement_timeout = env_parse("POSTGRES_STATEMENT_TIMEOUT")?
             .or(file.postgres.statement_timeout_seconds)
             .unwrap_or(30u64);
-        // SQLAlchemy semantics on sqlx: `pool_size` connections are kept (min), `max_overflow` more
-        // may open under load and close again after `idle_timeout` (sqlx reaps idle connections
-        // only above the minimum), `pool_recycle` is the maximum lifetime, pre-ping is
-        // `test_before_acquire`, `pool_timeout` is the acquire timeout.
+        // SQLAlchemy semantics: `pool_size` connections are kept (min), `max_overflow` more may
+        // open under load and close again after `idle_timeout` (idle connections are reaped only
+        // above the minimum), `pool_recycle` is the maximum lifetime, `pool_timeout` the acquire
+        // timeout. PostgreSQL's request pool pre-pings connections idle over a second
+        // (storage/postgres/pool.rs and guard.rs).
         let idle_tx = env_parse("POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT")?.unwrap_or(60u64);
         let pool = ConnectOptions {
             max_connections: pool_size.saturating_add(overflow),
