@@ -16,11 +16,6 @@ use super::workload::{CallState, MEMORY_KEYS, Picker, Tool};
 
 pub use super::wire::Client;
 
-/// Opens an MCP session: the initialize handshake, X-API-Key on every request.
-pub async fn connect(url: &str, api_key: Option<&str>) -> anyhow::Result<Client> {
-    Client::connect(url, api_key).await
-}
-
 /// What a result's structuredContent must tell the generator: on an `isError` result, the code
 /// and the sentence our errors carry.
 pub trait Structured: DeserializeOwned {
@@ -117,7 +112,7 @@ impl Agent {
 
     /// Handshake plus authenticate_agent (agent_type claude: read and write).
     pub async fn join(url: String, api_key: Option<String>, index: u32) -> anyhow::Result<Self> {
-        let client = connect(&url, api_key.as_deref()).await?;
+        let client = Client::connect(&url, api_key.as_deref()).await?;
         let agent_id = Self::id(index);
         let args = object(json!({"agent_id": agent_id, "agent_type": "claude"}));
         let body = call_ok(&client, "authenticate_agent", args).await?;

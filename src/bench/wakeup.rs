@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
 use super::BenchArgs;
-use super::agent::{call_ok, connect, object};
+use super::agent::{Client, call_ok, object};
 use super::stats::percentile;
 
 fn now_micros() -> u64 {
@@ -21,7 +21,7 @@ fn now_micros() -> u64 {
         .unwrap_or(0)
 }
 
-async fn token(client: &super::agent::Client, agent_id: &str) -> anyhow::Result<String> {
+async fn token(client: &Client, agent_id: &str) -> anyhow::Result<String> {
     let body = call_ok(
         client,
         "authenticate_agent",
@@ -38,7 +38,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let api_key = args.api_key.clone().filter(|k| !k.is_empty());
     let writer_url = args.writer_url.clone().unwrap_or_else(|| args.url.clone());
     let duration = Duration::from_secs_f64(args.duration);
-    let setup = connect(&writer_url, api_key.as_deref()).await?;
+    let setup = Client::connect(&writer_url, api_key.as_deref()).await?;
     let setup_token = token(&setup, "wake-setup").await?;
     let body = call_ok(
         &setup,
@@ -55,7 +55,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let waits = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut waiters = JoinSet::new();
     for i in 0..args.waiters {
-        let client = connect(&args.url, api_key.as_deref()).await?;
+        let client = Client::connect(&args.url, api_key.as_deref()).await?;
         let tok = token(&client, &format!("waiter-{i}")).await?;
         let (sid, lat, waits) = (session_id.clone(), latencies.clone(), waits.clone());
         waiters.spawn(async move {
@@ -83,7 +83,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let mut writers = JoinSet::new();
     let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
     for j in 0..args.writers {
-        let client = connect(&writer_url, api_key.as_deref()).await?;
+        let client = Client::connect(&writer_url, api_key.as_deref()).await?;
         let tok = token(&client, &format!("writer-{j}")).await?;
         let (sid, written) = (session_id.clone(), written.clone());
         writers.spawn(async move {

@@ -3,7 +3,6 @@
 //! the database, and a wrong key refused at the handshake with a sentence that says what to fix.
 
 use serde_json::Value;
-use sqlx::Connection as _;
 
 use super::support::*;
 
@@ -31,16 +30,6 @@ async fn bench(url: &str, api_key: &str, extra: &[&str]) -> std::process::Output
         .output()
         .await
         .expect("run bench")
-}
-
-async fn messages_in(db: &TestDb) -> i64 {
-    let mut conn = sqlx::sqlite::SqliteConnection::connect(&db.url)
-        .await
-        .expect("open the server's database");
-    sqlx::query_scalar("SELECT COUNT(*) FROM messages")
-        .fetch_one(&mut conn)
-        .await
-        .expect("count messages")
 }
 
 #[tokio::test]
@@ -76,7 +65,7 @@ async fn bench_drives_every_tool_in_both_http_modes() {
         // Every acknowledged post is in the database; posts answered after the end are not
         // counted by the bench but were written, hence at least.
         let posted = report["tools"]["add_message"]["ok"].as_i64().unwrap();
-        let stored = messages_in(&db).await;
+        let stored = stored_rows(&db).await.len() as i64;
         assert!(
             stored >= 60 + posted,
             "stateless={stateless}: {stored} rows for 60 preloaded + {posted} acknowledged posts"

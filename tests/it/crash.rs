@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use rmcp::model::CallToolRequestParams;
 use serde_json::{Value, json};
-use sqlx::Connection as _;
 
 use crate::support::*;
 
@@ -138,30 +137,6 @@ fn sigkill(server: &HttpServer) -> u32 {
         .expect("run kill");
     assert!(status.success(), "kill -9 {pid} failed");
     pid
-}
-
-/// Every row of the messages table, straight from the database: id → (sender, content).
-async fn stored_rows(db: &TestDb) -> Vec<(i64, String, String)> {
-    match db.backend {
-        Backend::Sqlite => {
-            let mut conn = sqlx::sqlite::SqliteConnection::connect(&db.url)
-                .await
-                .expect("open sqlite");
-            sqlx::query_as("SELECT id, sender, content FROM messages ORDER BY id")
-                .fetch_all(&mut conn)
-                .await
-                .expect("read messages")
-        }
-        Backend::Postgres => {
-            let mut conn = sqlx::postgres::PgConnection::connect(&db.url)
-                .await
-                .expect("open postgres");
-            sqlx::query_as("SELECT id, sender, content FROM shared_context.messages ORDER BY id")
-                .fetch_all(&mut conn)
-                .await
-                .expect("read messages")
-        }
-    }
 }
 
 /// The checks after a restart: every acknowledged write present exactly once with the id it was

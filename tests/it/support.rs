@@ -398,3 +398,27 @@ pub fn vm_rss_kb(pid: u32) -> u64 {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no VmRSS in /proc/{pid}/status"))
 }
+
+/// Every row of the messages table, straight from the database: id → (sender, content).
+pub async fn stored_rows(db: &TestDb) -> Vec<(i64, String, String)> {
+    match db.backend {
+        Backend::Sqlite => {
+            let mut conn = sqlx::sqlite::SqliteConnection::connect(&db.url)
+                .await
+                .expect("open sqlite");
+            sqlx::query_as("SELECT id, sender, content FROM messages ORDER BY id")
+                .fetch_all(&mut conn)
+                .await
+                .expect("read messages")
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::postgres::PgConnection::connect(&db.url)
+                .await
+                .expect("open postgres");
+            sqlx::query_as("SELECT id, sender, content FROM shared_context.messages ORDER BY id")
+                .fetch_all(&mut conn)
+                .await
+                .expect("read messages")
+        }
+    }
+}

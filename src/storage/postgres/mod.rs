@@ -143,7 +143,7 @@ impl PgStore {
     }
 
     /// sqlx's pool for work off the request path (export, import).
-    pub fn aux_pool(&self) -> &PgPool {
+    fn aux_pool(&self) -> &PgPool {
         &self.aux
     }
 }

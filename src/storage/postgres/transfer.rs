@@ -83,7 +83,7 @@ fn after_id(after: Option<&DumpKey>) -> i64 {
 impl TransferStore for PgStore {
     async fn begin_export(&self) -> StoreResult<Box<dyn ExportTx>> {
         // Fail fast while the database is down, like every other call.
-        drop(self.conn().await?);
+        self.conn().await?.release();
         let mut tx = self
             .aux_pool()
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -97,7 +97,7 @@ impl TransferStore for PgStore {
     }
 
     async fn begin_import(&self) -> StoreResult<Box<dyn ImportTx>> {
-        drop(self.conn().await?);
+        self.conn().await?.release();
         let mut tx = self.aux_pool().begin().await?;
         for setting in [
             "SET LOCAL idle_in_transaction_session_timeout = 0",
