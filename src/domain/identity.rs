@@ -312,6 +312,10 @@ impl Identity {
 }
 
 #[cfg(test)]
+#[path = "identity_props.rs"]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

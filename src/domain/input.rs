@@ -264,6 +264,10 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 #[cfg(test)]
+#[path = "input_props.rs"]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -6,6 +6,8 @@ pub mod idempotency;
 pub mod identity;
 pub mod input;
 pub mod memory;
+#[cfg(test)]
+mod prop_gen;
 pub mod search;
 pub mod visibility;
 

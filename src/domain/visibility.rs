@@ -134,6 +134,10 @@ impl Reader {
 }
 
 #[cfg(test)]
+#[path = "visibility_props.rs"]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
