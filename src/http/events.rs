@@ -1,6 +1,6 @@
 //! `GET /sessions/{session_id}/events`: a Server-Sent Events stream of new messages for humans and
 //! dashboards, filtered by the reader's identity (bearer token; the API key alone reads public
-//! messages), resumable with `Last-Event-ID` (the last message id received).
+//! messages), resumable with `Last-Event-ID` (the last message id received); ends when shutdown begins.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -35,6 +35,8 @@ struct Feed {
     last_id: i64,
     events: Subscription,
     pending: VecDeque<MessageRecord>,
+    /// Shutdown ends the stream, so a graceful stop need not wait out the grace period.
+    shutdown: tokio_util::sync::CancellationToken,
 }
 
 const PAGE: i64 = 100;
@@ -79,7 +81,10 @@ impl Feed {
             }
             // Wait for something this reader may read, then fetch it from the database.
             loop {
-                let event = self.events.next().await?;
+                let event = tokio::select! {
+                    event = self.events.next() => event?,
+                    () = self.shutdown.cancelled() => return None,
+                };
                 if event.wakes(&self.session_id, &self.reader) {
                     break;
                 }
@@ -121,6 +126,7 @@ pub(super) async fn session_events(
         session_id,
         last_id: resume.max(0),
         pending: VecDeque::new(),
+        shutdown: state.shutdown.clone(),
     };
     // The first read validates the session and the reader, and sends the backlog after the cursor.
     let first = feed

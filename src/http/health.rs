@@ -1,4 +1,5 @@
-//! `/health` (full report; 503 when the database is unreachable), `/health/live`, `/health/ready`.
+//! `/health` (full report; 503 when the database is unreachable), `/health/live`, `/health/ready` (503 while
+//! the database is unreachable or the server drains).
 
 use axum::Json;
 use axum::extract::State;
@@ -23,8 +24,14 @@ pub(super) async fn live() -> impl IntoResponse {
     Json(json!({"status": "alive"}))
 }
 
-/// The database answers: route traffic here.
+/// The database answers and the server is not shutting down: route traffic here.
 pub(super) async fn ready(State(state): State<HttpState>) -> impl IntoResponse {
+    if state.shutdown.is_cancelled() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "draining"})),
+        );
+    }
     match tokio::time::timeout(
         std::time::Duration::from_secs(2),
         state.service.store().ping(),

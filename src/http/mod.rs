@@ -1,5 +1,6 @@
-//! HTTP front end: axum routes for `/mcp` (rmcp streamable HTTP), `/health*`; TCP_NODELAY, host and
-//! origin checks against DNS rebinding, body limits and the API-key/bearer gate.
+//! HTTP front end: axum routes for `/mcp` (rmcp streamable HTTP), `/health*` and `/metrics`;
+//! TCP_NODELAY, host and origin checks against DNS rebinding, body limits, the API-key/bearer gate,
+//! 404 for unknown paths, and readiness and event streams that end when shutdown begins.
 
 mod events;
 mod guard;
@@ -10,7 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -35,6 +39,8 @@ pub struct HttpSettings {
 pub(crate) struct HttpState {
     service: Service,
     settings: Arc<HttpSettings>,
+    /// Cancelled when shutdown begins: readiness turns 503 and event streams end.
+    shutdown: CancellationToken,
 }
 
 pub fn router(service: Service, settings: HttpSettings, shutdown: CancellationToken) -> Router {
@@ -55,26 +61,58 @@ pub fn router(service: Service, settings: HttpSettings, shutdown: CancellationTo
     let state = HttpState {
         service,
         settings: Arc::new(settings.clone()),
+        shutdown,
     };
-    let mcp_routes = Router::new()
+    // Credentials, then Host/Origin: only these routes carry data or act.
+    let guarded = Router::new()
         .nest_service("/mcp", mcp)
         .route("/sessions/{session_id}/events", get(events::session_events))
+        .layer(axum::middleware::from_fn(session_end_status))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::require_credentials,
+        ))
+        .layer(DefaultBodyLimit::max(settings.max_request_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::check_host_and_origin,
         ));
+    // Probes and scrapes hold no secrets and come with whatever Host the orchestrator uses (a pod
+    // IP, a service name), so they skip the Host check. Unknown paths (including
+    // `/.well-known/oauth-*`, which OAuth-aware clients probe) are 404, never 401: this server is
+    // no OAuth authorization server.
     Router::new()
         .route("/health", get(health::health))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(metrics::metrics))
-        .merge(mcp_routes)
-        .layer(DefaultBodyLimit::max(settings.max_request_body_bytes))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            guard::check_host_and_origin,
-        ))
+        .merge(guarded)
+        .fallback(not_found)
         .with_state(state)
+}
+
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(serde_json::json!({
+            "success": false,
+            "code": "NOT_FOUND",
+            "error": "no such path; MCP is served at /mcp, probes at /health/live and /health/ready, metrics at /metrics"
+        })),
+    )
+        .into_response()
+}
+
+/// rmcp answers a successful session termination (`DELETE /mcp`) with 202; MCP clients (the
+/// Python SDK warns "Session termination failed: 202", the TypeScript SDK server answers 200)
+/// expect 200 or 204.
+async fn session_end_status(request: Request, next: Next) -> Response {
+    let is_delete = request.method() == Method::DELETE;
+    let mut response = next.run(request).await;
+    if is_delete && response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::OK;
+    }
+    response
 }
 
 /// Serves until `shutdown` is cancelled, then drains in-flight requests.

@@ -12,6 +12,7 @@ mod idempotency;
 mod limits;
 mod memory;
 mod outage;
+mod probes;
 mod pg_cluster;
 mod realtime;
 mod search;
