@@ -48,7 +48,7 @@ async fn snapshot(client: &Client, admin: &str, sessions: &[&str]) -> Value {
     json!({"sessions": out, "listed": listed["count"]})
 }
 
-async fn bad_inputs(backend: Backend) {
+async fn bad_input(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = HttpServer::start(&db, &[]).await;
     let client = server.client().await;
@@ -452,19 +452,9 @@ async fn bad_inputs(backend: Backend) {
     }
 }
 
-#[tokio::test]
-async fn bad_input_sqlite() {
-    bad_inputs(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn bad_input_postgres() {
-    bad_inputs(Backend::Postgres).await;
-}
-
 /// SQL-looking text and LIKE wildcards are data: stored and returned verbatim, and matched
 /// literally by search and memory prefixes.
-async fn verbatim(backend: Backend) {
+async fn sql_and_wildcards_are_verbatim(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = HttpServer::start(&db, &[]).await;
     let client = server.client().await;
@@ -559,12 +549,4 @@ async fn verbatim(backend: Backend) {
     assert_eq!(keys, vec!["a%b"]);
 }
 
-#[tokio::test]
-async fn sql_and_wildcards_are_verbatim_sqlite() {
-    verbatim(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn sql_and_wildcards_are_verbatim_postgres() {
-    verbatim(Backend::Postgres).await;
-}
+contract!(bad_input, sql_and_wildcards_are_verbatim,);

@@ -235,7 +235,7 @@ async fn verify(
     rows.len()
 }
 
-async fn crash_rounds(backend: Backend) {
+async fn crash_kill9_under_write_load(backend: Backend) {
     let started = Instant::now();
     let seed = std::env::var("SCS_CRASH_SEED")
         .ok()
@@ -384,12 +384,7 @@ async fn crash_rounds(backend: Backend) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn crash_kill9_under_write_load_sqlite() {
-    crash_rounds(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn crash_kill9_under_write_load_postgres() {
-    crash_rounds(Backend::Postgres).await;
-}
+contract!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    crash_kill9_under_write_load,
+);

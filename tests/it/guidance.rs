@@ -129,7 +129,7 @@ async fn performance_metrics_are_real_and_admin_only() {
     );
 }
 
-async fn resources_and_prompts(backend: Backend) {
+async fn resources_and_prompts_honour_identity(backend: Backend) {
     let (_db, server) = setup(backend).await;
     let keyed = server.client().await;
     let alice = login(&keyed, "alice", "claude", false).await;
@@ -290,12 +290,4 @@ async fn resources_and_prompts(backend: Backend) {
     );
 }
 
-#[tokio::test]
-async fn resources_and_prompts_honour_identity_sqlite() {
-    resources_and_prompts(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn resources_and_prompts_honour_identity_postgres() {
-    resources_and_prompts(Backend::Postgres).await;
-}
+contract!(resources_and_prompts_honour_identity,);

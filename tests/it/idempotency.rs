@@ -1,8 +1,9 @@
 //! Safe retries through real clients on both backends: an `idempotency_key` replays the first
 //! response and writes nothing, other arguments under the same key conflict, keys are per agent,
 //! expire and are swept, errors are never remembered, concurrent identical calls write once, and
-//! two server processes on one database agree. Plus the storage contract: a keyed write does
-//! exactly what the plain write does.
+//! two server processes on one database agree.
+//! The storage side (a keyed write does exactly what the plain write does) is in
+//! `storage_contract/idempotency.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,12 +11,6 @@ use std::time::Duration;
 use chrono::Utc;
 use rmcp::model::CallToolRequestParams;
 use serde_json::{Value, json};
-use shared_context_server::domain::{SessionId, Visibility};
-use shared_context_server::storage::{
-    IdempotencyClaim, IdempotentWrite, InsertOutcome, MemoryAddress, NewMemory, NewMessage,
-    NewSession, OnceOutcome, SetMemoryOutcome, Store, WriteResult,
-};
-use sqlx::Connection as _;
 
 use crate::support::*;
 
@@ -75,65 +70,9 @@ async fn expect_code(client: &Client, tool: &str, args: Value, code: &str) -> Va
     reply.body
 }
 
-/// One integer from the test database (SQLite and PostgreSQL spellings).
-async fn scalar(db: &TestDb, sqlite: &str, postgres: &str) -> i64 {
-    match db.backend {
-        Backend::Sqlite => {
-            let mut conn = sqlx::sqlite::SqliteConnection::connect(&db.url)
-                .await
-                .expect("open sqlite");
-            sqlx::query_scalar(sqlx::AssertSqlSafe(sqlite.to_owned()))
-                .fetch_one(&mut conn)
-                .await
-                .expect(sqlite)
-        }
-        Backend::Postgres => {
-            let mut conn = sqlx::postgres::PgConnection::connect(&db.url)
-                .await
-                .expect("open postgres");
-            sqlx::query_scalar(sqlx::AssertSqlSafe(postgres.to_owned()))
-                .fetch_one(&mut conn)
-                .await
-                .expect(postgres)
-        }
-    }
-}
-
-async fn exec(db: &TestDb, sqlite: &str, postgres: &str) {
-    match db.backend {
-        Backend::Sqlite => {
-            let mut conn = sqlx::sqlite::SqliteConnection::connect(&db.url)
-                .await
-                .expect("open sqlite");
-            sqlx::query(sqlx::AssertSqlSafe(sqlite.to_owned()))
-                .execute(&mut conn)
-                .await
-                .expect(sqlite);
-        }
-        Backend::Postgres => {
-            let mut conn = sqlx::postgres::PgConnection::connect(&db.url)
-                .await
-                .expect("open postgres");
-            sqlx::query(sqlx::AssertSqlSafe(postgres.to_owned()))
-                .execute(&mut conn)
-                .await
-                .expect(postgres);
-        }
-    }
-}
-
-async fn count(db: &TestDb, table: &str) -> i64 {
-    scalar(
-        db,
-        &format!("SELECT COUNT(*) FROM {table}"),
-        &format!("SELECT COUNT(*) FROM shared_context.{table}"),
-    )
-    .await
-}
-
 async fn audits(db: &TestDb, event: &str) -> i64 {
     let sql = format!("SELECT COUNT(*) FROM audit_log WHERE event = '{event}'");
-    scalar(
+    db_scalar(
         db,
         &sql,
         &sql.replace("FROM audit_log", "FROM shared_context.audit_log"),
@@ -174,7 +113,7 @@ async fn raw_http(server: &HttpServer, tool: &str, arguments: &str) -> Value {
     reply["result"]["structuredContent"].clone()
 }
 
-async fn replay_and_conflict(backend: Backend) {
+async fn idempotency_replay_and_conflict(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = HttpServer::start(&db, &[("MCP_STATELESS", "true")]).await;
     let client = server.client().await;
@@ -184,7 +123,7 @@ async fn replay_and_conflict(backend: Backend) {
     // create_session: the retry returns the same session_id and timestamps; one session exists.
     let create = json!({"purpose": "retry me", "metadata": {"b": [1, 2], "a": 1}, "idempotency_key": "s-1", "auth_token": alice});
     let (first, text) = ok(&client, "create_session", create.clone()).await;
-    let sessions = count(&db, "sessions").await;
+    let sessions = db_count(&db, "sessions").await;
     // Validated arguments are compared, not raw text: the purpose is trimmed before it counts.
     let (again, again_text) = ok(
         &client,
@@ -198,7 +137,7 @@ async fn replay_and_conflict(backend: Backend) {
         "the replay is the first body, byte for byte"
     );
     assert_eq!(
-        count(&db, "sessions").await,
+        db_count(&db, "sessions").await,
         sessions,
         "a replay opens nothing"
     );
@@ -207,7 +146,7 @@ async fn replay_and_conflict(backend: Backend) {
     // add_message: same body, no new row, one audit row.
     let post = json!({"session_id": sid, "content": "only once", "metadata": {"x": 1, "y": {"b": 2, "a": 1}}, "idempotency_key": "m-1", "auth_token": alice});
     let (posted, _) = ok(&client, "add_message", post.clone()).await;
-    let messages = count(&db, "messages").await;
+    let messages = db_count(&db, "messages").await;
     for variant in [
         post.clone(),
         with(post.clone(), json!({"visibility": "public"})),
@@ -232,7 +171,7 @@ async fn replay_and_conflict(backend: Backend) {
         posted
     );
     assert_eq!(
-        count(&db, "messages").await,
+        db_count(&db, "messages").await,
         messages,
         "replays write nothing"
     );
@@ -288,9 +227,9 @@ async fn replay_and_conflict(backend: Backend) {
     .await;
     assert_eq!(
         (
-            count(&db, "messages").await,
-            count(&db, "sessions").await,
-            count(&db, "agent_memory").await
+            db_count(&db, "messages").await,
+            db_count(&db, "sessions").await,
+            db_count(&db, "agent_memory").await
         ),
         (messages, sessions, 0)
     );
@@ -318,7 +257,7 @@ async fn replay_and_conflict(backend: Backend) {
         posted,
         "alice's key is untouched by bob's"
     );
-    assert_eq!(count(&db, "messages").await, messages + 1);
+    assert_eq!(db_count(&db, "messages").await, messages + 1);
 
     // Bad keys are refused before anything happens.
     for key in [
@@ -434,7 +373,7 @@ async fn replay_and_conflict(backend: Backend) {
     assert_ne!(a["message_id"], b["message_id"]);
 }
 
-async fn memory_and_close(backend: Backend) {
+async fn idempotency_memory_and_close(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = HttpServer::start(&db, &[]).await;
     let client = server.client().await;
@@ -578,7 +517,7 @@ async fn memory_and_close(backend: Backend) {
     // A closed session refuses messages; that error is not remembered either.
     expect_code(&client, "add_message", json!({"session_id": sid, "content": "late", "idempotency_key": "x-1", "auth_token": alice}), "SESSION_CLOSED").await;
     assert_eq!(
-        scalar(
+        db_scalar(
             &db,
             "SELECT COUNT(*) FROM idempotency_keys WHERE key = 'x-1'",
             "SELECT COUNT(*) FROM shared_context.idempotency_keys WHERE key = 'x-1'"
@@ -621,7 +560,7 @@ async fn memory_and_close(backend: Backend) {
     }
 }
 
-async fn expiry_and_sweeper(backend: Backend) {
+async fn idempotency_expiry_and_sweeper(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = HttpServer::start(
         &db,
@@ -671,7 +610,7 @@ async fn expiry_and_sweeper(backend: Backend) {
         shared_context_server::util::rfc3339(Utc::now() - chrono::Duration::hours(2)),
         shared_context_server::util::rfc3339(Utc::now() - chrono::Duration::hours(1)),
     );
-    exec(
+    db_exec(
         &db,
         &format!("INSERT INTO idempotency_keys (agent_id, key, tool, fingerprint, response, created_at, expires_at) VALUES ('alice', 'old', 'add_message', 'x', '{{\"stale\": true}}', '{created}', '{expired}')"),
         &format!("INSERT INTO shared_context.idempotency_keys (agent_id, key, tool, fingerprint, response, created_at, expires_at) VALUES ('alice', 'old', 'add_message', 'x', '{{\"stale\": true}}', '{created}', '{expired}')"),
@@ -699,13 +638,13 @@ async fn expiry_and_sweeper(backend: Backend) {
         "INSERT INTO shared_context.idempotency_keys (agent_id, key, tool, fingerprint, response, created_at, expires_at) \
          SELECT 'sweep', 'k' || i, 'add_message', 'x', '{{}}', '{created}', '{expired}' FROM generate_series(1, 1200) AS i"
     );
-    exec(&db, &many, &many_pg).await;
+    db_exec(&db, &many, &many_pg).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let (sqlite, postgres) = (
         "SELECT COUNT(*) FROM idempotency_keys WHERE agent_id = 'sweep'",
         "SELECT COUNT(*) FROM shared_context.idempotency_keys WHERE agent_id = 'sweep'",
     );
-    while scalar(&db, sqlite, postgres).await > 0 {
+    while db_scalar(&db, sqlite, postgres).await > 0 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the sweeper did not delete the expired keys"
@@ -715,7 +654,7 @@ async fn expiry_and_sweeper(backend: Backend) {
     // Everything has expired by now (2 s TTL), and the sweeper removed every key.
     tokio::time::sleep(Duration::from_millis(2300)).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while count(&db, "idempotency_keys").await > 0 {
+    while db_count(&db, "idempotency_keys").await > 0 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "expired keys were not swept"
@@ -723,12 +662,12 @@ async fn expiry_and_sweeper(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(
-        count(&db, "messages").await >= 3,
+        db_count(&db, "messages").await >= 3,
         "sweeping keys never touches what they guarded"
     );
 }
 
-async fn concurrent_identical_calls(backend: Backend) {
+async fn idempotency_concurrent_identical_calls(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = HttpServer::start(&db, &[]).await;
     let mut clients = Vec::new();
@@ -737,7 +676,7 @@ async fn concurrent_identical_calls(backend: Backend) {
     }
     let alice = login(&clients[0], "alice", "claude", false).await;
     let sid = new_session(&clients[0], &alice).await;
-    let before = count(&db, "messages").await;
+    let before = db_count(&db, "messages").await;
 
     // 20 identical add_message calls racing on one key: one message, 20 identical answers.
     let args = json!({"session_id": sid, "content": "exactly once", "metadata": {"n": 1}, "idempotency_key": "race-1", "auth_token": alice});
@@ -753,14 +692,14 @@ async fn concurrent_identical_calls(backend: Backend) {
         "answers differ: {answers:?}"
     );
     assert_eq!(
-        count(&db, "messages").await,
+        db_count(&db, "messages").await,
         before + 1,
         "exactly one message"
     );
     assert_eq!(audits(&db, "message_added").await, 1);
 
     // The same for sessions: ten racing create_session calls open one session.
-    let sessions = count(&db, "sessions").await;
+    let sessions = db_count(&db, "sessions").await;
     let args = json!({"purpose": "race", "idempotency_key": "race-2", "auth_token": alice});
     let mut set = tokio::task::JoinSet::new();
     for i in 0..10 {
@@ -769,12 +708,12 @@ async fn concurrent_identical_calls(backend: Backend) {
     }
     let answers = set.join_all().await;
     assert!(answers.iter().all(|a| a == &answers[0]));
-    assert_eq!(count(&db, "sessions").await, sessions + 1);
+    assert_eq!(db_count(&db, "sessions").await, sessions + 1);
 }
 
 /// Two server processes on one database: a retry that lands on the other process replays; calls
 /// racing on both processes write once.
-async fn two_processes(backend: Backend) {
+async fn idempotency_two_processes(backend: Backend) {
     let db = TestDb::new(backend).await;
     let a = HttpServer::start(&db, &[]).await;
     let on_a = a.client().await;
@@ -813,7 +752,7 @@ async fn two_processes(backend: Backend) {
         "IDEMPOTENCY_CONFLICT",
     )
     .await;
-    assert_eq!(count(&db, "messages").await, 1);
+    assert_eq!(db_count(&db, "messages").await, 1);
 
     // Racing on both processes at once.
     let (on_a, on_b) = (Arc::new(on_a), Arc::new(on_b));
@@ -834,7 +773,7 @@ async fn two_processes(backend: Backend) {
     }
     let answers = set.join_all().await;
     assert!(answers.iter().all(|x| x == &answers[0]), "{answers:?}");
-    assert_eq!(count(&db, "messages").await, 2);
+    assert_eq!(db_count(&db, "messages").await, 2);
 
     // A keyed write wakes waiters like a plain one: a waiter on B sees a message posted on A,
     // and on A itself (PostgreSQL: NOTIFY; SQLite: the change check and the in-process notifier).
@@ -867,405 +806,10 @@ async fn two_processes(backend: Backend) {
     drop(b);
 }
 
-/// The storage contract: each keyed write does what the plain write does (rows, audit events),
-/// refused writes keep nothing, and the claim answers replay and conflict.
-async fn store_contract(backend: Backend) {
-    let db = TestDb::new(backend).await;
-    let store: Arc<dyn Store> = db.store(4).await;
-    let now = shared_context_server::util::now();
-    let claim = |key: &'static str, fingerprint: &'static str| IdempotencyClaim {
-        agent_id: "alice",
-        key,
-        tool: "t",
-        fingerprint,
-        now,
-        expires_at: now + chrono::Duration::hours(1),
-    };
-    let keep = |r: &WriteResult| Some(format!("{{\"kept\": {:?}}}", format!("{r:?}").len()));
-    let session = |purpose: &str| NewSession {
-        id: SessionId::generate(),
-        purpose: purpose.into(),
-        created_by: "alice".into(),
-        metadata: json!({"k": 1}).as_object().unwrap().clone(),
-        at: now,
-    };
-
-    // Sessions: the keyed record equals what the plain path returns for the same input.
-    let plain_new = session("plain");
-    let plain = store.create_session(&plain_new).await.unwrap();
-    let keyed_new = session("keyed");
-    let OnceOutcome::Fresh {
-        result: WriteResult::Session(keyed),
-        response: Some(response),
-    } = store
-        .write_once(
-            &claim("s", "f1"),
-            IdempotentWrite::CreateSession(&keyed_new),
-            &keep,
-        )
-        .await
-        .unwrap()
-    else {
-        panic!("not written")
-    };
-    assert_eq!(
-        (
-            keyed.purpose.as_str(),
-            &keyed.metadata,
-            keyed.is_active,
-            keyed.created_at
-        ),
-        ("keyed", &plain.metadata, true, now)
-    );
-    assert_eq!(
-        store.get_session(&keyed_new.id).await.unwrap().as_ref(),
-        Some(&keyed)
-    );
-    assert_eq!(
-        store
-            .write_once(
-                &claim("s", "f1"),
-                IdempotentWrite::CreateSession(&session("again")),
-                &keep
-            )
-            .await
-            .unwrap(),
-        OnceOutcome::Replay {
-            response: response.clone()
-        }
-    );
-    assert_eq!(
-        store
-            .write_once(
-                &claim("s", "f2"),
-                IdempotentWrite::CreateSession(&session("other")),
-                &keep
-            )
-            .await
-            .unwrap(),
-        OnceOutcome::Conflict { tool: "t".into() }
-    );
-
-    // Messages.
-    let sid = keyed_new.id.clone();
-    let message = |content: &str| NewMessage {
-        session_id: sid.clone(),
-        sender: "alice".into(),
-        sender_type: "claude".into(),
-        content: content.into(),
-        visibility: Visibility::AgentOnly,
-        metadata: json!({"m": [1]}).as_object().unwrap().clone(),
-        parent_message_id: None,
-        at: now,
-    };
-    let InsertOutcome::Inserted(p) = store.add_message(&message("plain")).await.unwrap() else {
-        panic!()
-    };
-    let OnceOutcome::Fresh {
-        result: WriteResult::Message(InsertOutcome::Inserted(k)),
-        ..
-    } = store
-        .write_once(
-            &claim("m", "f"),
-            IdempotentWrite::AddMessage(&NewMessage {
-                parent_message_id: Some(p.id),
-                ..message("keyed")
-            }),
-            &keep,
-        )
-        .await
-        .unwrap()
-    else {
-        panic!("not inserted")
-    };
-    assert_eq!(
-        (k.id > p.id, k.visibility, &k.metadata, k.parent_message_id),
-        (true, p.visibility, &p.metadata, Some(p.id))
-    );
-    // A refused write keeps nothing, key included, so the key can be used again.
-    let missing = NewMessage {
-        session_id: SessionId::generate(),
-        ..message("nowhere")
-    };
-    assert_eq!(
-        store
-            .write_once(
-                &claim("r", "f"),
-                IdempotentWrite::AddMessage(&missing),
-                &|_| None
-            )
-            .await
-            .unwrap(),
-        OnceOutcome::Fresh {
-            result: WriteResult::Message(InsertOutcome::SessionMissing),
-            response: None
-        }
-    );
-    assert!(matches!(
-        store
-            .write_once(
-                &claim("r", "g"),
-                IdempotentWrite::AddMessage(&message("now")),
-                &keep
-            )
-            .await
-            .unwrap(),
-        OnceOutcome::Fresh {
-            result: WriteResult::Message(InsertOutcome::Inserted(_)),
-            response: Some(_)
-        }
-    ));
-
-    // Memory.
-    let memory = |key: &str| NewMemory {
-        agent_id: "alice".into(),
-        session_id: Some(sid.as_str().into()),
-        key: key.into(),
-        value: json!([1, "two"]),
-        value_json: json!([1, "two"]).to_string(),
-        metadata: json!({"a": true}).as_object().unwrap().clone(),
-        expires_at: Some(now + chrono::Duration::hours(1)),
-        overwrite: false,
-        at: now,
-    };
-    let SetMemoryOutcome::Stored(p) = store.set_memory(&memory("plain")).await.unwrap() else {
-        panic!()
-    };
-    let OnceOutcome::Fresh {
-        result: WriteResult::Memory(SetMemoryOutcome::Stored(k)),
-        ..
-    } = store
-        .write_once(
-            &claim("sm", "f"),
-            IdempotentWrite::SetMemory(&memory("keyed")),
-            &keep,
-        )
-        .await
-        .unwrap()
-    else {
-        panic!("not stored")
-    };
-    assert_eq!(MemoryRecordView::of(&k), MemoryRecordView::of(&p));
-    assert_eq!(
-        store
-            .write_once(
-                &claim("sm2", "f"),
-                IdempotentWrite::SetMemory(&memory("keyed")),
-                &|_| None
-            )
-            .await
-            .unwrap(),
-        OnceOutcome::Fresh {
-            result: WriteResult::Memory(SetMemoryOutcome::KeyExists),
-            response: None
-        }
-    );
-    let address = MemoryAddress {
-        agent_id: "alice",
-        session_id: Some(sid.as_str()),
-        key: "keyed",
-        now,
-    };
-    assert!(
-        store
-            .delete_memory(&MemoryAddress {
-                key: "plain",
-                ..address.clone()
-            })
-            .await
-            .unwrap()
-    );
-    assert_eq!(
-        store
-            .write_once(
-                &claim("dm", "f"),
-                IdempotentWrite::DeleteMemory(&address),
-                &keep
-            )
-            .await
-            .unwrap(),
-        OnceOutcome::Fresh {
-            result: WriteResult::Deleted(true),
-            response: Some(keep(&WriteResult::Deleted(true)).unwrap())
-        }
-    );
-    assert!(store.get_memory(&address).await.unwrap().is_none());
-
-    // Closing: once, then "already closed" without another audit row; a missing session is None.
-    let closing = |id: &'static str| {
-        (
-            IdempotentWrite::CloseSession {
-                id: &sid,
-                actor: "alice",
-                at: now,
-            },
-            id,
-        )
-    };
-    let (write, key) = closing("c1");
-    let OnceOutcome::Fresh {
-        result: WriteResult::Closed(Some(closed)),
-        ..
-    } = store
-        .write_once(&claim(key, "f"), write, &keep)
-        .await
-        .unwrap()
-    else {
-        panic!()
-    };
-    assert!(!closed.is_active);
-    let (write, key) = closing("c2");
-    assert!(matches!(
-        store.write_once(&claim(key, "f"), write, &keep).await.unwrap(),
-        OnceOutcome::Fresh { result: WriteResult::Closed(Some(ref s)), .. } if !s.is_active && s.updated_at == closed.updated_at
-    ));
-    let ghost = SessionId::generate();
-    assert_eq!(
-        store
-            .write_once(
-                &claim("c3", "f"),
-                IdempotentWrite::CloseSession {
-                    id: &ghost,
-                    actor: "alice",
-                    at: now
-                },
-                &|_| None
-            )
-            .await
-            .unwrap(),
-        OnceOutcome::Fresh {
-            result: WriteResult::Closed(None),
-            response: None
-        }
-    );
-
-    // Both paths wrote the same audit events (two of each; one close).
-    let events: Vec<String> = store
-        .recent_audit(100)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|a| a.event)
-        .collect();
-    let n = |e: &str| events.iter().filter(|x| x.as_str() == e).count();
-    assert_eq!(
-        (
-            n("session_created"),
-            n("message_added"),
-            n("memory_set"),
-            n("memory_deleted"),
-            n("session_closed")
-        ),
-        (2, 3, 2, 2, 1),
-        "{events:?}"
-    );
-
-    // Sweeping deletes expired keys only, in batches.
-    let later = now + chrono::Duration::hours(2);
-    let live = count(&db, "idempotency_keys").await;
-    assert!(live >= 6);
-    assert_eq!(
-        store
-            .delete_expired_idempotency_keys(now, 100)
-            .await
-            .unwrap(),
-        0
-    );
-    assert_eq!(
-        store
-            .delete_expired_idempotency_keys(later, 4)
-            .await
-            .unwrap(),
-        4
-    );
-    assert_eq!(
-        store
-            .delete_expired_idempotency_keys(later, 100)
-            .await
-            .unwrap() as i64,
-        live - 4
-    );
-    store.close().await;
-}
-
-/// A memory record without its key and timestamps-that-differ, for comparing paths.
-#[derive(Debug, PartialEq)]
-struct MemoryRecordView(
-    Option<String>,
-    Value,
-    Value,
-    i64,
-    Option<chrono::DateTime<Utc>>,
+contract!(
+    idempotency_replay_and_conflict,
+    idempotency_memory_and_close,
+    idempotency_expiry_and_sweeper,
+    idempotency_concurrent_identical_calls,
+    idempotency_two_processes,
 );
-
-impl MemoryRecordView {
-    fn of(r: &shared_context_server::storage::MemoryRecord) -> Self {
-        Self(
-            r.session_id.clone(),
-            r.value.clone(),
-            Value::Object(r.metadata.clone()),
-            r.value_size,
-            r.expires_at,
-        )
-    }
-}
-
-#[tokio::test]
-async fn idempotency_replay_and_conflict_sqlite() {
-    replay_and_conflict(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn idempotency_replay_and_conflict_postgres() {
-    replay_and_conflict(Backend::Postgres).await;
-}
-
-#[tokio::test]
-async fn idempotency_memory_and_close_sqlite() {
-    memory_and_close(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn idempotency_memory_and_close_postgres() {
-    memory_and_close(Backend::Postgres).await;
-}
-
-#[tokio::test]
-async fn idempotency_expiry_and_sweeper_sqlite() {
-    expiry_and_sweeper(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn idempotency_expiry_and_sweeper_postgres() {
-    expiry_and_sweeper(Backend::Postgres).await;
-}
-
-#[tokio::test]
-async fn idempotency_concurrent_identical_calls_sqlite() {
-    concurrent_identical_calls(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn idempotency_concurrent_identical_calls_postgres() {
-    concurrent_identical_calls(Backend::Postgres).await;
-}
-
-#[tokio::test]
-async fn idempotency_two_processes_sqlite() {
-    two_processes(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn idempotency_two_processes_postgres() {
-    two_processes(Backend::Postgres).await;
-}
-
-#[tokio::test]
-async fn idempotency_store_contract_sqlite() {
-    store_contract(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn idempotency_store_contract_postgres() {
-    store_contract(Backend::Postgres).await;
-}

@@ -58,32 +58,6 @@ async fn listed(client: &Client, token: &str, args: Value) -> Vec<(String, Optio
         .collect()
 }
 
-/// Runs one SQL statement straight against the test database (SQLite text, PostgreSQL text).
-async fn exec(db: &TestDb, sqlite: &str, postgres: &str) -> u64 {
-    match db.backend {
-        Backend::Sqlite => {
-            let mut conn = sqlx::sqlite::SqliteConnection::connect(&db.url)
-                .await
-                .expect("open sqlite");
-            sqlx::query(sqlx::AssertSqlSafe(sqlite.to_owned()))
-                .execute(&mut conn)
-                .await
-                .expect(sqlite)
-                .rows_affected()
-        }
-        Backend::Postgres => {
-            let mut conn = sqlx::postgres::PgConnection::connect(&db.url)
-                .await
-                .expect("open postgres");
-            sqlx::query(sqlx::AssertSqlSafe(postgres.to_owned()))
-                .execute(&mut conn)
-                .await
-                .expect(postgres)
-                .rows_affected()
-        }
-    }
-}
-
 /// Every memory row in the database as text: (agent, scope, key, value, updated_at, expires_at).
 async fn dump(db: &TestDb) -> Vec<(String, String, String, String, String, Option<String>)> {
     match db.backend {
@@ -127,7 +101,7 @@ async fn insert_expired(db: &TestDb, agent: &str, prefix: &str, n: u32) {
          SELECT '{agent}', NULL, '{prefix}' || i, '\"stale\"'::jsonb, 7, '{{}}'::jsonb, now() - interval '2 hours', now() - interval '2 hours', now() - interval '1 hour' \
          FROM generate_series(1, {n}) AS i"
     );
-    assert_eq!(exec(db, &sqlite, &postgres).await, u64::from(n));
+    assert_eq!(db_exec(db, &sqlite, &postgres).await, u64::from(n));
 }
 
 async fn create_session(client: &Client, token: &str) -> String {
@@ -143,7 +117,7 @@ async fn create_session(client: &Client, token: &str) -> String {
         .to_owned()
 }
 
-async fn round_trip(backend: Backend) {
+async fn memory_round_trip(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = HttpServer::start(&db, &[]).await;
     let client = server.client().await;
@@ -576,7 +550,7 @@ async fn round_trip(backend: Backend) {
     stdio.cancel().await.ok();
 }
 
-async fn bad_inputs(backend: Backend) {
+async fn memory_bad_input(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = HttpServer::start(&db, &[]).await;
     let client = server.client().await;
@@ -865,7 +839,7 @@ async fn bad_inputs(backend: Backend) {
     assert_eq!(kept["value"], json!({"v": 1}));
 }
 
-async fn expiry_and_sweeper(backend: Backend) {
+async fn memory_expiry_and_sweeper(backend: Backend) {
     let db = TestDb::new(backend).await;
     // Sweeper off: expired entries stay in the table but are never returned.
     let server = HttpServer::start(&db, &[("MEMORY_SWEEP_INTERVAL_SECONDS", "0")]).await;
@@ -963,7 +937,7 @@ async fn expiry_and_sweeper(backend: Backend) {
         .ok()["value"],
         "back"
     );
-    exec(&db, "UPDATE agent_memory SET expires_at = '2000-01-01T00:00:00.000000Z' WHERE key = 'guarded'",
+    db_exec(&db, "UPDATE agent_memory SET expires_at = '2000-01-01T00:00:00.000000Z' WHERE key = 'guarded'",
         "UPDATE shared_context.agent_memory SET expires_at = now() - interval '1 second' WHERE key = 'guarded'").await;
     expect_code(
         &client,
@@ -1049,32 +1023,8 @@ async fn expiry_and_sweeper(backend: Backend) {
     assert_eq!(distinct.len(), 4);
 }
 
-#[tokio::test]
-async fn memory_round_trip_sqlite() {
-    round_trip(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn memory_round_trip_postgres() {
-    round_trip(Backend::Postgres).await;
-}
-
-#[tokio::test]
-async fn memory_bad_input_sqlite() {
-    bad_inputs(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn memory_bad_input_postgres() {
-    bad_inputs(Backend::Postgres).await;
-}
-
-#[tokio::test]
-async fn memory_expiry_and_sweeper_sqlite() {
-    expiry_and_sweeper(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn memory_expiry_and_sweeper_postgres() {
-    expiry_and_sweeper(Backend::Postgres).await;
-}
+contract!(
+    memory_round_trip,
+    memory_bad_input,
+    memory_expiry_and_sweeper,
+);

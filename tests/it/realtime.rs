@@ -26,7 +26,7 @@ async fn session(client: &rmcp::Peer<RoleClient>, token: &str) -> String {
         .to_owned()
 }
 
-async fn wake_timeout_and_visibility(backend: Backend) {
+async fn wait_for_messages(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = HttpServer::start(&db, &[]).await;
     let waiter_client = server.client().await;
@@ -131,16 +131,6 @@ async fn wake_timeout_and_visibility(backend: Backend) {
         .err_code(),
         "SESSION_NOT_FOUND"
     );
-}
-
-#[tokio::test]
-async fn wait_for_messages_sqlite() {
-    wake_timeout_and_visibility(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn wait_for_messages_postgres() {
-    wake_timeout_and_visibility(Backend::Postgres).await;
 }
 
 /// Two HTTP server processes on one PostgreSQL database: the waiter on A wakes when the writer
@@ -287,7 +277,7 @@ impl ClientHandler for Recorder {
 }
 
 #[allow(deprecated)] // resources/subscribe is what legacy (stateful) MCP sessions use
-async fn subscription(backend: Backend) {
+async fn resource_subscription_notifies(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = HttpServer::start(&db, &[]).await;
     let keyed = server.client().await;
@@ -337,16 +327,6 @@ async fn subscription(backend: Backend) {
     assert_eq!(recorder.0.lock().unwrap()[0], uri);
 }
 
-#[tokio::test]
-async fn resource_subscription_notifies_sqlite() {
-    subscription(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn resource_subscription_notifies_postgres() {
-    subscription(Backend::Postgres).await;
-}
-
 /// Reads SSE events until `n` message events arrived (or the time runs out).
 async fn read_events(resp: reqwest::Response, n: usize) -> Vec<(i64, Value)> {
     let mut resp = resp;
@@ -378,7 +358,7 @@ async fn read_events(resp: reqwest::Response, n: usize) -> Vec<(i64, Value)> {
     out
 }
 
-async fn sse(backend: Backend) {
+async fn sse_stream_filtered_and_resumable(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = HttpServer::start(&db, &[]).await;
     let client = server.client().await;
@@ -447,16 +427,6 @@ async fn sse(backend: Backend) {
     assert_eq!(missing.status().as_u16(), 404);
 }
 
-#[tokio::test]
-async fn sse_stream_filtered_and_resumable_sqlite() {
-    sse(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn sse_stream_filtered_and_resumable_postgres() {
-    sse(Backend::Postgres).await;
-}
-
 /// A database migrated by a newer version is refused at start-up with a clear message.
 #[tokio::test]
 async fn refuses_a_database_from_a_newer_version_sqlite() {
@@ -486,3 +456,9 @@ async fn refuses_a_database_from_a_newer_version_sqlite() {
         "{err}"
     );
 }
+
+contract!(
+    wait_for_messages,
+    resource_subscription_notifies,
+    sse_stream_filtered_and_resumable,
+);

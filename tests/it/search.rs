@@ -189,7 +189,7 @@ fn contents(body: &Value) -> Vec<String> {
 }
 
 /// Runs the corpus checks; returns, per query, (content, score, relevance) of every result.
-async fn corpus_checks(backend: Backend) -> Vec<Vec<(String, f64, String)>> {
+async fn search_context_corpus(backend: Backend) -> Vec<Vec<(String, f64, String)>> {
     let s = setup(backend).await;
     let typo = search(&s, json!({"query": "databse"})).await;
     let top: Vec<&Value> = typo["results"].as_array().unwrap().iter().take(2).collect();
@@ -303,20 +303,10 @@ async fn corpus_checks(backend: Backend) -> Vec<Vec<(String, f64, String)>> {
 }
 
 #[tokio::test]
-async fn search_context_corpus_sqlite() {
-    corpus_checks(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn search_context_corpus_postgres() {
-    corpus_checks(Backend::Postgres).await;
-}
-
-#[tokio::test]
 async fn search_context_same_results_on_both_backends() {
     let (lite, pg) = tokio::join!(
-        corpus_checks(Backend::Sqlite),
-        corpus_checks(Backend::Postgres)
+        search_context_corpus(Backend::Sqlite),
+        search_context_corpus(Backend::Postgres)
     );
     for (i, q) in QUERIES.iter().enumerate() {
         assert_eq!(
@@ -330,7 +320,7 @@ async fn search_context_same_results_on_both_backends() {
 type Reader<'a> = (&'a str, Option<&'a String>, Vec<&'a str>, Vec<&'a str>);
 
 /// Every reader kind against messages of every visibility, on all three search tools.
-async fn visibility(backend: Backend) {
+async fn search_visibility_matrix(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = HttpServer::start(&db, &[]).await;
     let client = server.client().await;
@@ -483,18 +473,8 @@ async fn visibility(backend: Backend) {
     }
 }
 
-#[tokio::test]
-async fn search_visibility_matrix_sqlite() {
-    visibility(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn search_visibility_matrix_postgres() {
-    visibility(Backend::Postgres).await;
-}
-
 /// Ordering, limits and inclusive bounds of search_by_sender and search_by_timerange.
-async fn sender_and_timerange(backend: Backend) {
+async fn search_by_sender_and_timerange(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = HttpServer::start(&db, &[]).await;
     let client = server.client().await;
@@ -594,16 +574,6 @@ async fn sender_and_timerange(backend: Backend) {
     )
     .await;
     assert_eq!(missing.err_code(), "SESSION_NOT_FOUND");
-}
-
-#[tokio::test]
-async fn search_by_sender_and_timerange_sqlite() {
-    sender_and_timerange(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn search_by_sender_and_timerange_postgres() {
-    sender_and_timerange(Backend::Postgres).await;
 }
 
 #[tokio::test]
@@ -740,3 +710,9 @@ async fn search_rejects_bad_input() {
     assert_eq!(empty["results"], json!([]));
     assert_eq!(empty["message_count"], json!(0));
 }
+
+contract!(
+    search_context_corpus,
+    search_visibility_matrix,
+    search_by_sender_and_timerange,
+);

@@ -27,6 +27,34 @@ pub enum Backend {
     Postgres,
 }
 
+/// One test per backend for each `async fn name(backend: Backend)` listed: `sqlite::name` and
+/// `postgres::name` (scripts/test.sh counts the tests whose names contain `postgres`). A name may
+/// carry its own test attribute, e.g. `#[tokio::test(flavor = "multi_thread")] name`; without one
+/// it gets `#[tokio::test]`. One invocation per module (it declares `mod sqlite` and `mod postgres`).
+macro_rules! contract {
+    ($($(#[$attr:meta])* $name:ident),* $(,)?) => {
+        mod sqlite {
+            $( $crate::support::contract!(@test Sqlite [$(#[$attr])*] $name); )*
+        }
+        mod postgres {
+            $( $crate::support::contract!(@test Postgres [$(#[$attr])*] $name); )*
+        }
+    };
+    (@test $backend:ident [] $name:ident) => {
+        #[tokio::test]
+        async fn $name() {
+            super::$name($crate::support::Backend::$backend).await;
+        }
+    };
+    (@test $backend:ident [$(#[$attr:meta])+] $name:ident) => {
+        $(#[$attr])+
+        async fn $name() {
+            super::$name($crate::support::Backend::$backend).await;
+        }
+    };
+}
+pub(crate) use contract;
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 pub fn unique_name(prefix: &str) -> String {
@@ -355,6 +383,66 @@ pub async fn insert_expired_token(db: &TestDb, agent_id: &str) -> String {
         }
     }
     token
+}
+
+/// One integer from the test database (SQLite and PostgreSQL spellings).
+pub async fn db_scalar(db: &TestDb, sqlite: &str, postgres: &str) -> i64 {
+    match db.backend {
+        Backend::Sqlite => {
+            let mut conn = sqlx::sqlite::SqliteConnection::connect(&db.url)
+                .await
+                .expect("open sqlite");
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sqlite.to_owned()))
+                .fetch_one(&mut conn)
+                .await
+                .expect(sqlite)
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::postgres::PgConnection::connect(&db.url)
+                .await
+                .expect("open postgres");
+            sqlx::query_scalar(sqlx::AssertSqlSafe(postgres.to_owned()))
+                .fetch_one(&mut conn)
+                .await
+                .expect(postgres)
+        }
+    }
+}
+
+/// Runs one statement straight against the test database; returns the rows it affected.
+pub async fn db_exec(db: &TestDb, sqlite: &str, postgres: &str) -> u64 {
+    match db.backend {
+        Backend::Sqlite => {
+            let mut conn = sqlx::sqlite::SqliteConnection::connect(&db.url)
+                .await
+                .expect("open sqlite");
+            sqlx::query(sqlx::AssertSqlSafe(sqlite.to_owned()))
+                .execute(&mut conn)
+                .await
+                .expect(sqlite)
+                .rows_affected()
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::postgres::PgConnection::connect(&db.url)
+                .await
+                .expect("open postgres");
+            sqlx::query(sqlx::AssertSqlSafe(postgres.to_owned()))
+                .execute(&mut conn)
+                .await
+                .expect(postgres)
+                .rows_affected()
+        }
+    }
+}
+
+/// Rows in a table (the PostgreSQL one is in the `shared_context` schema).
+pub async fn db_count(db: &TestDb, table: &str) -> i64 {
+    db_scalar(
+        db,
+        &format!("SELECT COUNT(*) FROM {table}"),
+        &format!("SELECT COUNT(*) FROM shared_context.{table}"),
+    )
+    .await
 }
 
 /// A tiny deterministic pseudo-random generator (xorshift64*), for fuzz and crash tests.

@@ -654,7 +654,7 @@ async fn transfer_export_import_stdout_postgres_to_sqlite() {
     assert_eq!(imported["messages"], expected["messages"]);
 }
 
-async fn refuses_non_empty(backend: Backend) {
+async fn transfer_import_refuses_non_empty(backend: Backend) {
     let src = TestDb::new(backend).await;
     fill(&src).await;
     let file = src.dir.join("dump.jsonl");
@@ -716,16 +716,6 @@ async fn refuses_non_empty(backend: Backend) {
     );
 }
 
-#[tokio::test]
-async fn transfer_import_refuses_non_empty_sqlite() {
-    refuses_non_empty(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn transfer_import_refuses_non_empty_postgres() {
-    refuses_non_empty(Backend::Postgres).await;
-}
-
 const SID: &str = "session_0123456789abcdef";
 
 /// A valid dump of one session and `n` messages (each replying to the one before), as lines.
@@ -747,7 +737,7 @@ fn synthetic_dump(n: i64) -> Vec<String> {
     lines
 }
 
-async fn damaged_dumps(backend: Backend) {
+async fn transfer_import_damaged_dump_changes_nothing(backend: Backend) {
     let dst = TestDb::new(backend).await;
     let empty = {
         assert!(run(&["migrate"], &server_env(&dst), None).await.ok);
@@ -881,16 +871,6 @@ async fn damaged_dumps(backend: Backend) {
 }
 
 #[tokio::test]
-async fn transfer_import_damaged_dump_changes_nothing_sqlite() {
-    damaged_dumps(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn transfer_import_damaged_dump_changes_nothing_postgres() {
-    damaged_dumps(Backend::Postgres).await;
-}
-
-#[tokio::test]
 async fn transfer_copy_refuses_a_missing_sqlite_source_and_masks_passwords() {
     let dir = temp_dir();
     let missing = format!("sqlite:{}", dir.join("nope.db").display());
@@ -940,3 +920,8 @@ async fn transfer_copy_refuses_a_missing_sqlite_source_and_masks_passwords() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+contract!(
+    transfer_import_refuses_non_empty,
+    transfer_import_damaged_dump_changes_nothing,
+);

@@ -271,7 +271,7 @@ async fn other_read_paths(
     5
 }
 
-async fn matrix_over_http(backend: Backend) {
+async fn visibility_matrix_http(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = HttpServer::start(&db, &[]).await;
     let client = server.client().await;
@@ -279,35 +279,15 @@ async fn matrix_over_http(backend: Backend) {
     client.cancel().await.ok();
 }
 
-async fn matrix_over_stdio(backend: Backend) {
+async fn visibility_matrix_stdio(backend: Backend) {
     let db = TestDb::new(backend).await;
     let client = stdio_client(&db).await;
     assert_eq!(run_matrix(&client).await, 180);
     client.cancel().await.ok();
 }
 
-#[tokio::test]
-async fn visibility_matrix_http_sqlite() {
-    matrix_over_http(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn visibility_matrix_http_postgres() {
-    matrix_over_http(Backend::Postgres).await;
-}
-
-#[tokio::test]
-async fn visibility_matrix_stdio_sqlite() {
-    matrix_over_stdio(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn visibility_matrix_stdio_postgres() {
-    matrix_over_stdio(Backend::Postgres).await;
-}
-
 /// A client that authenticates with `Authorization: Bearer` instead of `auth_token` is the same agent.
-async fn bearer_header_is_the_agent(backend: Backend) {
+async fn bearer_header_identity(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = HttpServer::start(&db, &[]).await;
     let keyed = server.client().await;
@@ -346,16 +326,6 @@ async fn bearer_header_is_the_agent(backend: Backend) {
         json!(0),
         "anonymous reader saw a private message"
     );
-}
-
-#[tokio::test]
-async fn bearer_header_identity_sqlite() {
-    bearer_header_is_the_agent(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn bearer_header_identity_postgres() {
-    bearer_header_is_the_agent(Backend::Postgres).await;
 }
 
 /// Reads the SSE backlog of a session until it goes quiet; returns the message contents.
@@ -465,3 +435,9 @@ async fn resource_and_sse_matrix_sqlite() {
 async fn resource_and_sse_matrix_postgres() {
     assert_eq!(resource_and_sse_matrix(Backend::Postgres).await, 40);
 }
+
+contract!(
+    visibility_matrix_http,
+    visibility_matrix_stdio,
+    bearer_header_identity,
+);

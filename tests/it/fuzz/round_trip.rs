@@ -175,22 +175,4 @@ async fn huge_numbers_do_not_poison_reads(backend: Backend) {
     );
 }
 
-#[tokio::test]
-async fn huge_numbers_do_not_poison_reads_sqlite() {
-    huge_numbers_do_not_poison_reads(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn huge_numbers_do_not_poison_reads_postgres() {
-    huge_numbers_do_not_poison_reads(Backend::Postgres).await;
-}
-
-#[tokio::test]
-async fn metadata_floats_round_trip_sqlite() {
-    metadata_floats_round_trip(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn metadata_floats_round_trip_postgres() {
-    metadata_floats_round_trip(Backend::Postgres).await;
-}
+contract!(huge_numbers_do_not_poison_reads, metadata_floats_round_trip,);

@@ -12,6 +12,8 @@ use shared_context_server::util::now;
 
 use crate::support::*;
 
+mod idempotency;
+
 async fn open(backend: Backend) -> (TestDb, Arc<dyn Store>) {
     let db = TestDb::new(backend).await;
     let store = db.store(8).await;
@@ -500,13 +502,6 @@ async fn simultaneous_posts_keep_their_own_outcomes(backend: Backend) {
             }
         }
     }
-}
-
-macro_rules! contract {
-    ($($name:ident),*) => {
-        mod sqlite { use super::*; $( #[tokio::test] async fn $name() { super::$name(Backend::Sqlite).await; } )* }
-        mod postgres { use super::*; $( #[tokio::test] async fn $name() { super::$name(Backend::Postgres).await; } )* }
-    };
 }
 
 contract!(
