@@ -3,6 +3,7 @@
 mod error;
 mod idempotency;
 mod memory;
+mod once;
 pub mod postgres;
 mod search_sql;
 pub mod sqlite;

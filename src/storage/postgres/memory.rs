@@ -7,11 +7,12 @@ use serde_json::{Map, Value};
 use sqlx::types::Json;
 
 use super::PgStore;
-use super::writes;
+use crate::storage::once::Writes;
 use crate::storage::{
     MemoryAddress, MemoryEntry, MemoryListQuery, MemoryRecord, MemoryStore, NewMemory,
     SetMemoryOutcome, StoreResult,
 };
+use sqlx::Postgres;
 
 type RecordRow = (
     Option<String>,
@@ -80,7 +81,7 @@ fn entry(row: EntryRow) -> MemoryEntry {
 impl MemoryStore for PgStore {
     async fn set_memory(&self, new: &NewMemory) -> StoreResult<SetMemoryOutcome> {
         let mut conn = self.conn().await?;
-        let out = writes::set_memory(&mut conn, new).await?;
+        let out = Postgres::set_memory(&mut conn, new).await?;
         conn.release();
         Ok(out)
     }
@@ -120,7 +121,7 @@ impl MemoryStore for PgStore {
 
     async fn delete_memory(&self, at: &MemoryAddress<'_>) -> StoreResult<bool> {
         let mut conn = self.conn().await?;
-        let out = writes::delete_memory(&mut conn, at).await?;
+        let out = Postgres::delete_memory(&mut conn, at).await?;
         conn.release();
         Ok(out)
     }

@@ -3,9 +3,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::writes;
 use super::*;
 use crate::storage::MessageStore;
+use crate::storage::once::Writes;
+use sqlx::Postgres;
 
 /// The per-session read, oldest first. Binds: reader $1-$3, session $4, visibility $5, after id $6,
 /// limit $7, offset $8. Public so tests can check its plan.
@@ -32,7 +33,7 @@ pub use crate::storage::visibility::COUNT_SESSION_MESSAGES;
 impl MessageStore for PgStore {
     async fn create_session(&self, new: &NewSession) -> StoreResult<SessionRecord> {
         let mut conn = self.conn().await?;
-        let out = writes::create_session(&mut conn, new).await?;
+        let out = Postgres::create_session(&mut conn, new).await?;
         conn.release();
         Ok(out)
     }
@@ -79,7 +80,7 @@ impl MessageStore for PgStore {
         at: DateTime<Utc>,
     ) -> StoreResult<Option<SessionRecord>> {
         let mut conn = self.conn().await?;
-        let out = writes::close_session(&mut conn, id, actor, at).await?;
+        let out = Postgres::close_session(&mut conn, id, actor, at).await?;
         conn.release();
         Ok(out)
     }

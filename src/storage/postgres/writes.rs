@@ -1,13 +1,14 @@
-//! The write statements on PostgreSQL, each on a connection the caller provides: the plain
+//! The write statements on PostgreSQL ([`Writes`]), each on a connection the caller provides: the plain
 //! store methods run them on a pooled connection, the idempotent path inside its transaction.
 //! One statement per write, so there is one place to change it.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
 use sqlx::types::Json;
+use sqlx::{PgConnection, Postgres};
 
 use super::{SessionRow, session};
 use crate::domain::SessionId;
+use crate::storage::once::Writes;
 use crate::storage::{
     InsertOutcome, MemoryAddress, MemoryRecord, MessageRecord, NewMemory, NewMessage, NewSession,
     SessionRecord, SetMemoryOutcome, StoreError, StoreResult,
@@ -58,49 +59,150 @@ pub(super) const MEMORY_UPSERT: &str = "WITH up AS (INSERT INTO agent_memory \
        SELECT $7, 'memory_set', $1, $2::text, $10::jsonb FROM up) \
      SELECT created_at FROM up";
 
-pub(super) async fn create_session(
-    conn: &mut PgConnection,
-    new: &NewSession,
-) -> StoreResult<SessionRecord> {
-    let row: SessionRow = sqlx::query_as(
-        "WITH s AS (INSERT INTO sessions (id, purpose, created_by, metadata, is_active, created_at, updated_at) \
-           VALUES ($1, $2, $3, $4, TRUE, $5, $5) \
-           RETURNING seq, id, purpose, created_by, metadata, is_active, created_at, updated_at), \
-         a AS (INSERT INTO audit_log (created_at, event, actor, session_id, details) \
-           SELECT $5, 'session_created', $3, s.id, jsonb_build_object('purpose_chars', char_length(s.purpose)) FROM s) \
-         SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at FROM s",
-    )
-    .bind(new.id.as_str())
-    .bind(&new.purpose)
-    .bind(&new.created_by)
-    .bind(Json(&new.metadata))
-    .bind(new.at)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(session(row))
-}
+impl Writes for Postgres {
+    type Stamp = DateTime<Utc>;
 
-pub(super) async fn add_message(
-    conn: &mut PgConnection,
-    new: &NewMessage,
-) -> StoreResult<InsertOutcome> {
-    let inserted: Option<(i64,)> = sqlx::query_as(ADD_MESSAGE)
-        .bind(new.session_id.as_str())
-        .bind(&new.sender)
-        .bind(&new.sender_type)
-        .bind(&new.content)
-        .bind(new.visibility.as_str())
+    fn stamp(at: DateTime<Utc>) -> DateTime<Utc> {
+        at
+    }
+
+    async fn create_session(
+        conn: &mut PgConnection,
+        new: &NewSession,
+    ) -> StoreResult<SessionRecord> {
+        let row: SessionRow = sqlx::query_as(
+            "WITH s AS (INSERT INTO sessions (id, purpose, created_by, metadata, is_active, created_at, updated_at) \
+               VALUES ($1, $2, $3, $4, TRUE, $5, $5) \
+               RETURNING seq, id, purpose, created_by, metadata, is_active, created_at, updated_at), \
+             a AS (INSERT INTO audit_log (created_at, event, actor, session_id, details) \
+               SELECT $5, 'session_created', $3, s.id, jsonb_build_object('purpose_chars', char_length(s.purpose)) FROM s) \
+             SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at FROM s",
+        )
+        .bind(new.id.as_str())
+        .bind(&new.purpose)
+        .bind(&new.created_by)
         .bind(Json(&new.metadata))
-        .bind(new.parent_message_id)
         .bind(new.at)
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(session(row))
+    }
+
+    async fn add_message(conn: &mut PgConnection, new: &NewMessage) -> StoreResult<InsertOutcome> {
+        let inserted: Option<(i64,)> = sqlx::query_as(ADD_MESSAGE)
+            .bind(new.session_id.as_str())
+            .bind(&new.sender)
+            .bind(&new.sender_type)
+            .bind(&new.content)
+            .bind(new.visibility.as_str())
+            .bind(Json(&new.metadata))
+            .bind(new.parent_message_id)
+            .bind(new.at)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if let Some((id,)) = inserted {
+            return Ok(InsertOutcome::Inserted(MessageRecord::from_new(id, new)));
+        }
+        Ok(session_refusal(conn, new.session_id.as_str())
+            .await?
+            .unwrap_or(InsertOutcome::ParentNotInSession))
+    }
+
+    async fn close_session(
+        conn: &mut PgConnection,
+        id: &SessionId,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<SessionRecord>> {
+        let closed: Option<SessionRow> = sqlx::query_as(
+            "WITH c AS (UPDATE sessions SET is_active = FALSE, updated_at = $2 WHERE id = $1 AND is_active \
+               RETURNING seq, id, purpose, created_by, metadata, is_active, created_at, updated_at), \
+             a AS (INSERT INTO audit_log (created_at, event, actor, session_id, details) \
+               SELECT $2, 'session_closed', $3, c.id, '{}'::jsonb FROM c) \
+             SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at FROM c",
+        )
+        .bind(id.as_str())
+        .bind(at)
+        .bind(actor)
         .fetch_optional(&mut *conn)
         .await?;
-    if let Some((id,)) = inserted {
-        return Ok(InsertOutcome::Inserted(MessageRecord::from_new(id, new)));
+        if let Some(row) = closed {
+            return Ok(Some(session(row)));
+        }
+        // Already closed (nothing to do) or missing.
+        let row: Option<SessionRow> = sqlx::query_as(
+            "SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at FROM sessions WHERE id = $1",
+        )
+        .bind(id.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+        Ok(row.map(session))
     }
-    Ok(session_refusal(conn, new.session_id.as_str())
-        .await?
-        .unwrap_or(InsertOutcome::ParentNotInSession))
+
+    async fn set_memory(conn: &mut PgConnection, new: &NewMemory) -> StoreResult<SetMemoryOutcome> {
+        let details = serde_json::json!({
+            "key": new.key,
+            "session_scoped": new.session_id.is_some(),
+            "has_expiration": new.expires_at.is_some(),
+            "value_size": new.value_json.len(),
+        });
+        let stored: Option<(DateTime<Utc>,)> = sqlx::query_as(MEMORY_UPSERT)
+            .bind(&new.agent_id)
+            .bind(&new.session_id)
+            .bind(&new.key)
+            .bind(Json(&new.value))
+            .bind(new.value_json.len() as i64)
+            .bind(Json(&new.metadata))
+            .bind(new.at)
+            .bind(new.expires_at)
+            .bind(new.overwrite)
+            .bind(Json(&details))
+            .fetch_optional(&mut *conn)
+            .await?;
+        if let Some((created_at,)) = stored {
+            return Ok(SetMemoryOutcome::Stored(MemoryRecord {
+                session_id: new.session_id.clone(),
+                key: new.key.clone(),
+                value: new.value.clone(),
+                metadata: new.metadata.clone(),
+                value_size: new.value_json.len() as i64,
+                created_at,
+                updated_at: new.at,
+                expires_at: new.expires_at,
+            }));
+        }
+        let session_exists = match &new.session_id {
+            None => true,
+            Some(id) => sqlx::query_as::<_, (i32,)>("SELECT 1 FROM sessions WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?
+                .is_some(),
+        };
+        Ok(if session_exists {
+            SetMemoryOutcome::KeyExists
+        } else {
+            SetMemoryOutcome::SessionMissing
+        })
+    }
+
+    async fn delete_memory(conn: &mut PgConnection, at: &MemoryAddress<'_>) -> StoreResult<bool> {
+        let (deleted,): (i64,) = sqlx::query_as(
+            "WITH d AS (DELETE FROM agent_memory WHERE agent_id = $1 AND scope = $2 AND key = $3 \
+               AND (expires_at IS NULL OR expires_at > $4) RETURNING key), \
+             a AS (INSERT INTO audit_log (created_at, event, actor, session_id, details) \
+               SELECT $4, 'memory_deleted', $1, NULLIF($2, ''), \
+                 jsonb_build_object('key', d.key, 'session_scoped', $2 <> '') FROM d) \
+             SELECT COUNT(*) FROM d",
+        )
+        .bind(at.agent_id)
+        .bind(at.session_id.unwrap_or(""))
+        .bind(at.key)
+        .bind(at.now)
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(deleted > 0)
+    }
 }
 
 /// Posts `batch` (all for one session, at least one message) in one statement; one outcome per
@@ -113,7 +215,7 @@ pub(super) async fn add_messages(
         return Ok(Vec::new());
     };
     if batch.len() == 1 {
-        return Ok(vec![add_message(conn, first).await?]);
+        return Ok(vec![Postgres::add_message(conn, first).await?]);
     }
     let column = |f: fn(&NewMessage) -> String| batch.iter().map(|m| f(m)).collect::<Vec<_>>();
     let metadata = batch
@@ -176,106 +278,4 @@ async fn session_refusal(
         Some((false,)) => Some(InsertOutcome::SessionClosed),
         Some((true,)) => None,
     })
-}
-
-pub(super) async fn close_session(
-    conn: &mut PgConnection,
-    id: &SessionId,
-    actor: &str,
-    at: DateTime<Utc>,
-) -> StoreResult<Option<SessionRecord>> {
-    let closed: Option<SessionRow> = sqlx::query_as(
-        "WITH c AS (UPDATE sessions SET is_active = FALSE, updated_at = $2 WHERE id = $1 AND is_active \
-           RETURNING seq, id, purpose, created_by, metadata, is_active, created_at, updated_at), \
-         a AS (INSERT INTO audit_log (created_at, event, actor, session_id, details) \
-           SELECT $2, 'session_closed', $3, c.id, '{}'::jsonb FROM c) \
-         SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at FROM c",
-    )
-    .bind(id.as_str())
-    .bind(at)
-    .bind(actor)
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(row) = closed {
-        return Ok(Some(session(row)));
-    }
-    // Already closed (nothing to do) or missing.
-    let row: Option<SessionRow> = sqlx::query_as(
-        "SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at FROM sessions WHERE id = $1",
-    )
-    .bind(id.as_str())
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(row.map(session))
-}
-
-pub(super) async fn set_memory(
-    conn: &mut PgConnection,
-    new: &NewMemory,
-) -> StoreResult<SetMemoryOutcome> {
-    let details = serde_json::json!({
-        "key": new.key,
-        "session_scoped": new.session_id.is_some(),
-        "has_expiration": new.expires_at.is_some(),
-        "value_size": new.value_json.len(),
-    });
-    let stored: Option<(DateTime<Utc>,)> = sqlx::query_as(MEMORY_UPSERT)
-        .bind(&new.agent_id)
-        .bind(&new.session_id)
-        .bind(&new.key)
-        .bind(Json(&new.value))
-        .bind(new.value_json.len() as i64)
-        .bind(Json(&new.metadata))
-        .bind(new.at)
-        .bind(new.expires_at)
-        .bind(new.overwrite)
-        .bind(Json(&details))
-        .fetch_optional(&mut *conn)
-        .await?;
-    if let Some((created_at,)) = stored {
-        return Ok(SetMemoryOutcome::Stored(MemoryRecord {
-            session_id: new.session_id.clone(),
-            key: new.key.clone(),
-            value: new.value.clone(),
-            metadata: new.metadata.clone(),
-            value_size: new.value_json.len() as i64,
-            created_at,
-            updated_at: new.at,
-            expires_at: new.expires_at,
-        }));
-    }
-    let session_exists = match &new.session_id {
-        None => true,
-        Some(id) => sqlx::query_as::<_, (i32,)>("SELECT 1 FROM sessions WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?
-            .is_some(),
-    };
-    Ok(if session_exists {
-        SetMemoryOutcome::KeyExists
-    } else {
-        SetMemoryOutcome::SessionMissing
-    })
-}
-
-pub(super) async fn delete_memory(
-    conn: &mut PgConnection,
-    at: &MemoryAddress<'_>,
-) -> StoreResult<bool> {
-    let (deleted,): (i64,) = sqlx::query_as(
-        "WITH d AS (DELETE FROM agent_memory WHERE agent_id = $1 AND scope = $2 AND key = $3 \
-           AND (expires_at IS NULL OR expires_at > $4) RETURNING key), \
-         a AS (INSERT INTO audit_log (created_at, event, actor, session_id, details) \
-           SELECT $4, 'memory_deleted', $1, NULLIF($2, ''), \
-             jsonb_build_object('key', d.key, 'session_scoped', $2 <> '') FROM d) \
-         SELECT COUNT(*) FROM d",
-    )
-    .bind(at.agent_id)
-    .bind(at.session_id.unwrap_or(""))
-    .bind(at.key)
-    .bind(at.now)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(deleted > 0)
 }

@@ -1,34 +1,16 @@
-//! Idempotent writes on SQLite. Everything happens in one `BEGIN IMMEDIATE` transaction on the
-//! single writer connection (which also serialises writers of other processes on the same file):
-//! claim the key, run the write, store its response, commit. A request whose key is already held
-//! writes nothing and reads the stored response instead.
-//!
-//! The writes themselves are the shared statements of `writes.rs`.
+//! Idempotent writes on SQLite. The protocol (`storage/once.rs`) runs in one `BEGIN IMMEDIATE`
+//! transaction on the single writer connection, which also serialises writers of other processes
+//! on the same file, so a concurrent request with the same key waits and then replays.
 
 use async_trait::async_trait;
-
-use super::writes::{add_message, close_session, create_session, delete_memory, set_memory};
 use chrono::{DateTime, Utc};
 
 use super::SqliteStore;
+use crate::storage::once;
 use crate::storage::{
     IdempotencyClaim, IdempotencyStore, IdempotentWrite, OnceOutcome, Respond, StoreResult,
-    WriteResult,
 };
 use crate::util::rfc3339;
-
-/// Takes the key, or an expired row holding it; returns a row only when this request now owns it.
-const CLAIM: &str = "INSERT INTO idempotency_keys (agent_id, key, tool, fingerprint, created_at, expires_at) \
-     VALUES ($1, $2, $3, $4, $5, $6) \
-     ON CONFLICT (agent_id, key) DO UPDATE SET tool = excluded.tool, fingerprint = excluded.fingerprint, \
-       response = NULL, created_at = excluded.created_at, expires_at = excluded.expires_at \
-     WHERE idempotency_keys.expires_at <= excluded.created_at \
-     RETURNING 1";
-
-const HELD: &str =
-    "SELECT tool, fingerprint, response FROM idempotency_keys WHERE agent_id = $1 AND key = $2";
-
-const RESPOND: &str = "UPDATE idempotency_keys SET response = $3 WHERE agent_id = $1 AND key = $2";
 
 #[async_trait]
 impl IdempotencyStore for SqliteStore {
@@ -38,58 +20,8 @@ impl IdempotencyStore for SqliteStore {
         write: IdempotentWrite<'_>,
         respond: &Respond<'_>,
     ) -> StoreResult<OnceOutcome> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let claimed: Option<(i64,)> = sqlx::query_as(CLAIM)
-            .bind(claim.agent_id)
-            .bind(claim.key)
-            .bind(claim.tool)
-            .bind(claim.fingerprint)
-            .bind(rfc3339(claim.now))
-            .bind(rfc3339(claim.expires_at))
-            .fetch_optional(&mut *tx)
-            .await?;
-        if claimed.is_none() {
-            let held: Option<(String, String, Option<String>)> = sqlx::query_as(HELD)
-                .bind(claim.agent_id)
-                .bind(claim.key)
-                .fetch_optional(&mut *tx)
-                .await?;
-            tx.rollback().await?;
-            return claim.outcome_of_held(held);
-        }
-        let result = match write {
-            IdempotentWrite::CreateSession(new) => {
-                WriteResult::Session(create_session(&mut tx, new).await?)
-            }
-            IdempotentWrite::AddMessage(new) => {
-                WriteResult::Message(add_message(&mut tx, new).await?)
-            }
-            IdempotentWrite::CloseSession { id, actor, at } => {
-                WriteResult::Closed(close_session(&mut tx, id, actor, at).await?)
-            }
-            IdempotentWrite::SetMemory(new) => WriteResult::Memory(set_memory(&mut tx, new).await?),
-            IdempotentWrite::DeleteMemory(at) => {
-                WriteResult::Deleted(delete_memory(&mut tx, at).await?)
-            }
-        };
-        let Some(response) = respond(&result) else {
-            tx.rollback().await?;
-            return Ok(OnceOutcome::Fresh {
-                result,
-                response: None,
-            });
-        };
-        sqlx::query(RESPOND)
-            .bind(claim.agent_id)
-            .bind(claim.key)
-            .bind(&response)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(OnceOutcome::Fresh {
-            result,
-            response: Some(response),
-        })
+        let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        once::write_once(tx, claim, write, respond).await
     }
 
     async fn delete_expired_idempotency_keys(

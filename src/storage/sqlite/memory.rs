@@ -4,13 +4,14 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::writes;
 use super::{SqliteStore, json_map, ts};
+use crate::storage::once::Writes;
 use crate::storage::{
     MemoryAddress, MemoryEntry, MemoryListQuery, MemoryRecord, MemoryStore, NewMemory,
     SetMemoryOutcome, StoreError, StoreResult,
 };
 use crate::util::rfc3339;
+use sqlx::Sqlite;
 
 type RecordRow = (
     Option<String>,
@@ -68,7 +69,7 @@ fn entry(row: EntryRow) -> StoreResult<MemoryEntry> {
 impl MemoryStore for SqliteStore {
     async fn set_memory(&self, new: &NewMemory) -> StoreResult<SetMemoryOutcome> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let outcome = writes::set_memory(&mut tx, new).await?;
+        let outcome = Sqlite::set_memory(&mut tx, new).await?;
         tx.commit().await?;
         Ok(outcome)
     }
@@ -104,7 +105,7 @@ impl MemoryStore for SqliteStore {
 
     async fn delete_memory(&self, at: &MemoryAddress<'_>) -> StoreResult<bool> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let outcome = writes::delete_memory(&mut tx, at).await?;
+        let outcome = Sqlite::delete_memory(&mut tx, at).await?;
         tx.commit().await?;
         Ok(outcome)
     }

@@ -3,15 +3,16 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::writes;
 use super::*;
 use crate::storage::MessageStore;
+use crate::storage::once::Writes;
+use sqlx::Sqlite;
 
 #[async_trait]
 impl MessageStore for SqliteStore {
     async fn create_session(&self, new: &NewSession) -> StoreResult<SessionRecord> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let outcome = writes::create_session(&mut tx, new).await?;
+        let outcome = Sqlite::create_session(&mut tx, new).await?;
         tx.commit().await?;
         Ok(outcome)
     }
@@ -51,14 +52,14 @@ impl MessageStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> StoreResult<Option<SessionRecord>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let outcome = writes::close_session(&mut tx, id, actor, at).await?;
+        let outcome = Sqlite::close_session(&mut tx, id, actor, at).await?;
         tx.commit().await?;
         Ok(outcome)
     }
 
     async fn add_message(&self, new: &NewMessage) -> StoreResult<InsertOutcome> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let outcome = writes::add_message(&mut tx, new).await?;
+        let outcome = Sqlite::add_message(&mut tx, new).await?;
         tx.commit().await?;
         Ok(outcome)
     }

@@ -1,13 +1,14 @@
-//! The write statements on SQLite, each on a connection the caller provides (inside a
-//! `BEGIN IMMEDIATE` transaction on the writer): the plain store methods and the idempotent path
+//! The write statements on SQLite ([`Writes`]), each on a connection the caller provides (inside
+//! a `BEGIN IMMEDIATE` transaction on the writer): the plain store methods and the idempotent path
 //! share them, so there is one place to change a write.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::SqliteConnection;
+use sqlx::{Sqlite, SqliteConnection};
 
 use super::{SessionRow, insert_audit, session, ts};
 use crate::domain::SessionId;
+use crate::storage::once::Writes;
 use crate::storage::{
     AuditEvent, InsertOutcome, MemoryAddress, MemoryRecord, MessageRecord, NewMemory, NewMessage,
     NewSession, SessionRecord, SetMemoryOutcome, StoreResult,
@@ -27,211 +28,219 @@ pub(super) const MEMORY_UPSERT: &str = "INSERT INTO agent_memory \
      WHERE $9 OR (agent_memory.expires_at IS NOT NULL AND agent_memory.expires_at <= excluded.updated_at) \
      RETURNING created_at";
 
-pub(super) async fn create_session(
-    conn: &mut SqliteConnection,
-    new: &NewSession,
-) -> StoreResult<SessionRecord> {
-    let (seq,): (i64,) = sqlx::query_as(
-        "INSERT INTO sessions (id, purpose, created_by, metadata, is_active, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, 1, $5, $5) RETURNING seq",
-    )
-    .bind(new.id.as_str())
-    .bind(&new.purpose)
-    .bind(&new.created_by)
-    .bind(Value::Object(new.metadata.clone()).to_string())
-    .bind(rfc3339(new.at))
-    .fetch_one(&mut *conn)
-    .await?;
-    let audit = AuditEvent {
-        at: new.at,
-        ..AuditEvent::new(
-            "session_created",
-            new.created_by.clone(),
-            serde_json::json!({"purpose_chars": new.purpose.chars().count()}),
+impl Writes for Sqlite {
+    type Stamp = String;
+
+    fn stamp(at: DateTime<Utc>) -> String {
+        rfc3339(at)
+    }
+
+    async fn create_session(
+        conn: &mut SqliteConnection,
+        new: &NewSession,
+    ) -> StoreResult<SessionRecord> {
+        let (seq,): (i64,) = sqlx::query_as(
+            "INSERT INTO sessions (id, purpose, created_by, metadata, is_active, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 1, $5, $5) RETURNING seq",
         )
-        .in_session(new.id.as_str())
-    };
-    insert_audit(&mut *conn, &audit).await?;
-    Ok(SessionRecord {
-        id: new.id.as_str().to_owned(),
-        purpose: new.purpose.clone(),
-        created_by: new.created_by.clone(),
-        metadata: new.metadata.clone(),
-        is_active: true,
-        created_at: new.at,
-        updated_at: new.at,
-        seq,
-    })
-}
-
-pub(super) async fn add_message(
-    conn: &mut SqliteConnection,
-    new: &NewMessage,
-) -> StoreResult<InsertOutcome> {
-    let at = rfc3339(new.at);
-    let state: Option<(i64,)> = sqlx::query_as("SELECT is_active FROM sessions WHERE id = $1")
-        .bind(new.session_id.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-    match state {
-        None => return Ok(InsertOutcome::SessionMissing),
-        Some((0,)) => return Ok(InsertOutcome::SessionClosed),
-        Some(_) => {}
-    }
-    if let Some(parent) = new.parent_message_id {
-        let found: Option<(i64,)> =
-            sqlx::query_as("SELECT id FROM messages WHERE id = $1 AND session_id = $2")
-                .bind(parent)
-                .bind(new.session_id.as_str())
-                .fetch_optional(&mut *conn)
-                .await?;
-        if found.is_none() {
-            return Ok(InsertOutcome::ParentNotInSession);
-        }
-    }
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO messages (session_id, sender, sender_type, content, visibility, metadata, parent_message_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-    )
-    .bind(new.session_id.as_str())
-    .bind(&new.sender)
-    .bind(&new.sender_type)
-    .bind(&new.content)
-    .bind(new.visibility.as_str())
-    .bind(Value::Object(new.metadata.clone()).to_string())
-    .bind(new.parent_message_id)
-    .bind(&at)
-    .fetch_one(&mut *conn)
-    .await?;
-    sqlx::query("UPDATE sessions SET updated_at = $2 WHERE id = $1")
-        .bind(new.session_id.as_str())
-        .bind(&at)
-        .execute(&mut *conn)
-        .await?;
-    let audit = AuditEvent {
-        event: "message_added",
-        actor: new.sender.clone(),
-        session_id: Some(new.session_id.as_str().to_owned()),
-        details: serde_json::json!({"message_id": id, "visibility": new.visibility.as_str()}),
-        at: new.at,
-    };
-    insert_audit(&mut *conn, &audit).await?;
-    Ok(InsertOutcome::Inserted(MessageRecord::from_new(id, new)))
-}
-
-pub(super) async fn close_session(
-    conn: &mut SqliteConnection,
-    id: &SessionId,
-    actor: &str,
-    at: DateTime<Utc>,
-) -> StoreResult<Option<SessionRecord>> {
-    let closed: Option<SessionRow> = sqlx::query_as(
-        "UPDATE sessions SET is_active = 0, updated_at = $2 WHERE id = $1 AND is_active = 1 \
-         RETURNING seq, id, purpose, created_by, metadata, is_active, created_at, updated_at",
-    )
-    .bind(id.as_str())
-    .bind(rfc3339(at))
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(row) = closed {
-        let audit = AuditEvent {
-            at,
-            ..AuditEvent::new("session_closed", actor, serde_json::json!({}))
-                .in_session(id.as_str())
-        };
-        insert_audit(&mut *conn, &audit).await?;
-        return session(row).map(Some);
-    }
-    // Already closed (nothing to do) or missing.
-    let row: Option<SessionRow> = sqlx::query_as(
-        "SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at FROM sessions WHERE id = $1",
-    )
-    .bind(id.as_str())
-    .fetch_optional(&mut *conn)
-    .await?;
-    row.map(session).transpose()
-}
-
-pub(super) async fn set_memory(
-    conn: &mut SqliteConnection,
-    new: &NewMemory,
-) -> StoreResult<SetMemoryOutcome> {
-    let stored: Option<(String,)> = sqlx::query_as(MEMORY_UPSERT)
-        .bind(&new.agent_id)
-        .bind(&new.session_id)
-        .bind(&new.key)
-        .bind(&new.value_json)
-        .bind(new.value_json.len() as i64)
+        .bind(new.id.as_str())
+        .bind(&new.purpose)
+        .bind(&new.created_by)
         .bind(Value::Object(new.metadata.clone()).to_string())
         .bind(rfc3339(new.at))
-        .bind(new.expires_at.map(rfc3339))
-        .bind(new.overwrite)
+        .fetch_one(&mut *conn)
+        .await?;
+        let audit = AuditEvent {
+            at: new.at,
+            ..AuditEvent::new(
+                "session_created",
+                new.created_by.clone(),
+                serde_json::json!({"purpose_chars": new.purpose.chars().count()}),
+            )
+            .in_session(new.id.as_str())
+        };
+        insert_audit(&mut *conn, &audit).await?;
+        Ok(SessionRecord {
+            id: new.id.as_str().to_owned(),
+            purpose: new.purpose.clone(),
+            created_by: new.created_by.clone(),
+            metadata: new.metadata.clone(),
+            is_active: true,
+            created_at: new.at,
+            updated_at: new.at,
+            seq,
+        })
+    }
+
+    async fn add_message(
+        conn: &mut SqliteConnection,
+        new: &NewMessage,
+    ) -> StoreResult<InsertOutcome> {
+        let at = rfc3339(new.at);
+        let state: Option<(i64,)> = sqlx::query_as("SELECT is_active FROM sessions WHERE id = $1")
+            .bind(new.session_id.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+        match state {
+            None => return Ok(InsertOutcome::SessionMissing),
+            Some((0,)) => return Ok(InsertOutcome::SessionClosed),
+            Some(_) => {}
+        }
+        if let Some(parent) = new.parent_message_id {
+            let found: Option<(i64,)> =
+                sqlx::query_as("SELECT id FROM messages WHERE id = $1 AND session_id = $2")
+                    .bind(parent)
+                    .bind(new.session_id.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            if found.is_none() {
+                return Ok(InsertOutcome::ParentNotInSession);
+            }
+        }
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO messages (session_id, sender, sender_type, content, visibility, metadata, parent_message_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(new.session_id.as_str())
+        .bind(&new.sender)
+        .bind(&new.sender_type)
+        .bind(&new.content)
+        .bind(new.visibility.as_str())
+        .bind(Value::Object(new.metadata.clone()).to_string())
+        .bind(new.parent_message_id)
+        .bind(&at)
+        .fetch_one(&mut *conn)
+        .await?;
+        sqlx::query("UPDATE sessions SET updated_at = $2 WHERE id = $1")
+            .bind(new.session_id.as_str())
+            .bind(&at)
+            .execute(&mut *conn)
+            .await?;
+        let audit = AuditEvent {
+            event: "message_added",
+            actor: new.sender.clone(),
+            session_id: Some(new.session_id.as_str().to_owned()),
+            details: serde_json::json!({"message_id": id, "visibility": new.visibility.as_str()}),
+            at: new.at,
+        };
+        insert_audit(&mut *conn, &audit).await?;
+        Ok(InsertOutcome::Inserted(MessageRecord::from_new(id, new)))
+    }
+
+    async fn close_session(
+        conn: &mut SqliteConnection,
+        id: &SessionId,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<SessionRecord>> {
+        let closed: Option<SessionRow> = sqlx::query_as(
+            "UPDATE sessions SET is_active = 0, updated_at = $2 WHERE id = $1 AND is_active = 1 \
+             RETURNING seq, id, purpose, created_by, metadata, is_active, created_at, updated_at",
+        )
+        .bind(id.as_str())
+        .bind(rfc3339(at))
         .fetch_optional(&mut *conn)
         .await?;
-    let Some((created_at,)) = stored else {
-        let session_exists = match &new.session_id {
-            None => true,
-            Some(id) => sqlx::query_as::<_, (i64,)>("SELECT 1 FROM sessions WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *conn)
-                .await?
-                .is_some(),
-        };
-        return Ok(if session_exists {
-            SetMemoryOutcome::KeyExists
-        } else {
-            SetMemoryOutcome::SessionMissing
-        });
-    };
-    let audit = AuditEvent {
-        event: "memory_set",
-        actor: new.agent_id.clone(),
-        session_id: new.session_id.clone(),
-        details: serde_json::json!({
-            "key": new.key,
-            "session_scoped": new.session_id.is_some(),
-            "has_expiration": new.expires_at.is_some(),
-            "value_size": new.value_json.len(),
-        }),
-        at: new.at,
-    };
-    insert_audit(&mut *conn, &audit).await?;
-    Ok(SetMemoryOutcome::Stored(MemoryRecord {
-        session_id: new.session_id.clone(),
-        key: new.key.clone(),
-        value: new.value.clone(),
-        metadata: new.metadata.clone(),
-        value_size: new.value_json.len() as i64,
-        created_at: ts(&created_at)?,
-        updated_at: new.at,
-        expires_at: new.expires_at,
-    }))
-}
-
-pub(super) async fn delete_memory(
-    conn: &mut SqliteConnection,
-    at: &MemoryAddress<'_>,
-) -> StoreResult<bool> {
-    let done = sqlx::query(
-        "DELETE FROM agent_memory WHERE agent_id = $1 AND scope = $2 AND key = $3 \
-         AND (expires_at IS NULL OR expires_at > $4)",
-    )
-    .bind(at.agent_id)
-    .bind(at.session_id.unwrap_or(""))
-    .bind(at.key)
-    .bind(rfc3339(at.now))
-    .execute(&mut *conn)
-    .await?;
-    if done.rows_affected() == 0 {
-        return Ok(false);
+        if let Some(row) = closed {
+            let audit = AuditEvent {
+                at,
+                ..AuditEvent::new("session_closed", actor, serde_json::json!({}))
+                    .in_session(id.as_str())
+            };
+            insert_audit(&mut *conn, &audit).await?;
+            return session(row).map(Some);
+        }
+        // Already closed (nothing to do) or missing.
+        let row: Option<SessionRow> = sqlx::query_as(
+            "SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at FROM sessions WHERE id = $1",
+        )
+        .bind(id.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+        row.map(session).transpose()
     }
-    let audit = AuditEvent {
-        event: "memory_deleted",
-        actor: at.agent_id.to_owned(),
-        session_id: at.session_id.map(str::to_owned),
-        details: serde_json::json!({"key": at.key, "session_scoped": at.session_id.is_some()}),
-        at: at.now,
-    };
-    insert_audit(&mut *conn, &audit).await?;
-    Ok(true)
+
+    async fn set_memory(
+        conn: &mut SqliteConnection,
+        new: &NewMemory,
+    ) -> StoreResult<SetMemoryOutcome> {
+        let stored: Option<(String,)> = sqlx::query_as(MEMORY_UPSERT)
+            .bind(&new.agent_id)
+            .bind(&new.session_id)
+            .bind(&new.key)
+            .bind(&new.value_json)
+            .bind(new.value_json.len() as i64)
+            .bind(Value::Object(new.metadata.clone()).to_string())
+            .bind(rfc3339(new.at))
+            .bind(new.expires_at.map(rfc3339))
+            .bind(new.overwrite)
+            .fetch_optional(&mut *conn)
+            .await?;
+        let Some((created_at,)) = stored else {
+            let session_exists = match &new.session_id {
+                None => true,
+                Some(id) => sqlx::query_as::<_, (i64,)>("SELECT 1 FROM sessions WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .is_some(),
+            };
+            return Ok(if session_exists {
+                SetMemoryOutcome::KeyExists
+            } else {
+                SetMemoryOutcome::SessionMissing
+            });
+        };
+        let audit = AuditEvent {
+            event: "memory_set",
+            actor: new.agent_id.clone(),
+            session_id: new.session_id.clone(),
+            details: serde_json::json!({
+                "key": new.key,
+                "session_scoped": new.session_id.is_some(),
+                "has_expiration": new.expires_at.is_some(),
+                "value_size": new.value_json.len(),
+            }),
+            at: new.at,
+        };
+        insert_audit(&mut *conn, &audit).await?;
+        Ok(SetMemoryOutcome::Stored(MemoryRecord {
+            session_id: new.session_id.clone(),
+            key: new.key.clone(),
+            value: new.value.clone(),
+            metadata: new.metadata.clone(),
+            value_size: new.value_json.len() as i64,
+            created_at: ts(&created_at)?,
+            updated_at: new.at,
+            expires_at: new.expires_at,
+        }))
+    }
+
+    async fn delete_memory(
+        conn: &mut SqliteConnection,
+        at: &MemoryAddress<'_>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "DELETE FROM agent_memory WHERE agent_id = $1 AND scope = $2 AND key = $3 \
+             AND (expires_at IS NULL OR expires_at > $4)",
+        )
+        .bind(at.agent_id)
+        .bind(at.session_id.unwrap_or(""))
+        .bind(at.key)
+        .bind(rfc3339(at.now))
+        .execute(&mut *conn)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let audit = AuditEvent {
+            event: "memory_deleted",
+            actor: at.agent_id.to_owned(),
+            session_id: at.session_id.map(str::to_owned),
+            details: serde_json::json!({"key": at.key, "session_scoped": at.session_id.is_some()}),
+            at: at.now,
+        };
+        insert_audit(&mut *conn, &audit).await?;
+        Ok(true)
+    }
 }

@@ -1,0 +1,134 @@
+//! The idempotent-write protocol, written once for both backends: claim the key, run the write,
+//! store its response, commit. A request whose key is already held writes nothing and reads the
+//! stored response instead. A backend supplies the transaction (how it begins is what makes a
+//! concurrent claim of the same key wait: see `sqlite/idempotency.rs` and
+//! `postgres/idempotency.rs`), how it stores a timestamp, and its write statements ([`Writes`]).
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use sqlx::{Database, Encode, Executor, FromRow, Transaction, Type};
+
+use super::*;
+
+/// Takes the key, or an expired row holding it; returns a row only when this request now owns it.
+const CLAIM: &str = "INSERT INTO idempotency_keys (agent_id, key, tool, fingerprint, created_at, expires_at) \
+     VALUES ($1, $2, $3, $4, $5, $6) \
+     ON CONFLICT (agent_id, key) DO UPDATE SET tool = EXCLUDED.tool, fingerprint = EXCLUDED.fingerprint, \
+       response = NULL, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at \
+     WHERE idempotency_keys.expires_at <= EXCLUDED.created_at \
+     RETURNING 1";
+
+const HELD: &str =
+    "SELECT tool, fingerprint, response FROM idempotency_keys WHERE agent_id = $1 AND key = $2";
+
+const RESPOND: &str = "UPDATE idempotency_keys SET response = $3 WHERE agent_id = $1 AND key = $2";
+
+/// The writes that take an idempotency key, on a connection the caller provides (the plain store
+/// methods and the idempotent path share them, so each write has one statement per backend), and
+/// how the backend stores a timestamp.
+pub(crate) trait Writes: Database {
+    /// A timestamp as a bind value of this backend.
+    type Stamp: for<'q> Encode<'q, Self> + Type<Self> + Send;
+
+    fn stamp(at: DateTime<Utc>) -> Self::Stamp;
+
+    fn create_session(
+        conn: &mut Self::Connection,
+        new: &NewSession,
+    ) -> impl Future<Output = StoreResult<SessionRecord>> + Send;
+
+    fn add_message(
+        conn: &mut Self::Connection,
+        new: &NewMessage,
+    ) -> impl Future<Output = StoreResult<InsertOutcome>> + Send;
+
+    fn close_session(
+        conn: &mut Self::Connection,
+        id: &SessionId,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<Option<SessionRecord>>> + Send;
+
+    fn set_memory(
+        conn: &mut Self::Connection,
+        new: &NewMemory,
+    ) -> impl Future<Output = StoreResult<SetMemoryOutcome>> + Send;
+
+    fn delete_memory(
+        conn: &mut Self::Connection,
+        at: &MemoryAddress<'_>,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
+async fn run<DB: Writes>(
+    conn: &mut DB::Connection,
+    write: IdempotentWrite<'_>,
+) -> StoreResult<WriteResult> {
+    Ok(match write {
+        IdempotentWrite::CreateSession(new) => {
+            WriteResult::Session(DB::create_session(conn, new).await?)
+        }
+        IdempotentWrite::AddMessage(new) => WriteResult::Message(DB::add_message(conn, new).await?),
+        IdempotentWrite::CloseSession { id, actor, at } => {
+            WriteResult::Closed(DB::close_session(conn, id, actor, at).await?)
+        }
+        IdempotentWrite::SetMemory(new) => WriteResult::Memory(DB::set_memory(conn, new).await?),
+        IdempotentWrite::DeleteMemory(at) => {
+            WriteResult::Deleted(DB::delete_memory(conn, at).await?)
+        }
+    })
+}
+
+/// [`IdempotencyStore::write_once`] in `tx`, which it commits or rolls back.
+pub(crate) async fn write_once<DB>(
+    mut tx: Transaction<'_, DB>,
+    claim: &IdempotencyClaim<'_>,
+    write: IdempotentWrite<'_>,
+    respond: &Respond<'_>,
+) -> StoreResult<OnceOutcome>
+where
+    DB: Writes,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'r> (String, String, Option<String>): FromRow<'r, DB::Row>,
+{
+    let claimed = sqlx::query::<DB>(CLAIM)
+        .bind(claim.agent_id)
+        .bind(claim.key)
+        .bind(claim.tool)
+        .bind(claim.fingerprint)
+        .bind(DB::stamp(claim.now))
+        .bind(DB::stamp(claim.expires_at))
+        .fetch_optional(&mut *tx)
+        .await?;
+    if claimed.is_none() {
+        let held: Option<(String, String, Option<String>)> = sqlx::query_as(HELD)
+            .bind(claim.agent_id)
+            .bind(claim.key)
+            .fetch_optional(&mut *tx)
+            .await?;
+        tx.rollback().await?;
+        return claim.outcome_of_held(held);
+    }
+    let result = run::<DB>(&mut tx, write).await?;
+    let Some(response) = respond(&result) else {
+        tx.rollback().await?;
+        return Ok(OnceOutcome::Fresh {
+            result,
+            response: None,
+        });
+    };
+    sqlx::query::<DB>(RESPOND)
+        .bind(claim.agent_id)
+        .bind(claim.key)
+        .bind(response.as_str())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(OnceOutcome::Fresh {
+        result,
+        response: Some(response),
+    })
+}
