@@ -41,6 +41,7 @@ pub fn build_service(config: &Config, store: Arc<dyn Store>) -> Service {
             wait_cap: config.wait_cap,
             rate_limit_per_minute: config.rate_limit_per_minute,
             rate_limit_burst: config.rate_limit_burst,
+            clock: Arc::new(crate::service::SystemClock),
         },
     )
 }

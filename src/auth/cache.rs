@@ -26,13 +26,13 @@ impl TokenCache {
         }
     }
 
-    /// The cached identity for a token hash, if fresh and not past the token's own expiry.
-    pub fn get(&self, hash: &str) -> Option<Identity> {
+    /// The cached identity for a token hash, if fresh and not past the token's own expiry at `now`.
+    pub fn get(&self, hash: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Identity> {
         use std::sync::atomic::Ordering::Relaxed;
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let fresh = match entries.get(hash) {
             Some((identity, at)) if at.elapsed() < self.ttl => match identity {
-                Identity::Agent { expires_at, .. } if *expires_at <= chrono::Utc::now() => None,
+                Identity::Agent { expires_at, .. } if *expires_at <= now => None,
                 other => Some(other.clone()),
             },
             _ => None,
@@ -95,17 +95,17 @@ mod tests {
         cache.put("c".into(), Identity::Anonymous);
         let present = ["a", "b", "c"]
             .iter()
-            .filter(|k| cache.get(k).is_some())
+            .filter(|k| cache.get(k, chrono::Utc::now()).is_some())
             .count();
         assert_eq!(present, 2);
         cache.evict("c");
-        assert!(cache.get("c").is_none());
+        assert!(cache.get("c", chrono::Utc::now()).is_none());
     }
 
     #[test]
     fn zero_ttl_disables() {
         let cache = TokenCache::new(Duration::ZERO, 10);
         cache.put("a".into(), Identity::Anonymous);
-        assert!(cache.get("a").is_none());
+        assert!(cache.get("a", chrono::Utc::now()).is_none());
     }
 }

@@ -94,7 +94,7 @@ impl Service {
             return Err(bad_token_format());
         }
         let hash = token_hash(token);
-        if let Some(identity) = self.token_cache().get(&hash) {
+        if let Some(identity) = self.token_cache().get(&hash, self.now()) {
             return Ok(identity);
         }
         let record = self
@@ -105,7 +105,7 @@ impl Service {
         if record.revoked_at.is_some() {
             return Err(token_failed("was revoked"));
         }
-        if record.expires_at <= Utc::now() {
+        if record.expires_at <= self.now() {
             return Err(token_failed("has expired"));
         }
         let permissions = Permissions::of(
@@ -225,7 +225,7 @@ impl Service {
         if record.revoked_at.is_some() {
             return Err(refresh_failed("was revoked or already refreshed"));
         }
-        if record.expires_at <= Utc::now() {
+        if record.expires_at <= self.now() {
             return Err(refresh_failed("has expired"));
         }
         let permissions = Permissions::of(
@@ -279,7 +279,7 @@ impl Service {
                 identity.require(Permission::Admin)?;
             }
         }
-        let revoked = self.store().revoke_token(&hash, crate::util::now()).await?;
+        let revoked = self.store().revoke_token(&hash, self.now()).await?;
         self.forget_token(&hash).await;
         let Some(record) = record.filter(|_| revoked) else {
             return Err(token_failed("is unknown or already revoked"));
@@ -307,7 +307,7 @@ impl Service {
         agent_type: AgentType,
         permissions: Permissions,
     ) -> IssuedToken {
-        let issued_at = crate::util::now();
+        let issued_at = self.now();
         IssuedToken {
             token: new_token(),
             agent_id,

@@ -115,7 +115,7 @@ impl Service {
         write: IdempotentWrite<'_>,
         render: &(dyn Fn(&WriteResult) -> Option<Value> + Send + Sync),
     ) -> Result<Keyed, AppError> {
-        let now = crate::util::now();
+        let now = self.now();
         let ttl = chrono::Duration::from_std(self.idempotency_settings().ttl)
             .unwrap_or(chrono::Duration::days(1));
         let claim = IdempotencyClaim {
@@ -148,9 +148,12 @@ impl Service {
         &self,
         stop: &CancellationToken,
     ) -> Result<u64, StoreError> {
-        super::sweep::in_batches(IDEMPOTENCY_SWEEP_BATCH, stop, |now, batch| {
-            self.store().delete_expired_idempotency_keys(now, batch)
-        })
+        super::sweep::in_batches(
+            self.inner.clock.as_ref(),
+            IDEMPOTENCY_SWEEP_BATCH,
+            stop,
+            |now, batch| self.store().delete_expired_idempotency_keys(now, batch),
+        )
         .await
     }
 

@@ -151,7 +151,7 @@ impl Service {
                 "overwrite": input.overwrite.unwrap_or(true),
             })
         })?;
-        let at = crate::util::now();
+        let at = self.now();
         let new = NewMemory {
             agent_id: agent.as_str().to_owned(),
             session_id: scope.session_id().map(|s| s.as_str().to_owned()),
@@ -205,7 +205,7 @@ impl Service {
             agent_id: agent.as_str(),
             session_id: scope.session_id().map(SessionId::as_str),
             key: key.as_str(),
-            now: crate::util::now(),
+            now: self.now(),
         };
         if let Some(record) = self.store().get_memory(&address).await? {
             return Ok(record);
@@ -234,7 +234,7 @@ impl Service {
             agent_id: agent.as_str(),
             session_id: scope.session_id().map(SessionId::as_str),
             key: key.as_str(),
-            now: crate::util::now(),
+            now: self.now(),
         };
         let deleted = match &retry {
             None => self.store().delete_memory(&address).await?,
@@ -282,7 +282,7 @@ impl Service {
             prefix: &prefix,
             after: after.as_ref().map(|(k, s)| (k.as_str(), s.as_str())),
             limit: limit.get() + 1,
-            now: crate::util::now(),
+            now: self.now(),
         };
         let mut entries = self.store().list_memory(&query).await?;
         if entries.is_empty()
@@ -305,9 +305,12 @@ impl Service {
     /// Deletes every entry that expired by now, `SWEEP_BATCH` at a time, yielding between
     /// batches and stopping early on shutdown. Returns how many were deleted.
     pub async fn sweep_expired_memory(&self, stop: &CancellationToken) -> Result<u64, StoreError> {
-        super::sweep::in_batches(SWEEP_BATCH, stop, |now, batch| {
-            self.store().delete_expired_memory(now, batch)
-        })
+        super::sweep::in_batches(
+            self.inner.clock.as_ref(),
+            SWEEP_BATCH,
+            stop,
+            |now, batch| self.store().delete_expired_memory(now, batch),
+        )
         .await
     }
 

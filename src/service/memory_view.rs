@@ -24,7 +24,7 @@ impl Service {
             )
             .suggest("read agent://<your agent_id>/memory with your own token"));
         }
-        let now = crate::util::now();
+        let now = self.now();
         let entries = self
             .store()
             .list_memory(&MemoryListQuery {

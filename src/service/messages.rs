@@ -93,7 +93,7 @@ impl Service {
             visibility,
             metadata: metadata.as_map().clone(),
             parent_message_id: input.parent_message_id,
-            at: crate::util::now(),
+            at: self.now(),
         };
         let (outcome, body) = match &retry {
             None => (self.store().add_message(&new).await?, None),

@@ -2,6 +2,7 @@
 //! MCP tools and HTTP handlers call these; nothing here knows about the transport's wire format.
 
 mod auth;
+mod clock;
 mod health;
 mod idempotency;
 mod memory;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub use auth::{Caller, IssuedToken, Origin};
+pub use clock::{Clock, SystemClock};
 pub use health::HealthReport;
 pub use idempotency::IdempotencySettings;
 pub use memory::{ListMemory, MemoryPage, MemorySettings, SetMemory};
@@ -51,6 +53,7 @@ struct Inner {
     database_url_masked: String,
     metrics: crate::metrics::Metrics,
     started: Instant,
+    clock: Arc<dyn Clock>,
 }
 
 /// Settings the service needs from the config.
@@ -70,6 +73,8 @@ pub struct ServiceSettings {
     pub idempotency: IdempotencySettings,
     /// Shown by `health`, with credentials masked.
     pub database_url: String,
+    /// Where "now" comes from: [`SystemClock`] except in tests that move time themselves.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Service {
@@ -94,8 +99,14 @@ impl Service {
                     settings.rate_limit_burst,
                 ),
                 started: Instant::now(),
+                clock: settings.clock,
             }),
         }
+    }
+
+    /// The current time by the service's clock; every expiry decision uses it.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.clock.now()
     }
 
     pub fn store(&self) -> &dyn Store {

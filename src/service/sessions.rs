@@ -54,7 +54,7 @@ impl Service {
             purpose: purpose.as_str().to_owned(),
             created_by: who.audit_name().to_owned(),
             metadata: metadata.as_map().clone(),
-            at: crate::util::now(),
+            at: self.now(),
         };
         let Some(retry) = retry else {
             return Ok(render(&self.store().create_session(&new).await?));
@@ -168,7 +168,7 @@ impl Service {
             let write = IdempotentWrite::CloseSession {
                 id: &id,
                 actor: who.audit_name(),
-                at: crate::util::now(),
+                at: self.now(),
             };
             return match self
                 .write_once(&retry, write, &|r| match r {
@@ -188,7 +188,7 @@ impl Service {
         }
         let closed = self
             .store()
-            .close_session(&id, who.audit_name(), crate::util::now())
+            .close_session(&id, who.audit_name(), self.now())
             .await?
             .ok_or_else(|| DomainError::session_not_found(id.as_str()))?;
         Ok(render(&closed))

@@ -9,9 +9,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::storage::StoreError;
 
-/// Calls `delete(now, batch)` until it removes fewer than `batch` rows or `stop` is cancelled,
+/// Calls `delete(clock.now(), batch)` until it removes fewer than `batch` rows or `stop` is cancelled,
 /// yielding between batches so a large backlog never holds a worker. Returns the rows removed.
 pub(super) async fn in_batches<F, Fut>(
+    clock: &dyn super::Clock,
     batch: u32,
     stop: &CancellationToken,
     delete: F,
@@ -22,7 +23,7 @@ where
 {
     let mut total = 0;
     loop {
-        let deleted = delete(crate::util::now(), batch).await?;
+        let deleted = delete(clock.now(), batch).await?;
         total += deleted;
         if deleted < u64::from(batch) || stop.is_cancelled() {
             return Ok(total);

@@ -560,17 +560,46 @@ async fn idempotency_memory_and_close(backend: Backend) {
     }
 }
 
+/// The binary applies `IDEMPOTENCY_TTL_SECONDS` to the keys it stores; then, in process on a
+/// manual clock, time moves past a 2 s TTL without waiting for it, and the sweeper runs every
+/// 100 ms.
 async fn idempotency_expiry_and_sweeper(backend: Backend) {
+    const TTL: Duration = Duration::from_secs(2);
     let db = TestDb::new(backend).await;
-    let server = HttpServer::start(
-        &db,
-        &[
-            ("IDEMPOTENCY_TTL_SECONDS", "2"),
-            ("MEMORY_SWEEP_INTERVAL_SECONDS", "1"),
-        ],
-    )
+    {
+        let server = HttpServer::start(&db, &[("IDEMPOTENCY_TTL_SECONDS", "7")]).await;
+        let client = server.client().await;
+        let bob = login(&client, "bob", "claude", false).await;
+        let sid = new_session(&client, &bob).await;
+        ok(
+            &client,
+            "add_message",
+            json!({"session_id": sid, "content": "kept 7 s", "idempotency_key": "ttl-7", "auth_token": bob}),
+        )
+        .await;
+        let lifetime = db_scalar(
+            &db,
+            "SELECT CAST(ROUND((julianday(expires_at) - julianday(created_at)) * 86400) AS INTEGER) FROM idempotency_keys WHERE key = 'ttl-7'",
+            "SELECT EXTRACT(EPOCH FROM expires_at - created_at)::bigint FROM shared_context.idempotency_keys WHERE key = 'ttl-7'",
+        )
+        .await;
+        assert_eq!(
+            lifetime, 7,
+            "IDEMPOTENCY_TTL_SECONDS sets the key's lifetime"
+        );
+        db_exec(
+            &db,
+            "DELETE FROM idempotency_keys",
+            "DELETE FROM shared_context.idempotency_keys",
+        )
+        .await;
+    }
+    let app = TestApp::start_with(&db, |s| {
+        s.idempotency.ttl = TTL;
+        s.idempotency.sweep_interval = Some(Duration::from_millis(100));
+    })
     .await;
-    let client = server.client().await;
+    let client = app.client().await;
     let alice = login(&client, "alice", "claude", false).await;
     let sid = new_session(&client, &alice).await;
 
@@ -584,7 +613,7 @@ async fn idempotency_expiry_and_sweeper(backend: Backend) {
         "IDEMPOTENCY_CONFLICT",
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(2300)).await;
+    app.clock.advance(TTL + Duration::from_millis(1));
     let second = ok(
         &client,
         "add_message",
@@ -651,8 +680,8 @@ async fn idempotency_expiry_and_sweeper(backend: Backend) {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    // Everything has expired by now (2 s TTL), and the sweeper removed every key.
-    tokio::time::sleep(Duration::from_millis(2300)).await;
+    // Once the TTL has passed for every key, the sweeper removes them all.
+    app.clock.advance(TTL + Duration::from_millis(1));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while db_count(&db, "idempotency_keys").await > 0 {
         assert!(

@@ -839,11 +839,13 @@ async fn memory_bad_input(backend: Backend) {
     assert_eq!(kept["value"], json!({"v": 1}));
 }
 
+/// TTLs in process on a manual clock (no waiting for an entry to expire), then the binary's
+/// sweeper, configured by `MEMORY_SWEEP_INTERVAL_SECONDS`, clearing a backlog.
 async fn memory_expiry_and_sweeper(backend: Backend) {
     let db = TestDb::new(backend).await;
     // Sweeper off: expired entries stay in the table but are never returned.
-    let server = HttpServer::start(&db, &[("MEMORY_SWEEP_INTERVAL_SECONDS", "0")]).await;
-    let client = server.client().await;
+    let app = TestApp::start(&db).await;
+    let client = app.client().await;
     let alice = login(&client, "alice", "claude", false).await;
     call(
         &client,
@@ -859,7 +861,6 @@ async fn memory_expiry_and_sweeper(backend: Backend) {
     )
     .await
     .ok();
-    let set_at = std::time::Instant::now();
     call(
         &client,
         "set_memory",
@@ -883,7 +884,7 @@ async fn memory_expiry_and_sweeper(backend: Backend) {
     )
     .await;
 
-    tokio::time::sleep(Duration::from_millis(1500).saturating_sub(set_at.elapsed())).await;
+    app.clock.advance(Duration::from_millis(1500));
     expect_code(
         &client,
         "get_memory",
@@ -970,10 +971,40 @@ async fn memory_expiry_and_sweeper(backend: Backend) {
     )
     .await
     .ok();
+    // Sweeper on (in process, every 100 ms): an entry swept once the clock passes its TTL.
     drop(client);
-    drop(server);
+    drop(app);
+    let app = TestApp::start_with(&db, |s| {
+        s.memory.sweep_interval = Some(Duration::from_millis(100));
+    })
+    .await;
+    let client = app.client().await;
+    let alice = login(&client, "alice", "claude", false).await;
+    call(
+        &client,
+        "set_memory",
+        json!({"key": "ttl", "value": "brief", "expires_in": 2, "auth_token": alice}),
+    )
+    .await
+    .ok();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        rows_of(&db, "alice").await.contains(&"ttl".to_owned()),
+        "a live entry is not swept"
+    );
+    app.clock.advance(Duration::from_secs(3));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while rows_of(&db, "alice").await.contains(&"ttl".to_owned()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sweeper did not delete the expired entry"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(client);
+    drop(app);
 
-    // Sweeper on (every second): expired rows, more than one batch of them, leave the table.
+    // The binary's sweeper (every second): expired rows, more than one batch of them, leave the table.
     insert_expired(&db, "bulk", "old/", 1_200).await;
     let server = HttpServer::start(
         &db,
@@ -983,24 +1014,11 @@ async fn memory_expiry_and_sweeper(backend: Backend) {
         ],
     )
     .await;
-    let client = server.client().await;
-    let alice = login(&client, "alice", "claude", false).await;
-    call(
-        &client,
-        "set_memory",
-        json!({"key": "ttl", "value": "brief", "expires_in": 2, "auth_token": alice}),
-    )
-    .await
-    .ok();
-    assert!(
-        rows_of(&db, "alice").await.contains(&"ttl".to_owned()),
-        "the entry is written"
-    );
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let alice_rows = rows_of(&db, "alice").await;
         let bulk = rows_of(&db, "bulk").await.len();
-        if bulk == 0 && !alice_rows.contains(&"ttl".to_owned()) {
+        if bulk == 0 {
             assert_eq!(
                 alice_rows,
                 ["fixed", "guarded", "short", "stale1"],

@@ -13,7 +13,7 @@ use shared_context_server::service::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{API_KEY, Backend, HttpServer, TestDb, call, login};
+use crate::support::{API_KEY, Backend, HttpServer, TestDb, call, contract, login};
 
 async fn get(url: &str, host: Option<&str>) -> (u16, String) {
     let mut req = reqwest::Client::new().get(url);
@@ -102,7 +102,7 @@ async fn session_termination_answers_200() {
     assert!(after >= 400, "a request in the deleted session: {after}");
 }
 
-async fn sigterm_with_open_event_stream(backend: Backend) {
+async fn sigterm_with_open_event_stream_exits_at_once(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut server = HttpServer::start(&db, &[("SHUTDOWN_GRACE_SECONDS", "10")]).await;
     let client = server.client().await;
@@ -150,20 +150,10 @@ async fn sigterm_with_open_event_stream(backend: Backend) {
     assert!(rest.is_ok(), "the event stream ended");
 }
 
-#[tokio::test]
-async fn sigterm_with_open_event_stream_exits_at_once_sqlite() {
-    sigterm_with_open_event_stream(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn sigterm_with_open_event_stream_exits_at_once_postgres() {
-    sigterm_with_open_event_stream(Backend::Postgres).await;
-}
-
 /// Readiness turns 503 as soon as shutdown begins, while the listener still answers. In process:
 /// through the real router on a real socket, with the router's shutdown token cancelled but the
 /// listener kept open (the binary stops accepting at the same moment, so no probe could observe it).
-async fn readiness_drains(backend: Backend) {
+async fn readiness_turns_503_when_shutdown_begins(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store(2).await;
     let service = Service::new(
@@ -183,6 +173,7 @@ async fn readiness_drains(backend: Backend) {
             memory: MemorySettings::default(),
             idempotency: IdempotencySettings::default(),
             database_url: db.url.clone(),
+            clock: std::sync::Arc::new(shared_context_server::service::SystemClock),
         },
     );
     let draining = CancellationToken::new();
@@ -219,12 +210,7 @@ async fn readiness_drains(backend: Backend) {
     served.await.unwrap().unwrap();
 }
 
-#[tokio::test]
-async fn readiness_turns_503_when_shutdown_begins_sqlite() {
-    readiness_drains(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn readiness_turns_503_when_shutdown_begins_postgres() {
-    readiness_drains(Backend::Postgres).await;
-}
+contract!(
+    sigterm_with_open_event_stream_exits_at_once,
+    readiness_turns_503_when_shutdown_begins,
+);

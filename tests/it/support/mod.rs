@@ -1,6 +1,10 @@
 //! Test harness: a database per test (SQLite file or a fresh PostgreSQL database), the real
 //! binary over HTTP or stdio, and rmcp clients that talk to it.
 
+mod app;
+
+pub use app::TestApp;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -65,6 +69,7 @@ pub fn unique_name(prefix: &str) -> String {
     )
 }
 
+#[track_caller]
 pub fn temp_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(unique_name("scs_test"));
     std::fs::create_dir_all(&dir).expect("create temp dir");
@@ -251,20 +256,7 @@ impl HttpServer {
 
     /// An MCP client that sends the given headers on every request.
     pub async fn client_with(&self, headers: &[(&str, &str)]) -> Result<Client, String> {
-        let map: HashMap<HeaderName, HeaderValue> = headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                    HeaderValue::from_str(v).unwrap(),
-                )
-            })
-            .collect();
-        let config =
-            StreamableHttpClientTransportConfig::with_uri(self.mcp_url()).custom_headers(map);
-        ().serve(StreamableHttpClientTransport::from_config(config))
-            .await
-            .map_err(|e| e.to_string())
+        mcp_client(&self.mcp_url(), headers).await
     }
 
     /// An MCP client authorised with the agent API key.
@@ -273,6 +265,23 @@ impl HttpServer {
             .await
             .expect("connect with API key")
     }
+}
+
+/// An MCP client for `url` that sends the given headers on every request.
+pub async fn mcp_client(url: &str, headers: &[(&str, &str)]) -> Result<Client, String> {
+    let map: HashMap<HeaderName, HeaderValue> = headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            )
+        })
+        .collect();
+    let config = StreamableHttpClientTransportConfig::with_uri(url.to_owned()).custom_headers(map);
+    ().serve(StreamableHttpClientTransport::from_config(config))
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// The real binary over stdio pipes.
@@ -292,12 +301,14 @@ pub struct Reply {
 }
 
 impl Reply {
+    #[track_caller]
     pub fn ok(self) -> Value {
         assert!(!self.is_error, "expected success, got {}", self.body);
         assert_eq!(self.body["success"], json!(true), "{}", self.body);
         self.body
     }
 
+    #[track_caller]
     pub fn err_code(&self) -> &str {
         assert!(self.is_error, "expected an error, got {}", self.body);
         assert_eq!(self.body["success"], json!(false));
@@ -476,6 +487,7 @@ impl XorShift {
 }
 
 /// Resident memory (VmRSS, KiB) of a process, from /proc/PID/status.
+#[track_caller]
 pub fn vm_rss_kb(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_else(|e| panic!("read /proc/{pid}/status: {e}"));
