@@ -245,6 +245,26 @@ impl Limit {
     }
 }
 
+/// The deepest `offset` a read accepts. Skipping rows costs one index entry and one row each, so
+/// an offset read grows with the offset; capping it keeps every page within a fixed cost
+/// (10,000 rows: ~5 ms on PostgreSQL), and `after_id` (a keyset: the scan starts at the id)
+/// pages any depth at the cost of the first page.
+pub const MAX_OFFSET: i64 = 10_000;
+
+/// `offset`: 0 to [`MAX_OFFSET`].
+pub fn offset(raw: Option<i64>) -> Result<i64, DomainError> {
+    let value = non_negative(raw, "offset")?;
+    if value > MAX_OFFSET {
+        return Err(DomainError::invalid(format!(
+            "offset must be at most {MAX_OFFSET}; got {value}"
+        ))
+        .suggest(
+            "page deep sessions with after_id: pass next_after_id from the previous page (get_session returns the newest messages)",
+        ));
+    }
+    Ok(value)
+}
+
 /// A non-negative integer argument such as `offset` or `after_id`.
 pub fn non_negative(raw: Option<i64>, field: &str) -> Result<i64, DomainError> {
     match raw {

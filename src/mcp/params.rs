@@ -119,7 +119,7 @@ pub struct GetMessagesParams {
     /// Page size, 1-1000 (default 50).
     #[serde(default)]
     pub limit: Option<i64>,
-    /// Skip this many matching messages (oldest first). Not combined with after_id.
+    /// Skip this many matching messages (oldest first), at most 10000; page deeper with after_id. Not combined with after_id.
     #[serde(default)]
     pub offset: Option<i64>,
     /// Only messages of this visibility: "public", "private", "agent_only" or "admin_only". It narrows what you may read; it never widens it.

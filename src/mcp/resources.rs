@@ -14,7 +14,7 @@ use super::{McpServer, render};
 use crate::error::AppError;
 
 /// How many of the newest visible messages a session resource carries.
-const RESOURCE_MESSAGES: i64 = 200;
+const RESOURCE_MESSAGES: u32 = 200;
 
 fn to_mcp(err: AppError) -> McpError {
     match err.code {
@@ -77,30 +77,15 @@ impl McpServer {
         let body: Value = if let Some(session_id) = uri.strip_prefix("session://") {
             let view = self
                 .service
-                .get_session(&who, session_id)
+                .session_view(&who, session_id, RESOURCE_MESSAGES)
                 .await
                 .map_err(to_mcp)?;
-            let recent = self
-                .service
-                .get_messages(
-                    &who,
-                    crate::service::GetMessages {
-                        session_id: session_id.to_owned(),
-                        limit: Some(RESOURCE_MESSAGES),
-                        offset: Some((view.visible_message_count - RESOURCE_MESSAGES).max(0)),
-                        visibility_filter: None,
-                        after_id: None,
-                    },
-                )
-                .await
-                .map_err(to_mcp)?;
-            let mut senders: Vec<String> =
-                recent.messages.iter().map(|m| m.sender.clone()).collect();
+            let mut senders: Vec<String> = view.messages.iter().map(|m| m.sender.clone()).collect();
             senders.sort_unstable();
             senders.dedup();
             json!({
                 "session": render::session(&view.session),
-                "messages": render::messages(recent.messages),
+                "messages": render::messages(view.messages),
                 "statistics": {
                     "visible_message_count": view.visible_message_count,
                     "unique_senders_in_view": senders,

@@ -146,7 +146,7 @@ impl Service {
         who.require(Permission::Read)?;
         let session_id = SessionId::parse(&input.session_id)?;
         let limit = Limit::parse(input.limit, 50, GET_MESSAGES_MAX_LIMIT, "limit")?;
-        let offset = Self::offset(input.offset)?;
+        let offset = crate::domain::input::offset(input.offset)?;
         let filter = VisibilityFilter::parse(input.visibility_filter.as_deref())?;
         let after_id = input
             .after_id

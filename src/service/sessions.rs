@@ -4,7 +4,6 @@ use serde_json::{Value, json};
 
 use super::Service;
 use super::idempotency::Keyed;
-use crate::domain::input::non_negative;
 use crate::domain::{
     DomainError, ErrorCode, Identity, Limit, Metadata, Permission, Purpose, Reader, SessionId,
 };
@@ -80,6 +79,19 @@ impl Service {
         who: &Identity,
         session_id: &str,
     ) -> Result<SessionView, AppError> {
+        self.session_view(who, session_id, SESSION_PREVIEW_MESSAGES)
+            .await
+    }
+
+    /// The session with its `newest` most recent visible messages (oldest first): one ordered
+    /// read from the end, whatever the session's size (reading the tail with `offset` would walk
+    /// the whole session).
+    pub async fn session_view(
+        &self,
+        who: &Identity,
+        session_id: &str,
+        newest: u32,
+    ) -> Result<SessionView, AppError> {
         who.require(Permission::Read)?;
         let id = SessionId::parse(session_id)?;
         let session = self.existing_session(&id).await?;
@@ -90,7 +102,7 @@ impl Service {
             only: None,
             after_id: 0,
             offset: 0,
-            limit: SESSION_PREVIEW_MESSAGES,
+            limit: newest,
             newest_first: true,
         };
         let (mut messages, visible_message_count) = tokio::try_join!(
@@ -192,9 +204,5 @@ impl Service {
             .await?
             .ok_or_else(|| DomainError::session_not_found(id.as_str()))?;
         Ok(render(&closed))
-    }
-
-    pub(crate) fn offset(raw: Option<i64>) -> Result<i64, AppError> {
-        non_negative(raw, "offset")
     }
 }

@@ -17,6 +17,7 @@ use crate::domain::{Reader, SessionId, Visibility};
 pub use error::StoreError;
 pub use idempotency::*;
 pub use memory::*;
+pub use visibility::VISIBLE_TO_READER;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 

@@ -40,5 +40,9 @@ pub(crate) fn count_statement(after_id: i64, scan: &'static str) -> &'static str
     }
 }
 
+/// The visibility condition as text, for checks that other copies (migration 0007's PostgreSQL
+/// functions) say the same.
+pub const VISIBLE_TO_READER: &str = visible_to_reader!();
+
 pub(crate) use message_read_where;
 pub(crate) use visible_to_reader;

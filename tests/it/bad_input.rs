@@ -363,6 +363,22 @@ async fn bad_input(backend: Backend) {
         "INVALID_INPUT",
     )
     .await;
+    // Deep offsets are capped (a keyset, after_id, pages any depth); the cap itself is allowed.
+    expect_code(
+        &client,
+        "get_messages",
+        json!({"session_id": s1, "offset": 10_001}),
+        "INVALID_INPUT",
+    )
+    .await;
+    let page = call(
+        &client,
+        "get_messages",
+        json!({"session_id": s1, "offset": 10_000}),
+    )
+    .await
+    .ok();
+    assert_eq!(page["messages"], json!([]));
     expect_code(
         &client,
         "get_messages",

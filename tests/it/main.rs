@@ -13,6 +13,7 @@ mod limits;
 mod memory;
 mod outage;
 mod pg_cluster;
+mod plans;
 mod probes;
 mod realtime;
 mod search;

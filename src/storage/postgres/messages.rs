@@ -8,21 +8,13 @@ use crate::storage::MessageStore;
 use crate::storage::once::Writes;
 use sqlx::Postgres;
 
-/// The per-session read, oldest first. Binds: reader $1-$3, session $4, visibility $5, after id $6,
-/// limit $7, offset $8. Public so tests can check its plan.
-pub const LIST_MESSAGES_ASC: &str = concat!(
-    "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, m.metadata, \
-     m.parent_message_id, m.created_at FROM messages m",
-    message_read_where!(),
-    "ORDER BY m.id ASC LIMIT $7 OFFSET $8"
-);
-/// The same read, newest first.
-pub const LIST_MESSAGES_DESC: &str = concat!(
-    "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, m.metadata, \
-     m.parent_message_id, m.created_at FROM messages m",
-    message_read_where!(),
-    "ORDER BY m.id DESC LIMIT $7 OFFSET $8"
-);
+/// The per-session read through `read_messages` (migration 0007), whose plan walks the session's
+/// index in order and stops at the limit whatever the statistics say. Binds: reader $1-$3,
+/// session $4, visibility $5, after id $6, limit $7, offset $8, newest first $9. Public so the plan
+/// tests can run it.
+pub const READ_MESSAGES: &str = "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, \
+     m.message_type, m.metadata, m.parent_message_id, m.created_at \
+     FROM read_messages($1, $2, $3, $4, $5, $6, $7, $8, $9) m";
 /// Open sessions, newest first, through the partial index. Binds: before seq $1, limit $2.
 pub const LIST_ACTIVE_SESSIONS: &str = "SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at \
      FROM sessions WHERE is_active AND seq < $1 ORDER BY seq DESC LIMIT $2";
@@ -99,21 +91,18 @@ impl MessageStore for PgStore {
     async fn list_messages(&self, query: &MessageQuery<'_>) -> StoreResult<Vec<MessageRecord>> {
         let mut conn = self.conn().await?;
         let (kind, id, ty) = query.reader.sql_params();
-        let rows: Vec<MessageRow> = sqlx::query_as(if query.newest_first {
-            LIST_MESSAGES_DESC
-        } else {
-            LIST_MESSAGES_ASC
-        })
-        .bind(kind)
-        .bind(id)
-        .bind(ty)
-        .bind(query.session_id.as_str())
-        .bind(query.only.map(Visibility::as_str))
-        .bind(query.after_id)
-        .bind(i64::from(query.limit))
-        .bind(query.offset)
-        .fetch_all(&mut *conn)
-        .await?;
+        let rows: Vec<MessageRow> = sqlx::query_as(READ_MESSAGES)
+            .bind(kind)
+            .bind(id)
+            .bind(ty)
+            .bind(query.session_id.as_str())
+            .bind(query.only.map(Visibility::as_str))
+            .bind(query.after_id)
+            .bind(i64::from(query.limit))
+            .bind(query.offset)
+            .bind(query.newest_first)
+            .fetch_all(&mut *conn)
+            .await?;
         conn.release();
         rows.into_iter().map(message).collect()
     }

@@ -16,11 +16,9 @@ mod idempotency;
 mod memory;
 mod messages;
 mod pool;
-pub use messages::{
-    COUNT_MESSAGES, COUNT_SESSION_MESSAGES, LIST_ACTIVE_SESSIONS, LIST_MESSAGES_ASC,
-    LIST_MESSAGES_DESC,
-};
+pub use messages::{COUNT_MESSAGES, COUNT_SESSION_MESSAGES, LIST_ACTIVE_SESSIONS, READ_MESSAGES};
 mod search;
+pub use search::{BY_SENDER, IN_RANGE};
 mod tokens;
 mod transfer;
 mod watch;

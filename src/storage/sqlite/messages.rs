@@ -8,6 +8,30 @@ use crate::storage::MessageStore;
 use crate::storage::once::Writes;
 use sqlx::Sqlite;
 
+/// The per-session read, oldest first. `INDEXED BY` pins the (session_id, id) index whatever
+/// `ANALYZE` has recorded: the scan seeks the session, walks ids in order and stops at the limit.
+/// Binds: reader $1-$3, session $4, visibility $5, after id $6, limit $7, offset $8. Public so the
+/// plan tests can read its plan.
+pub const READ_MESSAGES_ASC: &str = concat!(
+    "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, m.metadata, \
+     m.parent_message_id, m.created_at FROM messages m INDEXED BY messages_session_read_idx",
+    message_read_where!(),
+    "ORDER BY m.id ASC LIMIT $7 OFFSET $8"
+);
+/// The same read, newest first.
+pub const READ_MESSAGES_DESC: &str = concat!(
+    "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, m.metadata, \
+     m.parent_message_id, m.created_at FROM messages m INDEXED BY messages_session_read_idx",
+    message_read_where!(),
+    "ORDER BY m.id DESC LIMIT $7 OFFSET $8"
+);
+/// Sessions newest first (binds: before seq $1, limit $2), all of them or only the open ones
+/// (through the partial index on open sessions).
+pub const LIST_SESSIONS: &str = "SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at \
+     FROM sessions WHERE seq < $1 ORDER BY seq DESC LIMIT $2";
+pub const LIST_ACTIVE_SESSIONS: &str = "SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at \
+     FROM sessions INDEXED BY sessions_active_seq_idx WHERE is_active = 1 AND seq < $1 ORDER BY seq DESC LIMIT $2";
+
 #[async_trait]
 impl MessageStore for SqliteStore {
     async fn create_session(&self, new: &NewSession) -> StoreResult<SessionRecord> {
@@ -33,15 +57,16 @@ impl MessageStore for SqliteStore {
         limit: u32,
         before_seq: Option<i64>,
     ) -> StoreResult<Vec<SessionRecord>> {
-        let rows: Vec<SessionRow> = sqlx::query_as(
-            "SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at FROM sessions \
-             WHERE ($1 = 0 OR is_active = 1) AND seq < $2 ORDER BY seq DESC LIMIT $3",
-        )
-        .bind(i64::from(active_only))
-        .bind(before_seq.unwrap_or(i64::MAX))
-        .bind(i64::from(limit))
-        .fetch_all(&self.reader)
-        .await?;
+        let sql = if active_only {
+            LIST_ACTIVE_SESSIONS
+        } else {
+            LIST_SESSIONS
+        };
+        let rows: Vec<SessionRow> = sqlx::query_as(sql)
+            .bind(before_seq.unwrap_or(i64::MAX))
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?;
         rows.into_iter().map(session).collect()
     }
 
@@ -65,19 +90,11 @@ impl MessageStore for SqliteStore {
     }
 
     async fn list_messages(&self, query: &MessageQuery<'_>) -> StoreResult<Vec<MessageRecord>> {
-        const ASC: &str = concat!(
-            "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, m.metadata, \
-             m.parent_message_id, m.created_at FROM messages m",
-            message_read_where!(),
-            "ORDER BY m.id ASC LIMIT $7 OFFSET $8"
-        );
-        const DESC: &str = concat!(
-            "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, m.metadata, \
-             m.parent_message_id, m.created_at FROM messages m",
-            message_read_where!(),
-            "ORDER BY m.id DESC LIMIT $7 OFFSET $8"
-        );
-        let sql = if query.newest_first { DESC } else { ASC };
+        let sql = if query.newest_first {
+            READ_MESSAGES_DESC
+        } else {
+            READ_MESSAGES_ASC
+        };
         let rows = bind_read(sqlx::query_as(sql), query)
             .bind(i64::from(query.limit))
             .bind(query.offset)

@@ -15,6 +15,8 @@ mod idempotency;
 mod memory;
 mod messages;
 mod search;
+pub use messages::{LIST_ACTIVE_SESSIONS, LIST_SESSIONS, READ_MESSAGES_ASC, READ_MESSAGES_DESC};
+pub use search::{BY_SENDER, IN_RANGE};
 mod tokens;
 mod transfer;
 mod watch;

@@ -93,6 +93,24 @@ fn tier_sql(tier: &CandidateTier, in_metadata: bool, next: usize) -> TierSql {
     }
 }
 
+/// `search_by_sender`, with the (session_id, sender, id) index pinned: newest first, stopped by the
+/// limit. Binds: the read's $1..$6, sender $7, limit $8.
+pub const BY_SENDER: &str = concat!(
+    "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, \
+     m.metadata, m.parent_message_id, m.created_at FROM messages m INDEXED BY messages_session_sender_idx",
+    message_read_where!(),
+    "AND m.sender = $7 ORDER BY m.id DESC LIMIT $8"
+);
+
+/// `search_by_timerange`, with the (session_id, created_at, id) index pinned. Binds: the read's
+/// $1..$6, start $7, end $8, limit $9.
+pub const IN_RANGE: &str = concat!(
+    "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, \
+     m.metadata, m.parent_message_id, m.created_at FROM messages m INDEXED BY messages_session_created_idx",
+    message_read_where!(),
+    "AND m.created_at >= $7 AND m.created_at <= $8 ORDER BY m.created_at ASC, m.id ASC LIMIT $9"
+);
+
 #[async_trait]
 impl SearchStore for SqliteStore {
     async fn search_candidates(
@@ -144,14 +162,8 @@ impl SearchStore for SqliteStore {
         sender: &str,
         limit: u32,
     ) -> StoreResult<Vec<MessageRecord>> {
-        const SQL: &str = concat!(
-            "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, \
-             m.metadata, m.parent_message_id, m.created_at FROM messages m",
-            message_read_where!(),
-            "AND m.sender = $7 ORDER BY m.id DESC LIMIT $8"
-        );
         let (kind, id, ty) = reader.sql_params();
-        let rows: Vec<MessageRow> = sqlx::query_as(SQL)
+        let rows: Vec<MessageRow> = sqlx::query_as(BY_SENDER)
             .bind(kind)
             .bind(id)
             .bind(ty)
@@ -173,14 +185,8 @@ impl SearchStore for SqliteStore {
         end: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<MessageRecord>> {
-        const SQL: &str = concat!(
-            "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, \
-             m.metadata, m.parent_message_id, m.created_at FROM messages m",
-            message_read_where!(),
-            "AND m.created_at >= $7 AND m.created_at <= $8 ORDER BY m.created_at ASC, m.id ASC LIMIT $9"
-        );
         let (kind, id, ty) = reader.sql_params();
-        let rows: Vec<MessageRow> = sqlx::query_as(SQL)
+        let rows: Vec<MessageRow> = sqlx::query_as(IN_RANGE)
             .bind(kind)
             .bind(id)
             .bind(ty)
