@@ -26,6 +26,9 @@ pub struct Cli {
     /// error, warn, info, debug or trace (or a tracing filter such as `shared_context_server=debug`).
     #[arg(long, env = "LOG_LEVEL", global = true)]
     pub log_level: Option<String>,
+    /// Log lines as `text` or `json` (one object per line).
+    #[arg(long, env = "LOG_FORMAT", global = true)]
+    pub log_format: Option<crate::telemetry::LogFormat>,
     /// A TOML config file; flags and environment variables override it.
     #[arg(long, env = "SCS_CONFIG", global = true)]
     pub config: Option<PathBuf>,

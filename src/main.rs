@@ -24,17 +24,26 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     // The bench is a client of a running server: it needs none of this server's config or keys.
+    let log_format = cli.log_format.unwrap_or_default();
     if let Some(Command::Bench(args)) = cli.command {
-        telemetry::init(cli.log_level.as_deref().unwrap_or("warn"));
+        telemetry::init(
+            cli.log_level.as_deref().unwrap_or("warn"),
+            cli.log_level.is_some(),
+            log_format,
+        );
         return bench::run(args).await;
     }
     // copy names both databases itself: no config file, keys or data directory involved.
     if let Some(Command::Copy(args)) = &cli.command {
-        telemetry::init(cli.log_level.as_deref().unwrap_or("warn"));
+        telemetry::init(
+            cli.log_level.as_deref().unwrap_or("warn"),
+            cli.log_level.is_some(),
+            log_format,
+        );
         return transfer::run_copy(args).await;
     }
     let config = Config::load(&cli)?;
-    telemetry::init(&config.log_level);
+    telemetry::init(&config.log_level, cli.log_level.is_some(), log_format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::ClientConfig { client, stdio } => {
             let url = format!(

@@ -37,6 +37,8 @@ struct Feed {
     pending: VecDeque<MessageRecord>,
     /// Shutdown ends the stream, so a graceful stop need not wait out the grace period.
     shutdown: tokio_util::sync::CancellationToken,
+    /// Counts this stream in `scs_event_streams` while it is open.
+    _open: crate::metrics::LiveGuard,
 }
 
 const PAGE: i64 = 100;
@@ -127,6 +129,7 @@ pub(super) async fn session_events(
         last_id: resume.max(0),
         pending: VecDeque::new(),
         shutdown: state.shutdown.clone(),
+        _open: state.service.metrics().event_streams.enter(),
     };
     // The first read validates the session and the reader, and sends the backlog after the cursor.
     let first = feed

@@ -1,119 +1,258 @@
-//! `GET /metrics` in the Prometheus text format: tool calls, errors by code and latency per tool,
-//! pool gauges and connection-acquisition figures.
+//! `GET /metrics` in the Prometheus text format: build info, process figures, database up, HTTP
+//! responses by status, tool calls, errors by code and latency per tool, MCP sessions, waiters,
+//! event streams, pool gauges and connection-acquisition figures.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 
 use super::HttpState;
+use crate::metrics::{Histogram, process};
+
+/// A Prometheus text-format document, one metric family at a time.
+struct Exposition(String);
+
+impl Exposition {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+
+    fn sample(&mut self, name: &str, labels: &str, value: impl std::fmt::Display) {
+        if labels.is_empty() {
+            let _ = writeln!(self.0, "{name} {value}");
+        } else {
+            let _ = writeln!(self.0, "{name}{{{labels}}} {value}");
+        }
+    }
+
+    /// One gauge or counter family with a single, label-less sample.
+    fn single(&mut self, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+        self.family(name, kind, help);
+        self.sample(name, "", value);
+    }
+
+    /// `labels` without the `le` label, e.g. `tool="add_message"` or empty.
+    fn histogram(&mut self, name: &str, labels: &str, h: &Histogram) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (bound, count) in h.cumulative() {
+            // `{}` prints the shortest form that reads back exactly: 0.0005, 2.5, 60.
+            self.sample(
+                &format!("{name}_bucket"),
+                &format!("{labels}{sep}le=\"{bound}\""),
+                count,
+            );
+        }
+        self.sample(
+            &format!("{name}_bucket"),
+            &format!("{labels}{sep}le=\"+Inf\""),
+            h.total(),
+        );
+        self.sample(&format!("{name}_sum"), labels, h.sum_ms() / 1000.0);
+        self.sample(&format!("{name}_count"), labels, h.total());
+    }
+}
+
+/// Label values are tool names, error codes and backend names (ASCII identifiers); escaping is
+/// still applied so a future label cannot break the format.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
 
 pub(super) async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
     let service = &state.service;
-    let mut out = String::with_capacity(16 * 1024);
-    let tools = service.metrics().snapshot();
+    let mut out = Exposition(String::with_capacity(16 * 1024));
+    let backend = escape(service.store().backend());
+    let store = service.store();
 
-    let _ = writeln!(
-        out,
-        "# HELP scs_tool_calls_total Tool calls, by tool.\n# TYPE scs_tool_calls_total counter"
+    out.family(
+        "scs_build_info",
+        "gauge",
+        "Version and backend of this server; always 1.",
     );
-    for (tool, s) in &tools {
-        let _ = writeln!(out, "scs_tool_calls_total{{tool=\"{tool}\"}} {}", s.calls);
+    out.sample(
+        "scs_build_info",
+        &format!(
+            "version=\"{}\",backend=\"{backend}\"",
+            env!("CARGO_PKG_VERSION")
+        ),
+        1,
+    );
+    let up = matches!(
+        tokio::time::timeout(Duration::from_secs(2), store.ping()).await,
+        Ok(Ok(()))
+    );
+    out.single(
+        "scs_database_up",
+        "gauge",
+        "1 when the database answered a ping within 2 s, else 0.",
+        u8::from(up),
+    );
+    process_figures(&mut out);
+    out.single(
+        "scs_uptime_seconds",
+        "gauge",
+        "Seconds since start.",
+        service.uptime().as_secs_f64(),
+    );
+
+    out.family(
+        "scs_http_responses_total",
+        "counter",
+        "HTTP responses, by status code (401/403 refusals, 413 bodies over the limit included).",
+    );
+    for (status, n) in service.metrics().http_responses.snapshot() {
+        out.sample(
+            "scs_http_responses_total",
+            &format!("status=\"{status}\""),
+            n,
+        );
     }
-    let _ = writeln!(
-        out,
-        "# HELP scs_tool_errors_total Tool calls that failed, by tool and error code.\n# TYPE scs_tool_errors_total counter"
+    out.single(
+        "scs_mcp_sessions",
+        "gauge",
+        "Open MCP sessions (streamable HTTP; 0 in stateless mode).",
+        state.sessions.sessions.read().await.len(),
+    );
+    out.single(
+        "scs_waiters",
+        "gauge",
+        "wait_for_messages calls blocked right now.",
+        service.metrics().waiters.get(),
+    );
+    out.single(
+        "scs_event_streams",
+        "gauge",
+        "Open GET /sessions/{id}/events streams.",
+        service.metrics().event_streams.get(),
+    );
+
+    let tools = service.metrics().snapshot();
+    out.family("scs_tool_calls_total", "counter", "Tool calls, by tool.");
+    for (tool, s) in &tools {
+        out.sample(
+            "scs_tool_calls_total",
+            &format!("tool=\"{}\"", escape(tool)),
+            s.calls,
+        );
+    }
+    out.family(
+        "scs_tool_errors_total",
+        "counter",
+        "Tool calls that failed, by tool and error code.",
     );
     for (tool, s) in &tools {
         for (code, n) in &s.errors {
-            let _ = writeln!(
-                out,
-                "scs_tool_errors_total{{tool=\"{tool}\",code=\"{code}\"}} {n}"
-            );
+            let labels = format!("tool=\"{}\",code=\"{}\"", escape(tool), escape(code));
+            out.sample("scs_tool_errors_total", &labels, n);
         }
     }
-    let _ = writeln!(
-        out,
-        "# HELP scs_tool_duration_seconds Tool call latency.\n# TYPE scs_tool_duration_seconds histogram"
+    out.family(
+        "scs_tool_duration_seconds",
+        "histogram",
+        "Tool call latency.",
     );
     for (tool, s) in &tools {
-        histogram(
-            &mut out,
+        out.histogram(
             "scs_tool_duration_seconds",
-            &format!("tool=\"{tool}\","),
+            &format!("tool=\"{}\"", escape(tool)),
             &s.latency,
         );
     }
 
-    let pool = service.store().pool_stats();
-    let backend = service.store().backend();
+    let pool = store.pool_stats();
+    let backend_label = format!("backend=\"{backend}\"");
     for (name, help, value) in [
         (
             "scs_pool_connections",
             "Open connections in the pool.",
-            f64::from(pool.size),
+            pool.size,
         ),
         (
             "scs_pool_idle_connections",
             "Idle connections in the pool.",
-            f64::from(pool.idle),
+            pool.idle,
         ),
         (
             "scs_pool_in_use_connections",
             "Connections in use.",
-            f64::from(pool.in_use),
+            pool.in_use,
         ),
-        (
-            "scs_pool_max_connections",
-            "Pool maximum.",
-            f64::from(pool.max),
-        ),
+        ("scs_pool_max_connections", "Pool maximum.", pool.max),
         (
             "scs_pool_waiting",
             "Calls waiting for a connection.",
-            f64::from(pool.waiting),
-        ),
-        (
-            "scs_uptime_seconds",
-            "Seconds since start.",
-            service.uptime().as_secs_f64(),
+            pool.waiting,
         ),
     ] {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{{backend=\"{backend}\"}} {value}"
-        );
+        out.family(name, "gauge", help);
+        out.sample(name, &backend_label, value);
     }
-    if let Some(acquire) = service.store().acquire_histogram() {
-        let _ = writeln!(
-            out,
-            "# HELP scs_pool_acquire_seconds Time to get a database connection from the pool.\n# TYPE scs_pool_acquire_seconds histogram"
+    if let Some(acquire) = store.acquire_histogram() {
+        out.family(
+            "scs_pool_acquire_seconds",
+            "histogram",
+            "Time to get a database connection from the pool.",
         );
-        histogram(&mut out, "scs_pool_acquire_seconds", "", &acquire);
+        out.histogram("scs_pool_acquire_seconds", "", &acquire);
     }
     let (hits, misses) = service.token_cache().counts();
-    let _ = writeln!(
-        out,
-        "# HELP scs_token_cache_total Token checks, by cache result.\n# TYPE scs_token_cache_total counter"
+    out.family(
+        "scs_token_cache_total",
+        "counter",
+        "Token checks, by cache result.",
     );
-    let _ = writeln!(
-        out,
-        "scs_token_cache_total{{result=\"hit\"}} {hits}\nscs_token_cache_total{{result=\"miss\"}} {misses}"
-    );
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+    out.sample("scs_token_cache_total", "result=\"hit\"", hits);
+    out.sample("scs_token_cache_total", "result=\"miss\"", misses);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out.0,
+    )
 }
 
-fn histogram(out: &mut String, name: &str, labels: &str, h: &crate::metrics::Histogram) {
-    for (bound_ms, count) in h.cumulative() {
-        let _ = writeln!(
-            out,
-            "{name}_bucket{{{labels}le=\"{}\"}} {count}",
-            bound_ms / 1000.0
+fn process_figures(out: &mut Exposition) {
+    let p = process::read();
+    if let Some(v) = p.resident_memory_bytes {
+        out.single(
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory in bytes.",
+            v,
         );
     }
-    let _ = writeln!(out, "{name}_bucket{{{labels}le=\"+Inf\"}} {}", h.total());
-    let trimmed = labels.trim_end_matches(',');
-    let _ = writeln!(out, "{name}_sum{{{trimmed}}} {}", h.sum_ms() / 1000.0);
-    let _ = writeln!(out, "{name}_count{{{trimmed}}} {}", h.total());
+    if let Some(v) = p.cpu_seconds {
+        out.single(
+            "process_cpu_seconds_total",
+            "counter",
+            "User and system CPU time in seconds.",
+            v,
+        );
+    }
+    if let Some(v) = p.open_fds {
+        out.single("process_open_fds", "gauge", "Open file descriptors.", v);
+    }
+    if let Some(v) = p.max_fds {
+        out.single(
+            "process_max_fds",
+            "gauge",
+            "Maximum open file descriptors.",
+            v,
+        );
+    }
+    if let Some(v) = p.start_time_seconds {
+        out.single(
+            "process_start_time_seconds",
+            "gauge",
+            "Start time of the process since the Unix epoch, in seconds.",
+            v,
+        );
+    }
 }

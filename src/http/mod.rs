@@ -2,6 +2,7 @@
 //! TCP_NODELAY, host and origin checks against DNS rebinding, body limits, the API-key/bearer gate,
 //! 404 for unknown paths, and readiness and event streams that end when shutdown begins.
 
+mod access;
 mod events;
 mod guard;
 mod health;
@@ -41,6 +42,8 @@ pub(crate) struct HttpState {
     settings: Arc<HttpSettings>,
     /// Cancelled when shutdown begins: readiness turns 503 and event streams end.
     shutdown: CancellationToken,
+    /// rmcp's MCP sessions, counted by `/metrics`.
+    sessions: Arc<LocalSessionManager>,
 }
 
 pub fn router(service: Service, settings: HttpSettings, shutdown: CancellationToken) -> Router {
@@ -53,15 +56,17 @@ pub fn router(service: Service, settings: HttpSettings, shutdown: CancellationTo
     // Our guard checks Host and Origin for every route; rmcp's own check would only repeat it.
     mcp_config = mcp_config.disable_allowed_hosts().disable_allowed_origins();
     let factory_service = service.clone();
+    let sessions = Arc::new(LocalSessionManager::default());
     let mcp = StreamableHttpService::new(
         move || Ok(McpServer::new(factory_service.clone())),
-        LocalSessionManager::default().into(),
+        sessions.clone(),
         mcp_config,
     );
     let state = HttpState {
         service,
         settings: Arc::new(settings.clone()),
         shutdown,
+        sessions,
     };
     // Credentials, then Host/Origin: only these routes carry data or act.
     let guarded = Router::new()
@@ -88,6 +93,10 @@ pub fn router(service: Service, settings: HttpSettings, shutdown: CancellationTo
         .route("/metrics", get(metrics::metrics))
         .merge(guarded)
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::observe,
+        ))
         .with_state(state)
 }
 

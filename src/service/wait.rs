@@ -81,6 +81,7 @@ impl Service {
             return Ok(first);
         }
         let deadline = tokio::time::Instant::now() + timeout;
+        let _waiting = self.metrics().waiters.enter();
         loop {
             tokio::select! {
                 () = tokio::time::sleep_until(deadline) => return Ok(first),

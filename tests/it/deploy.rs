@@ -829,7 +829,11 @@ fn compose_file_wiring() {
         "the top-level version key is obsolete in Compose v2"
     );
     let services = yaml_keys(&compose, &["services"]);
-    assert_eq!(services, ["postgres", "shared-context-server"]);
+    // prometheus and grafana belong to the `monitoring` profile (tests/it/monitoring.rs).
+    assert_eq!(
+        services,
+        ["postgres", "shared-context-server", "prometheus", "grafana"]
+    );
 
     // PostgreSQL: version 15, checksums, our two files mounted read-only and actually used.
     let pg = ["services", "postgres"];
@@ -918,7 +922,7 @@ fn compose_file_wiring() {
     );
     assert_eq!(
         yaml_list(&compose, &["services", "shared-context-server", "ports"]),
-        ["23456:23456"]
+        ["${SCS_BIND_ADDRESS:-127.0.0.1}:23456:23456"]
     );
     let app_check = compose_healthcheck(&compose, "shared-context-server").join(" ");
     assert!(

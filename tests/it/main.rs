@@ -11,6 +11,8 @@ mod guidance;
 mod idempotency;
 mod limits;
 mod memory;
+mod monitoring;
+mod observability;
 mod outage;
 mod pg_cluster;
 mod plans;

@@ -1,11 +1,18 @@
 //! In-process call metrics: per-tool calls, errors by code, and a latency histogram that gives
-//! both percentiles (for `get_performance_metrics`) and Prometheus buckets.
+//! both percentiles (for `get_performance_metrics`, from fine buckets) and Prometheus buckets
+//! (16 coarse, rounded bounds); HTTP responses by status and live gauges (`live`); process
+//! figures (`process`).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::Serialize;
+
+mod live;
+pub mod process;
+
+pub use live::{HttpResponses, LiveGauge, LiveGuard};
 
 /// Upper bounds in milliseconds, roughly ×1.25 apart from 50 µs to 60 s: fine enough that a
 /// percentile read from the buckets is within 25 % of the true value.
@@ -23,9 +30,19 @@ fn bucket_bounds() -> &'static [f64] {
     })
 }
 
+/// The exported (Prometheus) bucket bounds in seconds: 16 round values from 0.5 ms to 60 s. The
+/// fine buckets' 65 bounds per tool made ~1,600 series with bounds like `0.00009800000000000001`.
+pub const EXPORT_BOUNDS_SECONDS: [f64; 16] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    60.0,
+];
+
 #[derive(Debug, Clone)]
 pub struct Histogram {
     counts: Vec<u64>,
+    /// Counts per exported bucket (the last one is above 60 s), recorded alongside the fine ones
+    /// so the exported counts are exact rather than re-binned.
+    export_counts: [u64; EXPORT_BOUNDS_SECONDS.len() + 1],
     sum_ms: f64,
     total: u64,
 }
@@ -34,6 +51,7 @@ impl Default for Histogram {
     fn default() -> Self {
         Self {
             counts: vec![0; bucket_bounds().len() + 1],
+            export_counts: [0; EXPORT_BOUNDS_SECONDS.len() + 1],
             sum_ms: 0.0,
             total: 0,
         }
@@ -45,6 +63,8 @@ impl Histogram {
         let ms = elapsed.as_secs_f64() * 1000.0;
         let index = bucket_bounds().partition_point(|b| *b < ms);
         self.counts[index] += 1;
+        let seconds = elapsed.as_secs_f64();
+        self.export_counts[EXPORT_BOUNDS_SECONDS.partition_point(|b| *b < seconds)] += 1;
         self.sum_ms += ms;
         self.total += 1;
     }
@@ -69,6 +89,9 @@ impl Histogram {
         for (a, b) in self.counts.iter_mut().zip(&other.counts) {
             *a += b;
         }
+        for (a, b) in self.export_counts.iter_mut().zip(&other.export_counts) {
+            *a += b;
+        }
         self.sum_ms += other.sum_ms;
         self.total += other.total;
     }
@@ -89,13 +112,17 @@ impl Histogram {
         self.sum_ms
     }
 
-    /// `(upper bound in ms, cumulative count)` pairs, for Prometheus.
+    /// `(upper bound in seconds, cumulative count)` for the exported buckets, for Prometheus
+    /// (the `+Inf` bucket is `total()`).
     pub fn cumulative(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
         let mut running = 0;
-        bucket_bounds().iter().zip(&self.counts).map(move |(b, c)| {
-            running += c;
-            (*b, running)
-        })
+        EXPORT_BOUNDS_SECONDS
+            .iter()
+            .zip(&self.export_counts)
+            .map(move |(b, c)| {
+                running += c;
+                (*b, running)
+            })
     }
 }
 
@@ -138,6 +165,12 @@ impl LatencySummary {
 #[derive(Default)]
 pub struct Metrics {
     tools: Mutex<BTreeMap<String, ToolStats>>,
+    /// HTTP responses by status, counted by the access-log layer.
+    pub http_responses: HttpResponses,
+    /// `wait_for_messages` calls blocked right now.
+    pub waiters: LiveGauge,
+    /// Open `GET /sessions/{id}/events` streams.
+    pub event_streams: LiveGauge,
 }
 
 impl Metrics {
@@ -189,6 +222,22 @@ mod tests {
         assert!((99.0..=125.0).contains(&p99), "p99 {p99}");
         assert_eq!(h.total(), 100);
         assert_eq!(h.cumulative().last().unwrap().1, 100);
+        let buckets: Vec<(f64, u64)> = h.cumulative().collect();
+        assert_eq!(buckets.len(), 16);
+        // 1..=100 ms: 1 at ≤ 1 ms, 2 at ≤ 2.5 ms, 5 at ≤ 5 ms, 10, 25, 50, 100 at ≤ 0.1 s.
+        let at = |bound: f64| buckets.iter().find(|(b, _)| *b == bound).unwrap().1;
+        assert_eq!(
+            [
+                at(0.001),
+                at(0.0025),
+                at(0.005),
+                at(0.01),
+                at(0.025),
+                at(0.05),
+                at(0.1)
+            ],
+            [1, 2, 5, 10, 25, 50, 100]
+        );
     }
 
     #[test]
