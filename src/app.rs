@@ -96,6 +96,13 @@ pub async fn run_http(
     );
     // Tests and scripts read this line from stderr to find the port.
     eprintln!("shared-context-server ready: http://{local}/mcp");
+    first_run_notice(
+        config,
+        Some(&crate::client_config::reachable_url(
+            &local.ip().to_string(),
+            local.port(),
+        )),
+    );
     let sweeper_stop = shutdown.child_token();
     let sweeper = service.spawn_memory_sweeper(sweeper_stop.clone());
     let key_sweeper = service.spawn_idempotency_sweeper(sweeper_stop.clone());
@@ -151,20 +158,46 @@ async fn stop_sweeper(stop: CancellationToken, sweeper: Option<tokio::task::Join
     }
 }
 
-/// Start-up facts for the operator, on stderr: database, and on first run the new API key.
+/// Start-up facts for the operator, on stderr: the database.
 pub fn print_banner(config: &Config, connect_time: std::time::Duration) {
     tracing::info!(database = %mask_url(&config.database_url), connect_ms = connect_time.as_millis() as u64, "database ready");
-    if let Some(key_file) = &config.generated_key_file {
-        let url = format!("http://{}:{}/mcp", config.host, config.port);
-        eprintln!(
-            "\nFirst run: generated an API key and saved it to {} (mode 0600).\n  API key: {}\n\
-             Connect a client:\n  claude mcp add --transport http shared-context {url} --header \"X-API-Key: {}\"\n  \
-             or: shared-context-server client-config <claude|cursor|vscode|codex|gemini|generic>\n\
-             The admin key is in {}.\n",
-            key_file.display(),
-            config.keys.agent,
-            config.keys.agent,
-            config.data_dir.join("admin_api_key").display()
-        );
-    }
+}
+
+/// On the run that generated the API key: where it is and how to connect, on stderr. `url` is
+/// the address a local client reaches (`None` over stdio). The key itself is shown only when
+/// stderr is a terminal: in a container or under a service manager stderr is a log that others
+/// read and keep.
+pub fn first_run_notice(config: &Config, url: Option<&str>) {
+    let Some(key_file) = &config.generated_key_file else {
+        return;
+    };
+    use std::io::IsTerminal as _;
+    let on_terminal = std::io::stderr().is_terminal();
+    let key = if on_terminal {
+        format!("  API key: {}\n", config.keys.agent)
+    } else {
+        format!(
+            "  (the key is not printed because stderr is not a terminal: read it from {})\n",
+            key_file.display()
+        )
+    };
+    let connect = match url {
+        Some(url) if on_terminal => format!(
+            "  claude mcp add --transport http shared-context {url} --header \"X-API-Key: {}\"\n",
+            config.keys.agent
+        ),
+        Some(url) => format!(
+            "  claude mcp add --transport http shared-context {url} --header \"X-API-Key: $(cat {})\"\n",
+            key_file.display()
+        ),
+        None => String::new(),
+    };
+    eprintln!(
+        "\nFirst run: generated an API key and saved it to {} (mode 0600).\n{key}\
+         Connect a client:\n{connect}  \
+         or: shared-context-server client-config <claude|cursor|vscode|codex|gemini|generic> [--env-ref]\n\
+         The admin key is in {}.\n",
+        key_file.display(),
+        config.data_dir.join("admin_api_key").display()
+    );
 }

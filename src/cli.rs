@@ -55,12 +55,18 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
-    /// Print the MCP client configuration snippet for a client.
+    /// Print the MCP client configuration for a client on stdout (valid JSON or TOML, or the
+    /// `claude mcp add` command); where to put it goes to stderr. The HTTP form unless
+    /// `--transport stdio` or `--stdio`.
     ClientConfig {
         client: ClientKind,
-        /// Print the stdio (spawned) form instead of the HTTP form.
+        /// Print the stdio (spawned) form: the same as `--transport stdio`.
         #[arg(long)]
         stdio: bool,
+        /// Reference the API key through an environment variable (default SCS_API_KEY) in the
+        /// client's own syntax, instead of pasting the key into a file that may get committed.
+        #[arg(long, value_name = "VAR", num_args = 0..=1, default_missing_value = crate::client_config::DEFAULT_KEY_VAR)]
+        env_ref: Option<String>,
     },
     /// Load-test a running server over streamable HTTP MCP (closed loop, one session per agent).
     #[command(name = "bench")]

@@ -45,27 +45,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(&cli)?;
     telemetry::init(&config.log_level, cli.log_level.is_some(), log_format);
     match cli.command.unwrap_or(Command::Serve) {
-        Command::ClientConfig { client, stdio } => {
-            let url = format!(
-                "http://{}:{}/mcp",
-                if config.host == "0.0.0.0" {
-                    "127.0.0.1"
-                } else {
-                    &config.host
-                },
-                config.port
-            );
-            let binary = std::env::current_exe()
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|_| "shared-context-server".into());
-            let endpoint = client_config::Endpoint {
-                url: &url,
-                api_key: &config.keys.agent,
-                binary: &binary,
-            };
-            println!("{}", client_config::snippet(client, stdio, &endpoint));
-            Ok(())
-        }
+        Command::ClientConfig {
+            client,
+            stdio,
+            env_ref,
+        } => client_config::print(
+            &config,
+            client,
+            stdio || config.transport == Transport::Stdio,
+            env_ref.as_deref(),
+        ),
         Command::Migrate => {
             let store = app::connect_store(&config).await?;
             eprintln!("migrations applied ({})", store.backend());
@@ -88,7 +77,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             app::shutdown_on_signals(shutdown.clone());
             match config.transport {
                 Transport::Http => app::run_http(&config, service, shutdown).await,
-                Transport::Stdio => app::run_stdio(service, shutdown).await,
+                Transport::Stdio => {
+                    app::first_run_notice(&config, None);
+                    app::run_stdio(service, shutdown).await
+                }
             }
         }
     }
