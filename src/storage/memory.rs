@@ -44,11 +44,14 @@ pub struct NewMemory {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// Decoded by column name (`rows::memory_columns!`).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct MemoryRecord {
     pub session_id: Option<String>,
     pub key: String,
+    #[sqlx(json)]
     pub value: Value,
+    #[sqlx(json)]
     pub metadata: Map<String, Value>,
     pub value_size: i64,
     pub created_at: DateTime<Utc>,
@@ -56,8 +59,8 @@ pub struct MemoryRecord {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// A listed entry: everything but the value and metadata.
-#[derive(Debug, Clone, PartialEq)]
+/// A listed entry: everything but the value and metadata (`rows::memory_entry_columns!`).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct MemoryEntry {
     pub session_id: Option<String>,
     pub key: String,

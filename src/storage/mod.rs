@@ -5,6 +5,8 @@ mod idempotency;
 mod memory;
 mod once;
 pub mod postgres;
+mod reads;
+mod rows;
 mod search_sql;
 pub mod sqlite;
 mod visibility;
@@ -30,11 +32,13 @@ pub struct NewSession {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// Decoded by column name (`rows::session_columns!`).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct SessionRecord {
     pub id: String,
     pub purpose: String,
     pub created_by: String,
+    #[sqlx(json)]
     pub metadata: Map<String, Value>,
     pub is_active: bool,
     pub created_at: DateTime<Utc>,
@@ -55,7 +59,8 @@ pub struct NewMessage {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// Decoded by column name (`rows::message_columns!`).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct MessageRecord {
     pub id: i64,
     pub session_id: String,
@@ -64,6 +69,7 @@ pub struct MessageRecord {
     pub content: String,
     pub visibility: Visibility,
     pub message_type: String,
+    #[sqlx(json)]
     pub metadata: Map<String, Value>,
     pub parent_message_id: Option<i64>,
     pub created_at: DateTime<Utc>,
@@ -149,11 +155,13 @@ impl AuditEvent {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// Decoded by column name (`rows::audit_columns!`).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct AuditRecord {
     pub event: String,
     pub actor: String,
     pub session_id: Option<String>,
+    #[sqlx(json)]
     pub details: Value,
     pub created_at: DateTime<Utc>,
 }

@@ -7,7 +7,9 @@
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use sqlx::{Database, Encode, Executor, FromRow, Transaction, Type};
+use sqlx::{Encode, Executor, FromRow, Transaction, Type};
+
+use super::reads::Dialect;
 
 use super::*;
 
@@ -25,14 +27,9 @@ const HELD: &str =
 const RESPOND: &str = "UPDATE idempotency_keys SET response = $3 WHERE agent_id = $1 AND key = $2";
 
 /// The writes that take an idempotency key, on a connection the caller provides (the plain store
-/// methods and the idempotent path share them, so each write has one statement per backend), and
-/// how the backend stores a timestamp.
-pub(crate) trait Writes: Database {
-    /// A timestamp as a bind value of this backend.
-    type Stamp: for<'q> Encode<'q, Self> + Type<Self> + Send;
-
-    fn stamp(at: DateTime<Utc>) -> Self::Stamp;
-
+/// methods and the idempotent path share them, so each write has one statement per backend),
+/// on top of the dialect's timestamps.
+pub(crate) trait Writes: Dialect {
     fn create_session(
         conn: &mut Self::Connection,
         new: &NewSession,

@@ -125,12 +125,9 @@ async fn write_batch(
 ) {
     let messages: Vec<&NewMessage> = batch.iter().map(|p| &p.message).collect();
     let result = match guard.acquire(&pool).await {
-        Ok(mut conn) => {
-            let written = writes::add_messages(&mut conn, &messages).await;
-            if written.is_ok() {
-                conn.release();
-            }
-            written
+        Ok(conn) => {
+            conn.run(async |c| writes::add_messages(c, &messages).await)
+                .await
         }
         Err(err) => Err(err),
     };

@@ -108,10 +108,13 @@ fn down() -> StoreError {
 }
 
 impl PgStore {
-    /// A pooled connection, or `Unavailable` at once while the database is down. Call
-    /// `release()` on it once its statements completed (see `pool.rs`).
-    pub(super) async fn conn(&self) -> StoreResult<PooledConn> {
-        self.guard.acquire(&self.pool).await
+    /// Runs `work` on a pooled connection (`Unavailable` at once while the database is down). The
+    /// connection goes back without a round trip when `work` succeeds (see `pool.rs`).
+    pub(super) async fn with_conn<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut PgConnection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        self.guard.acquire(&self.pool).await?.run(work).await
     }
 }
 

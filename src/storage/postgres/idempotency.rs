@@ -22,9 +22,12 @@ impl IdempotencyStore for PgStore {
         write: IdempotentWrite<'_>,
         respond: &Respond<'_>,
     ) -> StoreResult<OnceOutcome> {
-        let mut conn = self.conn().await?;
-        let tx = sqlx::Connection::begin(&mut *conn).await?;
-        let outcome = once::write_once(tx, claim, write, respond).await?;
+        let outcome = self
+            .with_conn(async |conn| {
+                let tx = sqlx::Connection::begin(conn).await?;
+                once::write_once(tx, claim, write, respond).await
+            })
+            .await?;
         // Other processes hear of a message only once it is committed (a response was stored).
         if let OnceOutcome::Fresh {
             result: WriteResult::Message(InsertOutcome::Inserted(record)),
@@ -41,18 +44,19 @@ impl IdempotencyStore for PgStore {
         now: DateTime<Utc>,
         batch: u32,
     ) -> StoreResult<u64> {
-        let mut conn = self.conn().await?;
         // SKIP LOCKED: several servers sweep without waiting on each other or on a claim.
-        let done = sqlx::query(
-            "DELETE FROM idempotency_keys WHERE (agent_id, key) IN (SELECT agent_id, key FROM idempotency_keys \
-               WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
-             AND expires_at <= $1",
-        )
-        .bind(now)
-        .bind(i64::from(batch))
-        .execute(&mut *conn)
-        .await?;
-        conn.release();
-        Ok(done.rows_affected())
+        self.with_conn(async |conn| {
+            let done = sqlx::query(
+                "DELETE FROM idempotency_keys WHERE (agent_id, key) IN (SELECT agent_id, key FROM idempotency_keys \
+                   WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
+                 AND expires_at <= $1",
+            )
+            .bind(now)
+            .bind(i64::from(batch))
+            .execute(conn)
+            .await?;
+            Ok(done.rows_affected())
+        })
+        .await
     }
 }

@@ -5,9 +5,8 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::types::Json;
 use sqlx::{ConnectOptions as _, Connection as _};
 
 mod combine;
@@ -16,7 +15,9 @@ mod idempotency;
 mod memory;
 mod messages;
 mod pool;
-pub use messages::{COUNT_MESSAGES, COUNT_SESSION_MESSAGES, LIST_ACTIVE_SESSIONS, READ_MESSAGES};
+/// The statements the plan tests check.
+pub use crate::storage::reads::COUNT_MESSAGES;
+pub use messages::{COUNT_SESSION_MESSAGES, LIST_ACTIVE_SESSIONS, READ_MESSAGES};
 mod search;
 pub use search::{BY_SENDER, IN_RANGE};
 mod tokens;
@@ -24,9 +25,9 @@ mod transfer;
 mod watch;
 mod writes;
 
-use super::visibility::message_read_where;
+use super::reads::{Dialect, Reads};
 use super::*;
-use crate::domain::{SessionId, Visibility};
+use crate::domain::SessionId;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -47,38 +48,6 @@ pub struct PgStore {
     publisher: watch::Publisher,
     combiner: combine::Combiner,
 }
-
-type SessionRow = (
-    i64,
-    String,
-    String,
-    String,
-    Json<Map<String, Value>>,
-    bool,
-    DateTime<Utc>,
-    DateTime<Utc>,
-);
-type MessageRow = (
-    i64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Json<Map<String, Value>>,
-    Option<i64>,
-    DateTime<Utc>,
-);
-type TokenRow = (
-    String,
-    String,
-    String,
-    String,
-    DateTime<Utc>,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-);
 
 impl PgStore {
     pub async fn connect(url: &str, options: &ConnectOptions) -> anyhow::Result<Self> {
@@ -146,57 +115,11 @@ impl PgStore {
     }
 }
 
-fn session(row: SessionRow) -> SessionRecord {
-    let (seq, id, purpose, created_by, Json(metadata), is_active, created_at, updated_at) = row;
-    SessionRecord {
-        id,
-        purpose,
-        created_by,
-        metadata,
-        is_active,
-        created_at,
-        updated_at,
-        seq,
-    }
-}
+impl Dialect for sqlx::Postgres {
+    type Stamp = DateTime<Utc>;
 
-fn message(row: MessageRow) -> StoreResult<MessageRecord> {
-    let (
-        id,
-        session_id,
-        sender,
-        sender_type,
-        content,
-        visibility,
-        message_type,
-        Json(metadata),
-        parent,
-        created_at,
-    ) = row;
-    Ok(MessageRecord {
-        id,
-        session_id,
-        sender,
-        sender_type,
-        content,
-        visibility: Visibility::parse(&visibility).map_err(|e| StoreError::Internal(e.message))?,
-        message_type,
-        metadata,
-        parent_message_id: parent,
-        created_at,
-    })
-}
-
-fn token(row: TokenRow) -> TokenRecord {
-    let (token_hash, agent_id, agent_type, permissions, issued_at, expires_at, revoked_at) = row;
-    TokenRecord {
-        token_hash,
-        agent_id,
-        agent_type,
-        permissions: parse_permissions(&permissions),
-        issued_at,
-        expires_at,
-        revoked_at,
+    fn stamp(at: DateTime<Utc>) -> DateTime<Utc> {
+        at
     }
 }
 
@@ -227,18 +150,21 @@ impl CoreStore for PgStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        let mut conn = self.conn().await?;
-        sqlx::query("SELECT 1").execute(&mut *conn).await?;
-        conn.release();
-        Ok(())
+        self.with_conn(async |conn| {
+            sqlx::query("SELECT 1").execute(conn).await?;
+            Ok(())
+        })
+        .await
     }
 
     async fn server_version(&self) -> StoreResult<String> {
-        let mut conn = self.conn().await?;
-        let (v,): (String,) = sqlx::query_as("SHOW server_version")
-            .fetch_one(&mut *conn)
+        let (v,): (String,) = self
+            .with_conn(async |conn| {
+                Ok(sqlx::query_as("SHOW server_version")
+                    .fetch_one(conn)
+                    .await?)
+            })
             .await?;
-        conn.release();
         Ok(format!("PostgreSQL {v}"))
     }
 
@@ -257,33 +183,37 @@ impl CoreStore for PgStore {
     }
 
     async fn announce_revocation(&self, token_hash: &str) -> StoreResult<()> {
-        let mut conn = self.conn().await?;
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(watch::REVOCATIONS_CHANNEL)
-            .bind(token_hash)
-            .execute(&mut *conn)
-            .await?;
-        conn.release();
-        Ok(())
+        self.with_conn(async |conn| {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(watch::REVOCATIONS_CHANNEL)
+                .bind(token_hash)
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     async fn db_stats(&self) -> StoreResult<Value> {
-        let mut conn = self.conn().await?;
-        let (connections, size, database): (i64, i64, String) = sqlx::query_as(
-            "SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()), \
-             pg_database_size(current_database()), current_database()",
-        )
-        .fetch_one(&mut *conn)
-        .await?;
-        let tables: Vec<(String, i64, i64)> = sqlx::query_as(
-            "SELECT c.relname::text, pg_total_relation_size(c.oid), GREATEST(c.reltuples, 0)::bigint \
-             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE n.nspname = 'shared_context' AND c.relkind = 'r' \
-             ORDER BY pg_total_relation_size(c.oid) DESC LIMIT 5",
-        )
-        .fetch_all(&mut *conn)
-        .await?;
-        conn.release();
+        let ((connections, size, database), tables) = self
+            .with_conn(async |conn| {
+                let totals: (i64, i64, String) = sqlx::query_as(
+                    "SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()), \
+                     pg_database_size(current_database()), current_database()",
+                )
+                .fetch_one(&mut *conn)
+                .await?;
+                let tables: Vec<(String, i64, i64)> = sqlx::query_as(
+                    "SELECT c.relname::text, pg_total_relation_size(c.oid), GREATEST(c.reltuples, 0)::bigint \
+                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE n.nspname = 'shared_context' AND c.relkind = 'r' \
+                     ORDER BY pg_total_relation_size(c.oid) DESC LIMIT 5",
+                )
+                .fetch_all(&mut *conn)
+                .await?;
+                Ok((totals, tables))
+            })
+            .await?;
         Ok(serde_json::json!({
             "database": database,
             "connections": connections,

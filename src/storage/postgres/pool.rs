@@ -3,11 +3,11 @@
 //!
 //! sqlx's pool pings every connection on its way back (a Sync and its ReadyForQuery), whatever
 //! the connection just did. Under the mixed benchmark that ping was about 12 % of all the CPU
-//! spent per call, server and database together. Here the code that used a connection says so
-//! with [`PooledConn::release`] once its statements completed. A connection returned without it
-//! (dropped mid-call, after an error, or by code off the hot path) or with a rollback still queued
-//! is pinged first, in the background (which also sends what sqlx queued and drains any answer
-//! still on the way), and closed if the ping fails.
+//! spent per call, server and database together. Here every use of a connection goes through
+//! [`PooledConn::run`], which gives it back without a ping once its work succeeded. A connection
+//! whose work failed or was dropped mid-call, or with a rollback still queued, is pinged first, in
+//! the background (which also sends what sqlx queued and drains any answer still on the way), and
+//! closed if the ping fails.
 //!
 //! Limits: at most `max` connections are open (idle, in use or being opened); a caller waits for
 //! one at most `acquire_timeout` (FIFO), then gets `PoolTimedOut`. A background task closes
@@ -261,8 +261,8 @@ async fn maintain(shared: Weak<Shared>) {
     }
 }
 
-/// A connection out of the pool. Call [`PooledConn::release`] when its work completed; a
-/// connection dropped without it is pinged before anyone else gets it.
+/// A connection out of the pool, used through [`PooledConn::run`]: back to the pool without a
+/// round trip when the work succeeded, pinged before anyone else gets it otherwise.
 pub(super) struct PooledConn {
     live: Option<Live>,
     permit: Option<OwnedSemaphorePermit>,
@@ -270,9 +270,21 @@ pub(super) struct PooledConn {
 }
 
 impl PooledConn {
+    /// Runs `work` on the connection, then gives the connection back: without a round trip when
+    /// `work` succeeded (its statements completed), through the background ping when it failed,
+    /// or when its future is dropped part-way.
+    pub(super) async fn run<T, E>(
+        mut self,
+        work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let out = work(&mut self).await?;
+        self.release();
+        Ok(out)
+    }
+
     /// Back to the pool without a round trip: the caller's statements completed, so nothing is
     /// pending on this connection (a rollback sqlx queued would still be flushed by a ping).
-    pub(super) fn release(mut self) {
+    fn release(mut self) {
         self.clean = !self.should_flush();
     }
 }

@@ -5,15 +5,14 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{MessageRow, PgStore, message};
+use super::PgStore;
 use crate::domain::search::{CandidateTier, TextMatch};
-use crate::domain::{Reader, SessionId, Visibility};
+use crate::domain::{Reader, SessionId};
+use crate::storage::reads::Reads;
+use crate::storage::rows::{MESSAGE_COLUMNS as COLUMNS, message_columns};
 use crate::storage::search_sql::{condition, like_pattern};
 use crate::storage::visibility::message_read_where;
 use crate::storage::{MessageRecord, SearchFilter, SearchStore, StoreResult};
-
-const COLUMNS: &str = "m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, \
-     m.metadata, m.parent_message_id, m.created_at";
 
 /// The read filter (`$1..$6`) plus the optional sender (`$7`) every search statement starts with.
 const FILTER: &str = concat!(
@@ -34,12 +33,18 @@ fn ilike_condition(m: &TextMatch, in_metadata: bool, params: &[&str], first: usi
 
 /// `search_by_sender` through `read_messages_by_sender` (migration 0007: an ordered index scan
 /// whatever the statistics). Binds: reader $1-$3, session $4, sender $5, limit $6.
-pub const BY_SENDER: &str = "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, \
-     m.metadata, m.parent_message_id, m.created_at FROM read_messages_by_sender($1, $2, $3, $4, $5, $6) m";
+pub const BY_SENDER: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM read_messages_by_sender($1, $2, $3, $4, $5, $6) m"
+);
 /// `search_by_timerange` through `read_messages_in_range` (migration 0007). Binds: reader $1-$3,
 /// session $4, start $5, end $6, limit $7.
-pub const IN_RANGE: &str = "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, \
-     m.metadata, m.parent_message_id, m.created_at FROM read_messages_in_range($1, $2, $3, $4, $5, $6, $7) m";
+pub const IN_RANGE: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM read_messages_in_range($1, $2, $3, $4, $5, $6, $7) m"
+);
 
 /// How many of the session's newest messages the first, cheap pass of a tier reads.
 const RECENT_WINDOW: i64 = 2_000;
@@ -87,16 +92,14 @@ impl SearchStore for PgStore {
             .map(|p| format!("SELECT * FROM {p}"))
             .collect::<Vec<_>>()
             .join(" UNION ALL ");
-        let (kind, id, ty) = filter.reader.sql_params();
-        let mut q = sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(sql))
-            .persistent(false)
-            .bind(kind)
-            .bind(id.to_owned())
-            .bind(ty.to_owned())
-            .bind(filter.session_id.as_str().to_owned())
-            .bind(filter.only.map(Visibility::as_str))
-            .bind(0i64)
-            .bind(filter.sender.map(str::to_owned));
+        let mut q = Reads::with_read_binds(
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).persistent(false),
+            filter.session_id,
+            filter.reader,
+            filter.only,
+            0,
+        )
+        .bind(filter.sender.map(str::to_owned));
         // Placeholders run tier by tier: that tier's patterns, then its limit.
         let mut taken = 0;
         for (end, limit) in limits {
@@ -108,14 +111,11 @@ impl SearchStore for PgStore {
         }
         // Taken only now: tier_in_recent_window above takes its own, and holding one while
         // waiting for another can starve a full pool.
-        let mut conn = self.conn().await?;
-        let rows = q.fetch_all(&mut *conn).await?;
-        conn.release();
+        let rows: Vec<MessageRecord> = self
+            .with_conn(async |conn| Ok(q.fetch_all(conn).await?))
+            .await?;
         let mut seen = std::collections::HashSet::with_capacity(rows.len());
-        rows.into_iter()
-            .filter(|row| seen.insert(row.0))
-            .map(message)
-            .collect()
+        Ok(rows.into_iter().filter(|m| seen.insert(m.id)).collect())
     }
 
     async fn messages_by_sender(
@@ -125,19 +125,11 @@ impl SearchStore for PgStore {
         sender: &str,
         limit: u32,
     ) -> StoreResult<Vec<MessageRecord>> {
-        let mut conn = self.conn().await?;
-        let (kind, id, ty) = reader.sql_params();
-        let rows: Vec<MessageRow> = sqlx::query_as(BY_SENDER)
-            .bind(kind)
-            .bind(id)
-            .bind(ty)
-            .bind(session_id.as_str())
-            .bind(sender)
-            .bind(i64::from(limit))
-            .fetch_all(&mut *conn)
-            .await?;
-        conn.release();
-        rows.into_iter().map(message).collect()
+        let read = Reads::with_reader_binds(sqlx::query_as(BY_SENDER), session_id, reader)
+            .bind(sender.to_owned())
+            .bind(i64::from(limit));
+        self.with_conn(async |conn| Ok(read.fetch_all(conn).await?))
+            .await
     }
 
     async fn messages_in_range(
@@ -148,20 +140,12 @@ impl SearchStore for PgStore {
         end: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<MessageRecord>> {
-        let mut conn = self.conn().await?;
-        let (kind, id, ty) = reader.sql_params();
-        let rows: Vec<MessageRow> = sqlx::query_as(IN_RANGE)
-            .bind(kind)
-            .bind(id)
-            .bind(ty)
-            .bind(session_id.as_str())
+        let read = Reads::with_reader_binds(sqlx::query_as(IN_RANGE), session_id, reader)
             .bind(start)
             .bind(end)
-            .bind(i64::from(limit))
-            .fetch_all(&mut *conn)
-            .await?;
-        conn.release();
-        rows.into_iter().map(message).collect()
+            .bind(i64::from(limit));
+        self.with_conn(async |conn| Ok(read.fetch_all(conn).await?))
+            .await
     }
 }
 
@@ -173,33 +157,30 @@ impl PgStore {
         in_metadata: bool,
         tier: &CandidateTier,
     ) -> StoreResult<Vec<MessageRecord>> {
-        let mut conn = self.conn().await?;
         let subs = tier.matches.substrings();
         let cond = ilike_condition(&tier.matches, in_metadata, &subs, 10);
         let sql = format!(
             "SELECT {COLUMNS} FROM read_messages($1, $2, $3, $4, $5, $6, $8, 0, TRUE) m \
              WHERE ($7::text IS NULL OR m.sender = $7) AND {cond} ORDER BY m.id DESC LIMIT $9"
         );
-        let (kind, id, ty) = filter.reader.sql_params();
         // The window is `read_messages` newest first (an ordered index scan stopped by the limit,
         // whatever the statistics); the sender and the formula filter it. Prepared and cached
         // per connection (one statement per formula shape): planning cost more than running.
-        let mut q = sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(sql))
-            .bind(kind)
-            .bind(id.to_owned())
-            .bind(ty.to_owned())
-            .bind(filter.session_id.as_str().to_owned())
-            .bind(filter.only.map(Visibility::as_str))
-            .bind(0i64)
-            .bind(filter.sender.map(str::to_owned))
-            .bind(RECENT_WINDOW)
-            .bind(i64::from(tier.limit));
+        let mut q = Reads::with_read_binds(
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)),
+            filter.session_id,
+            filter.reader,
+            filter.only,
+            0,
+        )
+        .bind(filter.sender.map(str::to_owned))
+        .bind(RECENT_WINDOW)
+        .bind(i64::from(tier.limit));
         for text in &subs {
             q = q.bind(like_pattern(text));
         }
-        let rows = q.fetch_all(&mut *conn).await?;
-        conn.release();
-        rows.into_iter().map(message).collect()
+        self.with_conn(async |conn| Ok(q.fetch_all(conn).await?))
+            .await
     }
 }
 

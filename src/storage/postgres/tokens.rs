@@ -2,7 +2,6 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use sqlx::types::Json;
 
 use super::*;
@@ -11,47 +10,41 @@ use crate::storage::TokenStore;
 #[async_trait]
 impl TokenStore for PgStore {
     async fn insert_token(&self, t: &TokenRecord) -> StoreResult<()> {
-        let mut conn = self.conn().await?;
-        sqlx::query(
-            "INSERT INTO agent_tokens (token_hash, agent_id, agent_type, permissions, issued_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&t.token_hash)
-        .bind(&t.agent_id)
-        .bind(&t.agent_type)
-        .bind(t.permissions.join(","))
-        .bind(t.issued_at)
-        .bind(t.expires_at)
-        .execute(&mut *conn)
-        .await?;
-        conn.release();
-        Ok(())
+        self.with_conn(async |conn| {
+            sqlx::query(
+                "INSERT INTO agent_tokens (token_hash, agent_id, agent_type, permissions, issued_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&t.token_hash)
+            .bind(&t.agent_id)
+            .bind(&t.agent_type)
+            .bind(t.permissions.join(","))
+            .bind(t.issued_at)
+            .bind(t.expires_at)
+            .execute(conn)
+            .await?;
+            Ok(())
+        })
+        .await
     }
 
     async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenRecord>> {
-        let mut conn = self.conn().await?;
-        let row: Option<TokenRow> = sqlx::query_as(
-            "SELECT token_hash, agent_id, agent_type, permissions, issued_at, expires_at, revoked_at \
-             FROM agent_tokens WHERE token_hash = $1",
-        )
-        .bind(token_hash)
-        .fetch_optional(&mut *conn)
-        .await?;
-        conn.release();
-        Ok(row.map(token))
+        self.with_conn(async |conn| Reads::token(conn, token_hash).await)
+            .await
     }
 
     async fn revoke_token(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<bool> {
-        let mut conn = self.conn().await?;
-        let done = sqlx::query(
-            "UPDATE agent_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
-        )
-        .bind(token_hash)
-        .bind(at)
-        .execute(&mut *conn)
-        .await?;
-        conn.release();
-        Ok(done.rows_affected() == 1)
+        self.with_conn(async |conn| {
+            let done = sqlx::query(
+                "UPDATE agent_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
+            )
+            .bind(token_hash)
+            .bind(at)
+            .execute(conn)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        })
+        .await
     }
 
     async fn rotate_token(
@@ -60,60 +53,45 @@ impl TokenStore for PgStore {
         new: &TokenRecord,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let mut conn = self.conn().await?;
-        let row: Option<(String,)> = sqlx::query_as(
-            "WITH old AS (UPDATE agent_tokens SET revoked_at = $7 \
-               WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $7 RETURNING token_hash) \
-             INSERT INTO agent_tokens (token_hash, agent_id, agent_type, permissions, issued_at, expires_at) \
-             SELECT $2, $3, $4, $5, $6, $8 FROM old RETURNING token_hash",
-        )
-        .bind(old_hash)
-        .bind(&new.token_hash)
-        .bind(&new.agent_id)
-        .bind(&new.agent_type)
-        .bind(new.permissions.join(","))
-        .bind(new.issued_at)
-        .bind(at)
-        .bind(new.expires_at)
-        .fetch_optional(&mut *conn)
-        .await?;
-        conn.release();
-        Ok(row.is_some())
+        self.with_conn(async |conn| {
+            let row: Option<(String,)> = sqlx::query_as(
+                "WITH old AS (UPDATE agent_tokens SET revoked_at = $7 \
+                   WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $7 RETURNING token_hash) \
+                 INSERT INTO agent_tokens (token_hash, agent_id, agent_type, permissions, issued_at, expires_at) \
+                 SELECT $2, $3, $4, $5, $6, $8 FROM old RETURNING token_hash",
+            )
+            .bind(old_hash)
+            .bind(&new.token_hash)
+            .bind(&new.agent_id)
+            .bind(&new.agent_type)
+            .bind(new.permissions.join(","))
+            .bind(new.issued_at)
+            .bind(at)
+            .bind(new.expires_at)
+            .fetch_optional(conn)
+            .await?;
+            Ok(row.is_some())
+        })
+        .await
     }
 
     async fn audit(&self, e: &AuditEvent) -> StoreResult<()> {
-        let mut conn = self.conn().await?;
-        sqlx::query("INSERT INTO audit_log (created_at, event, actor, session_id, details) VALUES ($1, $2, $3, $4, $5)")
-            .bind(e.at)
-            .bind(e.event)
-            .bind(&e.actor)
-            .bind(&e.session_id)
-            .bind(Json(&e.details))
-            .execute(&mut *conn)
-            .await?;
-        conn.release();
-        Ok(())
+        self.with_conn(async |conn| {
+            sqlx::query("INSERT INTO audit_log (created_at, event, actor, session_id, details) VALUES ($1, $2, $3, $4, $5)")
+                .bind(e.at)
+                .bind(e.event)
+                .bind(&e.actor)
+                .bind(&e.session_id)
+                .bind(Json(&e.details))
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     async fn recent_audit(&self, limit: u32) -> StoreResult<Vec<AuditRecord>> {
-        let mut conn = self.conn().await?;
-        let rows: Vec<(String, String, Option<String>, Json<Value>, DateTime<Utc>)> =
-            sqlx::query_as("SELECT event, actor, session_id, details, created_at FROM audit_log ORDER BY id DESC LIMIT $1")
-                .bind(i64::from(limit))
-                .fetch_all(&mut *conn)
-                .await?;
-        conn.release();
-        Ok(rows
-            .into_iter()
-            .map(
-                |(event, actor, session_id, Json(details), created_at)| AuditRecord {
-                    event,
-                    actor,
-                    session_id,
-                    details,
-                    created_at,
-                },
-            )
-            .collect())
+        self.with_conn(async |conn| Reads::recent_audit(conn, limit).await)
+            .await
     }
 }

@@ -83,7 +83,7 @@ fn after_id(after: Option<&DumpKey>) -> i64 {
 impl TransferStore for PgStore {
     async fn begin_export(&self) -> StoreResult<Box<dyn ExportTx>> {
         // Fail fast while the database is down, like every other call.
-        self.conn().await?.release();
+        self.with_conn(async |_| Ok(())).await?;
         let mut tx = self
             .aux_pool()
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -97,7 +97,7 @@ impl TransferStore for PgStore {
     }
 
     async fn begin_import(&self) -> StoreResult<Box<dyn ImportTx>> {
-        self.conn().await?.release();
+        self.with_conn(async |_| Ok(())).await?;
         let mut tx = self.aux_pool().begin().await?;
         for setting in [
             "SET LOCAL idle_in_transaction_session_timeout = 0",

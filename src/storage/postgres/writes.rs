@@ -6,9 +6,10 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres};
 
-use super::{SessionRow, session};
 use crate::domain::SessionId;
 use crate::storage::once::Writes;
+use crate::storage::reads::Reads;
+use crate::storage::rows::session_columns;
 use crate::storage::{
     InsertOutcome, MemoryAddress, MemoryRecord, MessageRecord, NewMemory, NewMessage, NewSession,
     SessionRecord, SetMemoryOutcome, StoreError, StoreResult,
@@ -60,32 +61,27 @@ pub(super) const MEMORY_UPSERT: &str = "WITH up AS (INSERT INTO agent_memory \
      SELECT created_at FROM up";
 
 impl Writes for Postgres {
-    type Stamp = DateTime<Utc>;
-
-    fn stamp(at: DateTime<Utc>) -> DateTime<Utc> {
-        at
-    }
-
     async fn create_session(
         conn: &mut PgConnection,
         new: &NewSession,
     ) -> StoreResult<SessionRecord> {
-        let row: SessionRow = sqlx::query_as(
+        Ok(sqlx::query_as(concat!(
             "WITH s AS (INSERT INTO sessions (id, purpose, created_by, metadata, is_active, created_at, updated_at) \
-               VALUES ($1, $2, $3, $4, TRUE, $5, $5) \
-               RETURNING seq, id, purpose, created_by, metadata, is_active, created_at, updated_at), \
-             a AS (INSERT INTO audit_log (created_at, event, actor, session_id, details) \
+               VALUES ($1, $2, $3, $4, TRUE, $5, $5) RETURNING ",
+            session_columns!(),
+            "), a AS (INSERT INTO audit_log (created_at, event, actor, session_id, details) \
                SELECT $5, 'session_created', $3, s.id, jsonb_build_object('purpose_chars', char_length(s.purpose)) FROM s) \
-             SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at FROM s",
-        )
+             SELECT ",
+            session_columns!(),
+            " FROM s"
+        ))
         .bind(new.id.as_str())
         .bind(&new.purpose)
         .bind(&new.created_by)
         .bind(Json(&new.metadata))
         .bind(new.at)
         .fetch_one(&mut *conn)
-        .await?;
-        Ok(session(row))
+        .await?)
     }
 
     async fn add_message(conn: &mut PgConnection, new: &NewMessage) -> StoreResult<InsertOutcome> {
@@ -114,29 +110,26 @@ impl Writes for Postgres {
         actor: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<SessionRecord>> {
-        let closed: Option<SessionRow> = sqlx::query_as(
+        let closed: Option<SessionRecord> = sqlx::query_as(concat!(
             "WITH c AS (UPDATE sessions SET is_active = FALSE, updated_at = $2 WHERE id = $1 AND is_active \
-               RETURNING seq, id, purpose, created_by, metadata, is_active, created_at, updated_at), \
-             a AS (INSERT INTO audit_log (created_at, event, actor, session_id, details) \
+               RETURNING ",
+            session_columns!(),
+            "), a AS (INSERT INTO audit_log (created_at, event, actor, session_id, details) \
                SELECT $2, 'session_closed', $3, c.id, '{}'::jsonb FROM c) \
-             SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at FROM c",
-        )
+             SELECT ",
+            session_columns!(),
+            " FROM c"
+        ))
         .bind(id.as_str())
         .bind(at)
         .bind(actor)
         .fetch_optional(&mut *conn)
         .await?;
-        if let Some(row) = closed {
-            return Ok(Some(session(row)));
+        if closed.is_some() {
+            return Ok(closed);
         }
         // Already closed (nothing to do) or missing.
-        let row: Option<SessionRow> = sqlx::query_as(
-            "SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at FROM sessions WHERE id = $1",
-        )
-        .bind(id.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-        Ok(row.map(session))
+        Reads::session(&mut *conn, id).await
     }
 
     async fn set_memory(conn: &mut PgConnection, new: &NewMemory) -> StoreResult<SetMemoryOutcome> {

@@ -22,9 +22,9 @@ mod transfer;
 mod watch;
 mod writes;
 
-use super::visibility::message_read_where;
+use super::reads::{Dialect, Reads};
 use super::*;
-use crate::domain::{SessionId, Visibility};
+use crate::domain::SessionId;
 use crate::util::rfc3339;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -35,29 +35,6 @@ pub struct SqliteStore {
     /// For the change watcher's own connection; `None` for in-memory databases (one process).
     watch_options: Option<SqliteConnectOptions>,
 }
-
-type SessionRow = (i64, String, String, String, String, i64, String, String);
-type MessageRow = (
-    i64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<i64>,
-    String,
-);
-type TokenRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-);
 
 impl SqliteStore {
     pub async fn connect(url: &str, options: &ConnectOptions) -> anyhow::Result<Self> {
@@ -112,60 +89,6 @@ fn json_map(raw: &str) -> StoreResult<Map<String, Value>> {
         .map_err(|e| StoreError::Internal(format!("bad JSON in database: {e}")))
 }
 
-fn session(row: SessionRow) -> StoreResult<SessionRecord> {
-    let (seq, id, purpose, created_by, metadata, is_active, created_at, updated_at) = row;
-    Ok(SessionRecord {
-        id,
-        purpose,
-        created_by,
-        metadata: json_map(&metadata)?,
-        is_active: is_active != 0,
-        created_at: ts(&created_at)?,
-        updated_at: ts(&updated_at)?,
-        seq,
-    })
-}
-
-fn message(row: MessageRow) -> StoreResult<MessageRecord> {
-    let (
-        id,
-        session_id,
-        sender,
-        sender_type,
-        content,
-        visibility,
-        message_type,
-        metadata,
-        parent,
-        created_at,
-    ) = row;
-    Ok(MessageRecord {
-        id,
-        session_id,
-        sender,
-        sender_type,
-        content,
-        visibility: Visibility::parse(&visibility).map_err(|e| StoreError::Internal(e.message))?,
-        message_type,
-        metadata: json_map(&metadata)?,
-        parent_message_id: parent,
-        created_at: ts(&created_at)?,
-    })
-}
-
-fn token(row: TokenRow) -> StoreResult<TokenRecord> {
-    let (token_hash, agent_id, agent_type, permissions, issued_at, expires_at, revoked_at) = row;
-    Ok(TokenRecord {
-        token_hash,
-        agent_id,
-        agent_type,
-        permissions: parse_permissions(&permissions),
-        issued_at: ts(&issued_at)?,
-        expires_at: ts(&expires_at)?,
-        revoked_at: revoked_at.as_deref().map(ts).transpose()?,
-    })
-}
-
 async fn insert_audit<'c, E: sqlx::SqliteExecutor<'c>>(exec: E, e: &AuditEvent) -> StoreResult<()> {
     sqlx::query("INSERT INTO audit_log (created_at, event, actor, session_id, details) VALUES ($1, $2, $3, $4, $5)")
         .bind(rfc3339(e.at))
@@ -178,17 +101,26 @@ async fn insert_audit<'c, E: sqlx::SqliteExecutor<'c>>(exec: E, e: &AuditEvent) 
     Ok(())
 }
 
-fn bind_read<'q>(
-    q: sqlx::query::QueryAs<'q, sqlx::Sqlite, MessageRow, sqlx::sqlite::SqliteArguments>,
-    query: &'q MessageQuery<'_>,
-) -> sqlx::query::QueryAs<'q, sqlx::Sqlite, MessageRow, sqlx::sqlite::SqliteArguments> {
-    let (kind, id, ty) = query.reader.sql_params();
-    q.bind(kind)
-        .bind(id.to_owned())
-        .bind(ty.to_owned())
-        .bind(query.session_id.as_str().to_owned())
-        .bind(query.only.map(Visibility::as_str))
-        .bind(query.after_id)
+impl SqliteStore {
+    /// Runs `work` in a `BEGIN IMMEDIATE` transaction on the writer (writers queue there, so none
+    /// fails with SQLITE_BUSY), committed when `work` succeeds and rolled back otherwise.
+    async fn in_write_tx<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut sqlx::SqliteConnection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let out = work(&mut tx).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+}
+
+impl Dialect for sqlx::Sqlite {
+    type Stamp = String;
+
+    fn stamp(at: DateTime<Utc>) -> String {
+        rfc3339(at)
+    }
 }
 
 #[async_trait]

@@ -5,16 +5,15 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{MessageRow, SqliteStore, message};
+use super::SqliteStore;
 use crate::domain::search::{CandidateTier, TextMatch};
-use crate::domain::{Reader, SessionId, Visibility};
+use crate::domain::{Reader, SessionId};
+use crate::storage::reads::Reads;
+use crate::storage::rows::{MESSAGE_COLUMNS as COLUMNS, message_columns};
 use crate::storage::search_sql::{condition, like_pattern};
 use crate::storage::visibility::message_read_where;
 use crate::storage::{MessageRecord, SearchFilter, SearchStore, StoreResult};
 use crate::util::rfc3339;
-
-const COLUMNS: &str = "m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, \
-     m.metadata, m.parent_message_id, m.created_at";
 
 /// The read filter (`$1..$6`) plus the optional sender (`$7`) every search statement starts with.
 const FILTER: &str = concat!(message_read_where!(), "AND ($7 IS NULL OR m.sender = $7) ");
@@ -96,8 +95,9 @@ fn tier_sql(tier: &CandidateTier, in_metadata: bool, next: usize) -> TierSql {
 /// `search_by_sender`, with the (session_id, sender, id) index pinned: newest first, stopped by the
 /// limit. Binds: the read's $1..$6, sender $7, limit $8.
 pub const BY_SENDER: &str = concat!(
-    "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, \
-     m.metadata, m.parent_message_id, m.created_at FROM messages m INDEXED BY messages_session_sender_idx",
+    "SELECT ",
+    message_columns!(),
+    " FROM messages m INDEXED BY messages_session_sender_idx",
     message_read_where!(),
     "AND m.sender = $7 ORDER BY m.id DESC LIMIT $8"
 );
@@ -105,8 +105,9 @@ pub const BY_SENDER: &str = concat!(
 /// `search_by_timerange`, with the (session_id, created_at, id) index pinned. Binds: the read's
 /// $1..$6, start $7, end $8, limit $9.
 pub const IN_RANGE: &str = concat!(
-    "SELECT m.id, m.session_id, m.sender, m.sender_type, m.content, m.visibility, m.message_type, \
-     m.metadata, m.parent_message_id, m.created_at FROM messages m INDEXED BY messages_session_created_idx",
+    "SELECT ",
+    message_columns!(),
+    " FROM messages m INDEXED BY messages_session_created_idx",
     message_read_where!(),
     "AND m.created_at >= $7 AND m.created_at <= $8 ORDER BY m.created_at ASC, m.id ASC LIMIT $9"
 );
@@ -132,27 +133,23 @@ impl SearchStore for SqliteStore {
             args.extend(t.args);
         }
         let sql = parts.join(" UNION ALL ");
-        let (kind, id, ty) = filter.reader.sql_params();
-        let mut q = sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(sql))
-            .bind(kind)
-            .bind(id.to_owned())
-            .bind(ty.to_owned())
-            .bind(filter.session_id.as_str().to_owned())
-            .bind(filter.only.map(Visibility::as_str))
-            .bind(0i64)
-            .bind(filter.sender.map(str::to_owned));
+        let mut q = Reads::with_read_binds(
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)),
+            filter.session_id,
+            filter.reader,
+            filter.only,
+            0,
+        )
+        .bind(filter.sender.map(str::to_owned));
         for arg in args {
             q = match arg {
                 Arg::Text(t) => q.bind(t),
                 Arg::Int(i) => q.bind(i),
             };
         }
-        let rows = q.fetch_all(&self.reader).await?;
+        let rows: Vec<MessageRecord> = q.fetch_all(&self.reader).await?;
         let mut seen = std::collections::HashSet::with_capacity(rows.len());
-        rows.into_iter()
-            .filter(|row| seen.insert(row.0))
-            .map(message)
-            .collect()
+        Ok(rows.into_iter().filter(|m| seen.insert(m.id)).collect())
     }
 
     async fn messages_by_sender(
@@ -162,19 +159,11 @@ impl SearchStore for SqliteStore {
         sender: &str,
         limit: u32,
     ) -> StoreResult<Vec<MessageRecord>> {
-        let (kind, id, ty) = reader.sql_params();
-        let rows: Vec<MessageRow> = sqlx::query_as(BY_SENDER)
-            .bind(kind)
-            .bind(id)
-            .bind(ty)
-            .bind(session_id.as_str())
-            .bind(None::<&str>)
-            .bind(0i64)
-            .bind(sender)
+        Ok(Reads::message_read(BY_SENDER, session_id, reader, None, 0)
+            .bind(sender.to_owned())
             .bind(i64::from(limit))
             .fetch_all(&self.reader)
-            .await?;
-        rows.into_iter().map(message).collect()
+            .await?)
     }
 
     async fn messages_in_range(
@@ -185,20 +174,12 @@ impl SearchStore for SqliteStore {
         end: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<MessageRecord>> {
-        let (kind, id, ty) = reader.sql_params();
-        let rows: Vec<MessageRow> = sqlx::query_as(IN_RANGE)
-            .bind(kind)
-            .bind(id)
-            .bind(ty)
-            .bind(session_id.as_str())
-            .bind(None::<&str>)
-            .bind(0i64)
+        Ok(Reads::message_read(IN_RANGE, session_id, reader, None, 0)
             .bind(rfc3339(start))
             .bind(rfc3339(end))
             .bind(i64::from(limit))
             .fetch_all(&self.reader)
-            .await?;
-        rows.into_iter().map(message).collect()
+            .await?)
     }
 }
 

@@ -2,7 +2,6 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
 use super::*;
 use crate::storage::TokenStore;
@@ -26,14 +25,7 @@ impl TokenStore for SqliteStore {
     }
 
     async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenRecord>> {
-        let row: Option<TokenRow> = sqlx::query_as(
-            "SELECT token_hash, agent_id, agent_type, permissions, issued_at, expires_at, revoked_at \
-             FROM agent_tokens WHERE token_hash = $1",
-        )
-        .bind(token_hash)
-        .fetch_optional(&self.reader)
-        .await?;
-        row.map(token).transpose()
+        Reads::token(&self.reader, token_hash).await
     }
 
     async fn revoke_token(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<bool> {
@@ -86,22 +78,6 @@ impl TokenStore for SqliteStore {
     }
 
     async fn recent_audit(&self, limit: u32) -> StoreResult<Vec<AuditRecord>> {
-        let rows: Vec<(String, String, Option<String>, String, String)> = sqlx::query_as(
-            "SELECT event, actor, session_id, details, created_at FROM audit_log ORDER BY id DESC LIMIT $1",
-        )
-        .bind(i64::from(limit))
-        .fetch_all(&self.reader)
-        .await?;
-        rows.into_iter()
-            .map(|(event, actor, session_id, details, created_at)| {
-                Ok(AuditRecord {
-                    event,
-                    actor,
-                    session_id,
-                    details: serde_json::from_str(&details).unwrap_or(Value::Null),
-                    created_at: ts(&created_at)?,
-                })
-            })
-            .collect()
+        Reads::recent_audit(&self.reader, limit).await
     }
 }

@@ -6,9 +6,11 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{Sqlite, SqliteConnection};
 
-use super::{SessionRow, insert_audit, session, ts};
+use super::insert_audit;
 use crate::domain::SessionId;
 use crate::storage::once::Writes;
+use crate::storage::reads::Reads;
+use crate::storage::rows::session_columns;
 use crate::storage::{
     AuditEvent, InsertOutcome, MemoryAddress, MemoryRecord, MessageRecord, NewMemory, NewMessage,
     NewSession, SessionRecord, SetMemoryOutcome, StoreResult,
@@ -29,12 +31,6 @@ pub(super) const MEMORY_UPSERT: &str = "INSERT INTO agent_memory \
      RETURNING created_at";
 
 impl Writes for Sqlite {
-    type Stamp = String;
-
-    fn stamp(at: DateTime<Utc>) -> String {
-        rfc3339(at)
-    }
-
     async fn create_session(
         conn: &mut SqliteConnection,
         new: &NewSession,
@@ -77,14 +73,14 @@ impl Writes for Sqlite {
         new: &NewMessage,
     ) -> StoreResult<InsertOutcome> {
         let at = rfc3339(new.at);
-        let state: Option<(i64,)> = sqlx::query_as("SELECT is_active FROM sessions WHERE id = $1")
+        let state: Option<(bool,)> = sqlx::query_as("SELECT is_active FROM sessions WHERE id = $1")
             .bind(new.session_id.as_str())
             .fetch_optional(&mut *conn)
             .await?;
         match state {
             None => return Ok(InsertOutcome::SessionMissing),
-            Some((0,)) => return Ok(InsertOutcome::SessionClosed),
-            Some(_) => {}
+            Some((false,)) => return Ok(InsertOutcome::SessionClosed),
+            Some((true,)) => {}
         }
         if let Some(parent) = new.parent_message_id {
             let found: Option<(i64,)> =
@@ -133,38 +129,32 @@ impl Writes for Sqlite {
         actor: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<SessionRecord>> {
-        let closed: Option<SessionRow> = sqlx::query_as(
-            "UPDATE sessions SET is_active = 0, updated_at = $2 WHERE id = $1 AND is_active = 1 \
-             RETURNING seq, id, purpose, created_by, metadata, is_active, created_at, updated_at",
-        )
+        let closed: Option<SessionRecord> = sqlx::query_as(concat!(
+            "UPDATE sessions SET is_active = 0, updated_at = $2 WHERE id = $1 AND is_active = 1 RETURNING ",
+            session_columns!()
+        ))
         .bind(id.as_str())
         .bind(rfc3339(at))
         .fetch_optional(&mut *conn)
         .await?;
-        if let Some(row) = closed {
+        if closed.is_some() {
             let audit = AuditEvent {
                 at,
                 ..AuditEvent::new("session_closed", actor, serde_json::json!({}))
                     .in_session(id.as_str())
             };
             insert_audit(&mut *conn, &audit).await?;
-            return session(row).map(Some);
+            return Ok(closed);
         }
         // Already closed (nothing to do) or missing.
-        let row: Option<SessionRow> = sqlx::query_as(
-            "SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at FROM sessions WHERE id = $1",
-        )
-        .bind(id.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-        row.map(session).transpose()
+        Reads::session(&mut *conn, id).await
     }
 
     async fn set_memory(
         conn: &mut SqliteConnection,
         new: &NewMemory,
     ) -> StoreResult<SetMemoryOutcome> {
-        let stored: Option<(String,)> = sqlx::query_as(MEMORY_UPSERT)
+        let stored: Option<(DateTime<Utc>,)> = sqlx::query_as(MEMORY_UPSERT)
             .bind(&new.agent_id)
             .bind(&new.session_id)
             .bind(&new.key)
@@ -210,7 +200,7 @@ impl Writes for Sqlite {
             value: new.value.clone(),
             metadata: new.metadata.clone(),
             value_size: new.value_json.len() as i64,
-            created_at: ts(&created_at)?,
+            created_at,
             updated_at: new.at,
             expires_at: new.expires_at,
         }))

@@ -1,0 +1,196 @@
+//! The reads both backends run alike, written once over the dialect differences: the statements
+//! (the same SQL text in both dialects, `&'static str`), what they bind, and the records they
+//! decode, and the binds every message read starts with. A backend passes its executor: SQLite a
+//! reader pool, PostgreSQL a pooled connection. (The per-session message reads differ: each
+//! backend pins its plan its own way, see `sqlite/messages.rs` and `postgres/messages.rs`.)
+
+use std::marker::PhantomData;
+
+use chrono::{DateTime, Utc};
+use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Type};
+
+use super::rows::{audit_columns, memory_columns, session_columns, token_columns};
+use super::visibility::message_read_where;
+use super::*;
+
+/// What differs between the dialects where a statement does not.
+pub(crate) trait Dialect: Database {
+    /// A timestamp as a bind value: RFC 3339 text on SQLite, `timestamptz` on PostgreSQL.
+    type Stamp: for<'q> Encode<'q, Self> + Type<Self> + Send;
+
+    fn stamp(at: DateTime<Utc>) -> Self::Stamp;
+}
+
+pub(crate) const SESSION_BY_ID: &str = concat!(
+    "SELECT ",
+    session_columns!(),
+    " FROM sessions WHERE id = $1"
+);
+
+/// The messages a read from a cursor would return, counted row by row. Binds as a message read.
+pub const COUNT_MESSAGES: &str = concat!("SELECT COUNT(*) FROM messages m", message_read_where!());
+
+const TOKEN_BY_HASH: &str = concat!(
+    "SELECT ",
+    token_columns!(),
+    " FROM agent_tokens WHERE token_hash = $1"
+);
+
+const RECENT_AUDIT: &str = concat!(
+    "SELECT ",
+    audit_columns!(),
+    " FROM audit_log ORDER BY id DESC LIMIT $1"
+);
+
+const MEMORY_AT: &str = concat!(
+    "SELECT ",
+    memory_columns!(),
+    " FROM agent_memory WHERE agent_id = $1 AND scope = $2 AND key = $3 \
+     AND (expires_at IS NULL OR expires_at > $4)"
+);
+
+/// A statement's bind values in the order it numbers them.
+type Query<DB, O> = sqlx::query::QueryAs<'static, DB, O, <DB as Database>::Arguments>;
+
+/// The reads; `Reads::<DB>::x(executor, …)`, with `DB` inferred from the executor.
+pub(crate) struct Reads<DB>(PhantomData<DB>);
+
+impl<DB> Reads<DB>
+where
+    DB: Dialect,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    String: for<'q> Encode<'q, DB> + Type<DB>,
+    Option<String>: for<'q> Encode<'q, DB> + Type<DB>,
+    i64: for<'q> Encode<'q, DB> + Type<DB>,
+    for<'r> SessionRecord: FromRow<'r, DB::Row>,
+    for<'r> MessageRecord: FromRow<'r, DB::Row>,
+    for<'r> rows::TokenRow: FromRow<'r, DB::Row>,
+    for<'r> AuditRecord: FromRow<'r, DB::Row>,
+    for<'r> MemoryRecord: FromRow<'r, DB::Row>,
+    for<'r> MemoryEntry: FromRow<'r, DB::Row>,
+    for<'r> (i64,): FromRow<'r, DB::Row>,
+{
+    /// `sql` (whose first placeholders are a message read's, `$1..$6`) with the reader, session,
+    /// visibility and cursor bound.
+    pub(crate) fn message_read<O>(
+        sql: &'static str,
+        session_id: &SessionId,
+        reader: &Reader,
+        only: Option<Visibility>,
+        after_id: i64,
+    ) -> Query<DB, O>
+    where
+        for<'r> O: FromRow<'r, DB::Row>,
+    {
+        Self::with_read_binds(sqlx::query_as(sql), session_id, reader, only, after_id)
+    }
+
+    /// Binds the reader, session, visibility and cursor (`$1..$6`) onto `q`.
+    pub(crate) fn with_read_binds<O>(
+        q: Query<DB, O>,
+        session_id: &SessionId,
+        reader: &Reader,
+        only: Option<Visibility>,
+        after_id: i64,
+    ) -> Query<DB, O> {
+        Self::with_reader_binds(q, session_id, reader)
+            .bind(only.map(Visibility::as_str))
+            .bind(after_id)
+    }
+
+    /// Binds the reader and the session (`$1..$4`) onto `q`.
+    pub(crate) fn with_reader_binds<O>(
+        q: Query<DB, O>,
+        session_id: &SessionId,
+        reader: &Reader,
+    ) -> Query<DB, O> {
+        let (kind, id, ty) = reader.sql_params();
+        q.bind(kind)
+            .bind(id.to_owned())
+            .bind(ty.to_owned())
+            .bind(session_id.as_str().to_owned())
+    }
+
+    pub(crate) async fn session<'c>(
+        exec: impl Executor<'c, Database = DB>,
+        id: &SessionId,
+    ) -> StoreResult<Option<SessionRecord>> {
+        Ok(sqlx::query_as(SESSION_BY_ID)
+            .bind(id.as_str())
+            .fetch_optional(exec)
+            .await?)
+    }
+
+    pub(crate) async fn count_messages<'c>(
+        exec: impl Executor<'c, Database = DB>,
+        query: &MessageQuery<'_>,
+    ) -> StoreResult<i64> {
+        let sql = visibility::count_statement(query.after_id, COUNT_MESSAGES);
+        let (n,): (i64,) = Self::message_read(
+            sql,
+            query.session_id,
+            query.reader,
+            query.only,
+            query.after_id,
+        )
+        .fetch_one(exec)
+        .await?;
+        Ok(n)
+    }
+
+    pub(crate) async fn token<'c>(
+        exec: impl Executor<'c, Database = DB>,
+        token_hash: &str,
+    ) -> StoreResult<Option<TokenRecord>> {
+        let row: Option<rows::TokenRow> = sqlx::query_as(TOKEN_BY_HASH)
+            .bind(token_hash)
+            .fetch_optional(exec)
+            .await?;
+        Ok(row.map(TokenRecord::from))
+    }
+
+    pub(crate) async fn recent_audit<'c>(
+        exec: impl Executor<'c, Database = DB>,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditRecord>> {
+        Ok(sqlx::query_as(RECENT_AUDIT)
+            .bind(i64::from(limit))
+            .fetch_all(exec)
+            .await?)
+    }
+
+    pub(crate) async fn memory<'c>(
+        exec: impl Executor<'c, Database = DB>,
+        at: &MemoryAddress<'_>,
+    ) -> StoreResult<Option<MemoryRecord>> {
+        Ok(sqlx::query_as(MEMORY_AT)
+            .bind(at.agent_id)
+            .bind(at.session_id.unwrap_or(""))
+            .bind(at.key)
+            .bind(DB::stamp(at.now))
+            .fetch_optional(exec)
+            .await?)
+    }
+
+    /// `sql`: the backend's list read (its NULL parameters typed as that dialect needs) over agent
+    /// `$1`, scope `$2` ('' = global, NULL = every scope), prefix `$3`, cursor `$4`/`$5`, now `$6`,
+    /// limit `$7`.
+    pub(crate) async fn memory_list<'c>(
+        exec: impl Executor<'c, Database = DB>,
+        sql: &'static str,
+        q: &MemoryListQuery<'_>,
+    ) -> StoreResult<Vec<MemoryEntry>> {
+        Ok(sqlx::query_as(sql)
+            .bind(q.agent_id.to_owned())
+            .bind(q.scope.map(|s| s.unwrap_or("").to_owned()))
+            .bind(q.prefix.to_owned())
+            .bind(q.after.map(|(key, _)| key.to_owned()))
+            .bind(q.after.map_or("", |(_, scope)| scope).to_owned())
+            .bind(DB::stamp(q.now))
+            .bind(i64::from(q.limit))
+            .fetch_all(exec)
+            .await?)
+    }
+}
