@@ -48,8 +48,8 @@ RUN apt-get update \
 
 COPY --from=builder /out/shared-context-server /usr/local/bin/shared-context-server
 
-# Listen on all interfaces inside the container. The Host-header allow-list still applies: set
-# ALLOWED_HOSTS to the names clients use (keep localhost in it for the health check below).
+# Listen on all interfaces inside the container. The Host-header allow-list still applies to /mcp:
+# set ALLOWED_HOSTS to the names clients use (probes and /metrics accept any Host).
 # SCS_DATA_DIR holds the SQLite database (when DATABASE_URL is not set) and generated keys.
 ENV HTTP_HOST=0.0.0.0 \
     HTTP_PORT=23456 \
@@ -59,11 +59,12 @@ VOLUME ["/data"]
 USER 10001:10001
 EXPOSE 23456
 
-# No curl in the slim image: bash's /dev/tcp sends a plain HTTP/1.0 request to /health/ready
-# (200 when the database answers, 503 when not) and checks the status line.
+# The binary's own `healthcheck` subcommand asks /health/ready on HTTP_PORT (200 when the database
+# answers, 503 when not or while shutting down): no shell or curl needed in the image.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${HTTP_PORT:-23456} && printf 'GET /health/ready HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
+    CMD ["/usr/local/bin/shared-context-server", "healthcheck"]
 
-# SIGTERM (docker stop) drains in-flight requests for up to SHUTDOWN_GRACE_SECONDS (10 s).
+# SIGTERM (docker stop) ends event streams at once and drains in-flight requests for up to
+# SHUTDOWN_GRACE_SECONDS (10 s).
 ENTRYPOINT ["/usr/local/bin/shared-context-server"]
 CMD ["serve"]

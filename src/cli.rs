@@ -55,6 +55,9 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Ask the local server's /health/ready (port from --port/HTTP_PORT); exit 0 on 200, else 1.
+    /// For container health checks: no shell or curl needed.
+    Healthcheck,
     /// Print the MCP client configuration for a client on stdout (valid JSON or TOML, or the
     /// `claude mcp add` command); where to put it goes to stderr. The HTTP form unless
     /// `--transport stdio` or `--stdio`.

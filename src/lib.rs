@@ -20,6 +20,7 @@ pub mod client_config;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod healthcheck;
 pub mod http;
 pub mod mcp;
 pub mod metrics;

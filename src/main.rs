@@ -3,7 +3,7 @@
 use clap::Parser;
 use shared_context_server::cli::{Cli, Command, Transport};
 use shared_context_server::config::Config;
-use shared_context_server::{app, bench, client_config, telemetry, transfer};
+use shared_context_server::{app, bench, client_config, healthcheck, telemetry, transfer};
 use tokio_util::sync::CancellationToken;
 
 // Every call allocates and frees many small JSON values; mimalloc does that faster than glibc.
@@ -42,6 +42,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         );
         return transfer::run_copy(args).await;
     }
+    // The health check reads no config file and touches no data directory or keys.
+    if let Some(Command::Healthcheck) = &cli.command {
+        let port = cli
+            .port
+            .unwrap_or(shared_context_server::config::DEFAULT_PORT);
+        let address = healthcheck::probe_address(cli.host.as_deref(), port);
+        return healthcheck::check(&address, "/health/ready").await;
+    }
     let config = Config::load(&cli)?;
     telemetry::init(&config.log_level, cli.log_level.is_some(), log_format);
     match cli.command.unwrap_or(Command::Serve) {
@@ -61,7 +69,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             store.close().await;
             Ok(())
         }
-        Command::Bench(_) | Command::Copy(_) => unreachable!("handled before the config is loaded"),
+        Command::Bench(_) | Command::Copy(_) | Command::Healthcheck => {
+            unreachable!("handled before the config is loaded")
+        }
         Command::Export(args) => {
             transfer::run_export(app::connect_store(&config).await?, &args).await
         }

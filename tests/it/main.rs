@@ -15,6 +15,7 @@ mod memory;
 mod monitoring;
 mod observability;
 mod outage;
+mod packaging;
 mod pg_cluster;
 mod plans;
 mod probes;

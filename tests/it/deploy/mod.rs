@@ -333,7 +333,7 @@ fn conf_settings(conf: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The health-check argv of the Dockerfile (`HEALTHCHECK ... CMD ["bash", "-c", "..."]`).
+/// The health-check argv of the Dockerfile (`HEALTHCHECK ... CMD ["...", "healthcheck"]`).
 fn dockerfile_healthcheck(dockerfile: &str) -> Vec<String> {
     let joined = dockerfile.replace("\\\n", " ");
     let line = joined
@@ -365,8 +365,13 @@ fn compose_healthcheck(compose: &str, service: &str) -> Vec<String> {
 }
 
 fn run_healthcheck(argv: &[String], port: u16) -> Output {
+    // The image's binary is this build's binary.
+    let program = match argv[0].as_str() {
+        "/usr/local/bin/shared-context-server" => BIN,
+        other => other,
+    };
     run(
-        Command::new(&argv[0])
+        Command::new(program)
             .args(&argv[1..])
             .env("HTTP_PORT", port.to_string()),
         Duration::from_secs(10),
