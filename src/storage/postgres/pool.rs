@@ -9,6 +9,17 @@
 //! the background (which also sends what sqlx queued and drains any answer still on the way), and
 //! closed if the ping fails.
 //!
+//! The one sqlx internal this relies on is `Connection::should_flush` (`#[doc(hidden)]`): whether
+//! sqlx queued something it has not sent (a dropped transaction's ROLLBACK); such a connection is
+//! pinged even when released. `postgres_sqlx_should_flush_reports_a_queued_rollback` in
+//! `pool_tests.rs` fails if sqlx changes what it reports.
+//!
+//! When to delete this file: sqlx 0.9's `PoolConnection` pings on every return
+//! (`return_to_pool` in sqlx-core's `pool/connection.rs`), and `after_release` runs before that
+//! ping, not instead of it. Once sqlx stops pinging a connection with nothing pending on release,
+//! or offers an option to skip that ping, go back to `PgPool` (the idle pre-ping of `guard.rs`
+//! becomes `before_acquire`), and `PgStore::with_conn` becomes a plain acquire.
+//!
 //! Limits: at most `max` connections are open (idle, in use or being opened); a caller waits for
 //! one at most `acquire_timeout` (FIFO), then gets `PoolTimedOut`. A background task closes
 //! connections past `max_lifetime`, and idle ones past `idle_timeout` beyond `min`, and opens

@@ -274,3 +274,88 @@ async fn postgres_pool_dropped_without_close_lets_its_connections_go() {
     })
     .await;
 }
+
+/// The one sqlx internal this pool relies on: `Connection::should_flush` (`#[doc(hidden)]`)
+/// reports what sqlx queued but has not sent, such as the ROLLBACK of a dropped transaction.
+/// `release` trusts it to hand back only connections with nothing pending; if sqlx changes what
+/// it reports, this fails, and `release` must ping every connection again.
+#[tokio::test]
+async fn postgres_sqlx_should_flush_reports_a_queued_rollback() {
+    let mut conn = options("flush").connect().await.expect("connect");
+    let mut admin = admin().await;
+    let key: i64 = 8_000_000 + i64::from(std::process::id());
+    sqlx::query("SELECT 1").execute(&mut conn).await.unwrap();
+    assert!(
+        !conn.should_flush(),
+        "nothing is pending after a completed statement"
+    );
+
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(key)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert!(
+        !tx.should_flush(),
+        "nothing is pending inside a transaction whose statements completed"
+    );
+    drop(tx);
+    assert!(
+        conn.should_flush(),
+        "a dropped transaction's ROLLBACK is queued, not sent"
+    );
+    let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+        .bind(key)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert!(!free, "the queued ROLLBACK has not reached the server yet");
+
+    conn.ping().await.unwrap();
+    assert!(!conn.should_flush(), "a ping sends what was queued");
+    let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+        .bind(key)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert!(free, "after the ping the transaction is rolled back");
+    conn.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn postgres_pool_run_releases_only_when_the_work_succeeded() {
+    let pool = ConnPool::connect(options("run"), settings(1))
+        .await
+        .unwrap();
+    let conn = pool.acquire(|_, _| false).await.unwrap();
+    let first = conn
+        .run(async |c| Ok::<_, sqlx::Error>(pid(c).await))
+        .await
+        .unwrap();
+    assert_eq!(pool.num_idle(), 1, "back at once, without a ping");
+
+    let conn = pool.acquire(|_, _| false).await.unwrap();
+    let failed = conn
+        .run(async |c| sqlx::query("SELECT no_such_column").execute(c).await)
+        .await;
+    assert!(failed.is_err());
+    // The test runtime is single-threaded: the background ping has not run yet.
+    assert_eq!(
+        pool.num_idle(),
+        0,
+        "a failed call's connection is checked first"
+    );
+    eventually("the checked connection is back", async || {
+        pool.num_idle() == 1
+    })
+    .await;
+    let mut conn = pool.acquire(|_, _| false).await.unwrap();
+    assert_eq!(
+        pid(&mut conn).await,
+        first,
+        "the same connection, checked and kept"
+    );
+    conn.release();
+    pool.close().await;
+}
