@@ -20,6 +20,8 @@
 # Exit 0 iff RSS and descriptors grew by at most 10 % (SOAK_MAX_GROWTH), /health always answered
 # 200, the bench reported no failed call, and the server stopped cleanly on SIGTERM.
 set -uo pipefail
+# The load mixes every tool, memory and admin included, whatever the default profile lists.
+export SCS_TOOLS=${SCS_TOOLS:-all}
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 MINUTES=10

@@ -88,6 +88,7 @@ pub async fn run_http(
         allowed_origins: config.allowed_origins.clone(),
         max_request_body_bytes: config.max_request_body_bytes,
         stateless: config.stateless,
+        tools: config.tools,
     };
     let app = http::router(service.clone(), settings, shutdown.clone());
     tracing::info!(
@@ -123,8 +124,12 @@ pub async fn run_http(
     Ok(())
 }
 
-pub async fn run_stdio(service: Service, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let server = McpServer::new(service.clone());
+pub async fn run_stdio(
+    service: Service,
+    tools: crate::mcp::ToolProfile,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let server = McpServer::new(service.clone(), tools);
     let sweeper_stop = shutdown.child_token();
     let sweeper = service.spawn_memory_sweeper(sweeper_stop.clone());
     let key_sweeper = service.spawn_idempotency_sweeper(sweeper_stop.clone());

@@ -38,6 +38,10 @@ pub struct Cli {
     /// Stateless HTTP: no MCP session affinity, plain JSON responses; for load balancers.
     #[arg(long, env = "MCP_STATELESS", global = true)]
     pub stateless: bool,
+    /// Tool groups to list: a comma list of core, search, memory, messaging, coordination, admin;
+    /// or `all`, `default` (core,search,messaging) or `compat` (the Python server's 14 tools).
+    #[arg(long, env = "SCS_TOOLS", global = true)]
+    pub tools: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -12,6 +12,8 @@ pub const SERVER_NAME: &str = "shared-context";
 /// The environment variable `--env-ref` points clients at when no name is given.
 pub const DEFAULT_KEY_VAR: &str = "SCS_API_KEY";
 const KEY_HEADER: &str = "X-API-Key";
+/// The header an HTTP client chooses its tool profile with (`mcp::profile`).
+const TOOLS_HEADER: &str = "X-SCS-Tools";
 
 /// How the API key appears in the snippet.
 #[derive(Debug, Clone)]
@@ -30,6 +32,9 @@ pub struct Endpoint<'a> {
     /// `--database-url` for the stdio form, so a spawned server uses this database whatever
     /// `DATABASE_URL` the client's environment carries. `None`: not pinned (see `pinnable`).
     pub database_url: Option<&'a str>,
+    /// A tool profile chosen with `--tools` / `SCS_TOOLS`: a flag for a spawned server, the
+    /// `X-SCS-Tools` header for an HTTP one (each client gets its own profile).
+    pub tools: Option<&'a str>,
 }
 
 /// The snippet (for stdout) and the hint (for stderr).
@@ -62,6 +67,7 @@ pub fn print(
     client: ClientKind,
     stdio: bool,
     env_ref: Option<&str>,
+    tools: Option<&str>,
 ) -> anyhow::Result<()> {
     if let Some(var) = env_ref {
         let valid = var.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
@@ -84,6 +90,7 @@ pub fn print(
         },
         binary: &binary,
         database_url: pinnable(&config.database_url).then_some(config.database_url.as_str()),
+        tools,
     };
     let out = snippet(client, stdio, &endpoint);
     println!("{}", out.text);
@@ -103,6 +110,9 @@ fn stdio_args(e: &Endpoint<'_>) -> Vec<String> {
     let mut args = vec!["--transport".to_owned(), "stdio".to_owned()];
     if let Some(url) = e.database_url {
         args.extend(["--database-url".to_owned(), url.to_owned()]);
+    }
+    if let Some(tools) = e.tools {
+        args.extend(["--tools".to_owned(), tools.to_owned()]);
     }
     args
 }
@@ -166,9 +176,18 @@ fn http_snippet(client: ClientKind, e: &Endpoint<'_>) -> Snippet {
             )
         }
     };
+    // The key header plus, with a profile, the tools header.
+    let headers = |key: Value| {
+        let mut headers = json!({KEY_HEADER: key});
+        if let Some(tools) = e.tools {
+            headers[TOOLS_HEADER] = json!(tools);
+        }
+        headers
+    };
+    let tools_header = e.tools.map(|t| json!({TOOLS_HEADER: t}));
     let (text, place) = match client {
         ClientKind::Claude => {
-            let words: Vec<String> = [
+            let mut words: Vec<String> = [
                 "claude",
                 "mcp",
                 "add",
@@ -181,32 +200,39 @@ fn http_snippet(client: ClientKind, e: &Endpoint<'_>) -> Snippet {
             ]
             .map(str::to_owned)
             .into();
+            if let Some(tools) = e.tools {
+                words.extend(["--header".to_owned(), format!("{TOOLS_HEADER}: {tools}")]);
+            }
             (shell_command(&words), "Run this command.")
         }
         ClientKind::Codex => {
             let server = match &e.key {
-                KeySource::Inline(key) => json!({"url": url, "http_headers": {KEY_HEADER: key}}),
+                KeySource::Inline(key) => json!({"url": url, "http_headers": headers(json!(key))}),
                 KeySource::EnvVar(var) => {
-                    json!({"url": url, "env_http_headers": {KEY_HEADER: var}})
+                    let server = json!({"url": url, "env_http_headers": {KEY_HEADER: var}});
+                    match &tools_header {
+                        Some(h) => merge(server, json!({"http_headers": h})),
+                        None => server,
+                    }
                 }
             };
             (toml_server(server), "Add this to ~/.codex/config.toml.")
         }
         ClientKind::Gemini => (
             pretty(
-                &json!({"mcpServers": {SERVER_NAME: {"httpUrl": url, "headers": {KEY_HEADER: header(|v| format!("${v}"))}}}}),
+                &json!({"mcpServers": {SERVER_NAME: {"httpUrl": url, "headers": headers(json!(header(|v| format!("${v}"))))}}}),
             ),
             file_place(client),
         ),
         ClientKind::Cursor => (
             pretty(
-                &json!({"mcpServers": {SERVER_NAME: {"url": url, "headers": {KEY_HEADER: header(|v| format!("${{env:{v}}}"))}}}}),
+                &json!({"mcpServers": {SERVER_NAME: {"url": url, "headers": headers(json!(header(|v| format!("${{env:{v}}}"))))}}}),
             ),
             file_place(client),
         ),
         ClientKind::Generic => (
             pretty(
-                &json!({"mcpServers": {SERVER_NAME: {"type": "http", "url": url, "headers": {KEY_HEADER: header(|v| format!("${{{v}}}"))}}}}),
+                &json!({"mcpServers": {SERVER_NAME: {"type": "http", "url": url, "headers": headers(json!(header(|v| format!("${{{v}}}"))))}}}),
             ),
             file_place(client),
         ),
@@ -214,13 +240,13 @@ fn http_snippet(client: ClientKind, e: &Endpoint<'_>) -> Snippet {
             let server = json!({"type": "http", "url": url});
             let doc = match &e.key {
                 KeySource::Inline(key) => {
-                    json!({"servers": {SERVER_NAME: merge(server, json!({"headers": {KEY_HEADER: key}}))}})
+                    json!({"servers": {SERVER_NAME: merge(server, json!({"headers": headers(json!(key))}))}})
                 }
                 // VS Code has no environment expansion in headers; an input asks once and keeps
                 // the key in VS Code's secret storage.
                 KeySource::EnvVar(_) => json!({
                     "inputs": [{"type": "promptString", "id": "scs-api-key", "description": "shared-context-server API key", "password": true}],
-                    "servers": {SERVER_NAME: merge(server, json!({"headers": {KEY_HEADER: "${input:scs-api-key}"}}))},
+                    "servers": {SERVER_NAME: merge(server, json!({"headers": headers(json!("${input:scs-api-key}"))}))},
                 }),
             };
             (

@@ -62,6 +62,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             client,
             stdio || config.transport == Transport::Stdio,
             env_ref.as_deref(),
+            cli.tools
+                .is_some()
+                .then(|| config.tools.to_string())
+                .as_deref(),
         ),
         Command::Migrate => {
             let store = app::connect_store(&config).await?;
@@ -89,7 +93,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Transport::Http => app::run_http(&config, service, shutdown).await,
                 Transport::Stdio => {
                     app::first_run_notice(&config, None);
-                    app::run_stdio(service, shutdown).await
+                    app::run_stdio(service, config.tools, shutdown).await
                 }
             }
         }

@@ -11,6 +11,8 @@
 # address, socket directory, and trust authentication for this local, throwaway cluster (the
 # shipped pg_hba.conf requires SCRAM passwords).
 set -euo pipefail
+# The load mixes every tool, memory and admin included, whatever the default profile lists.
+export SCS_TOOLS=${SCS_TOOLS:-all}
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 action=${1:?usage: bench-postgres.sh start|stop DIR}
 dir=${2:?usage: bench-postgres.sh start|stop DIR}

@@ -3,6 +3,8 @@
 # single-agent sequential latency of add_message and get_messages over HTTP on SQLite and
 # PostgreSQL. Usage: scripts/bench/core.sh [SECONDS_PER_RUN]   (release build; ~2 min)
 set -euo pipefail
+# The load mixes every tool, memory and admin included, whatever the default profile lists.
+export SCS_TOOLS=${SCS_TOOLS:-all}
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 secs=${1:-10}
 cargo build --release --locked >&2

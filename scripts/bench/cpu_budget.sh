@@ -7,6 +7,8 @@
 # Usage: scripts/bench/cpu_budget.sh [SECONDS=12]   (MCP_STATELESS=true for the stateless mode;
 # WORKLOADS="mixed get_messages" for some rows only)
 set -euo pipefail
+# The load mixes every tool, memory and admin included, whatever the default profile lists.
+export SCS_TOOLS=${SCS_TOOLS:-all}
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 secs=${1:-12}
 cargo build --release --locked >&2

@@ -5,6 +5,8 @@
 # Environment: MCP_STATELESS=true for the stateless HTTP mode; POSTGRES_POOL_SIZE and
 # POSTGRES_MAX_OVERFLOW (default 20 and 10, the seed's) for the pool of the 50-agent run.
 set -euo pipefail
+# The load mixes every tool, memory and admin included, whatever the default profile lists.
+export SCS_TOOLS=${SCS_TOOLS:-all}
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 minutes=${1:-5}
 cargo build --release --locked >&2

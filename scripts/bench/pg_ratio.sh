@@ -6,6 +6,8 @@
 # Environment: MCP_STATELESS=true for the stateless HTTP mode; POSTGRES_POOL_SIZE and
 # POSTGRES_MAX_OVERFLOW for the server's pool (default 20 and 10).
 set -euo pipefail
+# The load mixes every tool, memory and admin included, whatever the default profile lists.
+export SCS_TOOLS=${SCS_TOOLS:-all}
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 clients=${1:-50}
 secs=${2:-20}

@@ -3,6 +3,8 @@
 # PostgreSQL, across two server processes on one PostgreSQL, and with 100 waiters while 10 agents
 # write. Usage: scripts/bench/wakeup.sh [SECONDS=10]
 set -euo pipefail
+# The load mixes every tool, memory and admin included, whatever the default profile lists.
+export SCS_TOOLS=${SCS_TOOLS:-all}
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 secs=${1:-10}
 cargo build --release --locked >&2

@@ -62,7 +62,7 @@ jtrue() { [[ $(jpy "$1" "bool($2)" 2>/dev/null) == true ]]; }
 # --- runners -------------------------------------------------------------------------------------
 DATA=$WORK/data
 mkdir -p "$DATA"
-STDIO_ENV=(-e "SCS_DATA_DIR=$DATA" -e "DATABASE_URL=sqlite:$DATA/db.sqlite" -e "LOG_LEVEL=warn"
+STDIO_ENV=(-e "SCS_DATA_DIR=$DATA" -e "DATABASE_URL=sqlite:$DATA/db.sqlite" -e "LOG_LEVEL=warn" -e "SCS_TOOLS=all"
            -e "API_KEY=inspector-smoke-api-key-0001" -e "ADMIN_API_KEY=inspector-smoke-admin-key-0002")
 N=0
 OUT=""; ERR=""; RC=0

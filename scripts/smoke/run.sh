@@ -86,7 +86,7 @@ API_KEY_VALUE="smoke-api-key-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 ADMIN_KEY_VALUE="smoke-admin-key-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 mkdir -p "$WORK/data"
 SCS_DATA_DIR=$WORK/data DATABASE_URL="sqlite:$WORK/data/db.sqlite" API_KEY=$API_KEY_VALUE ADMIN_API_KEY=$ADMIN_KEY_VALUE \
-  MCP_TRANSPORT=http HTTP_HOST=127.0.0.1 \
+  MCP_TRANSPORT=http HTTP_HOST=127.0.0.1 SCS_TOOLS=all \
   "$SCS_BIN" --port 0 >"$WORK/server.out" 2>"$WORK/server.err" &
 SERVER_PID=$!
 URL=""

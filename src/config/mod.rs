@@ -52,6 +52,8 @@ pub struct FileConfig {
     pub memory_sweep_interval_seconds: Option<u64>,
     pub max_memory_value_bytes: Option<usize>,
     pub idempotency_ttl_seconds: Option<u64>,
+    /// The tool profile (`SCS_TOOLS`).
+    pub tools: Option<String>,
     /// Agent type → permissions, e.g. `reviewer = ["read", "write"]`.
     #[serde(default)]
     pub permissions: BTreeMap<String, Vec<String>>,
@@ -99,6 +101,8 @@ pub struct Config {
     pub memory: MemorySettings,
     /// How long idempotency keys are kept; swept on the memory sweeper's schedule.
     pub idempotency: IdempotencySettings,
+    /// Which tools MCP clients see (`SCS_TOOLS`, `--tools`).
+    pub tools: crate::mcp::ToolProfile,
 }
 
 impl std::fmt::Debug for Config {
@@ -226,6 +230,16 @@ impl Config {
             .with_overrides(&file.permissions)
             .map_err(|e| anyhow::anyhow!("config file [permissions]: {}", e.message))?;
 
+        let tools = match cli.tools.clone().or(file.tools.clone()) {
+            None => crate::mcp::ToolProfile::default(),
+            Some(raw) => crate::mcp::ToolProfile::parse(&raw).map_err(|e| {
+                anyhow::anyhow!(
+                    "SCS_TOOLS / --tools: {}; {}",
+                    e.message,
+                    e.suggestions.concat()
+                )
+            })?,
+        };
         let config = Self {
             transport: cli.transport.or(file.transport).unwrap_or(Transport::Http),
             stateless: cli.stateless || file.stateless.unwrap_or(false),
@@ -279,6 +293,7 @@ impl Config {
             ),
             memory,
             idempotency,
+            tools,
         };
         let config = config.with_keys(
             env("API_KEY").or(file.api_key),

@@ -32,6 +32,8 @@ pub enum ErrorCode {
     ValueTooLarge,
     InvalidIdempotencyKey,
     IdempotencyConflict,
+    ToolNotEnabled,
+    UnknownArgument,
 }
 
 impl ErrorCode {
@@ -64,6 +66,8 @@ impl ErrorCode {
             Self::ValueTooLarge => "VALUE_TOO_LARGE",
             Self::InvalidIdempotencyKey => "INVALID_IDEMPOTENCY_KEY",
             Self::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
+            Self::ToolNotEnabled => "TOOL_NOT_ENABLED",
+            Self::UnknownArgument => "UNKNOWN_ARGUMENT",
         }
     }
 }

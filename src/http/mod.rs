@@ -34,6 +34,8 @@ pub struct HttpSettings {
     pub max_request_body_bytes: usize,
     /// No MCP session affinity: every POST is served on its own, answered as plain JSON.
     pub stateless: bool,
+    /// The MCP tools listed unless a client sends `X-SCS-Tools`.
+    pub tools: crate::mcp::ToolProfile,
 }
 
 #[derive(Clone)]
@@ -56,9 +58,10 @@ pub fn router(service: Service, settings: HttpSettings, shutdown: CancellationTo
     // Our guard checks Host and Origin for every route; rmcp's own check would only repeat it.
     mcp_config = mcp_config.disable_allowed_hosts().disable_allowed_origins();
     let factory_service = service.clone();
+    let tools = settings.tools;
     let sessions = Arc::new(LocalSessionManager::default());
     let mcp = StreamableHttpService::new(
-        move || Ok(McpServer::new(factory_service.clone())),
+        move || Ok(McpServer::new(factory_service.clone(), tools)),
         sessions.clone(),
         mcp_config,
     );

@@ -14,17 +14,15 @@ use crate::metrics::LatencySummary;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct GuidanceParams {
-    /// One of "operations" (default: which tools in which order), "coordination" (working with other agents), "security" (visibility and tokens), "troubleshooting" (error codes and fixes).
+    /// operations (default), coordination, security or troubleshooting.
     #[serde(default)]
     pub guidance_type: Option<String>,
-    /// Your token; the guidance is written for your access level.
     #[serde(default)]
     pub auth_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct AdminParams {
-    /// An admin token.
     #[serde(default)]
     pub auth_token: Option<String>,
 }
@@ -32,10 +30,8 @@ pub struct AdminParams {
 #[tool_router(router = admin_router, vis = "pub(super)")]
 impl McpServer {
     #[tool(
-        description = "How to use this server, written for your access level: which tools you can call, in which order, \
-the visibility rules, and worked examples. Call it first if you are new here. guidance_type: operations (default), \
-coordination, security, troubleshooting. Example: {\"guidance_type\": \"coordination\", \"auth_token\": \"sct_…\"}",
-        annotations(read_only_hint = true)
+        description = "How to use this server at your access level: tools, order, visibility rules, \
+examples."
     )]
     async fn get_usage_guidance(
         &self,
@@ -43,7 +39,10 @@ coordination, security, troubleshooting. Example: {\"guidance_type\": \"coordina
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         let caller = Self::caller(&ctx, p.auth_token, None);
-        let tools = self.tool_router.list_all();
+        let tools = self
+            .listed_tools(&ctx)
+            .map(|listed| listed.tools)
+            .unwrap_or_default();
         let ttl_hours = self.service.token_ttl().num_hours();
         self.with_identity(caller, |_svc, who| async move {
             guidance::build(&who, p.guidance_type.as_deref(), &tools, ttl_hours)
@@ -51,11 +50,7 @@ coordination, security, troubleshooting. Example: {\"guidance_type\": \"coordina
         .await
     }
 
-    #[tool(
-        description = "Real figures since the server started: calls, errors by code and latency p50/p95/p99 per \
-tool, pool figures and token-cache hit rate. Needs admin.",
-        annotations(read_only_hint = true)
-    )]
+    #[tool(description = "Calls, errors and latency per tool since start. Needs admin.")]
     async fn get_performance_metrics(
         &self,
         Parameters(p): Parameters<AdminParams>,

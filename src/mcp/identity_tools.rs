@@ -12,10 +12,8 @@ use super::{McpServer, render};
 #[tool_router(router = identity_router, vis = "pub(super)")]
 impl McpServer {
     #[tool(
-        description = "Get a token for this agent. Call this FIRST, once per agent, then pass the returned `token` as \
-`auth_token` on every other call. Permissions follow agent_type (claude/gemini/codex/cursor: read+write; generic: read). \
-Over HTTP the server API key is needed (X-API-Key header or api_key); \"admin\" needs the admin key. Tokens expire \
-(see expires_at); use refresh_token before then. Example: {\"agent_id\": \"reviewer-1\", \"agent_type\": \"claude\"}"
+        description = "Call first: returns a token to pass as auth_token on every other call (or as \
+Authorization: Bearer over HTTP). Without one you read public messages only."
     )]
     async fn authenticate_agent(
         &self,
@@ -37,8 +35,8 @@ Over HTTP the server API key is needed (X-API-Key header or api_key); \"admin\" 
     }
 
     #[tool(
-        description = "Swap a still-valid token for a fresh one with a new expiry; the old token stops working at once. \
-An expired or revoked token cannot be refreshed: call authenticate_agent again. Example: {\"current_token\": \"sct_…\"}"
+        description = "Swap a valid token for a fresh one; the old one stops working. An expired token needs \
+authenticate_agent."
     )]
     async fn refresh_token(&self, Parameters(p): Parameters<RefreshTokenParams>) -> CallToolResult {
         let result = self
@@ -49,10 +47,7 @@ An expired or revoked token cannot be refreshed: call authenticate_agent again. 
         Self::render(result)
     }
 
-    #[tool(
-        description = "Revoke a token (log out). With no `token`, revokes the token this call is made with. \
-Revoking another agent's token needs admin. Example: {\"auth_token\": \"sct_…\"}"
-    )]
+    #[tool(description = "Revoke a token (log out); another agent's needs admin.")]
     async fn revoke_token(
         &self,
         Parameters(p): Parameters<RevokeTokenParams>,

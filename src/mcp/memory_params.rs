@@ -21,75 +21,67 @@ fn ttl_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SetMemoryParams {
-    /// The key, 1-255 characters without spaces, e.g. "plan/api-v2". Keys are yours alone; other agents never see them.
+    /// 1-255 characters without spaces, e.g. "plan/api-v2".
     pub key: String,
-    /// Any JSON value: object, array, string, number, boolean or null (up to 1 MB as JSON by default).
+    /// Any JSON value, up to 1 MB.
     #[schemars(schema_with = "any_json")]
     pub value: Value,
-    /// Keep the entry in this session's scope instead of your global memory. Null or "null" means global.
+    /// Scope it to this session (default: global).
     #[serde(default)]
     pub session_id: Option<String>,
-    /// Seconds until the entry expires, 1-31536000 (one year). Leave out, null or 0 to keep it until deleted.
+    /// Seconds to live, 1-31536000 (default: forever).
     #[serde(default)]
     #[schemars(schema_with = "ttl_schema")]
     pub expires_in: Option<Value>,
-    /// Optional JSON object stored with the entry, e.g. {"source": "review"}.
+    /// Optional JSON object.
     #[serde(default)]
     #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub metadata: Option<Value>,
-    /// Replace an existing entry (default true). With false, an unexpired entry makes the call fail with KEY_EXISTS.
+    /// false: fail with KEY_EXISTS if the key is set (default true).
     #[serde(default)]
     pub overwrite: Option<bool>,
-    /// Optional, makes the call safe to retry: a unique id you choose for this request (1-200 characters, e.g. a UUID). Calling again with the same key and the same arguments returns the first call's result and writes nothing; the same key with other arguments fails with IDEMPOTENCY_CONFLICT. Keys are yours alone and are remembered for 24 hours by default. Use a new key for each new request.
     #[serde(default)]
     pub idempotency_key: Option<String>,
-    /// Your token from authenticate_agent (needs "write").
     #[serde(default)]
     pub auth_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct MemoryKeyParams {
-    /// The key, e.g. "plan/api-v2".
     pub key: String,
-    /// The session scope the key was stored in. Null or "null" (default) means your global memory.
+    /// The scope it was stored in (default: global).
     #[serde(default)]
     pub session_id: Option<String>,
-    /// Your token from authenticate_agent (or send Authorization: Bearer over HTTP).
     #[serde(default)]
     pub auth_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct DeleteMemoryParams {
-    /// The key, e.g. "plan/api-v2".
     pub key: String,
-    /// The session scope the key was stored in. Null or "null" (default) means your global memory.
+    /// The scope it was stored in (default: global).
     #[serde(default)]
     pub session_id: Option<String>,
-    /// Optional, makes the call safe to retry: a unique id you choose for this request (1-200 characters, e.g. a UUID). Calling again with the same key and the same arguments returns the first call's result and writes nothing; the same key with other arguments fails with IDEMPOTENCY_CONFLICT. Keys are yours alone and are remembered for 24 hours by default. Use a new key for each new request.
     #[serde(default)]
     pub idempotency_key: Option<String>,
-    /// Your token from authenticate_agent (needs "write").
     #[serde(default)]
     pub auth_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ListMemoryParams {
-    /// Which scope to list: null (default) for your global memory, a session id for that session, or "all" for global and every session.
+    /// A session id, "all", or omit for global.
     #[serde(default)]
     pub session_id: Option<String>,
-    /// Only keys starting with this text, matched literally and case-sensitively ("%" and "_" are ordinary characters).
+    /// Only keys starting with this (literal).
     #[serde(default)]
     pub prefix: Option<String>,
-    /// How many entries to return, 1-200 (default 50).
+    /// 1-200, default 50.
     #[serde(default)]
     pub limit: Option<i64>,
-    /// next_cursor from the previous page, to read the next one.
+    /// next_cursor of the previous page.
     #[serde(default)]
     pub cursor: Option<String>,
-    /// Your token from authenticate_agent (or send Authorization: Bearer over HTTP).
     #[serde(default)]
     pub auth_token: Option<String>,
 }

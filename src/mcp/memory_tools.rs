@@ -51,12 +51,8 @@ fn entry(e: &MemoryEntry) -> Value {
 #[tool_router(router = memory_router, vis = "pub(super)")]
 impl McpServer {
     #[tool(
-        description = "Remember a JSON value under a key in your private memory: notes, plans, progress, results to \
-pick up later. Only you (your agent_id) can read it. Global by default, or scoped to a session with session_id. \
-expires_in (seconds, up to one year) makes it expire; overwrite=false refuses to replace a live entry (KEY_EXISTS). \
-Keys are 1-255 characters without spaces; values up to 1 MB. Needs write. Safe to retry with an idempotency_key \
-(the retry returns the first result and writes nothing). \
-Example: {\"key\": \"plan/api-v2\", \"value\": {\"step\": 3, \"todo\": [\"tests\"]}, \"expires_in\": 86400}"
+        description = "Store a JSON value under a key in your private memory, global or per session. \
+Needs write."
     )]
     async fn set_memory(
         &self,
@@ -91,12 +87,7 @@ Example: {\"key\": \"plan/api-v2\", \"value\": {\"step\": 3, \"todo\": [\"tests\
         .await
     }
 
-    #[tool(
-        description = "Read a value you stored with set_memory: value, metadata, timestamps, expires_at. Needs your \
-auth_token (memory belongs to your agent_id). Global and session scopes are separate: pass the same session_id you \
-stored it with. Expired entries are gone (MEMORY_NOT_FOUND). Example: {\"key\": \"plan/api-v2\"}",
-        annotations(read_only_hint = true)
-    )]
+    #[tool(description = "Read a key from your memory.")]
     async fn get_memory(
         &self,
         Parameters(p): Parameters<MemoryKeyParams>,
@@ -112,13 +103,7 @@ stored it with. Expired entries are gone (MEMORY_NOT_FOUND). Example: {\"key\": 
         .await
     }
 
-    #[tool(
-        description = "List the keys in your memory (not the values): key, scope, session_id, timestamps, \
-expires_at, value_size in bytes. session_id: null for global (default), a session id, or \"all\" for every scope. \
-prefix matches literally. Ordered by key; limit 1-200 (default 50), page with next_cursor. \
-Example: {\"session_id\": \"all\", \"prefix\": \"plan/\"}",
-        annotations(read_only_hint = true)
-    )]
+    #[tool(description = "Your memory keys (not values), sorted; page with next_cursor.")]
     async fn list_memory(
         &self,
         Parameters(p): Parameters<ListMemoryParams>,
@@ -144,12 +129,7 @@ Example: {\"session_id\": \"all\", \"prefix\": \"plan/\"}",
         .await
     }
 
-    #[tool(
-        description = "Delete a key from your memory (in the scope given by session_id; default global). Returns \
-deleted: true, or MEMORY_NOT_FOUND when there is no such live key. Needs write. Safe to retry with an \
-idempotency_key: the retry returns the first result (deleted: true) instead of MEMORY_NOT_FOUND. Example: {\"key\": \"plan/api-v2\"}",
-        annotations(destructive_hint = true, idempotent_hint = true)
-    )]
+    #[tool(description = "Delete a key from your memory.")]
     async fn delete_memory(
         &self,
         Parameters(p): Parameters<DeleteMemoryParams>,

@@ -2,11 +2,14 @@
 //! argument, the HTTP headers the middleware checked, or the stdio trust rule.
 
 mod admin_tools;
+pub mod catalog;
+mod gate;
 pub mod guidance;
 mod identity_tools;
 mod memory_params;
 mod memory_tools;
 mod params;
+pub mod profile;
 mod prompts;
 mod realtime_tools;
 pub mod render;
@@ -28,6 +31,7 @@ use serde_json::Value;
 use crate::domain::Identity;
 use crate::error::AppError;
 use crate::service::{Caller, Origin, Service};
+pub use profile::ToolProfile;
 
 /// Credentials the HTTP middleware already validated, passed to tools in the request extensions.
 #[derive(Debug, Clone, Default)]
@@ -42,14 +46,22 @@ pub struct McpServer {
     tool_router: &'static ToolRouter<Self>,
     prompt_router: &'static PromptRouter<Self>,
     subscriptions: subscriptions::Subscriptions,
+    /// The tools listed and callable unless an HTTP client asks for others (`X-SCS-Tools`).
+    profile: ToolProfile,
 }
 
-const INSTRUCTIONS: &str = "Shared context for multi-agent work. Start with authenticate_agent (agent_id, agent_type) and pass \
-the returned token as auth_token on every call. Then create_session or list_sessions, add_message to share findings \
-(visibility: public, private, agent_only, admin_only), and get_messages with after_id to read what is new.";
+/// Sent once in `initialize`; clients put it in the model's context, so it says once what every
+/// tool would otherwise repeat.
+const INSTRUCTIONS: &str = "Shared context for agents working together: sessions of messages with visibility rules, \
+search, and private memory.
+1. authenticate_agent(agent_id, agent_type), then pass its token as auth_token on every call.
+2. list_sessions or create_session; add_message to share; get_messages with after_id = next_after_id (or \
+wait_for_messages) to read what is new.
+Writes take an optional idempotency_key: a retry with the same key and arguments returns the first result and \
+writes nothing; the same key with other arguments fails with IDEMPOTENCY_CONFLICT. Unknown arguments are refused.";
 
 impl McpServer {
-    pub fn new(service: Service) -> Self {
+    pub fn new(service: Service, profile: ToolProfile) -> Self {
         // The factory runs per MCP session (per request when stateless): build the routers once
         // and share them; cloning the tool map per request showed in the stateless profile.
         static TOOLS: std::sync::OnceLock<ToolRouter<McpServer>> = std::sync::OnceLock::new();
@@ -61,6 +73,7 @@ impl McpServer {
             tool_router,
             prompt_router,
             subscriptions: Default::default(),
+            profile,
         }
     }
 
@@ -73,8 +86,12 @@ impl McpServer {
             + Self::realtime_router();
         for route in router.map.values_mut() {
             let mut schema = (*route.attr.input_schema).clone();
-            schema::simplify_nullable(&mut schema);
+            schema::compact(&mut schema);
             route.attr.input_schema = std::sync::Arc::new(schema);
+            if let Some(info) = catalog::info(&route.attr.name) {
+                route.attr.title = Some(info.title.to_owned());
+                route.attr.annotations = Some(info.annotations());
+            }
         }
         router
     }
@@ -202,8 +219,13 @@ impl ServerHandler for McpServer {
         let name = request.name.to_string();
         let known = self.tool_router.get(&name).is_some();
         let started = std::time::Instant::now();
-        let tcc = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
-        let result = self.tool_router.call(tcc).await;
+        let result = match self.refuse(&name, &request, &context) {
+            Some(refusal) => Ok(refusal.into()),
+            None => {
+                let tcc = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
+                self.tool_router.call(tcc).await
+            }
+        };
         if known {
             let code = match &result {
                 Ok(rmcp::model::CallToolResponse::Complete(r)) if r.is_error == Some(true) => Some(
@@ -221,6 +243,19 @@ impl ServerHandler for McpServer {
                 .record_call(&name, started.elapsed(), code.as_deref());
         }
         result
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<rmcp::model::PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListToolsResult, rmcp::ErrorData> {
+        self.listed_tools(&context)
+    }
+
+    fn get_tool(&self, name: &str) -> Option<rmcp::model::Tool> {
+        // Used to look up input schemas (SEP-2243 header checks): profiles do not apply.
+        self.tool_router.get(name).cloned()
     }
 
     fn get_info(&self) -> ServerConfig {

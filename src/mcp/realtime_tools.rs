@@ -13,18 +13,16 @@ use crate::service::WaitForMessages;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct WaitForMessagesParams {
-    /// The session to watch.
     pub session_id: String,
-    /// Return messages with a larger id: pass next_after_id from your previous read (0 for everything).
+    /// next_after_id of your last read (0: everything).
     #[serde(default)]
     pub after_id: Option<i64>,
-    /// How long to wait for a new message, in seconds (default 30; the server caps it, 60 s by default). 0 checks once without waiting.
+    /// Default 30, capped by the server; 0 checks once.
     #[serde(default)]
     pub timeout_seconds: Option<f64>,
-    /// At most this many messages, 1-1000 (default 50).
+    /// 1-1000, default 50.
     #[serde(default)]
     pub limit: Option<i64>,
-    /// Your token (or send Authorization: Bearer over HTTP). You are woken only by messages you may read.
     #[serde(default)]
     pub auth_token: Option<String>,
 }
@@ -32,11 +30,8 @@ pub struct WaitForMessagesParams {
 #[tool_router(router = realtime_router, vis = "pub(super)")]
 impl McpServer {
     #[tool(
-        description = "Wait for new messages instead of polling: returns at once if messages you may read exist \
-after after_id, otherwise blocks until one arrives or timeout_seconds pass (then messages is empty). Either way, pass \
-next_after_id to your next call. Use it to wait for a teammate's result. Example: {\"session_id\": \
-\"session_0123456789abcdef\", \"after_id\": 42, \"timeout_seconds\": 30}",
-        annotations(read_only_hint = true)
+        description = "Instead of polling: returns messages you may read after after_id as soon as one \
+exists, or none after timeout_seconds. Pass next_after_id next time."
     )]
     async fn wait_for_messages(
         &self,

@@ -1,7 +1,67 @@
-//! Input schemas every client accepts: Gemini's function declarations reject JSON-schema type
-//! unions, so `["string", "null"]` becomes `"string"` (the field stays optional; null still parses).
+//! Input schemas every client accepts, in as few tokens as say everything once. Gemini's function
+//! declarations reject JSON-schema type unions, so `["string", "null"]` becomes `"string"` (the
+//! field stays optional; null still parses). The schema sits in every agent's context on every
+//! turn, so what a model does not need goes: `$schema`, the struct's `title`, integer `format`s and
+//! `additionalProperties: true` (the default). Parameters shared by many tools are described here,
+//! once: `auth_token` is explained by `authenticate_agent` and the server instructions.
 
 use serde_json::{Map, Value};
+
+/// The description of a parameter many tools take; `None` leaves it undescribed.
+fn shared_description(name: &str) -> Option<Option<&'static str>> {
+    match name {
+        "auth_token" => Some(None),
+        "idempotency_key" => Some(Some(
+            "Unique per request; a retry with the same key returns the first result.",
+        )),
+        _ => None,
+    }
+}
+
+/// Everything the model does not need removed, and shared parameters described once.
+pub fn compact(schema: &mut Map<String, Value>) {
+    simplify_nullable(schema);
+    schema.remove("$schema");
+    schema.remove("title");
+    strip_noise(schema);
+    if let Some(Value::Object(props)) = schema.get_mut("properties") {
+        for (name, prop) in props.iter_mut() {
+            if let (Some(text), Value::Object(prop)) = (shared_description(name), prop) {
+                match text {
+                    Some(text) => prop.insert("description".into(), text.into()),
+                    None => prop.remove("description"),
+                };
+            }
+        }
+    }
+}
+
+/// `format` and `additionalProperties: true`, recursively.
+fn strip_noise(schema: &mut Map<String, Value>) {
+    schema.remove("format");
+    if schema.get("additionalProperties") == Some(&Value::Bool(true)) {
+        schema.remove("additionalProperties");
+    }
+    for value in schema.values_mut() {
+        match value {
+            Value::Object(inner) => strip_noise(inner),
+            Value::Array(items) => items.iter_mut().for_each(|item| {
+                if let Value::Object(inner) = item {
+                    strip_noise(inner);
+                }
+            }),
+            _ => {}
+        }
+    }
+}
+
+/// The parameter names a tool accepts, from its input schema.
+pub fn accepted_names(schema: &Map<String, Value>) -> Vec<&str> {
+    match schema.get("properties") {
+        Some(Value::Object(props)) => props.keys().map(String::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
 
 /// Rewrites nullable unions in a tool input schema, recursively.
 pub fn simplify_nullable(schema: &mut Map<String, Value>) {
@@ -71,5 +131,34 @@ mod tests {
         assert_eq!(s["properties"]["b"], json!({"$ref": "#/$defs/X"}));
         assert_eq!(s["properties"]["c"]["type"], "integer");
         assert_eq!(s["properties"]["d"]["items"]["type"], "string");
+    }
+
+    #[test]
+    fn compact_drops_noise_and_describes_shared_parameters_once() {
+        let mut s = json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": "P",
+            "type": "object",
+            "properties": {
+                "limit": {"type": ["integer", "null"], "format": "int64", "description": "1-10"},
+                "metadata": {"type": "object", "additionalProperties": true},
+                "auth_token": {"type": "string", "description": "Your token"},
+                "idempotency_key": {"type": "string", "description": "long"}
+            }
+        });
+        compact(s.as_object_mut().unwrap());
+        assert_eq!(
+            s,
+            json!({"type": "object", "properties": {
+                "limit": {"type": "integer", "description": "1-10"},
+                "metadata": {"type": "object"},
+                "auth_token": {"type": "string"},
+                "idempotency_key": {"type": "string", "description": "Unique per request; a retry with the same key returns the first result."}
+            }})
+        );
+        assert_eq!(
+            accepted_names(s.as_object().unwrap()),
+            ["auth_token", "idempotency_key", "limit", "metadata"]
+        );
     }
 }

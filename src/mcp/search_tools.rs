@@ -15,53 +15,46 @@ use crate::util::rfc3339;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SearchContextParams {
-    /// The session to search, e.g. "session_0123456789abcdef".
     pub session_id: String,
-    /// What to look for, 1-500 characters; case-insensitive, typos tolerated, e.g. "database timeout".
+    /// 1-500 characters; case-insensitive, typos tolerated.
     pub query: String,
-    /// Minimum score 0-100 (default 60). 100 = the query appears verbatim; 80+ = close match; 60 finds typos and partial words.
+    /// Minimum score 0-100 (default 60; 100 verbatim, 80+ close).
     #[serde(default)]
     pub fuzzy_threshold: Option<f64>,
-    /// How many results, 1-100 (default 10), best first.
+    /// 1-100, default 10.
     #[serde(default)]
     pub limit: Option<i64>,
-    /// Also match top-level metadata values (default true).
+    /// Match metadata values too (default true).
     #[serde(default)]
     pub search_metadata: Option<bool>,
-    /// "all" (default: everything you may read), "public" (public messages only) or "private" (your own private messages).
+    /// all (default), public, or private (your own).
     #[serde(default)]
     pub search_scope: Option<String>,
-    /// Your token from authenticate_agent (or send Authorization: Bearer over HTTP). Without it you search public messages only.
     #[serde(default)]
     pub auth_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SearchBySenderParams {
-    /// The session to search.
     pub session_id: String,
-    /// The sender's agent_id, exactly as in a message's "sender" field, e.g. "backend-dev-1".
+    /// The sender's exact agent_id.
     pub sender: String,
-    /// How many messages, 1-100 (default 20), newest first.
+    /// 1-100, default 20.
     #[serde(default)]
     pub limit: Option<i64>,
-    /// Your token from authenticate_agent (or send Authorization: Bearer over HTTP).
     #[serde(default)]
     pub auth_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SearchByTimerangeParams {
-    /// The session to search.
     pub session_id: String,
-    /// Start of the range, inclusive: RFC 3339 such as "2025-01-15T10:30:00Z" or "2025-01-15T12:30:00+02:00". Without an offset the time is UTC; a date alone means 00:00:00 UTC.
+    /// e.g. "2025-01-15T09:00:00Z".
     pub start_time: String,
-    /// End of the range, inclusive, same formats. A date alone covers that whole day.
     pub end_time: String,
-    /// How many messages, 1-200 (default 50), oldest first.
+    /// 1-200, default 50.
     #[serde(default)]
     pub limit: Option<i64>,
-    /// Your token from authenticate_agent (or send Authorization: Bearer over HTTP).
     #[serde(default)]
     pub auth_token: Option<String>,
 }
@@ -74,12 +67,8 @@ fn rounded(value: f64) -> f64 {
 #[tool_router(router = search_router, vis = "pub(super)")]
 impl McpServer {
     #[tool(
-        description = "Find messages in a session whose text matches a query, tolerating typos and partial words: searches \
-the whole history (content and, by default, metadata values) and ranks by a fuzzy score 0-100 (relevance high >= 80, \
-medium >= 60). Use it to find what other agents said about a topic before asking again. You only ever get messages you \
-may read. Limits: query 1-500 characters, limit 1-100. Example: {\"session_id\": \"session_0123456789abcdef\", \
-\"query\": \"database timeout\", \"limit\": 5}",
-        annotations(read_only_hint = true)
+        description = "Fuzzy search of a session's messages you may read (content and metadata), best \
+first, scored 0-100."
     )]
     async fn search_context(
         &self,
@@ -125,12 +114,7 @@ may read. Limits: query 1-500 characters, limit 1-100. Example: {\"session_id\":
         .await
     }
 
-    #[tool(
-        description = "List the messages one agent posted in a session, newest first (exact agent_id), limited to \
-those you may read. Use it to catch up on a specific agent's findings. limit 1-100 (default 20). \
-Example: {\"session_id\": \"session_0123456789abcdef\", \"sender\": \"backend-dev-1\"}",
-        annotations(read_only_hint = true)
-    )]
+    #[tool(description = "Messages one agent posted in a session, newest first.")]
     async fn search_by_sender(
         &self,
         Parameters(p): Parameters<SearchBySenderParams>,
@@ -152,11 +136,8 @@ Example: {\"session_id\": \"session_0123456789abcdef\", \"sender\": \"backend-de
     }
 
     #[tool(
-        description = "List the messages posted in a session between two instants (both inclusive), oldest first, \
-limited to those you may read. Times are RFC 3339 (\"2025-01-15T10:30:00Z\", offsets allowed; no offset means UTC; a \
-date alone covers the whole day). limit 1-200 (default 50). Example: {\"session_id\": \"session_0123456789abcdef\", \
-\"start_time\": \"2025-01-15T09:00:00Z\", \"end_time\": \"2025-01-15T12:00:00Z\"}",
-        annotations(read_only_hint = true)
+        description = "Messages posted between two RFC 3339 times (inclusive), oldest first. No offset \
+means UTC; a date alone covers its day."
     )]
     async fn search_by_timerange(
         &self,

@@ -16,9 +16,7 @@ use crate::service::{AddMessage, GetMessages};
 #[tool_router(router = session_router, vis = "pub(super)")]
 impl McpServer {
     #[tool(
-        description = "Open a shared session where agents post and read messages. Returns session_id: give it to \
-the other agents. Needs write. Safe to retry: pass an idempotency_key and a repeated call returns the same \
-session_id instead of opening another. Example: {\"purpose\": \"Plan the v2 API\", \"metadata\": {\"repo\": \"api\"}}"
+        description = "Open a session where agents share messages; give the returned session_id to the others. Needs write."
     )]
     async fn create_session(
         &self,
@@ -36,9 +34,8 @@ session_id instead of opening another. Example: {\"purpose\": \"Plan the v2 API\
     }
 
     #[tool(
-        description = "Read a session: its purpose, metadata, state, and the newest 50 messages you may read (oldest \
-first), with message_count (all messages visible to you). Use get_messages to page further. Example: {\"session_id\": \"session_0123456789abcdef\"}",
-        annotations(read_only_hint = true)
+        description = "A session's purpose, state and newest 50 messages you may read (oldest first), with \
+message_count. Page further with get_messages."
     )]
     async fn get_session(
         &self,
@@ -54,11 +51,7 @@ first), with message_count (all messages visible to you). Use get_messages to pa
         .await
     }
 
-    #[tool(
-        description = "List sessions, newest first, to find a session_id. Open sessions only unless \
-active_only=false. Page with next_cursor. Example: {\"limit\": 20}",
-        annotations(read_only_hint = true)
-    )]
+    #[tool(description = "Sessions, newest first, to find a session_id.")]
     async fn list_sessions(
         &self,
         Parameters(p): Parameters<ListSessionsParams>,
@@ -74,9 +67,7 @@ active_only=false. Page with next_cursor. Example: {\"limit\": 20}",
     }
 
     #[tool(
-        description = "Close a session: it stays readable but accepts no new messages. Only its creator or an admin \
-may close it; closing twice is harmless. Safe to retry with an idempotency_key (the retry returns the first \
-result). Example: {\"session_id\": \"session_0123456789abcdef\"}"
+        description = "Close a session to new messages; it stays readable. Creator or admin only."
     )]
     async fn close_session(
         &self,
@@ -94,11 +85,8 @@ result). Example: {\"session_id\": \"session_0123456789abcdef\"}"
     }
 
     #[tool(
-        description = "Post a message to a session. visibility: \"public\" (default; everyone), \"private\" (only \
-you: notes to self), \"agent_only\" (agents with your agent_type), \"admin_only\" (admins; needs admin). Reply to a \
-message with parent_message_id (same session). Returns message_id, which also works as an after_id cursor. Needs write. \
-Safe to retry: with an idempotency_key, a repeated call (same key, same arguments) returns the first message_id and \
-posts nothing. Example: {\"session_id\": \"session_0123456789abcdef\", \"content\": \"Found the N+1 query in orders.rs\", \"metadata\": {\"kind\": \"finding\"}}"
+        description = "Post to a session. visibility: public (everyone), private (only you), agent_only (agents \
+of your agent_type), admin_only (admins). Returns message_id. Needs write."
     )]
     async fn add_message(
         &self,
@@ -124,10 +112,8 @@ posts nothing. Example: {\"session_id\": \"session_0123456789abcdef\", \"content
     }
 
     #[tool(
-        description = "Read messages you may see in a session, oldest first. To follow a conversation, pass \
-after_id = next_after_id from your previous call and get only what is new. Or page with limit (1-1000, default 50) and \
-offset. visibility_filter narrows to one visibility. Example: {\"session_id\": \"session_0123456789abcdef\", \"after_id\": 42}",
-        annotations(read_only_hint = true)
+        description = "Messages you may read in a session, oldest first. To follow it, pass after_id = \
+next_after_id of your last read."
     )]
     async fn get_messages(
         &self,
@@ -160,9 +146,7 @@ offset. visibility_filter narrows to one visibility. Example: {\"session_id\": \
     }
 
     #[tool(
-        description = "Server and database health: status (healthy, degraded, unhealthy), backend, version, uptime, \
-pool and database figures. No permission needed.",
-        annotations(read_only_hint = true)
+        description = "Server and database status: healthy, degraded or unhealthy, with pool figures."
     )]
     async fn health(&self) -> CallToolResult {
         let report = self.service.health().await;

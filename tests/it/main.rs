@@ -24,6 +24,7 @@ mod search;
 mod storage_contract;
 mod support;
 mod tls;
+mod tool_surface;
 mod transfer;
 mod transports;
 mod visibility;

@@ -184,6 +184,7 @@ async fn readiness_turns_503_when_shutdown_begins(backend: Backend) {
             allowed_origins: vec![],
             max_request_body_bytes: 1 << 20,
             stateless: false,
+            tools: shared_context_server::mcp::ToolProfile::all(),
         },
         draining.clone(),
     );

@@ -253,7 +253,8 @@ async fn tools_are_listed_with_descriptions_and_schemas() {
             .find(|t| t.name == name)
             .unwrap_or_else(|| panic!("{name} missing"));
         assert!(
-            tool.description.as_deref().is_some_and(|d| d.len() > 40),
+            // Short on purpose (tests/it/tool_surface.rs holds the token budget), never empty.
+            tool.description.as_deref().is_some_and(|d| d.len() >= 20),
             "{name} needs a real description"
         );
         assert_eq!(

@@ -260,6 +260,7 @@ impl Server {
             .env("ADMIN_API_KEY", ADMIN_KEY)
             .env("SCS_DATA_DIR", data_dir)
             .env("LOG_LEVEL", "warn")
+            .env("SCS_TOOLS", "all")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -95,6 +95,7 @@ impl TestApp {
             allowed_origins: vec![],
             max_request_body_bytes: 4 * 1024 * 1024,
             stateless: false,
+            tools: shared_context_server::mcp::ToolProfile::all(),
         };
         let app = router(service.clone(), http, stop.child_token());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

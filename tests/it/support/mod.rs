@@ -198,6 +198,8 @@ pub fn server_env(db: &TestDb) -> Vec<(String, String)> {
         ("POSTGRES_MAX_OVERFLOW".into(), "6".into()),
         // Tests drive single agents hard; the rate-limit test sets its own limit.
         ("RATE_LIMIT_PER_MINUTE".into(), "0".into()),
+        // Every tool, not the default profile: the suite exercises them all.
+        ("SCS_TOOLS".into(), "all".into()),
     ]
 }
 
