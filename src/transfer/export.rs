@@ -76,6 +76,7 @@ pub(crate) fn write_dump(
         match page {
             Page::Rows(batch) => {
                 let table = batch.table();
+                super::progress::rows(table, batch.len() as u64);
                 for row in batch.into_rows() {
                     serde_json::to_writer(&mut *out, &row)
                         .map_err(|e| anyhow!("cannot write the dump: {e}"))?;

@@ -8,11 +8,14 @@
 //!   Rows are inserted many per statement; the id counters then continue after the imported ids.
 //! - `copy` is export piped into import inside the process: pages read from one database are
 //!   inserted into the other while the next page is read; no file.
+//!
+//! All three report rows per table and the rate on stderr as they go ([`progress`]).
 
 pub mod format;
 
 mod export;
 mod import;
+mod progress;
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -37,6 +40,9 @@ pub struct ExportArgs {
     /// Leave out the agent tokens (agents then authenticate again after an import).
     #[arg(long)]
     pub no_tokens: bool,
+    /// Write the dump to standard output even when it is a terminal (refused otherwise).
+    #[arg(long)]
+    pub to_terminal: bool,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -152,6 +158,7 @@ async fn import_rows(
             Parsed::Header(_) => bail!("a second header"),
             Parsed::Rows(rows) => {
                 for (line, bytes, row) in rows {
+                    progress::rows(row.table(), 1);
                     importer.push(row, line, bytes).await?;
                 }
             }
@@ -187,7 +194,10 @@ pub async fn copy(
     let pumped: anyhow::Result<Option<TableCounts>> = async {
         while let Some(page) = recv.recv().await {
             match page {
-                Page::Rows(batch) => importer.push_batch(batch).await?,
+                Page::Rows(batch) => {
+                    progress::rows(batch.table(), batch.len() as u64);
+                    importer.push_batch(batch).await?
+                }
                 Page::Done(read) => return Ok(Some(read)),
             }
         }
@@ -231,13 +241,23 @@ fn summary(counts: &TableCounts) -> String {
 
 /// `shared-context-server export`.
 pub async fn run_export(store: Arc<dyn Store>, args: &ExportArgs) -> anyhow::Result<()> {
+    use std::io::IsTerminal as _;
+    if args.output.as_os_str() == "-" && std::io::stdout().is_terminal() && !args.to_terminal {
+        store.close().await;
+        bail!(
+            "export writes every message and token hash; it will not print them to a terminal. \
+             Use --output FILE, redirect standard output, or pass --to-terminal"
+        );
+    }
     let started = Instant::now();
+    progress::install("export");
     let result = if args.output.as_os_str() == "-" {
         let out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout());
         export(&*store, Box::new(out), !args.no_tokens).await
     } else {
         export_to_file(&*store, &args.output, !args.no_tokens).await
     };
+    progress::finish(result.is_ok());
     store.close().await;
     let counts = result?;
     let target = if args.output.as_os_str() == "-" {
@@ -316,7 +336,9 @@ pub async fn run_import(store: Arc<dyn Store>, args: &ImportArgs) -> anyhow::Res
             args.input.display().to_string(),
         )
     };
+    progress::install("import");
     let result = import(&*store, input).await;
+    progress::finish(result.is_ok());
     store.close().await;
     // Every failure rolls the whole import back.
     let counts = result.with_context(|| format!("nothing was imported from {source}"))?;
@@ -369,7 +391,9 @@ pub async fn run_copy(args: &CopyArgs) -> anyhow::Result<()> {
         source.backend(),
         target.backend()
     );
+    progress::install("copy");
     let result = copy(&*source, &*target, !args.no_tokens).await;
+    progress::finish(result.is_ok());
     source.close().await;
     target.close().await;
     // Every failure rolls the whole copy back; the source is only read.

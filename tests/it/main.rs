@@ -26,5 +26,6 @@ mod support;
 mod tls;
 mod tool_surface;
 mod transfer;
+mod transfer_progress;
 mod transports;
 mod visibility;
