@@ -4,18 +4,6 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-async fn expect_code(client: &Client, tool: &str, args: Value, code: &str) {
-    let reply = call(client, tool, args.clone()).await;
-    assert_eq!(reply.err_code(), code, "{tool}({args}) → {}", reply.body);
-    assert!(
-        reply.body["suggestions"]
-            .as_array()
-            .is_some_and(|s| !s.is_empty()),
-        "{code} should say what to do next: {}",
-        reply.body
-    );
-}
-
 /// Messages and sessions as an admin sees them, to prove bad calls changed nothing.
 async fn snapshot(client: &Client, admin: &str, sessions: &[&str]) -> Value {
     let mut out = Vec::new();

@@ -23,13 +23,6 @@ use lifetimes::{
 };
 use tools::{idempotency_memory_and_close, idempotency_replay_and_conflict};
 
-fn with(mut base: Value, extra: Value) -> Value {
-    for (k, v) in extra.as_object().unwrap() {
-        base[k] = v.clone();
-    }
-    base
-}
-
 /// One tool call: (is_error, structuredContent, content[0].text).
 async fn raw(client: &Client, tool: &str, args: Value) -> (bool, Value, String) {
     let params = CallToolRequestParams::new(tool.to_owned())
@@ -64,19 +57,6 @@ async fn ok(client: &Client, tool: &str, args: Value) -> (Value, String) {
         "text and structured content differ"
     );
     (body, text)
-}
-
-async fn expect_code(client: &Client, tool: &str, args: Value, code: &str) -> Value {
-    let reply = call(client, tool, args.clone()).await;
-    assert_eq!(reply.err_code(), code, "{tool}({args}) → {}", reply.body);
-    assert!(
-        reply.body["suggestions"]
-            .as_array()
-            .is_some_and(|s| !s.is_empty()),
-        "{}",
-        reply.body
-    );
-    reply.body
 }
 
 async fn audits(db: &TestDb, event: &str) -> i64 {

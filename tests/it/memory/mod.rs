@@ -18,31 +18,10 @@ use bad_input::memory_bad_input;
 use expiry::memory_expiry_and_sweeper;
 use round_trip::memory_round_trip;
 
-fn with(mut base: Value, extra: Value) -> Value {
-    for (k, v) in extra.as_object().unwrap() {
-        base[k] = v.clone();
-    }
-    base
-}
-
 fn time(v: &Value) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(v.as_str().unwrap_or_else(|| panic!("not a timestamp: {v}")))
         .expect("RFC 3339")
         .with_timezone(&Utc)
-}
-
-async fn expect_code(client: &Client, tool: &str, args: Value, code: &str) {
-    let reply = call(client, tool, args.clone()).await;
-    let mut shown = args.to_string();
-    shown.truncate(200);
-    assert_eq!(reply.err_code(), code, "{tool}({shown}) → {}", reply.body);
-    assert!(
-        reply.body["suggestions"]
-            .as_array()
-            .is_some_and(|s| !s.is_empty()),
-        "{code} should say what to do next: {}",
-        reply.body
-    );
 }
 
 async fn listed(client: &Client, token: &str, args: Value) -> Vec<(String, Option<String>)> {

@@ -345,6 +345,36 @@ pub async fn call(client: &rmcp::Peer<RoleClient>, tool: &str, args: Value) -> R
     }
 }
 
+/// `base` with the members of `extra` added or replaced (both JSON objects).
+#[track_caller]
+pub fn with(mut base: Value, extra: Value) -> Value {
+    for (k, v) in extra.as_object().expect("extra is an object") {
+        base[k] = v.clone();
+    }
+    base
+}
+
+/// Calls a tool that must fail with `code` and say what to do next; returns the error body.
+pub async fn expect_code(
+    client: &rmcp::Peer<RoleClient>,
+    tool: &str,
+    args: Value,
+    code: &str,
+) -> Value {
+    let reply = call(client, tool, args.clone()).await;
+    let mut shown = args.to_string();
+    shown.truncate(200);
+    assert_eq!(reply.err_code(), code, "{tool}({shown}) → {}", reply.body);
+    assert!(
+        reply.body["suggestions"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty()),
+        "{code} should say what to do next: {}",
+        reply.body
+    );
+    reply.body
+}
+
 /// Authenticates an agent and returns its token.
 pub async fn login(
     client: &rmcp::Peer<RoleClient>,
