@@ -59,6 +59,22 @@ pub struct MemoryRecord {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+impl MemoryRecord {
+    /// The entry `new` stored, first created at `created_at`.
+    pub(crate) fn stored(new: &NewMemory, created_at: DateTime<Utc>) -> Self {
+        Self {
+            session_id: new.session_id.clone(),
+            key: new.key.clone(),
+            value: new.value.clone(),
+            metadata: new.metadata.clone(),
+            value_size: new.value_json.len() as i64,
+            created_at,
+            updated_at: new.at,
+            expires_at: new.expires_at,
+        }
+    }
+}
+
 /// A listed entry: everything but the value and metadata (`rows::memory_entry_columns!`).
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct MemoryEntry {

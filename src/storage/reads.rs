@@ -13,6 +13,23 @@ use super::rows::{audit_columns, memory_columns, session_columns, token_columns}
 use super::visibility::message_read_where;
 use super::*;
 
+/// How many rows a statement changed (each backend's query result has its own method).
+pub(crate) trait RowsAffected {
+    fn rows_affected(&self) -> u64;
+}
+
+impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
+    fn rows_affected(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+impl RowsAffected for sqlx::postgres::PgQueryResult {
+    fn rows_affected(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
 /// What differs between the dialects where a statement does not.
 pub(crate) trait Dialect: Database {
     /// A timestamp as a bind value: RFC 3339 text on SQLite, `timestamptz` on PostgreSQL.
@@ -34,6 +51,12 @@ const TOKEN_BY_HASH: &str = concat!(
     "SELECT ",
     token_columns!(),
     " FROM agent_tokens WHERE token_hash = $1"
+);
+
+const INSERT_TOKEN: &str = concat!(
+    "INSERT INTO agent_tokens (",
+    token_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, NULL)"
 );
 
 const RECENT_AUDIT: &str = concat!(
@@ -59,6 +82,7 @@ impl<DB> Reads<DB>
 where
     DB: Dialect,
     DB::Arguments: IntoArguments<DB>,
+    DB::QueryResult: RowsAffected,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
     String: for<'q> Encode<'q, DB> + Type<DB>,
@@ -149,6 +173,39 @@ where
             .fetch_optional(exec)
             .await?;
         Ok(row.map(TokenRecord::from))
+    }
+
+    /// Stores a new token. (A write, but the same statement on both backends, next to its read.)
+    pub(crate) async fn insert_token<'c>(
+        exec: impl Executor<'c, Database = DB>,
+        t: &TokenRecord,
+    ) -> StoreResult<()> {
+        sqlx::query(INSERT_TOKEN)
+            .bind(t.token_hash.as_str())
+            .bind(t.agent_id.as_str())
+            .bind(t.agent_type.as_str())
+            .bind(t.permissions.join(","))
+            .bind(DB::stamp(t.issued_at))
+            .bind(DB::stamp(t.expires_at))
+            .execute(exec)
+            .await?;
+        Ok(())
+    }
+
+    /// Runs a sweeper's `sql`, which deletes at most `$2` rows that expired by `$1`; how many it
+    /// deleted.
+    pub(crate) async fn sweep<'c>(
+        exec: impl Executor<'c, Database = DB>,
+        sql: &'static str,
+        now: DateTime<Utc>,
+        batch: u32,
+    ) -> StoreResult<u64> {
+        let done = sqlx::query(sql)
+            .bind(DB::stamp(now))
+            .bind(i64::from(batch))
+            .execute(exec)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     pub(crate) async fn recent_audit<'c>(

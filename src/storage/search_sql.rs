@@ -43,6 +43,14 @@ pub(super) fn condition(
     }
 }
 
+/// The union of a search's tiers, each message once (tiers overlap), in the order read.
+pub(super) fn each_once(
+    rows: Vec<crate::storage::MessageRecord>,
+) -> Vec<crate::storage::MessageRecord> {
+    let mut seen = std::collections::HashSet::with_capacity(rows.len());
+    rows.into_iter().filter(|m| seen.insert(m.id)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

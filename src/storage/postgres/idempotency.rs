@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::PgStore;
 use crate::storage::once;
+use crate::storage::reads::Reads;
 use crate::storage::{
     IdempotencyClaim, IdempotencyStore, IdempotentWrite, InsertOutcome, OnceOutcome, Respond,
     StoreResult, WriteResult,
@@ -45,18 +46,10 @@ impl IdempotencyStore for PgStore {
         batch: u32,
     ) -> StoreResult<u64> {
         // SKIP LOCKED: several servers sweep without waiting on each other or on a claim.
-        self.with_conn(async |conn| {
-            let done = sqlx::query(
-                "DELETE FROM idempotency_keys WHERE (agent_id, key) IN (SELECT agent_id, key FROM idempotency_keys \
-                   WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
-                 AND expires_at <= $1",
-            )
-            .bind(now)
-            .bind(i64::from(batch))
-            .execute(conn)
-            .await?;
-            Ok(done.rows_affected())
-        })
-        .await
+        const SQL: &str = "DELETE FROM idempotency_keys WHERE (agent_id, key) IN (SELECT agent_id, key FROM idempotency_keys \
+             WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
+             AND expires_at <= $1";
+        self.with_conn(async |conn| Reads::sweep(conn, SQL, now, batch).await)
+            .await
     }
 }

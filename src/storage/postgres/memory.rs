@@ -50,19 +50,11 @@ impl MemoryStore for PgStore {
 
     async fn delete_expired_memory(&self, now: DateTime<Utc>, batch: u32) -> StoreResult<u64> {
         // SKIP LOCKED: several servers sharing the database sweep without waiting on each other.
-        self.with_conn(async |conn| {
-            let done = sqlx::query(
-                "DELETE FROM agent_memory WHERE id IN (SELECT id FROM agent_memory \
-                   WHERE expires_at IS NOT NULL AND expires_at <= $1 \
-                   ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
-                 AND expires_at <= $1",
-            )
-            .bind(now)
-            .bind(i64::from(batch))
-            .execute(conn)
-            .await?;
-            Ok(done.rows_affected())
-        })
-        .await
+        const SQL: &str = "DELETE FROM agent_memory WHERE id IN (SELECT id FROM agent_memory \
+             WHERE expires_at IS NOT NULL AND expires_at <= $1 \
+             ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
+             AND expires_at <= $1";
+        self.with_conn(async |conn| Reads::sweep(conn, SQL, now, batch).await)
+            .await
     }
 }

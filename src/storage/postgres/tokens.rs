@@ -10,22 +10,8 @@ use crate::storage::TokenStore;
 #[async_trait]
 impl TokenStore for PgStore {
     async fn insert_token(&self, t: &TokenRecord) -> StoreResult<()> {
-        self.with_conn(async |conn| {
-            sqlx::query(
-                "INSERT INTO agent_tokens (token_hash, agent_id, agent_type, permissions, issued_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&t.token_hash)
-            .bind(&t.agent_id)
-            .bind(&t.agent_type)
-            .bind(t.permissions.join(","))
-            .bind(t.issued_at)
-            .bind(t.expires_at)
-            .execute(conn)
-            .await?;
-            Ok(())
-        })
-        .await
+        self.with_conn(async |conn| Reads::insert_token(conn, t).await)
+            .await
     }
 
     async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenRecord>> {

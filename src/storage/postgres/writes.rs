@@ -153,16 +153,9 @@ impl Writes for Postgres {
             .fetch_optional(&mut *conn)
             .await?;
         if let Some((created_at,)) = stored {
-            return Ok(SetMemoryOutcome::Stored(MemoryRecord {
-                session_id: new.session_id.clone(),
-                key: new.key.clone(),
-                value: new.value.clone(),
-                metadata: new.metadata.clone(),
-                value_size: new.value_json.len() as i64,
-                created_at,
-                updated_at: new.at,
-                expires_at: new.expires_at,
-            }));
+            return Ok(SetMemoryOutcome::Stored(MemoryRecord::stored(
+                new, created_at,
+            )));
         }
         let session_exists = match &new.session_id {
             None => true,

@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 
 use super::SqliteStore;
 use crate::storage::once;
+use crate::storage::reads::Reads;
 use crate::storage::{
     IdempotencyClaim, IdempotencyStore, IdempotentWrite, OnceOutcome, Respond, StoreResult,
 };
-use crate::util::rfc3339;
 
 #[async_trait]
 impl IdempotencyStore for SqliteStore {
@@ -29,14 +29,8 @@ impl IdempotencyStore for SqliteStore {
         now: DateTime<Utc>,
         batch: u32,
     ) -> StoreResult<u64> {
-        let done = sqlx::query(
-            "DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys \
-             WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)",
-        )
-        .bind(rfc3339(now))
-        .bind(i64::from(batch))
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected())
+        const SQL: &str = "DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys \
+             WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)";
+        Reads::sweep(&self.writer, SQL, now, batch).await
     }
 }

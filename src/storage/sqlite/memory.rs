@@ -14,7 +14,6 @@ use crate::storage::{
     MemoryAddress, MemoryEntry, MemoryListQuery, MemoryRecord, MemoryStore, NewMemory,
     SetMemoryOutcome, StoreResult,
 };
-use crate::util::rfc3339;
 
 /// The list read; `$2` is the scope ('' = global) or NULL for every scope.
 const LIST: &str = concat!(
@@ -49,14 +48,8 @@ impl MemoryStore for SqliteStore {
     }
 
     async fn delete_expired_memory(&self, now: DateTime<Utc>, batch: u32) -> StoreResult<u64> {
-        let done = sqlx::query(
-            "DELETE FROM agent_memory WHERE id IN (SELECT id FROM agent_memory \
-             WHERE expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at LIMIT $2)",
-        )
-        .bind(rfc3339(now))
-        .bind(i64::from(batch))
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected())
+        const SQL: &str = "DELETE FROM agent_memory WHERE id IN (SELECT id FROM agent_memory \
+             WHERE expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at LIMIT $2)";
+        Reads::sweep(&self.writer, SQL, now, batch).await
     }
 }

@@ -10,7 +10,7 @@ use crate::domain::search::{CandidateTier, TextMatch};
 use crate::domain::{Reader, SessionId};
 use crate::storage::reads::Reads;
 use crate::storage::rows::{MESSAGE_COLUMNS as COLUMNS, message_columns};
-use crate::storage::search_sql::{condition, like_pattern};
+use crate::storage::search_sql::{condition, each_once, like_pattern};
 use crate::storage::visibility::message_read_where;
 use crate::storage::{MessageRecord, SearchFilter, SearchStore, StoreResult};
 use crate::util::rfc3339;
@@ -148,8 +148,7 @@ impl SearchStore for SqliteStore {
             };
         }
         let rows: Vec<MessageRecord> = q.fetch_all(&self.reader).await?;
-        let mut seen = std::collections::HashSet::with_capacity(rows.len());
-        Ok(rows.into_iter().filter(|m| seen.insert(m.id)).collect())
+        Ok(each_once(rows))
     }
 
     async fn messages_by_sender(

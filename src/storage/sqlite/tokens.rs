@@ -9,19 +9,7 @@ use crate::storage::TokenStore;
 #[async_trait]
 impl TokenStore for SqliteStore {
     async fn insert_token(&self, t: &TokenRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO agent_tokens (token_hash, agent_id, agent_type, permissions, issued_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&t.token_hash)
-        .bind(&t.agent_id)
-        .bind(&t.agent_type)
-        .bind(t.permissions.join(","))
-        .bind(rfc3339(t.issued_at))
-        .bind(rfc3339(t.expires_at))
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        Reads::insert_token(&self.writer, t).await
     }
 
     async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenRecord>> {
@@ -57,18 +45,7 @@ impl TokenStore for SqliteStore {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        sqlx::query(
-            "INSERT INTO agent_tokens (token_hash, agent_id, agent_type, permissions, issued_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&new.token_hash)
-        .bind(&new.agent_id)
-        .bind(&new.agent_type)
-        .bind(new.permissions.join(","))
-        .bind(rfc3339(new.issued_at))
-        .bind(rfc3339(new.expires_at))
-        .execute(&mut *tx)
-        .await?;
+        Reads::insert_token(&mut *tx, new).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -194,16 +194,9 @@ impl Writes for Sqlite {
             at: new.at,
         };
         insert_audit(&mut *conn, &audit).await?;
-        Ok(SetMemoryOutcome::Stored(MemoryRecord {
-            session_id: new.session_id.clone(),
-            key: new.key.clone(),
-            value: new.value.clone(),
-            metadata: new.metadata.clone(),
-            value_size: new.value_json.len() as i64,
-            created_at,
-            updated_at: new.at,
-            expires_at: new.expires_at,
-        }))
+        Ok(SetMemoryOutcome::Stored(MemoryRecord::stored(
+            new, created_at,
+        )))
     }
 
     async fn delete_memory(
