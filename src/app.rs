@@ -42,6 +42,7 @@ pub fn build_service(config: &Config, store: Arc<dyn Store>) -> Service {
             rate_limit_per_minute: config.rate_limit_per_minute,
             rate_limit_burst: config.rate_limit_burst,
             clock: Arc::new(crate::service::SystemClock),
+            loop_guards: config.loop_guards,
         },
     )
 }
@@ -108,6 +109,7 @@ pub async fn run_http(
     let sweeper = service.spawn_memory_sweeper(sweeper_stop.clone());
     let key_sweeper = service.spawn_idempotency_sweeper(sweeper_stop.clone());
     service.start_change_feed(sweeper_stop.clone());
+    let coalescer = service.spawn_coalesced_writer(sweeper_stop.clone());
     let drain = shutdown.clone();
     let grace = config.shutdown_grace;
     let server = http::serve(listener, app, shutdown);
@@ -119,6 +121,7 @@ pub async fn run_http(
         }
     }
     stop_sweeper(sweeper_stop.clone(), key_sweeper).await;
+    stop_sweeper(sweeper_stop.clone(), Some(coalescer)).await;
     stop_sweeper(sweeper_stop, sweeper).await;
     service.store().close().await;
     Ok(())
@@ -134,6 +137,7 @@ pub async fn run_stdio(
     let sweeper = service.spawn_memory_sweeper(sweeper_stop.clone());
     let key_sweeper = service.spawn_idempotency_sweeper(sweeper_stop.clone());
     service.start_change_feed(sweeper_stop.clone());
+    let coalescer = service.spawn_coalesced_writer(sweeper_stop.clone());
     eprintln!(
         "shared-context-server ready: stdio ({})",
         service.store().backend()
@@ -150,6 +154,7 @@ pub async fn run_stdio(
         Err(e) => return Err(e.into()),
     }
     stop_sweeper(sweeper_stop.clone(), key_sweeper).await;
+    stop_sweeper(sweeper_stop.clone(), Some(coalescer)).await;
     stop_sweeper(sweeper_stop, sweeper).await;
     service.store().close().await;
     Ok(())

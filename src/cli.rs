@@ -85,6 +85,8 @@ pub enum Command {
     Import(crate::transfer::ImportArgs),
     /// Copy every row from one database to another, empty one (e.g. SQLite to PostgreSQL); all or nothing.
     Copy(crate::transfer::CopyArgs),
+    /// Print an agent's new direct messages from a running server and exit (for hooks).
+    Inbox(crate::inbox_cli::InboxArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

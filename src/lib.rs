@@ -22,6 +22,7 @@ pub mod domain;
 pub mod error;
 pub mod healthcheck;
 pub mod http;
+pub mod inbox_cli;
 pub mod mcp;
 pub mod metrics;
 pub mod realtime;

@@ -33,6 +33,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         );
         return bench::run(args).await;
     }
+    // inbox is a client of a running server, like bench.
+    if let Some(Command::Inbox(args)) = cli.command {
+        telemetry::init(
+            cli.log_level.as_deref().unwrap_or("warn"),
+            cli.log_level.is_some(),
+            log_format,
+        );
+        return shared_context_server::inbox_cli::run(args).await;
+    }
     // copy names both databases itself: no config file, keys or data directory involved.
     if let Some(Command::Copy(args)) = &cli.command {
         telemetry::init(
@@ -73,7 +82,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             store.close().await;
             Ok(())
         }
-        Command::Bench(_) | Command::Copy(_) | Command::Healthcheck => {
+        Command::Bench(_) | Command::Copy(_) | Command::Healthcheck | Command::Inbox(_) => {
             unreachable!("handled before the config is loaded")
         }
         Command::Export(args) => {

@@ -17,6 +17,8 @@ pub enum Event {
         visibility: Visibility,
         sender: String,
         sender_type: String,
+        /// A direct message's recipients (empty otherwise).
+        to: Vec<String>,
     },
     TokenRevoked {
         token_hash: String,
@@ -34,10 +36,32 @@ impl Event {
                 visibility,
                 sender,
                 sender_type,
+                to,
                 ..
-            } => s == session_id && reader.may_read(*visibility, sender, sender_type),
+            } => s == session_id && reader.may_read(*visibility, sender, sender_type, to),
             Self::Resync => true,
             Self::TokenRevoked { .. } => false,
+        }
+    }
+
+    /// Whether this event may bring something to `agent_id`'s inbox (any session).
+    pub fn wakes_inbox_of(&self, agent_id: &str) -> bool {
+        match self {
+            Self::Message { to, .. } => to.iter().any(|r| r == agent_id),
+            Self::Resync => true,
+            Self::TokenRevoked { .. } => false,
+        }
+    }
+
+    /// The event for a message just written.
+    pub fn of_message(m: &crate::storage::MessageRecord) -> Self {
+        Self::Message {
+            session_id: m.session_id.clone(),
+            id: m.id,
+            visibility: m.visibility,
+            sender: m.sender.clone(),
+            sender_type: m.sender_type.clone(),
+            to: m.to.clone(),
         }
     }
 }
@@ -108,6 +132,7 @@ mod tests {
                 visibility: Visibility::Public,
                 sender: "a".into(),
                 sender_type: "claude".into(),
+                to: Vec::new(),
             });
         }
         assert_eq!(*sub.next().await.unwrap(), Event::Resync);
@@ -121,6 +146,7 @@ mod tests {
             visibility: Visibility::Private,
             sender: "alice".into(),
             sender_type: "claude".into(),
+            to: vec!["carol".into()],
         };
         let bob = Reader::Agent {
             agent_id: "bob".into(),
@@ -134,5 +160,11 @@ mod tests {
         assert!(e.wakes("s", &alice));
         assert!(!e.wakes("other", &alice));
         assert!(e.wakes("s", &Reader::Admin));
+        let carol = Reader::Agent {
+            agent_id: "carol".into(),
+            agent_type: "gemini".into(),
+        };
+        assert!(e.wakes("s", &carol));
+        assert!(e.wakes_inbox_of("carol") && !e.wakes_inbox_of("bob"));
     }
 }

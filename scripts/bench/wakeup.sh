@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Wake-up latency of wait_for_messages (post → waiter's return) in one process on SQLite and
-# PostgreSQL, across two server processes on one PostgreSQL, and with 100 waiters while 10 agents
-# write. Usage: scripts/bench/wakeup.sh [SECONDS=10]
+# PostgreSQL, across two server processes on one PostgreSQL (also for get_inbox and direct
+# messages), and with 100 waiters while 10 agents write. Usage: scripts/bench/wakeup.sh [SECONDS=10]
 set -euo pipefail
 # The load mixes every tool, memory and admin included, whatever the default profile lists.
 export SCS_TOOLS=${SCS_TOOLS:-all}
@@ -24,6 +24,8 @@ psql "$pg_admin" -qc "CREATE DATABASE $db" >/dev/null
 export API_KEY=bench-agent-key-0123456789 ADMIN_API_KEY=bench-admin-key-0123456789 LOG_LEVEL=warn
 # The load generator drives each agent far above the default per-agent rate limit.
 export RATE_LIMIT_PER_MINUTE=0
+# The inbox rows send 50 direct messages a second to one agent, far above the loop guard.
+export DIRECT_MESSAGES_PER_PAIR_PER_MINUTE=0
 
 start() { # NAME DATABASE_URL: starts a server whose MCP URL `url_of NAME` prints
     SCS_DATA_DIR="$work/data-$1" DATABASE_URL="$2" "$bin" --port 0 >/dev/null 2>"$work/$1.log" &
@@ -42,6 +44,8 @@ echo "== one process, PostgreSQL: 1 waiter, 1 writer every 20 ms"
 "$bin" bench --url "$pg_a" --waiters 1 --writers 1 --write-interval-ms 20 --duration "$secs"
 echo "== two processes, PostgreSQL: waiter on A, writer on B"
 "$bin" bench --url "$pg_a" --writer-url "$pg_b" --waiters 1 --writers 1 --write-interval-ms 20 --duration "$secs"
+echo "== two processes, PostgreSQL, inbox: get_inbox waiter on A, direct messages from B"
+"$bin" bench --url "$pg_a" --writer-url "$pg_b" --waiters 1 --writers 1 --write-interval-ms 20 --duration "$secs" --inbox
 for name in sqlite pg; do
     url=$sqlite; [ "$name" = pg ] && url=$pg_a
     echo "== throughput, $name: 100 waiters while 10 writers post every 100 ms each"

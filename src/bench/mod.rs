@@ -10,7 +10,7 @@ mod report;
 mod rss;
 mod stats;
 mod wakeup;
-mod wire;
+pub(crate) mod wire;
 mod workload;
 
 use std::time::{Duration, Instant};
@@ -77,6 +77,10 @@ pub struct BenchArgs {
     /// Send the writers to another server process (cross-process wake-ups).
     #[arg(long)]
     pub writer_url: Option<String>,
+    /// Wake-up mode: writers post direct messages to every waiter, waiters long-poll get_inbox
+    /// (the server needs DIRECT_MESSAGES_PER_PAIR_PER_MINUTE=0 at high rates; at most 20 waiters).
+    #[arg(long)]
+    pub inbox: bool,
     /// Threads the generator runs on. One keeps its own CPU small (no wake-ups across threads),
     /// which matters when it shares the cores with the server and the database; it drives
     /// over 10,000 calls/s. Raise it when the generator has a machine of its own.

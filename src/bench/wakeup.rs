@@ -1,7 +1,8 @@
 //! `bench --waiters N --writers M`: wake-up latency of `wait_for_messages`. Waiters block on one
 //! session; writers post messages stamped with the send time; every delivery's latency (post to
 //! the waiter's return) is recorded. `--writer-url` sends the writers to another server process,
-//! which measures the cross-process path (PostgreSQL LISTEN/NOTIFY).
+//! which measures the cross-process path (PostgreSQL LISTEN/NOTIFY). `--inbox` measures the same
+//! path for direct messages: writers address every waiter, waiters long-poll `get_inbox`.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -58,12 +59,17 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         let client = Client::connect(&args.url, api_key.as_deref()).await?;
         let tok = token(&client, &format!("waiter-{i}")).await?;
         let (sid, lat, waits) = (session_id.clone(), latencies.clone(), waits.clone());
+        let inbox = args.inbox;
         waiters.spawn(async move {
             let mut cursor = 0i64;
             let deadline = tokio::time::Instant::now() + duration + Duration::from_secs(2);
             while tokio::time::Instant::now() < deadline {
-                let args = object(json!({"session_id": sid, "after_id": cursor, "timeout_seconds": 5, "limit": 1000, "auth_token": tok}));
-                let Ok(body) = call_ok(&client, "wait_for_messages", args).await else { continue };
+                let (tool, args) = if inbox {
+                    ("get_inbox", object(json!({"after_cursor": cursor.to_string(), "wait_seconds": 5, "limit": 200, "auth_token": tok})))
+                } else {
+                    ("wait_for_messages", object(json!({"session_id": sid, "after_id": cursor, "timeout_seconds": 5, "limit": 1000, "auth_token": tok})))
+                };
+                let Ok(body) = call_ok(&client, tool, args).await else { continue };
                 waits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let now = now_micros();
                 let mut got = lat.lock().unwrap_or_else(|p| p.into_inner());
@@ -72,7 +78,10 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
                         got.push(now.saturating_sub(sent));
                     }
                 }
-                cursor = body["next_after_id"].as_i64().unwrap_or(cursor);
+                cursor = body["next_after_id"]
+                    .as_i64()
+                    .or_else(|| body["next_cursor"].as_str().and_then(|c| c.parse().ok()))
+                    .unwrap_or(cursor);
             }
             let _ = client.cancel().await;
         });
@@ -86,12 +95,19 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         let client = Client::connect(&writer_url, api_key.as_deref()).await?;
         let tok = token(&client, &format!("writer-{j}")).await?;
         let (sid, written) = (session_id.clone(), written.clone());
+        let to: Vec<String> = (0..args.waiters.min(20))
+            .map(|i| format!("waiter-{i}"))
+            .collect();
+        let inbox = args.inbox;
         writers.spawn(async move {
             let deadline = tokio::time::Instant::now() + duration;
             let mut tick = tokio::time::interval(interval);
             while tokio::time::Instant::now() < deadline {
                 tick.tick().await;
-                let args = object(json!({"session_id": sid, "content": format!("t={}", now_micros()), "auth_token": tok}));
+                let mut args = object(json!({"session_id": sid, "content": format!("t={}", now_micros()), "auth_token": tok}));
+                if inbox {
+                    args.insert("to".into(), json!(to));
+                }
                 if call_ok(&client, "add_message", args).await.is_ok() {
                     written.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }

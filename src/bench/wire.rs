@@ -108,7 +108,21 @@ pub struct Client {
 impl Client {
     /// The handshake: `initialize`, then `notifications/initialized`; `X-API-Key` on every request.
     pub async fn connect(url: &str, api_key: Option<&str>) -> anyhow::Result<Self> {
+        Self::connect_as(url, api_key, None).await
+    }
+
+    /// As `connect`, also sending `Authorization: Bearer <token>` (an agent token) when given.
+    pub async fn connect_as(
+        url: &str,
+        api_key: Option<&str>,
+        bearer: Option<&str>,
+    ) -> anyhow::Result<Self> {
         let mut headers = HeaderMap::new();
+        if let Some(token) = bearer {
+            let value = HeaderValue::from_str(&format!("Bearer {token}"))
+                .context("the token is not a valid header value")?;
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
         headers.insert(
             ACCEPT,
             HeaderValue::from_static("application/json, text/event-stream"),

@@ -79,6 +79,8 @@ pub struct Config {
     pub stateless: bool,
     /// Upper bound of `wait_for_messages` timeouts.
     pub wait_cap: Duration,
+    /// `MAX_THREAD_DEPTH` and `DIRECT_MESSAGES_PER_PAIR_PER_MINUTE`.
+    pub loop_guards: crate::domain::inbox::LoopGuards,
     pub rate_limit_per_minute: u32,
     pub rate_limit_burst: u32,
     pub host: String,
@@ -249,6 +251,11 @@ impl Config {
             rate_limit_burst: env_parse("RATE_LIMIT_BURST")?
                 .or(file.rate_limit_burst)
                 .unwrap_or(300),
+            loop_guards: crate::domain::inbox::LoopGuards {
+                max_thread_depth: env_parse("MAX_THREAD_DEPTH")?.unwrap_or(64),
+                direct_per_pair_per_minute: env_parse("DIRECT_MESSAGES_PER_PAIR_PER_MINUTE")?
+                    .unwrap_or(30),
+            },
             wait_cap: Duration::from_secs(
                 env_parse("WAIT_TIMEOUT_CAP_SECONDS")?
                     .or(file.wait_timeout_cap_seconds)

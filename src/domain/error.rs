@@ -34,6 +34,8 @@ pub enum ErrorCode {
     IdempotencyConflict,
     ToolNotEnabled,
     UnknownArgument,
+    RecipientNotFound,
+    ThreadTooDeep,
 }
 
 impl ErrorCode {
@@ -68,6 +70,8 @@ impl ErrorCode {
             Self::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
             Self::ToolNotEnabled => "TOOL_NOT_ENABLED",
             Self::UnknownArgument => "UNKNOWN_ARGUMENT",
+            Self::RecipientNotFound => "RECIPIENT_NOT_FOUND",
+            Self::ThreadTooDeep => "THREAD_TOO_DEEP",
         }
     }
 }
@@ -88,6 +92,10 @@ impl ErrorCode {
             }
             Self::InternalError => "report the reference in the error to the server operator",
             Self::IdempotencyConflict => "use a new idempotency_key for a new request",
+            Self::RecipientNotFound => "call list_agents to see the agents that exist",
+            Self::ThreadTooDeep => {
+                "start a new thread (no parent_message_id) or stop replying: this looks like a loop"
+            }
             _ => "correct the argument named in the error and call again",
         }
     }

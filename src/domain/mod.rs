@@ -4,6 +4,7 @@ pub mod error;
 pub mod fuzzy;
 pub mod idempotency;
 pub mod identity;
+pub mod inbox;
 pub mod input;
 pub mod memory;
 #[cfg(test)]

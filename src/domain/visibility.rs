@@ -110,11 +110,20 @@ impl Reader {
     }
 
     /// The rule itself, for code paths that hold a message in memory (notifications, tests).
-    pub fn may_read(&self, visibility: Visibility, sender: &str, sender_type: &str) -> bool {
+    /// `to` lists a direct message's recipients (a direct message is private): they may read it.
+    pub fn may_read(
+        &self,
+        visibility: Visibility,
+        sender: &str,
+        sender_type: &str,
+        to: &[String],
+    ) -> bool {
         match (self, visibility) {
             (Self::Admin, _) => true,
             (_, Visibility::Public) => true,
-            (Self::Agent { agent_id, .. }, Visibility::Private) => agent_id == sender,
+            (Self::Agent { agent_id, .. }, Visibility::Private) => {
+                agent_id == sender || to.iter().any(|r| r == agent_id)
+            }
             (Self::Agent { agent_type, .. }, Visibility::AgentOnly) => agent_type == sender_type,
             _ => false,
         }
@@ -169,11 +178,30 @@ mod tests {
             ];
             for (reader, want) in readers.into_iter().zip(expected) {
                 assert_eq!(
-                    reader.may_read(vis, "alice", "claude"),
+                    reader.may_read(vis, "alice", "claude", &[]),
                     want,
                     "{vis} read by {reader:?}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn direct_messages_reach_sender_recipients_and_admins_only() {
+        let to = ["bob".to_owned()];
+        let cases = [
+            (agent("alice", "claude"), true),
+            (agent("bob", "gemini"), true),
+            (agent("carol", "claude"), false),
+            (Reader::Admin, true),
+            (Reader::PublicOnly, false),
+        ];
+        for (reader, want) in cases {
+            assert_eq!(
+                reader.may_read(Visibility::Private, "alice", "claude", &to),
+                want,
+                "direct message read by {reader:?}"
+            );
         }
     }
 

@@ -23,7 +23,7 @@ fn visible(
     sender: &str,
     sender_type: &str,
 ) -> bool {
-    reader.may_read(v, sender, sender_type) && filter.0.is_none_or(|f| f == v)
+    reader.may_read(v, sender, sender_type, &[]) && filter.0.is_none_or(|f| f == v)
 }
 
 #[test]
@@ -38,9 +38,9 @@ fn prop_visibility_rule_is_monotone_and_filters_only_narrow() {
         let reader = random_reader(&mut rng, &ids, &types);
 
         // Admin reads everything; anonymous reads exactly the public messages.
-        assert!(Reader::Admin.may_read(v, sender, sender_type));
+        assert!(Reader::Admin.may_read(v, sender, sender_type, &[]));
         assert_eq!(
-            Reader::PublicOnly.may_read(v, sender, sender_type),
+            Reader::PublicOnly.may_read(v, sender, sender_type, &[]),
             v == Visibility::Public
         );
 
@@ -49,9 +49,9 @@ fn prop_visibility_rule_is_monotone_and_filters_only_narrow() {
             agent_id: rng.pick(&ids).to_string(),
             agent_type: rng.pick(&types).to_string(),
         };
-        if Reader::PublicOnly.may_read(v, sender, sender_type) {
+        if Reader::PublicOnly.may_read(v, sender, sender_type, &[]) {
             assert!(
-                agent.may_read(v, sender, sender_type),
+                agent.may_read(v, sender, sender_type, &[]),
                 "{agent:?} reads less than anonymous"
             );
         }
@@ -69,7 +69,7 @@ fn prop_visibility_rule_is_monotone_and_filters_only_narrow() {
                 Visibility::AdminOnly => false,
             };
             assert_eq!(
-                reader.may_read(v, sender, sender_type),
+                reader.may_read(v, sender, sender_type, &[]),
                 want,
                 "{reader:?} reading {v} by {sender}/{sender_type}"
             );

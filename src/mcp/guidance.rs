@@ -61,6 +61,11 @@ pub const TOOL_ACCESS: &[(&str, Access)] = &[
     ("set_memory", Access::Write),
     ("delete_memory", Access::Write),
     ("get_performance_metrics", Access::Admin),
+    ("list_agents", Access::Read),
+    ("get_inbox", Access::Agent),
+    ("ack_messages", Access::Agent),
+    ("get_receipts", Access::Agent),
+    ("ask", Access::Write),
 ];
 
 pub fn access_of(tool: &str) -> Option<Access> {
@@ -141,6 +146,7 @@ pub fn build(
                 if has("search_context") { "search_context(query) before repeating work someone may have done" } else { "get_session shows the newest 50 messages at a glance" },
             ],
             "visibility_for_coordination": "agent_only shares with agents of your agent_type (e.g. all claude subagents) and hides from others",
+            "direct_messages": if has("get_inbox") { "add_message(..., to=[agent_id]) writes to named agents only (list_agents shows who exists); they read it with get_inbox(after_cursor=<next_cursor>, wait_seconds) from any session and ack_messages it; get_receipts shows delivery and acks; ask(session_id, to, content) waits for the reply. Reading never marks anything read." } else { "" },
         }),
         "security" => json!({
             "visibility": {
@@ -148,6 +154,7 @@ pub fn build(
                 "private": "only its sender (and admins)",
                 "agent_only": "agents whose agent_type equals the sender's (and admins)",
                 "admin_only": "admins only; writing one needs admin",
+                "direct (add_message with to)": "its sender, its recipients and admins only, whatever visibility says",
             },
             "rules": [
                 "your identity comes from your token; never share it with other agents",
@@ -164,6 +171,9 @@ pub fn build(
                 "SESSION_CLOSED": "the session was closed; create_session for new work",
                 "INVALID_VISIBILITY": "use public, private, agent_only or admin_only",
                 "DATABASE_UNAVAILABLE": "transient: wait retry_after seconds and call again; check health",
+                "RECIPIENT_NOT_FOUND": "no such agent (nothing was posted); pick one from suggestions or list_agents",
+                "THREAD_TOO_DEEP": "the reply chain hit MAX_THREAD_DEPTH: start a new thread, or stop if agents are looping",
+                "RATE_LIMITED": "wait retry_after seconds; for direct messages the cap is per pair of agents (loop guard)",
             },
             "checks": ["health shows the server and database status", "get_messages with after_id=0 re-reads from the start"],
         }),

@@ -6,6 +6,7 @@ pub mod catalog;
 mod gate;
 pub mod guidance;
 mod identity_tools;
+mod inbox_tools;
 mod memory_params;
 mod memory_tools;
 mod params;
@@ -83,7 +84,8 @@ impl McpServer {
             + Self::admin_router()
             + Self::memory_router()
             + Self::search_router()
-            + Self::realtime_router();
+            + Self::realtime_router()
+            + Self::inbox_router();
         for route in router.map.values_mut() {
             let mut schema = (*route.attr.input_schema).clone();
             schema::compact(&mut schema);

@@ -88,6 +88,9 @@ pub struct AddMessageParams {
     /// The message this replies to (same session).
     #[serde(default)]
     pub parent_message_id: Option<i64>,
+    /// Direct message to these agent ids (1-20): only they, you and admins read it; it reaches their get_inbox.
+    #[serde(default)]
+    pub to: Option<Vec<String>>,
     #[serde(default)]
     pub idempotency_key: Option<String>,
     #[serde(default)]

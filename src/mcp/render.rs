@@ -22,6 +22,9 @@ pub fn message(m: MessageRecord) -> Value {
     o.insert("metadata".into(), Value::Object(m.metadata));
     o.insert("timestamp".into(), rfc3339(m.created_at).into());
     o.insert("parent_message_id".into(), m.parent_message_id.into());
+    if !m.to.is_empty() {
+        o.insert("to".into(), m.to.into());
+    }
     Value::Object(o)
 }
 

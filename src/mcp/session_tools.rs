@@ -86,7 +86,7 @@ message_count. Page further with get_messages."
 
     #[tool(
         description = "Post to a session. visibility: public (everyone), private (only you), agent_only (agents \
-of your agent_type), admin_only (admins). Returns message_id. Needs write."
+of your agent_type), admin_only (admins). `to`: a direct message to those agents. Returns message_id. Needs write."
     )]
     async fn add_message(
         &self,
@@ -101,10 +101,15 @@ of your agent_type), admin_only (admins). Returns message_id. Needs write."
                 visibility: p.visibility,
                 metadata: p.metadata,
                 parent_message_id: p.parent_message_id,
+                to: p.to,
                 idempotency_key: p.idempotency_key,
             };
             svc.add_message(&who, input, |m| {
-                json!({"message_id": m.id, "timestamp": crate::util::rfc3339(m.created_at), "visibility": m.visibility.as_str()})
+                let mut body = json!({"message_id": m.id, "timestamp": crate::util::rfc3339(m.created_at), "visibility": m.visibility.as_str()});
+                if !m.to.is_empty() {
+                    body["to"] = json!(m.to);
+                }
+                body
             })
             .await
         })

@@ -85,6 +85,7 @@ impl Service {
         if let Some(agent) = identity.agent_id() {
             self.rate_limiter().check(agent.as_str())?;
         }
+        self.note_seen(&identity);
         Ok(identity)
     }
 
@@ -196,6 +197,14 @@ impl Service {
         }
         let issued = self.issue(agent_id, agent_type, permissions);
         self.store().insert_token(&record_of(&issued)).await?;
+        // Registered at once (not coalesced): it may be addressed as soon as it has a token.
+        self.store()
+            .record_agents_seen(&[crate::storage::SeenAgent {
+                agent_id: issued.agent_id.as_str().to_owned(),
+                agent_type: issued.agent_type.as_str().to_owned(),
+                at: issued.issued_at,
+            }])
+            .await?;
         self.audit_quietly(AuditEvent::new(
             "token_issued",
             issued.agent_id.as_str(),

@@ -47,7 +47,9 @@ pub(crate) struct RetryKey {
     fingerprint: String,
 }
 
-/// What a keyed write did.
+/// What a keyed write did. Returned once per call and matched at once, so the size of the
+/// write result (a message record) inline costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Keyed {
     /// It ran now. The body is what was stored under the key; `None` when the write was refused
     /// (nothing was kept, key included).

@@ -20,6 +20,8 @@ pub struct AddMessage {
     pub visibility: Option<String>,
     pub metadata: Option<Value>,
     pub parent_message_id: Option<i64>,
+    /// Recipients of a direct message (see `inbox.rs`).
+    pub to: Option<Vec<String>>,
     /// Makes the call safe to retry (see `idempotency.rs`).
     pub idempotency_key: Option<String>,
 }
@@ -68,15 +70,6 @@ impl Service {
                 "parent_message_id must be a positive message id; got {parent}"
             )));
         }
-        let retry = self.retry_key(who, input.idempotency_key.as_deref(), "add_message", || {
-            json!({
-                "session_id": session_id.as_str(),
-                "content": content.as_str(),
-                "visibility": visibility.as_str(),
-                "metadata": metadata.as_map(),
-                "parent_message_id": input.parent_message_id,
-            })
-        })?;
         let Identity::Agent {
             agent_id,
             agent_type,
@@ -84,6 +77,31 @@ impl Service {
         } = who
         else {
             unreachable!("write permission implies an agent identity")
+        };
+        // The fingerprint holds the raw `to`: a retry must name the same recipients.
+        let retry = self.retry_key(who, input.idempotency_key.as_deref(), "add_message", || {
+            json!({
+                "session_id": session_id.as_str(),
+                "content": content.as_str(),
+                "visibility": visibility.as_str(),
+                "metadata": metadata.as_map(),
+                "parent_message_id": input.parent_message_id,
+                "to": input.to,
+            })
+        })?;
+        let addressing = self
+            .address(
+                agent_id.as_str(),
+                &session_id,
+                input.to.as_deref(),
+                input.parent_message_id,
+            )
+            .await?;
+        // A direct message is private to its sender and recipients, whatever `visibility` said.
+        let visibility = if addressing.to.is_empty() {
+            visibility
+        } else {
+            Visibility::Private
         };
         let new = NewMessage {
             session_id: session_id.clone(),
@@ -94,6 +112,7 @@ impl Service {
             metadata: metadata.as_map().clone(),
             parent_message_id: input.parent_message_id,
             at: self.now(),
+            to: addressing.to,
         };
         let (outcome, body) = match &retry {
             None => (self.store().add_message(&new).await?, None),
@@ -111,13 +130,8 @@ impl Service {
         };
         let record = match outcome {
             InsertOutcome::Inserted(record) => {
-                self.notifier().publish(crate::realtime::Event::Message {
-                    session_id: record.session_id.clone(),
-                    id: record.id,
-                    visibility: record.visibility,
-                    sender: record.sender.clone(),
-                    sender_type: record.sender_type.clone(),
-                });
+                self.notifier()
+                    .publish(crate::realtime::Event::of_message(&record));
                 Ok(record)
             }
             InsertOutcome::SessionMissing => Err(DomainError::session_not_found(session_id.as_str())),
@@ -180,6 +194,7 @@ impl Service {
             }
             None => Some(self.store().count_messages(&query).await?),
         };
+        self.with_recipients(who, &mut messages).await?;
         let next_after_id = messages.last().map_or(after_id.unwrap_or(0), |m| m.id);
         Ok(MessagePage {
             messages,
@@ -187,5 +202,33 @@ impl Service {
             has_more,
             next_after_id,
         })
+    }
+}
+
+impl Service {
+    /// Fills in `to` on the direct messages of a read (one query, only when the page holds
+    /// private messages) and notes first deliveries to the reader.
+    pub(crate) async fn with_recipients(
+        &self,
+        who: &Identity,
+        messages: &mut [MessageRecord],
+    ) -> Result<(), AppError> {
+        let private: Vec<i64> = messages
+            .iter()
+            .filter(|m| m.visibility == Visibility::Private)
+            .map(|m| m.id)
+            .collect();
+        if private.is_empty() {
+            return Ok(());
+        }
+        for (id, agent) in self.store().recipients_of(&private).await? {
+            if let Some(m) = messages.iter_mut().find(|m| m.id == id) {
+                m.to.push(agent);
+            }
+        }
+        if let Some(agent) = who.agent_id() {
+            self.note_deliveries(agent.as_str(), messages.iter());
+        }
+        Ok(())
     }
 }

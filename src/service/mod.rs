@@ -1,13 +1,16 @@
 //! The rules shared by every front end: permissions, visibility, validation, limits and audit.
 //! MCP tools and HTTP handlers call these; nothing here knows about the transport's wire format.
 
+mod ask;
 mod auth;
 mod clock;
 mod health;
 mod idempotency;
+mod inbox;
 mod memory;
 mod memory_view;
 mod messages;
+mod presence;
 mod rate_limit;
 mod search;
 mod sessions;
@@ -17,12 +20,15 @@ mod wait;
 use std::sync::Arc;
 use std::time::Instant;
 
+pub use ask::{Ask, AskOutcome};
 pub use auth::{Caller, IssuedToken, Origin};
 pub use clock::{Clock, SystemClock};
 pub use health::HealthReport;
 pub use idempotency::IdempotencySettings;
+pub use inbox::{GetInbox, InboxPage};
 pub use memory::{ListMemory, MemoryPage, MemorySettings, SetMemory};
 pub use messages::{AddMessage, GetMessages, MessagePage};
+pub use presence::{AgentView, ListAgents};
 pub use search::{SearchContext, SearchHit, SearchResults, TimeRange};
 pub use sessions::{SessionPage, SessionView};
 pub use wait::WaitForMessages;
@@ -54,6 +60,9 @@ struct Inner {
     metrics: crate::metrics::Metrics,
     started: Instant,
     clock: Arc<dyn Clock>,
+    loop_guards: crate::domain::inbox::LoopGuards,
+    pair_rates: inbox::PairRates,
+    coalescer: presence::Coalescer,
 }
 
 /// Settings the service needs from the config.
@@ -75,6 +84,8 @@ pub struct ServiceSettings {
     pub database_url: String,
     /// Where "now" comes from: [`SystemClock`] except in tests that move time themselves.
     pub clock: Arc<dyn Clock>,
+    /// Reply depth and per-pair direct-message caps.
+    pub loop_guards: crate::domain::inbox::LoopGuards,
 }
 
 impl Service {
@@ -100,6 +111,9 @@ impl Service {
                 ),
                 started: Instant::now(),
                 clock: settings.clock,
+                loop_guards: settings.loop_guards,
+                pair_rates: inbox::PairRates::default(),
+                coalescer: presence::Coalescer::default(),
             }),
         }
     }

@@ -97,6 +97,7 @@ pub enum WriteResult {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // matched at once; see `InsertOutcome`
 pub enum OnceOutcome {
     /// The write ran now: committed with `response` stored under the key, or rolled back when
     /// `response` is `None`.

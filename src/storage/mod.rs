@@ -2,6 +2,7 @@
 
 mod error;
 mod idempotency;
+mod inbox;
 mod memory;
 mod once;
 pub mod postgres;
@@ -18,6 +19,7 @@ use serde_json::{Map, Value};
 use crate::domain::{Reader, SessionId, Visibility};
 pub use error::StoreError;
 pub use idempotency::*;
+pub use inbox::*;
 pub use memory::*;
 pub use visibility::VISIBLE_TO_READER;
 
@@ -57,6 +59,8 @@ pub struct NewMessage {
     pub metadata: Map<String, Value>,
     pub parent_message_id: Option<i64>,
     pub at: DateTime<Utc>,
+    /// A direct message's recipients (never the sender); empty for a message to the session.
+    pub to: Vec<String>,
 }
 
 /// Decoded by column name (`rows::message_columns!`).
@@ -73,6 +77,9 @@ pub struct MessageRecord {
     pub metadata: Map<String, Value>,
     pub parent_message_id: Option<i64>,
     pub created_at: DateTime<Utc>,
+    /// A direct message's recipients; reads fill it in (`InboxStore::recipients_of`).
+    #[sqlx(skip)]
+    pub to: Vec<String>,
 }
 
 impl MessageRecord {
@@ -88,6 +95,7 @@ impl MessageRecord {
             metadata: new.metadata.clone(),
             parent_message_id: new.parent_message_id,
             created_at: new.at,
+            to: new.to.clone(),
         }
     }
 }
@@ -95,7 +103,9 @@ impl MessageRecord {
 /// The Python server stored every message as this type; we keep the column for compatibility.
 pub const MESSAGE_TYPE: &str = "agent_response";
 
-/// Why a message was not inserted, when it was not.
+/// Why a message was not inserted, when it was not. A return value matched at once: the record
+/// inline costs less than a box per post.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum InsertOutcome {
     Inserted(MessageRecord),
@@ -183,7 +193,14 @@ pub struct PoolStats {
 /// Everything a backend provides. Each area is its own trait, implemented in its own file per
 /// backend (`sqlite/memory.rs`, `postgres/search.rs`, …), so the files stay small.
 pub trait Store:
-    CoreStore + MessageStore + TokenStore + MemoryStore + SearchStore + TransferStore + IdempotencyStore
+    CoreStore
+    + MessageStore
+    + TokenStore
+    + MemoryStore
+    + SearchStore
+    + TransferStore
+    + IdempotencyStore
+    + InboxStore
 {
 }
 
@@ -194,7 +211,8 @@ impl<
         + MemoryStore
         + SearchStore
         + TransferStore
-        + IdempotencyStore,
+        + IdempotencyStore
+        + InboxStore,
 > Store for T
 {
 }

@@ -1,8 +1,22 @@
 //! The visibility rule as SQL, written once for both dialects (`domain::visibility` is the same
 //! rule in Rust). Every read query binds the reader as `$1` kind, `$2` agent id, `$3` agent type.
 
-/// SQL condition over alias `m`: messages the reader bound at `$1..$3` may read.
+/// SQL condition over alias `m`: messages the reader bound at `$1..$3` may read. A private
+/// message with recipients (a direct message) is also readable by each recipient: one primary-key
+/// probe of `message_recipients`, made only for private messages the reader did not send.
 macro_rules! visible_to_reader {
+    () => {
+        "(m.visibility = 'public' OR $1 = 'admin' OR ($1 = 'agent' AND \
+         ((m.visibility = 'private' AND (m.sender = $2 OR EXISTS (SELECT 1 FROM message_recipients r \
+           WHERE r.message_id = m.id AND r.agent_id = $2))) \
+          OR (m.visibility = 'agent_only' AND m.sender_type = $3))))"
+    };
+}
+
+/// The same rule over the per-sender counts (alias `m`, no message ids): everything but the
+/// recipient case, which `COUNT_SESSION_MESSAGES` adds from `message_recipients` (a recipient is
+/// never the sender, so nothing is counted twice).
+macro_rules! visible_by_sender {
     () => {
         "(m.visibility = 'public' OR $1 = 'admin' OR ($1 = 'agent' AND \
          ((m.visibility = 'private' AND m.sender = $2) OR (m.visibility = 'agent_only' AND m.sender_type = $3))))"
@@ -25,8 +39,11 @@ macro_rules! message_read_where {
 /// time, where counting the messages grows with the session. It binds what a message read binds;
 /// counts hold no ids, so it answers only for `$6` = 0 (the whole session). Both dialects.
 pub const COUNT_SESSION_MESSAGES: &str = concat!(
-    "SELECT CAST(COALESCE(SUM(m.n), 0) AS BIGINT) FROM session_message_counts m WHERE m.session_id = $4 AND ",
-    visible_to_reader!(),
+    "SELECT CAST(COALESCE(SUM(m.n), 0) AS BIGINT) + (SELECT COUNT(*) FROM message_recipients r \
+       WHERE $1 = 'agent' AND r.agent_id = $2 AND r.session_id = $4 AND ($5 IS NULL OR $5 = 'private') \
+       AND CAST($6 AS BIGINT) = 0) \
+     FROM session_message_counts m WHERE m.session_id = $4 AND ",
+    visible_by_sender!(),
     " AND ($5 IS NULL OR m.visibility = $5) AND CAST($6 AS BIGINT) = 0"
 );
 

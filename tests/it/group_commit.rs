@@ -23,6 +23,7 @@ fn post(session: &SessionId, content: &str) -> NewMessage {
         metadata: json!({}).as_object().unwrap().clone(),
         parent_message_id: None,
         at: now(),
+        to: Vec::new(),
     }
 }
 

@@ -334,11 +334,12 @@ async fn sqlite_reads_walk_their_index_analyzed_or_not() {
     store.close().await;
 }
 
-/// The function bodies of migration 0007 carry the visibility rule as text; they must carry the
-/// same text as `storage::visibility::visible_to_reader!`, which both backends' other reads use.
+/// The read functions carry the visibility rule as text (created by migration 0007, replaced by
+/// 0008 when the rule learned recipients); the latest bodies must carry the same text as
+/// `storage::visibility::visible_to_reader!`, which both backends' other reads use.
 #[test]
 fn postgres_read_functions_carry_the_shared_visibility_rule() {
-    let migration = include_str!("../../migrations/postgres/0007_ordered_reads.sql");
+    let migration = include_str!("../../migrations/postgres/0008_direct_messages.sql");
     let rule = shared_context_server::storage::VISIBLE_TO_READER;
     let bodies = migration.matches("RETURN QUERY").count();
     assert_eq!(bodies, 4);

@@ -153,6 +153,7 @@ async fn setup(backend: Backend) -> Setup {
             metadata: serde_json::Map::new(),
             parent_message_id: None,
             at: shared_context_server::util::now(),
+            to: Vec::new(),
         };
         assert!(matches!(
             store.add_message(&m).await.expect("insert"),

@@ -1,11 +1,12 @@
-//! The visibility matrix over real clients: 4 visibilities × 5 readers × every read path of the
-//! core tools, on both transports and both backends.
+//! The visibility matrix over real clients: 4 visibilities and direct messages × 5 readers ×
+//! every read path of the core tools, on both transports and both backends. The direct message
+//! goes from alice to carol (another agent_type), so bob, alice's own type, must not read it.
 
 use serde_json::{Value, json};
 
 use crate::support::*;
 
-const VISIBILITIES: [&str; 4] = ["public", "private", "agent_only", "admin_only"];
+const VISIBILITIES: [&str; 5] = ["public", "private", "agent_only", "admin_only", "direct"];
 const READERS: [&str; 5] = ["sender", "same_type", "other_type", "admin", "anonymous"];
 
 /// Who may read what, written out independently of the server's code.
@@ -15,6 +16,7 @@ fn expected(visibility: &str, reader: &str) -> bool {
         ("private", r) => matches!(r, "sender" | "admin"),
         ("agent_only", r) => matches!(r, "sender" | "same_type" | "admin"),
         ("admin_only", r) => matches!(r, "sender" | "admin"),
+        ("direct", r) => matches!(r, "sender" | "other_type" | "admin"),
         _ => unreachable!(),
     }
 }
@@ -26,6 +28,23 @@ fn ids(messages: &Value) -> Vec<i64> {
         .iter()
         .map(|m| m["id"].as_i64().unwrap())
         .collect()
+}
+
+/// The add_message arguments for one matrix cell's message.
+fn post_args(sid: &str, vis: &str, sender: &str) -> Value {
+    let mut args =
+        json!({"session_id": sid, "content": format!("{vis} secret"), "auth_token": sender});
+    if vis == "direct" {
+        args["to"] = json!(["carol"]);
+    } else {
+        args["visibility"] = json!(vis);
+    }
+    args
+}
+
+/// A direct message is stored as private: `visibility_filter` names it so.
+fn filter_of(vis: &str) -> &str {
+    if vis == "direct" { "private" } else { vis }
 }
 
 fn with_token(mut args: Value, token: Option<&str>) -> Value {
@@ -56,13 +75,9 @@ pub async fn run_matrix(client: &Client) -> usize {
     let mut message_ids = Vec::new();
     for vis in VISIBILITIES {
         let sender = if vis == "admin_only" { &root } else { &alice };
-        let body = call(
-            client,
-            "add_message",
-            json!({"session_id": sid, "content": format!("{vis} secret"), "visibility": vis, "auth_token": sender}),
-        )
-        .await
-        .ok();
+        let body = call(client, "add_message", post_args(&sid, vis, sender))
+            .await
+            .ok();
         message_ids.push(body["message_id"].as_i64().unwrap());
     }
 
@@ -97,7 +112,10 @@ pub async fn run_matrix(client: &Client) -> usize {
             let filtered = call(
                 client,
                 "get_messages",
-                with_token(json!({"session_id": sid, "visibility_filter": vis}), token),
+                with_token(
+                    json!({"session_id": sid, "visibility_filter": filter_of(vis)}),
+                    token,
+                ),
             )
             .await
             .ok();
@@ -107,8 +125,14 @@ pub async fn run_matrix(client: &Client) -> usize {
                 want,
                 "get_messages(filter={vis}): {reader}"
             );
+            let same_filter: Vec<i64> = VISIBILITIES
+                .iter()
+                .zip(&message_ids)
+                .filter(|(v, _)| filter_of(v) == filter_of(vis))
+                .map(|(_, id)| *id)
+                .collect();
             assert!(
-                got.iter().all(|g| *g == id),
+                got.iter().all(|g| same_filter.contains(g)),
                 "filter {vis} returned other visibilities to {reader}: {got:?}"
             );
 
@@ -275,14 +299,14 @@ async fn visibility_matrix_http(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = HttpServer::start(&db, &[]).await;
     let client = server.client().await;
-    assert_eq!(run_matrix(&client).await, 180);
+    assert_eq!(run_matrix(&client).await, 225);
     client.cancel().await.ok();
 }
 
 async fn visibility_matrix_stdio(backend: Backend) {
     let db = TestDb::new(backend).await;
     let client = stdio_client(&db).await;
-    assert_eq!(run_matrix(&client).await, 180);
+    assert_eq!(run_matrix(&client).await, 225);
     client.cancel().await.ok();
 }
 
@@ -379,7 +403,9 @@ async fn resource_and_sse_matrix(backend: Backend) -> usize {
         .to_owned();
     for vis in VISIBILITIES {
         let sender = if vis == "admin_only" { &root } else { &alice };
-        call(&client, "add_message", json!({"session_id": sid, "content": format!("{vis} secret"), "visibility": vis, "auth_token": sender})).await.ok();
+        call(&client, "add_message", post_args(&sid, vis, sender))
+            .await
+            .ok();
     }
     let mut cells = 0;
     for reader in READERS {
@@ -428,12 +454,12 @@ async fn resource_and_sse_matrix(backend: Backend) -> usize {
 
 #[tokio::test]
 async fn resource_and_sse_matrix_sqlite() {
-    assert_eq!(resource_and_sse_matrix(Backend::Sqlite).await, 40);
+    assert_eq!(resource_and_sse_matrix(Backend::Sqlite).await, 50);
 }
 
 #[tokio::test]
 async fn resource_and_sse_matrix_postgres() {
-    assert_eq!(resource_and_sse_matrix(Backend::Postgres).await, 40);
+    assert_eq!(resource_and_sse_matrix(Backend::Postgres).await, 50);
 }
 
 contract!(

@@ -12,6 +12,8 @@ use sqlx::{ConnectOptions as _, Connection as _};
 mod combine;
 mod guard;
 mod idempotency;
+mod inbox;
+pub use inbox::{INBOX, INBOX_IN_SESSION};
 mod memory;
 mod messages;
 mod pool;

@@ -25,6 +25,9 @@ pub(super) struct MessagePayload {
     v: String,
     u: String,
     t: String,
+    /// A direct message's recipients, so remote inbox waiters wake.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    r: Vec<String>,
 }
 
 impl MessagePayload {
@@ -35,6 +38,7 @@ impl MessagePayload {
             v: m.visibility.as_str().to_owned(),
             u: m.sender.clone(),
             t: m.sender_type.clone(),
+            r: m.to.clone(),
         }
     }
 }
@@ -51,6 +55,7 @@ fn events_of(channel: &str, payload: &str) -> Vec<Event> {
                     visibility: Visibility::parse(&p.v).ok()?,
                     sender: p.u,
                     sender_type: p.t,
+                    to: p.r,
                 })
             })
             .collect(),
@@ -212,6 +217,7 @@ mod tests {
             v: "public".into(),
             u: "x".repeat(100),
             t: "claude".into(),
+            r: Vec::new(),
         };
         let many = vec![p; 300];
         let parts = chunks(&many);

@@ -15,15 +15,18 @@ use crate::storage::{
     SessionRecord, SetMemoryOutcome, StoreError, StoreResult,
 };
 
-/// The session's row lock first (ids commit in order), the message and its audit row, in one
-/// statement. Other processes hear of it from `watch::Publisher`, after the commit.
+/// The session's row lock first (ids commit in order), the message, its recipients ($9, empty
+/// unless direct) and its audit row, in one statement. Other processes hear of it from `watch::Publisher`, after the commit.
 pub(super) const ADD_MESSAGE: &str = "WITH s AS (UPDATE sessions SET updated_at = $8 WHERE id = $1 AND is_active RETURNING id), \
      ins AS (INSERT INTO messages (session_id, sender, sender_type, content, visibility, metadata, parent_message_id, created_at) \
        SELECT s.id, $2, $3, $4, $5, $6, $7, $8 FROM s \
        WHERE $7::bigint IS NULL OR EXISTS (SELECT 1 FROM messages p WHERE p.id = $7 AND p.session_id = $1) \
        RETURNING id), \
+     r AS (INSERT INTO message_recipients (message_id, agent_id, session_id) \
+       SELECT ins.id, t.agent_id, $1 FROM ins, unnest($9::text[]) AS t(agent_id)), \
      a AS (INSERT INTO audit_log (created_at, event, actor, session_id, details) \
-       SELECT $8, 'message_added', $2, $1, jsonb_build_object('message_id', ins.id, 'visibility', $5::text) FROM ins) \
+       SELECT $8, 'message_added', $2, $1, jsonb_build_object('message_id', ins.id, 'visibility', $5::text) \
+         || CASE WHEN cardinality($9::text[]) > 0 THEN jsonb_build_object('to', $9::text[]) ELSE '{}'::jsonb END FROM ins) \
      SELECT ins.id FROM ins";
 
 /// Several messages for one session in one statement (the group commit of `combine.rs`): one
@@ -94,6 +97,7 @@ impl Writes for Postgres {
             .bind(Json(&new.metadata))
             .bind(new.parent_message_id)
             .bind(new.at)
+            .bind(&new.to)
             .fetch_optional(&mut *conn)
             .await?;
         if let Some((id,)) = inserted {
@@ -200,8 +204,14 @@ pub(super) async fn add_messages(
     let [first, ..] = batch else {
         return Ok(Vec::new());
     };
-    if batch.len() == 1 {
-        return Ok(vec![Postgres::add_message(conn, first).await?]);
+    if batch.len() == 1 || batch.iter().any(|m| !m.to.is_empty()) {
+        // Direct messages carry recipient rows, which the combined statement does not write;
+        // they are rare next to session posts, so a batch holding one goes one by one.
+        let mut out = Vec::with_capacity(batch.len());
+        for m in batch {
+            out.push(Postgres::add_message(conn, m).await?);
+        }
+        return Ok(out);
     }
     let column = |f: fn(&NewMessage) -> String| batch.iter().map(|m| f(m)).collect::<Vec<_>>();
     let metadata = batch

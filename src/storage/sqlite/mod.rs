@@ -12,6 +12,8 @@ use sqlx::sqlite::{
 };
 
 mod idempotency;
+mod inbox;
+pub use inbox::{INBOX, INBOX_IN_SESSION};
 mod memory;
 mod messages;
 mod search;

@@ -64,15 +64,18 @@ async fn step(
     };
     let mut from = from;
     loop {
-        let rows: Vec<(i64, String, String, String, String)> = sqlx::query_as(
-            "SELECT id, session_id, visibility, sender, sender_type FROM messages WHERE id > $1 ORDER BY id LIMIT $2",
+        // Recipients joined by the unit separator, which agent ids cannot contain.
+        let rows: Vec<(i64, String, String, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT m.id, m.session_id, m.visibility, m.sender, m.sender_type, \
+             (SELECT group_concat(r.agent_id, char(31)) FROM message_recipients r WHERE r.message_id = m.id) \
+             FROM messages m WHERE m.id > $1 ORDER BY m.id LIMIT $2",
         )
         .bind(from)
         .bind(BATCH)
         .fetch_all(&mut *c)
         .await?;
         let n = rows.len() as i64;
-        for (id, session_id, visibility, sender, sender_type) in rows {
+        for (id, session_id, visibility, sender, sender_type, to) in rows {
             from = id;
             if let Ok(visibility) = Visibility::parse(&visibility) {
                 notifier.publish(Event::Message {
@@ -81,6 +84,9 @@ async fn step(
                     visibility,
                     sender,
                     sender_type,
+                    to: to
+                        .map(|t| t.split('\u{1f}').map(str::to_owned).collect())
+                        .unwrap_or_default(),
                 });
             }
         }

@@ -112,11 +112,26 @@ impl Writes for Sqlite {
             .bind(&at)
             .execute(&mut *conn)
             .await?;
+        for agent_id in &new.to {
+            sqlx::query(
+                "INSERT INTO message_recipients (message_id, agent_id, session_id) VALUES ($1, $2, $3)",
+            )
+            .bind(id)
+            .bind(agent_id)
+            .bind(new.session_id.as_str())
+            .execute(&mut *conn)
+            .await?;
+        }
+        let mut details =
+            serde_json::json!({"message_id": id, "visibility": new.visibility.as_str()});
+        if !new.to.is_empty() {
+            details["to"] = serde_json::json!(new.to);
+        }
         let audit = AuditEvent {
             event: "message_added",
             actor: new.sender.clone(),
             session_id: Some(new.session_id.as_str().to_owned()),
-            details: serde_json::json!({"message_id": id, "visibility": new.visibility.as_str()}),
+            details,
             at: new.at,
         };
         insert_audit(&mut *conn, &audit).await?;

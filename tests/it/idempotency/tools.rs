@@ -429,6 +429,7 @@ pub(super) async fn idempotency_memory_and_close(backend: Backend) {
             "close_session",
             "set_memory",
             "delete_memory",
+            "ask",
         ]
         .contains(&tool.name.as_ref());
         assert_eq!(has_key, writes, "{} idempotency_key", tool.name);

@@ -104,6 +104,7 @@ async fn keyed_writes_match_plain_writes(backend: Backend) {
         metadata: json!({"m": [1]}).as_object().unwrap().clone(),
         parent_message_id: None,
         at: now,
+        to: Vec::new(),
     };
     let InsertOutcome::Inserted(p) = store.add_message(&message("plain")).await.unwrap() else {
         panic!()

@@ -45,6 +45,7 @@ fn new_message(
         metadata: json!({"k": "v"}).as_object().unwrap().clone(),
         parent_message_id: None,
         at: now(),
+        to: Vec::new(),
     }
 }
 
@@ -263,7 +264,7 @@ async fn sql_visibility_matches_rule(backend: Backend) {
             let want: Vec<i64> = messages
                 .iter()
                 .filter(|(_, vis, sender, ty)| {
-                    reader.may_read(*vis, sender, ty) && only.is_none_or(|o| o == *vis)
+                    reader.may_read(*vis, sender, ty, &[]) && only.is_none_or(|o| o == *vis)
                 })
                 .map(|(id, ..)| *id)
                 .collect();

@@ -68,6 +68,7 @@ pub fn test_settings(db: &TestDb, clock: Arc<ManualClock>) -> ServiceSettings {
         },
         database_url: db.url.clone(),
         clock,
+        loop_guards: Default::default(),
     }
 }
 

@@ -1,0 +1,321 @@
+//! Agents, recipients, the inbox and receipts on PostgreSQL: id lists bound as arrays, batches in
+//! one statement (`unnest`), one round trip per call where the statement allows it.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::*;
+use crate::storage::rows::message_columns;
+use crate::storage::{
+    AckOutcome, AgentFilter, AgentRecord, InboxItem, InboxQuery, InboxStore, ParentThread, Receipt,
+    SeenAgent,
+};
+
+/// A recipient's inbox after a cursor, across sessions: a walk of the inbox index. Binds: agent
+/// $1, after id $2, limit $3. Public so tests can check its plan.
+pub const INBOX: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    ", r.acked_at, ARRAY(SELECT x.agent_id FROM message_recipients x WHERE x.message_id = m.id ORDER BY x.agent_id) AS recipients \
+     FROM message_recipients r JOIN messages m ON m.id = r.message_id \
+     WHERE r.agent_id = $1 AND r.message_id > $2 ORDER BY r.message_id LIMIT $3"
+);
+/// The same in one session ($4).
+pub const INBOX_IN_SESSION: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    ", r.acked_at, ARRAY(SELECT x.agent_id FROM message_recipients x WHERE x.message_id = m.id ORDER BY x.agent_id) AS recipients \
+     FROM message_recipients r JOIN messages m ON m.id = r.message_id \
+     WHERE r.agent_id = $1 AND r.session_id = $4 AND r.message_id > $2 ORDER BY r.message_id LIMIT $3"
+);
+
+#[derive(sqlx::FromRow)]
+struct InboxRow {
+    #[sqlx(flatten)]
+    message: MessageRecord,
+    acked_at: Option<DateTime<Utc>>,
+    recipients: Vec<String>,
+}
+
+fn agent(row: (String, String, DateTime<Utc>, DateTime<Utc>)) -> AgentRecord {
+    AgentRecord {
+        agent_id: row.0,
+        agent_type: row.1,
+        first_seen: row.2,
+        last_seen: row.3,
+    }
+}
+
+#[async_trait]
+impl InboxStore for PgStore {
+    async fn record_agents_seen(&self, seen: &[SeenAgent]) -> StoreResult<()> {
+        if seen.is_empty() {
+            return Ok(());
+        }
+        // Key order, so concurrent flushes from several processes lock rows in the same order.
+        let mut seen = seen.to_vec();
+        seen.sort_by(|a, b| a.agent_id.cmp(&b.agent_id));
+        seen.dedup_by(|a, b| a.agent_id == b.agent_id);
+        let ids: Vec<String> = seen.iter().map(|a| a.agent_id.clone()).collect();
+        let types: Vec<String> = seen.iter().map(|a| a.agent_type.clone()).collect();
+        let times: Vec<DateTime<Utc>> = seen.iter().map(|a| a.at).collect();
+        self.with_conn(async |conn| {
+            sqlx::query(
+                "INSERT INTO agents (agent_id, agent_type, first_seen, last_seen) \
+                 SELECT t.a, t.ty, t.at, t.at FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS t(a, ty, at) \
+                 ON CONFLICT (agent_id) DO UPDATE SET agent_type = EXCLUDED.agent_type, \
+                 last_seen = GREATEST(agents.last_seen, EXCLUDED.last_seen)",
+            )
+            .bind(&ids)
+            .bind(&types)
+            .bind(&times)
+            .execute(conn)
+            .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_agents(&self, filter: &AgentFilter<'_>) -> StoreResult<Vec<AgentRecord>> {
+        self.with_conn(async |conn| {
+            let rows: Vec<(String, String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+                "SELECT agent_id, agent_type, first_seen, last_seen FROM agents \
+                 WHERE ($1::timestamptz IS NULL OR last_seen >= $1) AND ($2::text IS NULL OR agent_type = $2) \
+                 ORDER BY last_seen DESC, agent_id LIMIT $3",
+            )
+            .bind(filter.seen_since)
+            .bind(filter.agent_type)
+            .bind(i64::from(filter.limit))
+            .fetch_all(conn)
+            .await?;
+            Ok(rows.into_iter().map(agent).collect())
+        })
+        .await
+    }
+
+    async fn known_agents(&self, ids: &[String]) -> StoreResult<Vec<String>> {
+        self.with_conn(async |conn| {
+            Ok(
+                sqlx::query_scalar("SELECT agent_id FROM agents WHERE agent_id = ANY($1)")
+                    .bind(ids)
+                    .fetch_all(conn)
+                    .await?,
+            )
+        })
+        .await
+    }
+
+    async fn agent_ids(&self, limit: u32) -> StoreResult<Vec<String>> {
+        self.with_conn(async |conn| {
+            Ok(
+                sqlx::query_scalar("SELECT agent_id FROM agents ORDER BY last_seen DESC LIMIT $1")
+                    .bind(i64::from(limit))
+                    .fetch_all(conn)
+                    .await?,
+            )
+        })
+        .await
+    }
+
+    async fn parent_thread(
+        &self,
+        session_id: &str,
+        message_id: i64,
+        max_depth: u32,
+    ) -> StoreResult<Option<ParentThread>> {
+        let row: Option<(String, i32, Vec<String>)> = self
+            .with_conn(async |conn| {
+                Ok(sqlx::query_as(
+                    "WITH RECURSIVE chain(id, parent, n) AS ( \
+                       SELECT id, parent_message_id, 1 FROM messages WHERE id = $1 \
+                       UNION ALL \
+                       SELECT p.id, p.parent_message_id, c.n + 1 FROM messages p JOIN chain c ON p.id = c.parent \
+                       WHERE c.n <= $3) \
+                     SELECT m.sender, (SELECT max(n) FROM chain), \
+                       ARRAY(SELECT r.agent_id FROM message_recipients r WHERE r.message_id = m.id ORDER BY r.agent_id) \
+                     FROM messages m WHERE m.id = $1 AND m.session_id = $2",
+                )
+                .bind(message_id)
+                .bind(session_id)
+                .bind(i32::try_from(max_depth).unwrap_or(i32::MAX))
+                .fetch_optional(conn)
+                .await?)
+            })
+            .await?;
+        Ok(row.map(|(sender, depth, to)| ParentThread {
+            sender,
+            to,
+            depth: u32::try_from(depth).unwrap_or(u32::MAX),
+        }))
+    }
+
+    async fn recipients_of(&self, ids: &[i64]) -> StoreResult<Vec<(i64, String)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.with_conn(async |conn| {
+            Ok(sqlx::query_as(
+                "SELECT message_id, agent_id FROM message_recipients WHERE message_id = ANY($1) \
+                 ORDER BY message_id, agent_id",
+            )
+            .bind(ids)
+            .fetch_all(conn)
+            .await?)
+        })
+        .await
+    }
+
+    async fn inbox(&self, query: &InboxQuery<'_>) -> StoreResult<Vec<InboxItem>> {
+        let rows: Vec<InboxRow> = self
+            .with_conn(async |conn| {
+                let q = match query.session_id {
+                    Some(s) => sqlx::query_as(INBOX_IN_SESSION)
+                        .bind(query.agent_id)
+                        .bind(query.after_id)
+                        .bind(i64::from(query.limit))
+                        .bind(s),
+                    None => sqlx::query_as(INBOX)
+                        .bind(query.agent_id)
+                        .bind(query.after_id)
+                        .bind(i64::from(query.limit)),
+                };
+                Ok(q.fetch_all(conn).await?)
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let mut message = row.message;
+                message.to = row.recipients;
+                InboxItem {
+                    message,
+                    acked_at: row.acked_at,
+                }
+            })
+            .collect())
+    }
+
+    async fn record_deliveries(
+        &self,
+        deliveries: &[(i64, String)],
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        let mut sorted = deliveries.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        let ids: Vec<i64> = sorted.iter().map(|d| d.0).collect();
+        let agents: Vec<String> = sorted.iter().map(|d| d.1.clone()).collect();
+        self.with_conn(async |conn| {
+            sqlx::query(
+                "UPDATE message_recipients r SET delivered_at = $3 \
+                 FROM unnest($1::bigint[], $2::text[]) AS t(m, a) \
+                 WHERE r.message_id = t.m AND r.agent_id = t.a AND r.delivered_at IS NULL",
+            )
+            .bind(&ids)
+            .bind(&agents)
+            .bind(at)
+            .execute(conn)
+            .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn ack(&self, agent_id: &str, ids: &[i64], at: DateTime<Utc>) -> StoreResult<AckOutcome> {
+        self.with_conn(async |conn| {
+            let mut tx = sqlx::Connection::begin(conn).await?;
+            let addressed: Vec<i64> = sqlx::query_scalar(
+                "SELECT message_id FROM message_recipients WHERE agent_id = $1 AND message_id = ANY($2) \
+                 ORDER BY message_id FOR UPDATE",
+            )
+            .bind(agent_id)
+            .bind(ids)
+            .fetch_all(&mut *tx)
+            .await?;
+            let not_addressed: Vec<i64> = ids
+                .iter()
+                .copied()
+                .filter(|id| !addressed.contains(id))
+                .collect();
+            if !not_addressed.is_empty() {
+                tx.rollback().await?;
+                return Ok(AckOutcome {
+                    acked: Vec::new(),
+                    not_addressed,
+                });
+            }
+            sqlx::query(
+                "WITH u AS (UPDATE message_recipients SET acked_at = COALESCE(acked_at, $3) \
+                   WHERE agent_id = $1 AND message_id = ANY($2)) \
+                 INSERT INTO audit_log (created_at, event, actor, session_id, details) \
+                 VALUES ($3, 'messages_acked', $1, NULL, jsonb_build_object('message_ids', $2::bigint[]))",
+            )
+            .bind(agent_id)
+            .bind(ids)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(AckOutcome {
+                acked: ids.to_vec(),
+                not_addressed,
+            })
+        })
+        .await
+    }
+
+    async fn receipts(&self, message_id: i64) -> StoreResult<Option<(String, Vec<Receipt>)>> {
+        self.with_conn(async |conn| {
+            let sender: Option<String> =
+                sqlx::query_scalar("SELECT sender FROM messages WHERE id = $1")
+                    .bind(message_id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            let Some(sender) = sender else {
+                return Ok(None);
+            };
+            let rows: Vec<(String, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> = sqlx::query_as(
+                "SELECT agent_id, delivered_at, acked_at FROM message_recipients WHERE message_id = $1 ORDER BY agent_id",
+            )
+            .bind(message_id)
+            .fetch_all(&mut *conn)
+            .await?;
+            let receipts = rows
+                .into_iter()
+                .map(|(agent_id, delivered_at, acked_at)| Receipt {
+                    agent_id,
+                    delivered_at,
+                    acked_at,
+                })
+                .collect();
+            Ok(Some((sender, receipts)))
+        })
+        .await
+    }
+
+    async fn first_reply(&self, parent: i64, sender: &str) -> StoreResult<Option<MessageRecord>> {
+        self.with_conn(async |conn| {
+            let found: Option<MessageRecord> = sqlx::query_as(concat!(
+                "SELECT ",
+                message_columns!(),
+                " FROM messages m WHERE m.parent_message_id = $1 AND m.sender = $2 ORDER BY m.id LIMIT 1"
+            ))
+            .bind(parent)
+            .bind(sender)
+            .fetch_optional(&mut *conn)
+            .await?;
+            let Some(mut m) = found else { return Ok(None) };
+            m.to = sqlx::query_scalar(
+                "SELECT agent_id FROM message_recipients WHERE message_id = $1 ORDER BY agent_id",
+            )
+            .bind(m.id)
+            .fetch_all(&mut *conn)
+            .await?;
+            Ok(Some(m))
+        })
+        .await
+    }
+}
