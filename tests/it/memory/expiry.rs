@@ -173,7 +173,7 @@ pub(super) async fn memory_expiry_and_sweeper(backend: Backend) {
         &db,
         &[
             ("MEMORY_SWEEP_INTERVAL_SECONDS", "1"),
-            ("RUST_LOG", "warn,shared_context_server=debug"),
+            ("LOG_LEVEL", "warn,shared_context_server=debug"),
         ],
     )
     .await;
