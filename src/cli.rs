@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory as _, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -36,7 +36,8 @@ pub struct Cli {
     #[arg(long, env = "SCS_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
     /// Stateless HTTP: no MCP session affinity, plain JSON responses; for load balancers.
-    #[arg(long, env = "MCP_STATELESS", global = true)]
+    /// MCP_STATELESS accepts 1/0, true/false, yes/no, on/off.
+    #[arg(long, env = "MCP_STATELESS", global = true, value_parser = clap::builder::BoolishValueParser::new())]
     pub stateless: bool,
     /// Tool groups to list: a comma list of core, search, memory, messaging, coordination, admin;
     /// or `all`, `default` (core,search,messaging) or `compat` (the Python server's 14 tools).
@@ -59,6 +60,11 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Print a shell completion script, e.g. `shared-context-server completions bash >
+    /// ~/.local/share/bash-completion/completions/shared-context-server`.
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff), e.g. `shared-context-server man > ~/.local/share/man/man1/shared-context-server.1`.
+    Man,
     /// Ask the local server's /health/ready (port from --port/HTTP_PORT); exit 0 on 200, else 1.
     /// For container health checks: no shell or curl needed.
     Healthcheck,
@@ -97,4 +103,20 @@ pub enum ClientKind {
     Codex,
     Gemini,
     Generic,
+}
+
+/// `completions SHELL`: the completion script for the whole command line, on stdout.
+pub fn print_completions(shell: clap_complete::Shell) {
+    let mut command = Cli::command();
+    clap_complete::generate(
+        shell,
+        &mut command,
+        "shared-context-server",
+        &mut std::io::stdout(),
+    );
+}
+
+/// `man`: the man page, on stdout.
+pub fn print_man_page() -> std::io::Result<()> {
+    clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())
 }

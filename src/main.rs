@@ -51,6 +51,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         );
         return transfer::run_copy(args).await;
     }
+    match &cli.command {
+        Some(Command::Completions { shell }) => {
+            shared_context_server::cli::print_completions(*shell);
+            return Ok(());
+        }
+        Some(Command::Man) => return Ok(shared_context_server::cli::print_man_page()?),
+        _ => {}
+    }
     // The health check reads no config file and touches no data directory or keys.
     if let Some(Command::Healthcheck) = &cli.command {
         let port = cli
@@ -82,7 +90,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             store.close().await;
             Ok(())
         }
-        Command::Bench(_) | Command::Copy(_) | Command::Healthcheck | Command::Inbox(_) => {
+        Command::Bench(_)
+        | Command::Copy(_)
+        | Command::Healthcheck
+        | Command::Inbox(_)
+        | Command::Completions { .. }
+        | Command::Man => {
             unreachable!("handled before the config is loaded")
         }
         Command::Export(args) => {

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod bench;
+mod cli_extras;
 mod client_snippets;
 mod crash;
 mod deploy;
