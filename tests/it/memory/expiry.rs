@@ -101,8 +101,10 @@ pub(super) async fn memory_expiry_and_sweeper(backend: Backend) {
         .ok()["value"],
         "back"
     );
+    // A fixed past time, not the database's now(): the service runs on the manual clock, which
+    // lags the wall clock by however long the test has run.
     db_exec(&db, "UPDATE agent_memory SET expires_at = '2000-01-01T00:00:00.000000Z' WHERE key = 'guarded'",
-        "UPDATE shared_context.agent_memory SET expires_at = now() - interval '1 second' WHERE key = 'guarded'").await;
+        "UPDATE shared_context.agent_memory SET expires_at = '2000-01-01T00:00:00Z' WHERE key = 'guarded'").await;
     expect_code(
         &client,
         "get_memory",
