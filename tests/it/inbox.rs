@@ -434,51 +434,77 @@ async fn loop_guards_stop_ping_pong_and_triangles_postgres() {
     loop_guards(Backend::Postgres).await;
 }
 
-/// Two server processes on one PostgreSQL database: bob long-polls his inbox on one, alice posts
-/// on the other; returns the wake-up latencies (post returned → inbox returned), in ms.
-async fn inbox_wakeups_across_processes(rounds: usize) -> Vec<f64> {
+/// Two server processes on one PostgreSQL database: bob long-polls on one, alice posts on the
+/// other; returns the wake-up latencies (post answered → long-poll answered), in ms, of
+/// `get_inbox` for a direct message and of `wait_for_messages` for a session post, measured
+/// alternately under the same conditions.
+async fn wakeups_across_processes(rounds: usize) -> (Vec<f64>, Vec<f64>) {
     let db = TestDb::new(Backend::Postgres).await;
     let one = HttpServer::start(&db, &[]).await;
-    let two = HttpServer::start(&db, &[]).await;
+    let two = HttpServer::start(&db, &[("DIRECT_MESSAGES_PER_PAIR_PER_MINUTE", "0")]).await;
     let c1 = one.client().await;
     let c2 = two.client().await;
     let bob = login(&c1, "bob", "claude", false).await;
     let alice = login(&c2, "alice", "claude", false).await;
     let sid = session(&c2, &alice).await;
-    let mut cursor = json!("0");
-    let mut latencies = Vec::new();
-    for i in 0..rounds {
-        let waiter_client = one.client().await;
-        let (bob2, cur) = (bob.clone(), cursor.clone());
-        let waiter = tokio::spawn(async move {
-            let got = call(
-                &waiter_client,
+    let waiter_client = one.client().await;
+    let (mut inbox_ms, mut wait_ms) = (Vec::new(), Vec::new());
+    let (mut cursor, mut after_id) = (json!("0"), 0i64);
+    for i in 0..rounds * 2 {
+        let direct = i % 2 == 0;
+        let (tool, args) = if direct {
+            (
                 "get_inbox",
-                json!({"after_cursor": cur, "wait_seconds": 20, "auth_token": bob2}),
+                json!({"after_cursor": cursor, "wait_seconds": 20, "auth_token": bob}),
             )
-            .await
-            .ok();
+        } else {
+            (
+                "wait_for_messages",
+                json!({"session_id": sid, "after_id": after_id, "timeout_seconds": 20, "auth_token": bob}),
+            )
+        };
+        let wc = waiter_client.peer().clone();
+        let waiter = tokio::spawn(async move {
+            let got = call(&wc, tool, args).await.ok();
             (Instant::now(), got)
         });
         tokio::time::sleep(Duration::from_millis(150)).await;
-        call(&c2, "add_message", json!({"session_id": sid, "content": format!("wake {i}"), "to": ["bob"], "auth_token": alice})).await.ok();
+        let mut post =
+            json!({"session_id": sid, "content": format!("wake {i}"), "auth_token": alice});
+        if direct {
+            post["to"] = json!(["bob"]);
+        }
+        let id = call(&c2, "add_message", post).await.ok()["message_id"]
+            .as_i64()
+            .unwrap();
         let posted = Instant::now();
         let (woke, got) = waiter.await.unwrap();
         assert_eq!(got["messages"][0]["content"], json!(format!("wake {i}")));
-        cursor = got["next_cursor"].clone();
-        latencies.push(woke.saturating_duration_since(posted).as_secs_f64() * 1000.0);
+        let ms = woke.saturating_duration_since(posted).as_secs_f64() * 1000.0;
+        if direct {
+            cursor = got["next_cursor"].clone();
+            inbox_ms.push(ms);
+        } else {
+            wait_ms.push(ms);
+        }
+        after_id = id;
     }
-    latencies
+    (inbox_ms, wait_ms)
 }
 
 #[tokio::test]
 async fn inbox_long_poll_wakes_across_processes_postgres() {
-    let mut ms = inbox_wakeups_across_processes(10).await;
-    ms.sort_by(f64::total_cmp);
+    let (mut inbox, mut wait) = wakeups_across_processes(10).await;
+    inbox.sort_by(f64::total_cmp);
+    wait.sort_by(f64::total_cmp);
+    let median = |v: &[f64]| v[v.len() / 2];
     eprintln!(
-        "inbox cross-process wake-up ms: median {:.1}, max {:.1}",
-        ms[ms.len() / 2],
-        ms[ms.len() - 1]
+        "cross-process wake-up ms (post answered -> long-poll answered): get_inbox median {:.1} max {:.1}; \
+         wait_for_messages median {:.1} max {:.1}",
+        median(&inbox),
+        inbox[inbox.len() - 1],
+        median(&wait),
+        wait[wait.len() - 1]
     );
-    assert!(ms[ms.len() / 2] < 1000.0, "{ms:?}");
+    assert!(median(&inbox) < 1000.0, "{inbox:?}");
 }

@@ -13,6 +13,7 @@ mod guidance;
 mod idempotency;
 mod inbox;
 mod inbox_cli;
+mod inbox_crash;
 mod inbox_plans;
 mod limits;
 mod memory;
