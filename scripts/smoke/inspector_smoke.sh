@@ -84,9 +84,11 @@ run_http() {
 }
 details() { echo "rc=$RC" "stdout: $(head -c 1200 "$OUT")" "stderr: $(head -c 600 "$ERR")"; }
 
-# ok_call NAME  : the last call succeeded (rc 0, isError false, success true, text == structuredContent).
+# ok_call NAME  : the last call succeeded (rc 0, isError false, success true) and its text agrees
+# with structuredContent: the compact JSON of the same object (writes), or a rendering naming
+# every message by #id (reads).
 ok_call() {
-  jtrue "$OUT" 'd["result"]["isError"] is False and d["result"]["structuredContent"]["success"] is True and json.loads(d["result"]["content"][0]["text"]) == d["result"]["structuredContent"]'
+  jtrue "$OUT" 'd["result"]["isError"] is False and d["result"]["structuredContent"]["success"] is True and (lambda t, s: (all(k in s for k in json.loads(t)) if t.startswith("{") else all(("#%d " % m["id"]) in t for m in s.get("messages", []))))(d["result"]["content"][0]["text"], d["result"]["structuredContent"])'
   local ok=$?; [[ $RC == 0 ]] || ok=1
   check "$1" $ok "$(details)"
 }

@@ -110,6 +110,7 @@ class Conn:
             except (ValueError, KeyError):
                 text = content[0].get("text")
         res["_text_json"] = text
+        res["_text_raw"] = content[0].get("text", "") if content else ""
         return res
 
 
@@ -117,12 +118,39 @@ def body(res: dict) -> dict:
     return res.get("structuredContent") or (res["_text_json"] if isinstance(res.get("_text_json"), dict) else {})
 
 
+def compacted_from(compact, full) -> bool:
+    """`compact` is `full` with some empty fields left out, at any depth."""
+    if isinstance(compact, dict) and isinstance(full, dict):
+        return all(k in full and compacted_from(v, full[k]) for k, v in compact.items())
+    if isinstance(compact, list) and isinstance(full, list):
+        return len(compact) == len(full) and all(compacted_from(a, b) for a, b in zip(compact, full))
+    return compact == full
+
+
+def text_agrees(res: dict) -> bool:
+    """The text part tells a model what the structured part holds: for writes it is the compact
+    JSON of the same object (defaults left out); for reads a compact rendering that names every
+    message (#id) and quotes its content after │."""
+    text, sc = res.get("_text_raw") or "", res.get("structuredContent") or {}
+    if not text:
+        return False
+    compact = res.get("_text_json")
+    if isinstance(compact, dict):
+        return compacted_from(compact, sc)
+    messages = sc.get("messages") or [r.get("message") for r in sc.get("results", [])]
+    return all(
+        f"#{m['id']} " in text and (m.get("content") is None or m["content"].split("\n")[0] in text)
+        for m in messages
+        if m
+    )
+
+
 def ok_result(name: str, res: dict) -> dict:
     b = body(res)
     good = (
         res.get("isError") in (False, None)
         and b.get("success") is True
-        and res.get("structuredContent") == res.get("_text_json")
+        and text_agrees(res)
     )
     check(name, good, res)
     return b

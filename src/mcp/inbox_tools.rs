@@ -8,6 +8,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::text::{Body, LEGEND, MessageWriter};
 use super::{McpServer, render};
 use crate::service::{Ask, GetInbox, ListAgents};
 
@@ -147,6 +148,35 @@ changes nothing; pass next_cursor next time. wait_seconds blocks until one arriv
             };
             let page = svc.get_inbox(&who, input, &cancel).await?;
             let include_body = p.include_body.unwrap_or(true);
+            // The text: one line per message (session shown, since the inbox spans sessions),
+            // content quoted after │ (text.rs).
+            let mut writer = MessageWriter::new();
+            writer.with_session = true;
+            let mut shown = String::new();
+            for item in &page.items {
+                let m = &item.message;
+                let extra = if item.acked_at.is_some() {
+                    " acked"
+                } else {
+                    ""
+                };
+                let chars = m.content.chars().count();
+                let body = if include_body {
+                    Body::Whole
+                } else {
+                    Body::Omitted { total_chars: chars }
+                };
+                writer.message(&mut shown, m, body, extra);
+            }
+            let mut text = format!(
+                "{} direct messages · next_cursor={}{}",
+                page.items.len(),
+                page.next_cursor,
+                if page.has_more { " · more" } else { "" }
+            );
+            if !shown.is_empty() {
+                text = format!("{text}\n{LEGEND}\n{shown}");
+            }
             let messages: Vec<Value> = page
                 .items
                 .into_iter()
@@ -160,8 +190,12 @@ changes nothing; pass next_cursor next time. wait_seconds blocks until one arriv
                     m
                 })
                 .collect();
-            Ok(json!({"count": messages.len(), "messages": messages,
-                      "next_cursor": page.next_cursor.to_string(), "has_more": page.has_more}))
+            let body = json!({"count": messages.len(), "messages": messages,
+                      "next_cursor": page.next_cursor.to_string(), "has_more": page.has_more});
+            Ok(render::Output {
+                body,
+                text: Some(text),
+            })
         })
         .await
     }
@@ -224,10 +258,20 @@ parent_message_id = your question). A late reply still reaches your inbox. Safe 
                 idempotency_key: p.idempotency_key,
             };
             let out = svc.ask(&who, input, &cancel).await?;
-            Ok(
-                json!({"message_id": out.message_id, "reply": out.reply.map(render::message),
-                      "timed_out": out.timed_out}),
-            )
+            let mut text = format!("asked as #{}", out.message_id);
+            match &out.reply {
+                None => text.push_str("; no reply yet (timed out): it will reach your inbox"),
+                Some(reply) => {
+                    text.push_str(&format!("; reply:\n{LEGEND}\n"));
+                    MessageWriter::new().message(&mut text, reply, Body::Whole, "");
+                }
+            }
+            let body = json!({"message_id": out.message_id, "reply": out.reply.map(render::message),
+                      "timed_out": out.timed_out});
+            Ok(render::Output {
+                body,
+                text: Some(text),
+            })
         })
         .await
     }

@@ -10,6 +10,7 @@ use super::McpServer;
 use super::memory_params::{
     DeleteMemoryParams, ListMemoryParams, MemoryKeyParams, SetMemoryParams,
 };
+use super::text::{self, LEGEND};
 use crate::service::{ListMemory, SetMemory};
 use crate::storage::{MemoryEntry, MemoryRecord};
 use crate::util::rfc3339;
@@ -98,7 +99,29 @@ Needs write."
             let r = svc
                 .get_memory(&who, &p.key, p.session_id.as_deref())
                 .await?;
-            Ok(record(&r))
+            let mut text = format!(
+                "{} ({}), {} bytes, updated {}",
+                r.key,
+                r.session_id.as_deref().unwrap_or("global"),
+                r.value_size,
+                rfc3339(r.updated_at)
+            );
+            if let Some(at) = r.expires_at {
+                text.push_str(&format!(", expires {}", rfc3339(at)));
+            }
+            if !r.metadata.is_empty() {
+                text.push_str(&format!(" {}", Value::Object(r.metadata.clone())));
+            }
+            // Memory is the caller's own, but what it holds may have come from peers: quoted too.
+            text.push_str(&format!(
+                "\n{LEGEND}\nvalue (stored by {}):\n",
+                who.audit_name()
+            ));
+            text::quote(&mut text, &r.value.to_string());
+            Ok(super::render::Output {
+                body: record(&r),
+                text: Some(text),
+            })
         })
         .await
     }

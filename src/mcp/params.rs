@@ -101,6 +101,8 @@ pub struct AddMessageParams {
 pub struct SessionIdParams {
     pub session_id: String,
     #[serde(default)]
+    pub max_tokens: Option<i64>,
+    #[serde(default)]
     pub auth_token: Option<String>,
 }
 
@@ -119,6 +121,14 @@ pub struct GetMessagesParams {
     /// Only messages after this id: next_after_id of your last read.
     #[serde(default)]
     pub after_id: Option<i64>,
+    #[serde(default)]
+    pub max_tokens: Option<i64>,
+    /// false: headers only.
+    #[serde(default)]
+    pub include_body: Option<bool>,
+    /// Cut each content to this many characters.
+    #[serde(default)]
+    pub max_content_chars: Option<i64>,
     #[serde(default)]
     pub auth_token: Option<String>,
 }

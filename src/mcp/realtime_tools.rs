@@ -8,6 +8,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::budget::{self, ReadBudget};
+use super::session_tools::page_text;
+use super::text::MessageWriter;
 use super::{McpServer, render};
 use crate::service::WaitForMessages;
 
@@ -23,6 +26,8 @@ pub struct WaitForMessagesParams {
     /// 1-1000, default 50.
     #[serde(default)]
     pub limit: Option<i64>,
+    #[serde(default)]
+    pub max_tokens: Option<i64>,
     #[serde(default)]
     pub auth_token: Option<String>,
 }
@@ -41,24 +46,43 @@ exists, or none after timeout_seconds. Pass next_after_id next time."
         let caller = Self::caller(&ctx, p.auth_token, None);
         let cancel = ctx.ct.clone();
         self.with_identity(caller, |svc, who| async move {
+            let budget = ReadBudget::parse(p.max_tokens, None, None)?;
             let input = WaitForMessages {
-                session_id: p.session_id,
+                session_id: p.session_id.clone(),
                 after_id: p.after_id,
                 timeout_seconds: p.timeout_seconds,
                 limit: p.limit,
             };
             let page = svc.wait_for_messages(&who, input, &cancel).await?;
+            let timed_out = page.messages.is_empty();
+            let mut writer = MessageWriter::new();
+            let shown = budget::messages(&budget, page.messages, 40, &mut writer);
+            let has_more = page.has_more || shown.truncated;
+            let next_after_id = shown.last_id.unwrap_or(page.next_after_id);
             let fields = json!({
-                "timed_out": page.messages.is_empty(),
-                "count": page.messages.len(),
-                "has_more": page.has_more,
-                "next_after_id": page.next_after_id,
+                "timed_out": timed_out,
+                "count": shown.count,
+                "has_more": has_more,
+                "next_after_id": next_after_id,
+                "truncated": shown.truncated,
             });
-            Ok(render::object_with(
-                fields,
-                "messages",
-                render::messages(page.messages),
-            ))
+            let mut text = page_text(
+                &p.session_id,
+                shown.count,
+                None,
+                has_more,
+                next_after_id,
+                shown.truncated,
+                &shown.text,
+            );
+            if timed_out {
+                text.push_str(" · timed out, nothing new");
+            }
+            let body = render::object_with(fields, "messages", shown.json);
+            Ok(render::Output {
+                body,
+                text: Some(text),
+            })
         })
         .await
     }

@@ -1,8 +1,10 @@
-//! Domain and storage values → the JSON objects tools return.
+//! Domain and storage values → the JSON objects tools return (`structuredContent`, complete),
+//! and the result envelope with its text part (`text.rs` writes the compact text of reads).
 
 use rmcp::model::{CallToolResult, ContentBlock};
 use serde_json::{Map, Value, json};
 
+use super::text::{Body, compact_json};
 use crate::error::AppError;
 use crate::service::IssuedToken;
 use crate::storage::{MessageRecord, SessionRecord};
@@ -31,6 +33,43 @@ pub fn message(m: MessageRecord) -> Value {
 /// Each message rendered, as one JSON array, moving the records.
 pub fn messages(records: Vec<MessageRecord>) -> Value {
     Value::Array(records.into_iter().map(message).collect())
+}
+
+/// A message as a read budget showed it: a cut content says so and gives the whole length;
+/// an omitted one (`include_body: false`) has no `content`.
+pub fn shown_message(m: MessageRecord, body: Body) -> Value {
+    let mut v = message(m);
+    if let Value::Object(o) = &mut v {
+        match body {
+            Body::Whole => {}
+            Body::Cut { total_chars } => {
+                o.insert("content_truncated".into(), true.into());
+                o.insert("content_chars".into(), total_chars.into());
+            }
+            Body::Omitted { total_chars } => {
+                o.remove("content");
+                o.insert("content_chars".into(), total_chars.into());
+            }
+        }
+    }
+    v
+}
+
+pub fn shown_messages(kept: Vec<(MessageRecord, Body)>) -> Value {
+    Value::Array(kept.into_iter().map(|(m, b)| shown_message(m, b)).collect())
+}
+
+/// A tool's result: the structured object, and its text when the tool writes one (reads);
+/// otherwise the text is the object's compact JSON.
+pub struct Output {
+    pub body: Value,
+    pub text: Option<String>,
+}
+
+impl From<Value> for Output {
+    fn from(body: Value) -> Self {
+        Self { body, text: None }
+    }
 }
 
 /// `fields` (an object built with `json!` from small values) plus `key: value`, moved in:
@@ -68,12 +107,16 @@ pub fn token(t: &IssuedToken) -> Value {
     })
 }
 
-/// `{"success": true, ...fields}` as a structured tool result.
-pub fn success(mut body: Value) -> CallToolResult {
+/// `{"success": true, ...fields}` as a structured tool result, with its text.
+pub fn success(output: impl Into<Output>) -> CallToolResult {
+    let Output { mut body, text } = output.into();
     if let Value::Object(map) = &mut body {
         map.insert("success".into(), Value::Bool(true));
     }
-    structured(body, false)
+    let text = text.unwrap_or_else(|| compact_json(&body));
+    let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+    result.structured_content = Some(body);
+    result
 }
 
 /// A tool error the agent can act on: `isError: true` with code, sentence and next steps.
@@ -90,7 +133,8 @@ pub fn failure(err: &AppError) -> CallToolResult {
     structured(body, true)
 }
 
-/// structuredContent plus the same JSON as a text block, as MCP asks for clients that read text.
+/// structuredContent plus the same JSON as a text block (errors: a client reading only the text
+/// gets the code and the suggestions).
 ///
 /// rmcp's own constructors render the text through `Value`'s `Display`, which goes through a
 /// `fmt::Formatter` and re-checks UTF-8 on every write; `serde_json::to_writer` writes bytes

@@ -10,7 +10,8 @@ use serde_json::{Map, Value};
 /// The description of a parameter many tools take; `None` leaves it undescribed.
 fn shared_description(name: &str) -> Option<Option<&'static str>> {
     match name {
-        "auth_token" => Some(None),
+        // Explained once, in the server instructions.
+        "auth_token" | "max_tokens" => Some(None),
         "idempotency_key" => Some(Some(
             "Unique per request; a retry with the same key returns the first result.",
         )),

@@ -9,6 +9,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::budget::{self, ReadBudget};
+use super::text::{LEGEND, MessageWriter};
 use super::{McpServer, render};
 use crate::service::SearchContext;
 use crate::util::rfc3339;
@@ -31,6 +33,8 @@ pub struct SearchContextParams {
     #[serde(default)]
     pub search_scope: Option<String>,
     #[serde(default)]
+    pub max_tokens: Option<i64>,
+    #[serde(default)]
     pub auth_token: Option<String>,
 }
 
@@ -42,6 +46,8 @@ pub struct SearchBySenderParams {
     /// 1-100, default 20.
     #[serde(default)]
     pub limit: Option<i64>,
+    #[serde(default)]
+    pub max_tokens: Option<i64>,
     #[serde(default)]
     pub auth_token: Option<String>,
 }
@@ -56,7 +62,27 @@ pub struct SearchByTimerangeParams {
     #[serde(default)]
     pub limit: Option<i64>,
     #[serde(default)]
+    pub max_tokens: Option<i64>,
+    #[serde(default)]
     pub auth_token: Option<String>,
+}
+
+/// Says which results a read budget left out, so none is dropped silently: each can be read
+/// with get_messages(after_id = id - 1, limit = 1).
+fn omitted_note(text: &mut String, omitted: &[i64]) {
+    if !omitted.is_empty() {
+        let ids: Vec<String> = omitted.iter().map(i64::to_string).collect();
+        text.push_str(&format!(
+            " · truncated at max_tokens; not shown: #{} (read one with get_messages after_id=id-1 limit=1)",
+            ids.join(", #")
+        ));
+    }
+}
+
+fn with_messages(text: &mut String, messages: &str) {
+    if !messages.is_empty() {
+        text.push_str(&format!("\n{LEGEND}\n{messages}"));
+    }
 }
 
 /// Scores are shown with two decimals, as rapidfuzz users are used to.
@@ -85,17 +111,33 @@ first, scored 0-100."
                 search_metadata: p.search_metadata,
                 search_scope: p.search_scope,
             };
+            let budget = ReadBudget::parse(p.max_tokens, None, None)?;
             let found = svc.search_context(&who, input).await?;
-            let results: Vec<_> = found
-                .hits
+            let ids: Vec<i64> = found.hits.iter().map(|h| h.message.id).collect();
+            let mut writer = MessageWriter::new();
+            let (kept, shown, truncated) = budget.fit(
+                found.hits,
+                40,
+                |h| &mut h.message.content,
+                |out, h, body| {
+                    let extra = format!(" score={:.0}", h.score);
+                    writer.message(out, &h.message, body, &extra)
+                },
+            );
+            let mut text = format!("{} results for {:?}", kept.len(), found.query);
+            omitted_note(&mut text, &ids[kept.len()..]);
+            if !kept.is_empty() {
+                text = format!("{text}\n{LEGEND}\n{shown}");
+            }
+            let results: Vec<_> = kept
                 .into_iter()
-                .map(|h| {
+                .map(|(h, body)| {
                     let fields = json!({
                         "score": rounded(h.score),
                         "match_preview": h.preview,
                         "relevance": h.relevance,
                     });
-                    render::object_with(fields, "message", render::message(h.message))
+                    render::object_with(fields, "message", render::shown_message(h.message, body))
                 })
                 .collect();
             let fields = json!({
@@ -104,12 +146,14 @@ first, scored 0-100."
                 "threshold": found.threshold,
                 "search_scope": found.scope.as_str(),
                 "search_time_ms": rounded(found.elapsed.as_secs_f64() * 1000.0),
+                "truncated": truncated,
+                "omitted_ids": &ids[results.len()..],
             });
-            Ok(render::object_with(
-                fields,
-                "results",
-                Value::Array(results),
-            ))
+            let body = render::object_with(fields, "results", Value::Array(results));
+            Ok(render::Output {
+                body,
+                text: Some(text),
+            })
         })
         .await
     }
@@ -125,12 +169,16 @@ first, scored 0-100."
             let messages = svc
                 .search_by_sender(&who, &p.session_id, &p.sender, p.limit)
                 .await?;
-            let fields = json!({"count": messages.len(), "sender": p.sender.trim()});
-            Ok(render::object_with(
-                fields,
-                "messages",
-                render::messages(messages),
-            ))
+            let budget = ReadBudget::parse(p.max_tokens, None, None)?;
+            let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
+            let shown = budget::messages(&budget, messages, 40, &mut MessageWriter::new());
+            let omitted = &ids[shown.count..];
+            let fields = json!({"count": shown.count, "sender": p.sender.trim(), "truncated": shown.truncated, "omitted_ids": omitted});
+            let mut text = format!("{} messages from {}, newest first", shown.count, p.sender.trim());
+            omitted_note(&mut text, omitted);
+            with_messages(&mut text, &shown.text);
+            let body = render::object_with(fields, "messages", shown.json);
+            Ok(render::Output { body, text: Some(text) })
         })
         .await
     }
@@ -149,15 +197,25 @@ means UTC; a date alone covers its day."
             let range = svc
                 .search_by_timerange(&who, &p.session_id, &p.start_time, &p.end_time, p.limit)
                 .await?;
+            let budget = ReadBudget::parse(p.max_tokens, None, None)?;
+            let ids: Vec<i64> = range.messages.iter().map(|m| m.id).collect();
+            let shown = budget::messages(&budget, range.messages, 40, &mut MessageWriter::new());
+            let omitted = &ids[shown.count..];
+            let (start, end) = (rfc3339(range.start), rfc3339(range.end));
             let fields = json!({
-                "count": range.messages.len(),
-                "timerange": {"start": rfc3339(range.start), "end": rfc3339(range.end)},
+                "count": shown.count,
+                "timerange": {"start": start, "end": end},
+                "truncated": shown.truncated,
+                "omitted_ids": omitted,
             });
-            Ok(render::object_with(
-                fields,
-                "messages",
-                render::messages(range.messages),
-            ))
+            let mut text = format!("{} messages from {start} to {end}", shown.count);
+            omitted_note(&mut text, omitted);
+            with_messages(&mut text, &shown.text);
+            let body = render::object_with(fields, "messages", shown.json);
+            Ok(render::Output {
+                body,
+                text: Some(text),
+            })
         })
         .await
     }

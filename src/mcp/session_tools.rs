@@ -6,11 +6,40 @@ use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
 use serde_json::json;
 
+use super::budget::{self, ReadBudget, estimate_tokens};
 use super::params::{
     AddMessageParams, CloseSessionParams, CreateSessionParams, GetMessagesParams,
     ListSessionsParams, SessionIdParams,
 };
+use super::text::{self, LEGEND, MessageWriter};
 use super::{McpServer, render};
+use std::fmt::Write;
+
+/// The text of a page of messages: one line of counts and the cursor, the legend, the messages.
+pub(super) fn page_text(
+    session_id: &str,
+    count: usize,
+    total: Option<i64>,
+    has_more: bool,
+    next_after_id: i64,
+    truncated: bool,
+    messages: &str,
+) -> String {
+    let mut text = format!("{} · {count} messages", session_id.trim());
+    if let Some(total) = total {
+        let _ = write!(text, " of {total}");
+    }
+    let _ = write!(text, " · next_after_id={next_after_id}");
+    if truncated {
+        text.push_str(" · truncated at max_tokens: continue with after_id");
+    } else if has_more {
+        text.push_str(" · more: continue with after_id");
+    }
+    if count > 0 {
+        let _ = write!(text, "\n{LEGEND}\n{messages}");
+    }
+    text
+}
 use crate::service::{AddMessage, GetMessages};
 
 #[tool_router(router = session_router, vis = "pub(super)")]
@@ -44,9 +73,56 @@ message_count. Page further with get_messages."
     ) -> CallToolResult {
         let caller = Self::caller(&ctx, p.auth_token, None);
         self.with_identity(caller, |svc, who| async move {
+            let budget = ReadBudget::parse(p.max_tokens, None, None)?;
             let view = svc.get_session(&who, &p.session_id).await?;
-            let fields = json!({"session": render::session(&view.session), "message_count": view.visible_message_count});
-            Ok(render::object_with(fields, "messages", render::messages(view.messages)))
+            let s = &view.session;
+            let mut text = format!(
+                "{} {}, by {}, created {}",
+                s.id,
+                if s.is_active { "open" } else { "closed" },
+                s.created_by,
+                crate::util::rfc3339(s.created_at)
+            );
+            if !s.metadata.is_empty() {
+                text.push_str(&format!(
+                    " {}",
+                    serde_json::Value::Object(s.metadata.clone())
+                ));
+            }
+            text.push_str(&format!("\n{LEGEND}\npurpose (by {}):\n", s.created_by));
+            text::quote(&mut text, &s.purpose);
+            let mut writer = MessageWriter::new();
+            let shown = budget::messages(
+                &budget,
+                view.messages,
+                estimate_tokens(&text) + 20,
+                &mut writer,
+            );
+            let mut fields = json!({
+                "session": render::session(s),
+                "message_count": view.visible_message_count,
+                "truncated": shown.truncated,
+            });
+            let _ = write!(
+                text,
+                "{} of {} messages you may read",
+                shown.count, view.visible_message_count
+            );
+            if shown.truncated {
+                let cursor = shown.last_id.unwrap_or(0);
+                fields["next_after_id"] = json!(cursor);
+                let _ = write!(
+                    text,
+                    "; truncated at max_tokens: continue with get_messages after_id={cursor}"
+                );
+            }
+            text.push('\n');
+            text.push_str(&shown.text);
+            let body = render::object_with(fields, "messages", shown.json);
+            Ok(render::Output {
+                body,
+                text: Some(text),
+            })
         })
         .await
     }
@@ -128,24 +204,39 @@ next_after_id of your last read."
         let caller = Self::caller(&ctx, p.auth_token, None);
         self.with_identity(caller, |svc, who| async move {
             let input = GetMessages {
-                session_id: p.session_id,
+                session_id: p.session_id.clone(),
                 limit: p.limit,
                 offset: p.offset,
                 visibility_filter: p.visibility_filter,
                 after_id: p.after_id,
             };
+            let budget = ReadBudget::parse(p.max_tokens, p.include_body, p.max_content_chars)?;
             let page = svc.get_messages(&who, input).await?;
+            let mut writer = MessageWriter::new();
+            let shown = budget::messages(&budget, page.messages, 40, &mut writer);
+            let has_more = page.has_more || shown.truncated;
+            let next_after_id = shown.last_id.unwrap_or(page.next_after_id);
             let fields = json!({
-                "count": page.messages.len(),
+                "count": shown.count,
                 "total_count": page.total_count,
-                "has_more": page.has_more,
-                "next_after_id": page.next_after_id,
+                "has_more": has_more,
+                "next_after_id": next_after_id,
+                "truncated": shown.truncated,
             });
-            Ok(render::object_with(
-                fields,
-                "messages",
-                render::messages(page.messages),
-            ))
+            let text = page_text(
+                &p.session_id,
+                shown.count,
+                page.total_count,
+                has_more,
+                next_after_id,
+                shown.truncated,
+                &shown.text,
+            );
+            let body = render::object_with(fields, "messages", shown.json);
+            Ok(render::Output {
+                body,
+                text: Some(text),
+            })
         })
         .await
     }

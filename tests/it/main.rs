@@ -4,6 +4,7 @@ mod bad_input;
 mod bench;
 mod cli_extras;
 mod client_snippets;
+mod compact_results;
 mod crash;
 mod deploy;
 mod explain;
