@@ -37,6 +37,7 @@ pub fn build_service(config: &Config, store: Arc<dyn Store>) -> Service {
             token_cache_ttl: config.token_cache_ttl,
             memory: config.memory,
             idempotency: config.idempotency,
+            retention: config.retention,
             database_url: config.database_url.clone(),
             wait_cap: config.wait_cap,
             rate_limit_per_minute: config.rate_limit_per_minute,
@@ -108,6 +109,7 @@ pub async fn run_http(
     let sweeper_stop = shutdown.child_token();
     let sweeper = service.spawn_memory_sweeper(sweeper_stop.clone());
     let key_sweeper = service.spawn_idempotency_sweeper(sweeper_stop.clone());
+    let pruner = service.spawn_pruner(sweeper_stop.clone());
     service.start_change_feed(sweeper_stop.clone());
     let coalescer = service.spawn_coalesced_writer(sweeper_stop.clone());
     let drain = shutdown.clone();
@@ -122,6 +124,7 @@ pub async fn run_http(
     }
     stop_sweeper(sweeper_stop.clone(), key_sweeper).await;
     stop_sweeper(sweeper_stop.clone(), Some(coalescer)).await;
+    stop_sweeper(sweeper_stop.clone(), pruner).await;
     stop_sweeper(sweeper_stop, sweeper).await;
     service.store().close().await;
     Ok(())
@@ -136,6 +139,7 @@ pub async fn run_stdio(
     let sweeper_stop = shutdown.child_token();
     let sweeper = service.spawn_memory_sweeper(sweeper_stop.clone());
     let key_sweeper = service.spawn_idempotency_sweeper(sweeper_stop.clone());
+    let pruner = service.spawn_pruner(sweeper_stop.clone());
     service.start_change_feed(sweeper_stop.clone());
     let coalescer = service.spawn_coalesced_writer(sweeper_stop.clone());
     eprintln!(
@@ -155,6 +159,7 @@ pub async fn run_stdio(
     }
     stop_sweeper(sweeper_stop.clone(), key_sweeper).await;
     stop_sweeper(sweeper_stop.clone(), Some(coalescer)).await;
+    stop_sweeper(sweeper_stop.clone(), pruner).await;
     stop_sweeper(sweeper_stop, sweeper).await;
     service.store().close().await;
     Ok(())

@@ -84,6 +84,13 @@ pub enum Command {
     /// Load-test a running server over streamable HTTP MCP (closed loop, one session per agent).
     #[command(name = "bench")]
     Bench(crate::bench::BenchArgs),
+    /// Delete what the retention settings (RETENTION_*, and each session's metadata.retention)
+    /// say goes, in bounded batches, and print what went as JSON; `--dry-run` only counts.
+    Prune {
+        /// Count what would go; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Write every session, message, memory entry, audit row and token hash of the configured
     /// database as a JSON Lines dump (logs go to stderr).
     Export(crate::transfer::ExportArgs),

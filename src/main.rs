@@ -98,6 +98,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::Man => {
             unreachable!("handled before the config is loaded")
         }
+        Command::Prune { dry_run } => {
+            let store = app::connect_store(&config).await?;
+            let service = app::build_service(&config, store.clone());
+            let shutdown = CancellationToken::new();
+            app::shutdown_on_signals(shutdown.clone());
+            let report = service.prune(dry_run, &shutdown).await;
+            store.close().await;
+            println!("{}", serde_json::to_string_pretty(&report?)?);
+            Ok(())
+        }
         Command::Export(args) => {
             transfer::run_export(app::connect_store(&config).await?, &args).await
         }

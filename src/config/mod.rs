@@ -16,6 +16,7 @@ use crate::service::{IdempotencySettings, MemorySettings};
 use crate::storage::ConnectOptions;
 
 mod env;
+mod retention;
 mod secrets;
 
 pub use env::mask_url;
@@ -54,6 +55,12 @@ pub struct FileConfig {
     pub idempotency_ttl_seconds: Option<u64>,
     /// The tool profile (`SCS_TOOLS`).
     pub tools: Option<String>,
+    pub retention_message_max_age_days: Option<u32>,
+    pub retention_message_max_count: Option<u64>,
+    pub retention_closed_session_days: Option<u32>,
+    pub retention_audit_days: Option<u32>,
+    pub retention_interval_seconds: Option<u64>,
+    pub retention_batch: Option<u32>,
     /// Agent type → permissions, e.g. `reviewer = ["read", "write"]`.
     #[serde(default)]
     pub permissions: BTreeMap<String, Vec<String>>,
@@ -105,6 +112,8 @@ pub struct Config {
     pub idempotency: IdempotencySettings,
     /// Which tools MCP clients see (`SCS_TOOLS`, `--tools`).
     pub tools: crate::mcp::ToolProfile,
+    /// What pruning removes and how often (RETENTION_*).
+    pub retention: crate::domain::retention::RetentionSettings,
 }
 
 impl std::fmt::Debug for Config {
@@ -228,6 +237,7 @@ impl Config {
             ),
             sweep_interval: memory.sweep_interval,
         };
+        let retention = retention::settings(&file)?;
         let permissions = PermissionTable::default()
             .with_overrides(&file.permissions)
             .map_err(|e| anyhow::anyhow!("config file [permissions]: {}", e.message))?;
@@ -301,6 +311,7 @@ impl Config {
             memory,
             idempotency,
             tools,
+            retention,
         };
         let config = config.with_keys(
             env("API_KEY").or(file.api_key),

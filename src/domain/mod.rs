@@ -9,6 +9,7 @@ pub mod input;
 pub mod memory;
 #[cfg(test)]
 mod prop_gen;
+pub mod retention;
 pub mod search;
 pub mod visibility;
 

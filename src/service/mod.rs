@@ -12,6 +12,7 @@ mod memory_view;
 mod messages;
 mod presence;
 mod rate_limit;
+mod retention;
 mod search;
 mod sessions;
 mod sweep;
@@ -29,6 +30,7 @@ pub use inbox::{GetInbox, InboxPage};
 pub use memory::{ListMemory, MemoryPage, MemorySettings, SetMemory};
 pub use messages::{AddMessage, GetMessages, MessagePage};
 pub use presence::{AgentView, ListAgents};
+pub use retention::PruneReport;
 pub use search::{SearchContext, SearchHit, SearchResults, TimeRange};
 pub use sessions::{SessionPage, SessionView};
 pub use wait::WaitForMessages;
@@ -56,6 +58,7 @@ struct Inner {
     rate_limiter: rate_limit::RateLimiter,
     memory: MemorySettings,
     idempotency: IdempotencySettings,
+    retention: crate::domain::retention::RetentionSettings,
     database_url_masked: String,
     metrics: crate::metrics::Metrics,
     started: Instant,
@@ -80,6 +83,8 @@ pub struct ServiceSettings {
     pub memory: MemorySettings,
     /// Idempotency-key lifetime and sweeping.
     pub idempotency: IdempotencySettings,
+    /// What pruning removes, and how often it runs.
+    pub retention: crate::domain::retention::RetentionSettings,
     /// Shown by `health`, with credentials masked.
     pub database_url: String,
     /// Where "now" comes from: [`SystemClock`] except in tests that move time themselves.
@@ -102,6 +107,7 @@ impl Service {
                 tokens: TokenCache::new(settings.token_cache_ttl, 10_000),
                 memory: settings.memory,
                 idempotency: settings.idempotency,
+                retention: settings.retention,
                 database_url_masked: crate::config::mask_url(&settings.database_url),
                 metrics: crate::metrics::Metrics::default(),
                 notifier: crate::realtime::Notifier::default(),

@@ -42,6 +42,7 @@ impl Service {
         who.require(Permission::Write)?;
         let purpose = Purpose::parse(purpose, self.limits())?;
         let metadata = Metadata::parse(metadata, self.limits())?;
+        crate::domain::retention::MessageRetention::check_metadata(metadata.as_map())?;
         let retry = self.retry_key(
             who,
             idempotency_key,

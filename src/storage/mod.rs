@@ -7,6 +7,7 @@ mod memory;
 mod once;
 pub mod postgres;
 mod reads;
+mod retention;
 mod rows;
 mod search_sql;
 pub mod sqlite;
@@ -21,6 +22,7 @@ pub use error::StoreError;
 pub use idempotency::*;
 pub use inbox::*;
 pub use memory::*;
+pub use retention::*;
 pub use visibility::VISIBLE_TO_READER;
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -201,6 +203,7 @@ pub trait Store:
     + TransferStore
     + IdempotencyStore
     + InboxStore
+    + RetentionStore
 {
 }
 
@@ -212,7 +215,8 @@ impl<
         + SearchStore
         + TransferStore
         + IdempotencyStore
-        + InboxStore,
+        + InboxStore
+        + RetentionStore,
 > Store for T
 {
 }

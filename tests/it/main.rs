@@ -26,6 +26,7 @@ mod pg_cluster;
 mod plans;
 mod probes;
 mod realtime;
+mod retention;
 mod search;
 mod storage_contract;
 mod support;

@@ -172,6 +172,7 @@ async fn readiness_turns_503_when_shutdown_begins(backend: Backend) {
             token_cache_ttl: Duration::from_secs(30),
             memory: MemorySettings::default(),
             idempotency: IdempotencySettings::default(),
+            retention: Default::default(),
             database_url: db.url.clone(),
             clock: std::sync::Arc::new(shared_context_server::service::SystemClock),
             loop_guards: Default::default(),

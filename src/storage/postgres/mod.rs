@@ -20,6 +20,7 @@ mod pool;
 /// The statements the plan tests check.
 pub use crate::storage::reads::COUNT_MESSAGES;
 pub use messages::{COUNT_SESSION_MESSAGES, LIST_ACTIVE_SESSIONS, READ_MESSAGES};
+mod retention;
 mod search;
 pub use search::{BY_SENDER, IN_RANGE};
 mod tokens;

@@ -16,6 +16,7 @@ mod inbox;
 pub use inbox::{INBOX, INBOX_IN_SESSION};
 mod memory;
 mod messages;
+mod retention;
 mod search;
 pub use messages::{LIST_ACTIVE_SESSIONS, LIST_SESSIONS, READ_MESSAGES_ASC, READ_MESSAGES_DESC};
 pub use search::{BY_SENDER, IN_RANGE};

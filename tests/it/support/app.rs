@@ -66,6 +66,10 @@ pub fn test_settings(db: &TestDb, clock: Arc<ManualClock>) -> ServiceSettings {
             sweep_interval: None,
             ..IdempotencySettings::default()
         },
+        retention: shared_context_server::domain::retention::RetentionSettings {
+            interval: None,
+            ..Default::default()
+        },
         database_url: db.url.clone(),
         clock,
         loop_guards: Default::default(),

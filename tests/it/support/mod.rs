@@ -3,7 +3,7 @@
 
 mod app;
 
-pub use app::TestApp;
+pub use app::{ManualClock, TestApp, test_settings};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
