@@ -55,6 +55,17 @@ pub struct AgentType(String);
 
 impl AgentType {
     pub const MAX_CHARS: usize = 50;
+    /// The sender type of messages people post from the dashboard. Reserved: no agent token is
+    /// issued with it, so readers can trust that a `human` message came from a person.
+    pub const HUMAN: &'static str = "human";
+
+    pub fn human() -> Self {
+        Self(Self::HUMAN.to_owned())
+    }
+
+    pub fn is_human(&self) -> bool {
+        self.0 == Self::HUMAN
+    }
 
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let normalised = raw.trim().to_lowercase();

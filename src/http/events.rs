@@ -10,9 +10,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use futures_util::stream::{self, Stream};
 use serde::Deserialize;
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 use super::HttpState;
 use crate::domain::{Identity, Reader};
@@ -113,13 +115,36 @@ pub(super) async fn session_events(
         },
         None => Identity::Anonymous,
     };
-    // Last-Event-ID (set by browsers on reconnect) wins over ?after_id=.
-    let resume = headers
+    stream(
+        &state,
+        who,
+        session_id,
+        resume_point(&headers, query.after_id),
+        None,
+    )
+    .await
+}
+
+/// Where a stream starts: `Last-Event-ID` (set by browsers on reconnect) wins over `?after_id=`.
+pub(super) fn resume_point(headers: &HeaderMap, after_id: Option<i64>) -> i64 {
+    headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<i64>().ok())
-        .or(query.after_id)
-        .unwrap_or(0);
+        .or(after_id)
+        .unwrap_or(0)
+}
+
+/// The event stream of the messages `who` may read in a session after `resume`, for every front
+/// end (header credentials here, the dashboard's cookie in `ui`). It ends when `stop` fires.
+pub(super) async fn stream(
+    state: &HttpState,
+    who: Identity,
+    session_id: String,
+    resume: i64,
+    stop: Option<CancellationToken>,
+) -> Response {
+    let service = state.service.clone();
     let mut feed = Feed {
         reader: Reader::of(&who),
         events: service.notifier().subscribe(),
@@ -157,8 +182,12 @@ pub(super) async fn session_events(
             return error(status, &err);
         }
     }
+    let events = stream::unfold(feed, Feed::next_event);
     let stream: std::pin::Pin<Box<dyn Stream<Item = Result<SseEvent, Infallible>> + Send>> =
-        Box::pin(stream::unfold(feed, Feed::next_event));
+        match stop {
+            None => Box::pin(events),
+            Some(stop) => Box::pin(events.take_until(stop.cancelled_owned())),
+        };
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()

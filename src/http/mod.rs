@@ -1,12 +1,14 @@
 //! HTTP front end: axum routes for `/mcp` (rmcp streamable HTTP), `/health*` and `/metrics`;
 //! TCP_NODELAY, host and origin checks against DNS rebinding, body limits, the API-key/bearer gate,
-//! 404 for unknown paths, and readiness and event streams that end when shutdown begins.
+//! 404 for unknown paths, and readiness and event streams that end when shutdown begins; the
+//! dashboard at `/ui/` (see `ui`).
 
 mod access;
 mod events;
 mod guard;
 mod health;
 mod metrics;
+mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,6 +48,8 @@ pub(crate) struct HttpState {
     shutdown: CancellationToken,
     /// rmcp's MCP sessions, counted by `/metrics`.
     sessions: Arc<LocalSessionManager>,
+    /// Dashboard sign-ins (process-local: a restart signs everyone out).
+    ui: Arc<ui::UiSessions>,
 }
 
 pub fn router(service: Service, settings: HttpSettings, shutdown: CancellationToken) -> Router {
@@ -70,6 +74,7 @@ pub fn router(service: Service, settings: HttpSettings, shutdown: CancellationTo
         settings: Arc::new(settings.clone()),
         shutdown,
         sessions,
+        ui: Arc::default(),
     };
     // Credentials, then Host/Origin: only these routes carry data or act.
     let guarded = Router::new()
@@ -85,6 +90,13 @@ pub fn router(service: Service, settings: HttpSettings, shutdown: CancellationTo
             state.clone(),
             guard::check_host_and_origin,
         ));
+    // The dashboard checks its own cookie (`ui::auth`); Host/Origin and body limits as above.
+    let dashboard = ui::routes(state.clone())
+        .layer(DefaultBodyLimit::max(settings.max_request_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::check_host_and_origin,
+        ));
     // Probes and scrapes hold no secrets and come with whatever Host the orchestrator uses (a pod
     // IP, a service name), so they skip the Host check. Unknown paths (including
     // `/.well-known/oauth-*`, which OAuth-aware clients probe) are 404, never 401: this server is
@@ -95,6 +107,7 @@ pub fn router(service: Service, settings: HttpSettings, shutdown: CancellationTo
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(metrics::metrics))
         .merge(guarded)
+        .merge(dashboard)
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -137,6 +150,8 @@ pub async fn serve(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
+    // The peer address keys the dashboard's limit on failed sign-ins.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await

@@ -1,7 +1,9 @@
 //! In-process call metrics: per-tool calls, errors by code, and a latency histogram that gives
 //! both percentiles (for `get_performance_metrics`, from fine buckets) and Prometheus buckets
 //! (16 coarse, rounded bounds); HTTP responses by status and live gauges (`live`); process
-//! figures (`process`).
+//! figures (`process`); the last hour per tool and minute for the dashboard (`history`).
+
+pub mod history;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -171,6 +173,8 @@ pub struct Metrics {
     pub waiters: LiveGauge,
     /// Open `GET /sessions/{id}/events` streams.
     pub event_streams: LiveGauge,
+    /// The last hour per minute, for the dashboard's charts.
+    history: history::CallHistory,
 }
 
 impl Metrics {
@@ -186,6 +190,13 @@ impl Metrics {
         if let Some(code) = error_code {
             *stats.errors.entry(code.to_owned()).or_default() += 1;
         }
+        drop(tools);
+        self.history.record(tool, elapsed, error_code.is_some());
+    }
+
+    /// Calls, errors and latency per tool and minute over the last hour.
+    pub fn last_hour(&self) -> history::HistorySnapshot {
+        self.history.snapshot()
     }
 
     pub fn snapshot(&self) -> BTreeMap<String, ToolStats> {

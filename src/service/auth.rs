@@ -138,6 +138,15 @@ impl Service {
         let agent_id = AgentId::parse(agent_id)?;
         self.rate_limiter().check(agent_id.as_str())?;
         let agent_type = AgentType::parse(agent_type)?;
+        if agent_type.is_human() {
+            return Err(DomainError::new(
+                ErrorCode::InvalidInput,
+                "agent_type 'human' is reserved for people posting from the web dashboard",
+            )
+            .suggest(
+                "authenticate with the agent's own type, for example \"claude\" or \"generic\"",
+            ));
+        }
         let requested = match requested {
             None => Permissions::of(&[Permission::Read, Permission::Write]),
             Some(names) => Permissions::of(

@@ -4,6 +4,7 @@
 mod ask;
 mod auth;
 mod clock;
+mod dashboard;
 mod health;
 mod idempotency;
 mod inbox;
@@ -24,6 +25,7 @@ use std::time::Instant;
 pub use ask::{Ask, AskOutcome};
 pub use auth::{Caller, IssuedToken, Origin};
 pub use clock::{Clock, SystemClock};
+pub use dashboard::{HumanPost, SessionSummary};
 pub use health::HealthReport;
 pub use idempotency::IdempotencySettings;
 pub use inbox::{GetInbox, InboxPage};

@@ -1,5 +1,6 @@
 //! Storage: one trait, a SQLite and a PostgreSQL implementation. The only place with SQL.
 
+mod dashboard;
 mod error;
 mod idempotency;
 mod inbox;
@@ -18,6 +19,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::domain::{Reader, SessionId, Visibility};
+pub use dashboard::DashboardStore;
 pub use error::StoreError;
 pub use idempotency::*;
 pub use inbox::*;
@@ -204,6 +206,7 @@ pub trait Store:
     + IdempotencyStore
     + InboxStore
     + RetentionStore
+    + DashboardStore
 {
 }
 
@@ -216,7 +219,8 @@ impl<
         + TransferStore
         + IdempotencyStore
         + InboxStore
-        + RetentionStore,
+        + RetentionStore
+        + DashboardStore,
 > Store for T
 {
 }

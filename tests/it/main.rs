@@ -2,10 +2,13 @@
 
 mod bad_input;
 mod bench;
+mod browser;
 mod cli_extras;
 mod client_snippets;
 mod compact_results;
 mod crash;
+mod dashboard;
+mod dashboard_guards;
 mod deploy;
 mod explain;
 mod fuzz;

@@ -126,8 +126,26 @@ async fn pg_read_costs(url: &str) -> Vec<(&'static str, i64, i64)> {
         ]);
         a
     };
+    // The dashboard's history page: newest first below an id (the newest page, or deep in).
+    let before = |session: &'static str, below: i64| {
+        let mut a = agent();
+        a.extend([Arg::Text(Some(session)), Arg::Int(below), Arg::Int(51)]);
+        a
+    };
     let mut out = Vec::new();
     for (name, sql, hot, small) in [
+        (
+            "history page",
+            pg::READ_MESSAGES_BEFORE,
+            before(HOT_ID, i64::MAX),
+            before(SMALL_ID, i64::MAX),
+        ),
+        (
+            "deep history page",
+            pg::READ_MESSAGES_BEFORE,
+            before(HOT_ID, HOT / 2),
+            before(SMALL_ID, HOT + SMALL / 2),
+        ),
         (
             "newest page",
             pg::READ_MESSAGES,
@@ -310,6 +328,7 @@ async fn sqlite_reads_walk_their_index_analyzed_or_not() {
     let expected = [
         (sqlite::READ_MESSAGES_ASC, "messages_session_read_idx"),
         (sqlite::READ_MESSAGES_DESC, "messages_session_read_idx"),
+        (sqlite::READ_MESSAGES_BEFORE, "messages_session_read_idx"),
         (sqlite::BY_SENDER, "messages_session_sender_idx"),
         (sqlite::IN_RANGE, "messages_session_created_idx"),
         (sqlite::LIST_ACTIVE_SESSIONS, "sessions_active_seq_idx"),
@@ -335,8 +354,8 @@ async fn sqlite_reads_walk_their_index_analyzed_or_not() {
 }
 
 /// The read functions carry the visibility rule as text (created by migration 0007, replaced by
-/// 0008 when the rule learned recipients); the latest bodies must carry the same text as
-/// `storage::visibility::visible_to_reader!`, which both backends' other reads use.
+/// 0008 when the rule learned recipients; the dashboard's by 0009); the latest bodies must carry
+/// the same text as `storage::visibility::visible_to_reader!`, which both backends' other reads use.
 #[test]
 fn postgres_read_functions_carry_the_shared_visibility_rule() {
     let migration = include_str!("../../migrations/postgres/0008_direct_messages.sql");
@@ -344,4 +363,7 @@ fn postgres_read_functions_carry_the_shared_visibility_rule() {
     let bodies = migration.matches("RETURN QUERY").count();
     assert_eq!(bodies, 4);
     assert_eq!(migration.matches(rule).count(), bodies, "{rule}");
+    let dashboard = include_str!("../../migrations/postgres/0009_dashboard_reads.sql");
+    assert_eq!(dashboard.matches("RETURN QUERY").count(), 1);
+    assert_eq!(dashboard.matches(rule).count(), 1, "{rule}");
 }

@@ -10,6 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions as _, Connection as _};
 
 mod combine;
+mod dashboard;
 mod guard;
 mod idempotency;
 mod inbox;
@@ -17,8 +18,9 @@ pub use inbox::{INBOX, INBOX_IN_SESSION};
 mod memory;
 mod messages;
 mod pool;
-/// The statements the plan tests check.
 pub use crate::storage::reads::COUNT_MESSAGES;
+/// The statements the plan tests check.
+pub use dashboard::READ_MESSAGES_BEFORE;
 pub use messages::{COUNT_SESSION_MESSAGES, LIST_ACTIVE_SESSIONS, READ_MESSAGES};
 mod retention;
 mod search;

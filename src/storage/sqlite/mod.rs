@@ -11,6 +11,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+mod dashboard;
 mod idempotency;
 mod inbox;
 pub use inbox::{INBOX, INBOX_IN_SESSION};
@@ -18,6 +19,7 @@ mod memory;
 mod messages;
 mod retention;
 mod search;
+pub use dashboard::READ_MESSAGES_BEFORE;
 pub use messages::{LIST_ACTIVE_SESSIONS, LIST_SESSIONS, READ_MESSAGES_ASC, READ_MESSAGES_DESC};
 pub use search::{BY_SENDER, IN_RANGE};
 mod tokens;

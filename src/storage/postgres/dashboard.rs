@@ -1,0 +1,38 @@
+//! The dashboard's reads on PostgreSQL (see `storage::dashboard`).
+
+use async_trait::async_trait;
+
+use super::*;
+use crate::storage::dashboard::DashboardStore;
+use crate::storage::rows::message_columns;
+
+/// Newest first below an id, through `read_messages_before` (migration 0009), whose plan walks
+/// the session's index in order and stops at the limit whatever the statistics say. Binds: reader
+/// $1-$3, session $4, ids below $5, limit $6. Public so the plan tests can run it.
+pub const READ_MESSAGES_BEFORE: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM read_messages_before($1, $2, $3, $4, $5, $6) m"
+);
+
+#[async_trait]
+impl DashboardStore for PgStore {
+    async fn messages_before(
+        &self,
+        session_id: &SessionId,
+        reader: &Reader,
+        before_id: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<MessageRecord>> {
+        let (kind, id, ty) = reader.sql_params();
+        let read = sqlx::query_as::<_, MessageRecord>(READ_MESSAGES_BEFORE)
+            .bind(kind)
+            .bind(id)
+            .bind(ty)
+            .bind(session_id.as_str())
+            .bind(before_id)
+            .bind(i64::from(limit));
+        self.with_conn(async |conn| Ok(read.fetch_all(conn).await?))
+            .await
+    }
+}

@@ -1,0 +1,40 @@
+//! The dashboard's reads on SQLite (see `storage::dashboard`).
+
+use async_trait::async_trait;
+
+use super::*;
+use crate::storage::dashboard::DashboardStore;
+use crate::storage::rows::message_columns;
+use crate::storage::visibility::visible_to_reader;
+
+/// Newest first below an id, the session's read index pinned (as `READ_MESSAGES_DESC`). Binds:
+/// reader $1-$3, session $4, ids below $5, limit $6. Public so the plan tests can check it.
+pub const READ_MESSAGES_BEFORE: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM messages m INDEXED BY messages_session_read_idx WHERE m.session_id = $4 AND ",
+    visible_to_reader!(),
+    " AND m.id < $5 ORDER BY m.id DESC LIMIT $6"
+);
+
+#[async_trait]
+impl DashboardStore for SqliteStore {
+    async fn messages_before(
+        &self,
+        session_id: &SessionId,
+        reader: &Reader,
+        before_id: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<MessageRecord>> {
+        let (kind, id, ty) = reader.sql_params();
+        Ok(sqlx::query_as::<_, MessageRecord>(READ_MESSAGES_BEFORE)
+            .bind(kind)
+            .bind(id)
+            .bind(ty)
+            .bind(session_id.as_str())
+            .bind(before_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?)
+    }
+}
