@@ -354,7 +354,7 @@ async fn sqlite_reads_walk_their_index_analyzed_or_not() {
 }
 
 /// The read functions carry the visibility rule as text (created by migration 0007, replaced by
-/// 0008 when the rule learned recipients; the dashboard's by 0009); the latest bodies must carry
+/// 0008 when the rule learned recipients; the dashboard's by 0010); the latest bodies must carry
 /// the same text as `storage::visibility::visible_to_reader!`, which both backends' other reads use.
 #[test]
 fn postgres_read_functions_carry_the_shared_visibility_rule() {
@@ -363,7 +363,7 @@ fn postgres_read_functions_carry_the_shared_visibility_rule() {
     let bodies = migration.matches("RETURN QUERY").count();
     assert_eq!(bodies, 4);
     assert_eq!(migration.matches(rule).count(), bodies, "{rule}");
-    let dashboard = include_str!("../../migrations/postgres/0009_dashboard_reads.sql");
+    let dashboard = include_str!("../../migrations/postgres/0010_dashboard_reads.sql");
     assert_eq!(dashboard.matches("RETURN QUERY").count(), 1);
     assert_eq!(dashboard.matches(rule).count(), 1, "{rule}");
 }

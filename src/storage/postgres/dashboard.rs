@@ -6,7 +6,7 @@ use super::*;
 use crate::storage::dashboard::DashboardStore;
 use crate::storage::rows::message_columns;
 
-/// Newest first below an id, through `read_messages_before` (migration 0009), whose plan walks
+/// Newest first below an id, through `read_messages_before` (migration 0010), whose plan walks
 /// the session's index in order and stops at the limit whatever the statistics say. Binds: reader
 /// $1-$3, session $4, ids below $5, limit $6. Public so the plan tests can run it.
 pub const READ_MESSAGES_BEFORE: &str = concat!(
