@@ -34,6 +34,18 @@ export SCS_REQUIRE_POSTGRES=1
 say "SCS_TEST_POSTGRES_URL=$(printf '%s' "$admin_url" | sed -E 's#(://[^:/@]*):[^@/]*@#\1:***@#')"
 say "SCS_REQUIRE_POSTGRES=1"
 
+# --- 1b. Chromium for the dashboard's browser tests (browser_ui_*) ------------
+# In CI (CI=true) or with SCS_REQUIRE_BROWSER=1 it is installed if missing and the browser tests
+# fail rather than skip without it; elsewhere they skip with a message when it is absent.
+if [ "${CI:-}" = "true" ] || [ "${SCS_REQUIRE_BROWSER:-}" = "1" ]; then
+    if ! bash "$script_dir/ensure-browser.sh" >/dev/null; then
+        say "ERROR: could not make chromium and chromedriver available; not running the tests"
+        exit 1
+    fi
+    export SCS_REQUIRE_BROWSER=1
+    say "SCS_REQUIRE_BROWSER=1"
+fi
+
 # --- 2. cargo test ----------------------------------------------------------
 target_dir=${CARGO_TARGET_DIR:-target}
 mkdir -p "$target_dir"
