@@ -10,9 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
-use shared_context_server::cli::Cli;
-use shared_context_server::config::Config;
+use shared_context_server::config::{Config, Overrides};
 use shared_context_server::domain::{AgentId, AgentType, Identity, Permission, Permissions};
 use shared_context_server::service::{SearchContext, Service};
 use shared_context_server::storage::{NewSession, Store};
@@ -191,14 +189,11 @@ fn generate(rng: &mut Rng, words: &[&str], i: usize) -> Generated {
 }
 
 async fn open(url: &str, dir: &std::path::Path) -> anyhow::Result<(Service, Arc<dyn Store>)> {
-    let cli = Cli::parse_from([
-        "search_bench",
-        "--database-url",
-        url,
-        "--data-dir",
-        &dir.display().to_string(),
-    ]);
-    let config = Config::load(&cli)?;
+    let config = Config::load(&Overrides {
+        database_url: Some(url.to_owned()),
+        data_dir: Some(dir.to_owned()),
+        ..Overrides::default()
+    })?;
     let store = shared_context_server::app::connect_store(&config).await?;
     Ok((
         shared_context_server::app::build_service(&config, store.clone()),

@@ -7,11 +7,12 @@ use anyhow::Context;
 use rmcp::ServiceExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, mask_url};
+use crate::config::Config;
 use crate::http::{self, HttpSettings};
 use crate::mcp::McpServer;
 use crate::service::{Service, ServiceSettings};
 use crate::storage::{self, Store};
+use crate::util::url::mask_url;
 
 /// Connects to the configured database (creating the SQLite directory) and applies migrations.
 pub async fn connect_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {

@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 
-use clap::{CommandFactory as _, Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory as _, Parser, Subcommand};
+
+use crate::client_config::ClientKind;
+use crate::config::{Overrides, Transport};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -47,11 +50,21 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Transport {
-    Http,
-    Stdio,
+impl Cli {
+    /// The settings these flags (and their environment variables) give the configuration.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            config_file: self.config.clone(),
+            transport: self.transport,
+            stateless: self.stateless,
+            host: self.host.clone(),
+            port: self.port,
+            database_url: self.database_url.clone(),
+            log_level: self.log_level.clone(),
+            data_dir: self.data_dir.clone(),
+            tools: self.tools.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,16 +113,6 @@ pub enum Command {
     Copy(crate::transfer::CopyArgs),
     /// Print an agent's new direct messages from a running server and exit (for hooks).
     Inbox(crate::inbox_cli::InboxArgs),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ClientKind {
-    Claude,
-    Cursor,
-    Vscode,
-    Codex,
-    Gemini,
-    Generic,
 }
 
 /// `completions SHELL`: the completion script for the whole command line, on stdout.

@@ -5,7 +5,16 @@
 
 use serde_json::{Value, json};
 
-use crate::cli::ClientKind;
+/// The clients `client-config` writes for (the command line's `CLIENT` argument).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClientKind {
+    Claude,
+    Cursor,
+    Vscode,
+    Codex,
+    Gemini,
+    Generic,
+}
 
 /// The name MCP clients know this server by.
 pub const SERVER_NAME: &str = "shared-context";
@@ -58,7 +67,7 @@ pub fn reachable_url(host: &str, port: u16) -> String {
 
 /// A database URL may be written into a client's file unless it holds a password.
 pub fn pinnable(database_url: &str) -> bool {
-    crate::config::mask_url(database_url) == database_url
+    crate::util::url::mask_url(database_url) == database_url
 }
 
 /// `client-config`: the snippet on stdout, the hint on stderr.

@@ -2,15 +2,27 @@
 //! rules and memory, over stdio or streamable HTTP, on embedded SQLite or PostgreSQL.
 //!
 //! # Layout
-//! - [`domain`]: types and rules (identity, permissions, visibility, validated input); no I/O.
-//! - [`storage`]: the `Store` trait and its SQLite and PostgreSQL implementations; all SQL.
-//! - [`service`]: the use-cases every front end shares (permissions, visibility, audit).
-//! - [`mcp`]: the MCP tools, thin adapters over the service.
-//! - [`http`]: axum routes, guards and health endpoints.
-//! - [`auth`]: API keys, token generation and hashing, the token cache.
-//! - [`config`], [`cli`], [`app`]: settings, command line, start-up and shutdown.
-//! - [`bench`]: the `bench` subcommand, a load generator that drives a running server over HTTP.
-//! - [`transfer`]: `export`, `import` and `copy`, a portable JSON Lines dump of every table.
+//!
+//! Layers, lowest first; a module uses only its own layer and those below it, and no two modules
+//! use each other (`tests/layers.rs` checks both from the source).
+//!
+//! - leaves (import nothing from the crate): [`util`] (hex, RFC 3339 time, database URLs and
+//!   their masking), [`metrics`] (call counts and latency histograms), [`telemetry`] (logging to
+//!   stderr).
+//! - domain, no I/O: [`domain`] (identity, permissions, visibility, validated input, error codes),
+//!   [`auth`] (API keys, token generation and hashing, the token cache), [`realtime`] (change
+//!   events and the in-process notifier).
+//! - [`storage`]: the `Store` trait and its SQLite and PostgreSQL implementations; all SQL; the
+//!   dump rows that `transfer` moves.
+//! - use-cases: [`service`] (permissions, visibility, audit, waits, shared by every front end),
+//!   [`error`] (storage failures as agent-facing errors), [`transfer`] (`export`, `import` and
+//!   `copy`, a portable JSON Lines dump of every table).
+//! - front ends: [`mcp`] (the MCP tools, thin adapters over the service) and [`http`] (axum
+//!   routes, guards, health, metrics and SSE).
+//! - app: [`config`] (settings from file, environment and command-line overrides), [`cli`] (the
+//!   command line), [`client_config`] (client snippets), [`healthcheck`] (the container probe),
+//!   [`inbox_cli`] (the `inbox` command for client hooks), [`app`] (start-up and shutdown), and
+//!   [`bench`] (the `bench` subcommand, a load generator that drives a running server over HTTP).
 
 pub mod app;
 pub mod auth;

@@ -1,8 +1,8 @@
 //! Binary entry point: parse the command line, load config, run the chosen command.
 
 use clap::Parser;
-use shared_context_server::cli::{Cli, Command, Transport};
-use shared_context_server::config::Config;
+use shared_context_server::cli::{Cli, Command};
+use shared_context_server::config::{Config, Transport};
 use shared_context_server::{app, bench, client_config, healthcheck, telemetry, transfer};
 use tokio_util::sync::CancellationToken;
 
@@ -67,7 +67,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let address = healthcheck::probe_address(cli.host.as_deref(), port);
         return healthcheck::check(&address, "/health/ready").await;
     }
-    let config = Config::load(&cli)?;
+    let config = Config::load(&cli.overrides())?;
     telemetry::init(&config.log_level, cli.log_level.is_some(), log_format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::ClientConfig {

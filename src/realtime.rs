@@ -52,18 +52,6 @@ impl Event {
             Self::TokenRevoked { .. } => false,
         }
     }
-
-    /// The event for a message just written.
-    pub fn of_message(m: &crate::storage::MessageRecord) -> Self {
-        Self::Message {
-            session_id: m.session_id.clone(),
-            id: m.id,
-            visibility: m.visibility,
-            sender: m.sender.clone(),
-            sender_type: m.sender_type.clone(),
-            to: m.to.clone(),
-        }
-    }
 }
 
 /// A broadcast of events with a bounded buffer; slow receivers see `Resync` instead of blocking

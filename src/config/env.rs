@@ -1,40 +1,6 @@
-//! Reading settings from the environment, building a PostgreSQL URL from discrete settings, and
-//! masking passwords in URLs.
+//! Reading settings from the environment, and building a PostgreSQL URL from discrete settings.
 
-/// Replaces the password in a database URL with `***`.
-pub fn mask_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (authority, tail) = rest.split_once('/').map_or((rest, ""), |(a, t)| (a, t));
-    let masked_authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{user}:***@{host}"),
-            None => format!("{userinfo}@{host}"),
-        },
-        None => authority.to_owned(),
-    };
-    let mut out = format!("{scheme}://{masked_authority}");
-    if !tail.is_empty() || rest.contains('/') {
-        out.push('/');
-        out.push_str(&mask_query_password(tail));
-    }
-    out
-}
-
-fn mask_query_password(tail: &str) -> String {
-    let Some((path, query)) = tail.split_once('?') else {
-        return tail.to_owned();
-    };
-    let params: Vec<String> = query
-        .split('&')
-        .map(|kv| match kv.split_once('=') {
-            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-            _ => kv.to_owned(),
-        })
-        .collect();
-    format!("{path}?{}", params.join("&"))
-}
+use crate::util::url::percent_encode as url_encode;
 
 pub(super) fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
@@ -56,18 +22,6 @@ pub(super) fn env_list(name: &str) -> Option<Vec<String>> {
             .filter(|s| !s.is_empty())
             .collect()
     })
-}
-
-/// Percent-encodes a URL component (user, password, database, query value).
-fn url_encode(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// A PostgreSQL URL from discrete settings (`POSTGRES_HOST`, …, `POSTGRES_SSL_*`), used when no

@@ -9,22 +9,49 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use crate::auth::ApiKeys;
-use crate::cli::{Cli, Transport};
 use crate::domain::PermissionTable;
 use crate::domain::input::InputLimits;
 use crate::service::{IdempotencySettings, MemorySettings};
 use crate::storage::ConnectOptions;
+use crate::util::url::{DatabaseKind, SUPPORTED_FORMS, mask_url, query_param, sqlite_file};
 
 mod env;
 mod retention;
 mod secrets;
 
-pub use env::mask_url;
 use env::{env, env_list, env_parse, postgres_url_from_parts};
 use secrets::load_or_create_secret;
 
 pub const DEFAULT_PORT: u16 = 23456;
 const MIN_KEY_CHARS: usize = 16;
+
+/// How clients reach the server: streamable HTTP at `/mcp`, or stdin/stdout for a client that
+/// spawns the server. (No doc comments on the variants: clap would print them in `--help`.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Http,
+    Stdio,
+}
+
+/// Settings given on the command line (or in the environment variables the command line reads);
+/// each one given wins over the config file. Plain data, so the configuration does not depend on
+/// how the command line is parsed.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// The TOML config file to read.
+    pub config_file: Option<PathBuf>,
+    pub transport: Option<Transport>,
+    /// Stateless HTTP when set; unset leaves the file's choice.
+    pub stateless: bool,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub database_url: Option<String>,
+    pub log_level: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    /// The tool groups to list (`SCS_TOOLS` syntax).
+    pub tools: Option<String>,
+}
 
 /// The config file's shape. Every field is optional; unknown fields are an error.
 #[derive(Debug, Default, Deserialize)]
@@ -139,9 +166,10 @@ pub fn default_data_dir() -> PathBuf {
 }
 
 impl Config {
-    /// Builds the settings from flags, environment and the optional file, then validates them.
-    pub fn load(cli: &Cli) -> anyhow::Result<Self> {
-        let file = match &cli.config {
+    /// Builds the settings from the overrides, the environment and the optional file, then
+    /// validates them.
+    pub fn load(given: &Overrides) -> anyhow::Result<Self> {
+        let file = match &given.config_file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read config file {}", path.display()))?;
@@ -150,12 +178,12 @@ impl Config {
             }
             None => FileConfig::default(),
         };
-        let data_dir = cli
+        let data_dir = given
             .data_dir
             .clone()
             .or(file.data_dir.clone())
             .unwrap_or_else(default_data_dir);
-        let database_url = match cli.database_url.clone().or(file.database_url.clone()) {
+        let database_url = match given.database_url.clone().or(file.database_url.clone()) {
             Some(url) => url,
             None => match postgres_url_from_parts()? {
                 Some(url) => url,
@@ -242,7 +270,7 @@ impl Config {
             .with_overrides(&file.permissions)
             .map_err(|e| anyhow::anyhow!("config file [permissions]: {}", e.message))?;
 
-        let tools = match cli.tools.clone().or(file.tools.clone()) {
+        let tools = match given.tools.clone().or(file.tools.clone()) {
             None => crate::mcp::ToolProfile::default(),
             Some(raw) => crate::mcp::ToolProfile::parse(&raw).map_err(|e| {
                 anyhow::anyhow!(
@@ -253,8 +281,11 @@ impl Config {
             })?,
         };
         let config = Self {
-            transport: cli.transport.or(file.transport).unwrap_or(Transport::Http),
-            stateless: cli.stateless || file.stateless.unwrap_or(false),
+            transport: given
+                .transport
+                .or(file.transport)
+                .unwrap_or(Transport::Http),
+            stateless: given.stateless || file.stateless.unwrap_or(false),
             rate_limit_per_minute: env_parse("RATE_LIMIT_PER_MINUTE")?
                 .or(file.rate_limit_per_minute)
                 .unwrap_or(3000),
@@ -271,15 +302,15 @@ impl Config {
                     .or(file.wait_timeout_cap_seconds)
                     .unwrap_or(60),
             ),
-            host: cli
+            host: given
                 .host
                 .clone()
                 .or(file.host.clone())
                 .unwrap_or_else(|| "127.0.0.1".into()),
-            port: cli.port.or(file.port).unwrap_or(DEFAULT_PORT),
+            port: given.port.or(file.port).unwrap_or(DEFAULT_PORT),
             database_url,
             data_dir,
-            log_level: cli
+            log_level: given
                 .log_level
                 .clone()
                 .or(file.log_level.clone())
@@ -359,19 +390,13 @@ impl Config {
                 bail!("ADMIN_API_KEY must differ from API_KEY, or every agent could become admin");
             }
         }
-        if !(self.database_url.starts_with("sqlite:")
-            || self.database_url.starts_with("postgres://")
-            || self.database_url.starts_with("postgresql://"))
-        {
+        if DatabaseKind::of(&self.database_url).is_none() {
             bail!(
-                "DATABASE_URL '{}' is not supported; use sqlite:/path/to/file.db or postgres://user:pass@host:5432/db",
+                "DATABASE_URL '{}' is not supported; use {SUPPORTED_FORMS}",
                 mask_url(&self.database_url)
             );
         }
-        if let Some(mode) = self
-            .database_url
-            .split(['?', '&'])
-            .find_map(|kv| kv.strip_prefix("sslmode="))
+        if let Some(mode) = query_param(&self.database_url, "sslmode")
             && ![
                 "disable",
                 "allow",
@@ -424,28 +449,6 @@ impl Config {
 
     /// The SQLite file behind the database URL, when there is one.
     pub fn sqlite_path(&self) -> Option<PathBuf> {
-        let rest = self.database_url.strip_prefix("sqlite:")?;
-        let rest = rest.strip_prefix("//").unwrap_or(rest);
-        let path = rest.split('?').next().unwrap_or(rest);
-        (!path.is_empty() && !path.contains(":memory:")).then(|| PathBuf::from(path))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn masks_passwords() {
-        assert_eq!(
-            mask_url("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(
-            mask_url("postgres://u@h/db?password=x&sslmode=require"),
-            "postgres://u@h/db?password=***&sslmode=require"
-        );
-        assert_eq!(mask_url("sqlite:/tmp/x.db"), "sqlite:/tmp/x.db");
-        assert!(!mask_url("postgresql://a:p%40ss@h/d").contains("p%40ss"));
+        sqlite_file(&self.database_url)
     }
 }

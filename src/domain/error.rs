@@ -142,17 +142,6 @@ impl DomainError {
         Self::new(ErrorCode::InvalidInput, message)
     }
 
-    pub fn permission_denied(needed: Permission, held: &Permissions) -> Self {
-        Self::new(
-            ErrorCode::PermissionDenied,
-            format!("this call needs the '{needed}' permission; your token has [{held}]"),
-        )
-        .suggest(match needed {
-            Permission::Admin => "authenticate_agent with the admin API key (ADMIN_API_KEY) and requested_permissions including \"admin\"",
-            _ => "call authenticate_agent with requested_permissions including this permission and pass the new auth_token",
-        })
-    }
-
     pub fn session_not_found(id: &str) -> Self {
         Self::new(
             ErrorCode::SessionNotFound,
@@ -170,5 +159,3 @@ impl DomainError {
         .retry_after(2)
     }
 }
-
-use super::identity::{Permission, Permissions};

@@ -322,6 +322,21 @@ impl Identity {
     }
 }
 
+/// The refusal of a call that needs a permission the caller's token lacks. It lives here, not in
+/// `error.rs`, so that the error type needs nothing from identity (no cycle between the two).
+impl DomainError {
+    pub fn permission_denied(needed: Permission, held: &Permissions) -> Self {
+        Self::new(
+            ErrorCode::PermissionDenied,
+            format!("this call needs the '{needed}' permission; your token has [{held}]"),
+        )
+        .suggest(match needed {
+            Permission::Admin => "authenticate_agent with the admin API key (ADMIN_API_KEY) and requested_permissions including \"admin\"",
+            _ => "call authenticate_agent with requested_permissions including this permission and pass the new auth_token",
+        })
+    }
+}
+
 #[cfg(test)]
 #[path = "identity_props.rs"]
 mod props;

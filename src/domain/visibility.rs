@@ -128,18 +128,6 @@ impl Reader {
             _ => false,
         }
     }
-
-    /// The three values the SQL predicate binds: reader kind, agent id, agent type.
-    pub fn sql_params(&self) -> (&'static str, &str, &str) {
-        match self {
-            Self::Admin => ("admin", "", ""),
-            Self::Agent {
-                agent_id,
-                agent_type,
-            } => ("agent", agent_id, agent_type),
-            Self::PublicOnly => ("public", "", ""),
-        }
-    }
 }
 
 #[cfg(test)]

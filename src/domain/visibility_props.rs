@@ -87,19 +87,5 @@ fn prop_visibility_rule_is_monotone_and_filters_only_narrow() {
             any |= filtered;
         }
         assert_eq!(any, unfiltered);
-
-        // sql_params names the same reader kind the rule uses.
-        let (kind, id, ty) = reader.sql_params();
-        match &reader {
-            Reader::Admin => assert_eq!((kind, id, ty), ("admin", "", "")),
-            Reader::PublicOnly => assert_eq!((kind, id, ty), ("public", "", "")),
-            Reader::Agent {
-                agent_id,
-                agent_type,
-            } => assert_eq!(
-                (kind, id, ty),
-                ("agent", agent_id.as_str(), agent_type.as_str())
-            ),
-        }
     }
 }

@@ -131,7 +131,7 @@ impl Service {
         let record = match outcome {
             InsertOutcome::Inserted(record) => {
                 self.notifier()
-                    .publish(crate::realtime::Event::of_message(&record));
+                    .publish(message_event(&record));
                 Ok(record)
             }
             InsertOutcome::SessionMissing => Err(DomainError::session_not_found(session_id.as_str())),
@@ -230,5 +230,17 @@ impl Service {
             self.note_deliveries(agent.as_str(), messages.iter());
         }
         Ok(())
+    }
+}
+
+/// The event for a message just written (built here: `realtime` sits below storage's records).
+fn message_event(m: &MessageRecord) -> crate::realtime::Event {
+    crate::realtime::Event::Message {
+        session_id: m.session_id.clone(),
+        id: m.id,
+        visibility: m.visibility,
+        sender: m.sender.clone(),
+        sender_type: m.sender_type.clone(),
+        to: m.to.clone(),
     }
 }

@@ -110,7 +110,7 @@ impl Service {
                 memory: settings.memory,
                 idempotency: settings.idempotency,
                 retention: settings.retention,
-                database_url_masked: crate::config::mask_url(&settings.database_url),
+                database_url_masked: crate::util::url::mask_url(&settings.database_url),
                 metrics: crate::metrics::Metrics::default(),
                 notifier: crate::realtime::Notifier::default(),
                 rate_limiter: rate_limit::RateLimiter::new(

@@ -1,6 +1,7 @@
 //! Storage: one trait, a SQLite and a PostgreSQL implementation. The only place with SQL.
 
 mod dashboard;
+pub mod dump;
 mod error;
 mod idempotency;
 mod inbox;
@@ -226,7 +227,7 @@ impl<
 }
 
 /// Moving every row between databases (`export`, `import`, `copy`; the rows are defined in
-/// [`crate::transfer::format`]).
+/// [`dump`]).
 #[async_trait]
 pub trait TransferStore: Send + Sync + 'static {
     /// A consistent read-only snapshot of every table, paged by primary key.
@@ -241,18 +242,18 @@ pub trait ExportTx: Send {
     /// Up to `limit` rows of `table` after the key `after`, in primary-key order.
     async fn page(
         &mut self,
-        table: crate::transfer::format::DumpTable,
-        after: Option<&crate::transfer::format::DumpKey>,
+        table: dump::DumpTable,
+        after: Option<&dump::DumpKey>,
         limit: u32,
-    ) -> StoreResult<crate::transfer::format::DumpBatch>;
+    ) -> StoreResult<dump::DumpBatch>;
 }
 
 #[async_trait]
 pub trait ImportTx: Send {
     /// The tables that already hold rows.
-    async fn occupied(&mut self) -> StoreResult<Vec<crate::transfer::format::DumpTable>>;
+    async fn occupied(&mut self) -> StoreResult<Vec<dump::DumpTable>>;
     /// Inserts the rows as given (ids, timestamps, JSON) in one statement.
-    async fn insert(&mut self, batch: &crate::transfer::format::DumpBatch) -> StoreResult<()>;
+    async fn insert(&mut self, batch: &dump::DumpBatch) -> StoreResult<()>;
     /// Moves the id counters past the imported ids, then commits.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
     /// Ends the import keeping nothing.
@@ -381,19 +382,18 @@ pub async fn connect(
     url: &str,
     options: &ConnectOptions,
 ) -> anyhow::Result<std::sync::Arc<dyn Store>> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(std::sync::Arc::new(
+    use crate::util::url::{DatabaseKind, SUPPORTED_FORMS, mask_url};
+    match DatabaseKind::of(url) {
+        Some(DatabaseKind::Postgres) => Ok(std::sync::Arc::new(
             postgres::PgStore::connect(url, options).await?,
-        ))
-    } else if url.starts_with("sqlite:") {
-        Ok(std::sync::Arc::new(
+        )),
+        Some(DatabaseKind::Sqlite) => Ok(std::sync::Arc::new(
             sqlite::SqliteStore::connect(url, options).await?,
-        ))
-    } else {
-        anyhow::bail!(
-            "DATABASE_URL must start with sqlite: or postgres:// (got '{}')",
-            crate::config::mask_url(url)
-        )
+        )),
+        None => anyhow::bail!(
+            "database URL '{}' is not supported; use {SUPPORTED_FORMS}",
+            mask_url(url)
+        ),
     }
 }
 

@@ -12,6 +12,7 @@ use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Type};
 use super::rows::{audit_columns, memory_columns, session_columns, token_columns};
 use super::visibility::message_read_where;
 use super::*;
+use crate::storage::visibility::reader_binds;
 
 /// How many rows a statement changed (each backend's query result has its own method).
 pub(crate) trait RowsAffected {
@@ -130,7 +131,7 @@ where
         session_id: &SessionId,
         reader: &Reader,
     ) -> Query<DB, O> {
-        let (kind, id, ty) = reader.sql_params();
+        let (kind, id, ty) = reader_binds(reader);
         q.bind(kind)
             .bind(id.to_owned())
             .bind(ty.to_owned())

@@ -1,5 +1,20 @@
 //! The visibility rule as SQL, written once for both dialects (`domain::visibility` is the same
-//! rule in Rust). Every read query binds the reader as `$1` kind, `$2` agent id, `$3` agent type.
+//! rule in Rust). Every read query binds the reader as `$1` kind, `$2` agent id, `$3` agent type
+//! ([`reader_binds`]).
+
+use crate::domain::Reader;
+
+/// The three values the SQL predicate binds for `reader`: kind, agent id, agent type.
+pub(crate) fn reader_binds(reader: &Reader) -> (&'static str, &str, &str) {
+    match reader {
+        Reader::Admin => ("admin", "", ""),
+        Reader::Agent {
+            agent_id,
+            agent_type,
+        } => ("agent", agent_id, agent_type),
+        Reader::PublicOnly => ("public", "", ""),
+    }
+}
 
 /// SQL condition over alias `m`: messages the reader bound at `$1..$3` may read. A private
 /// message with recipients (a direct message) is also readable by each recipient: one primary-key
@@ -63,3 +78,23 @@ pub const VISIBLE_TO_READER: &str = visible_to_reader!();
 
 pub(crate) use message_read_where;
 pub(crate) use visible_to_reader;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The binds name the reader kinds the predicate tests for (`'admin'`, `'agent'`), and an
+    /// agent's own id and type.
+    #[test]
+    fn binds_name_the_reader() {
+        assert_eq!(reader_binds(&Reader::Admin), ("admin", "", ""));
+        assert_eq!(reader_binds(&Reader::PublicOnly), ("public", "", ""));
+        let agent = Reader::Agent {
+            agent_id: "a1".into(),
+            agent_type: "claude".into(),
+        };
+        assert_eq!(reader_binds(&agent), ("agent", "a1", "claude"));
+        assert!(visible_to_reader!().contains("$1 = 'admin'"));
+        assert!(visible_to_reader!().contains("$1 = 'agent'"));
+    }
+}

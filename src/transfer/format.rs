@@ -16,7 +16,12 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+pub use crate::storage::dump::{
+    AuditDump, DumpBatch, DumpKey, DumpRow, DumpTable, MemoryDump, MessageDump, SessionDump,
+    TokenDump,
+};
 
 /// The header's `format`.
 pub const FORMAT: &str = "shared-context-server/export";
@@ -28,153 +33,12 @@ pub const VERSION: u32 = 1;
 pub struct Header {
     pub format: String,
     pub version: u32,
-    #[serde(with = "ts")]
+    #[serde(with = "crate::storage::dump::ts")]
     pub exported_at: DateTime<Utc>,
     /// `sqlite` or `postgresql`.
     pub source_backend: String,
     /// The newest migration applied to the source.
     pub schema_version: i64,
-}
-
-/// The tables of a dump, in the order they are written and imported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum DumpTable {
-    Sessions,
-    Messages,
-    AgentMemory,
-    AuditLog,
-    AgentTokens,
-}
-
-impl DumpTable {
-    pub const ALL: [DumpTable; 5] = [
-        DumpTable::Sessions,
-        DumpTable::Messages,
-        DumpTable::AgentMemory,
-        DumpTable::AuditLog,
-        DumpTable::AgentTokens,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DumpTable::Sessions => "sessions",
-            DumpTable::Messages => "messages",
-            DumpTable::AgentMemory => "agent_memory",
-            DumpTable::AuditLog => "audit_log",
-            DumpTable::AgentTokens => "agent_tokens",
-        }
-    }
-}
-
-impl std::fmt::Display for DumpTable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A `sessions` row.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SessionDump {
-    pub seq: i64,
-    pub id: String,
-    pub purpose: String,
-    pub created_by: String,
-    pub metadata: Map<String, Value>,
-    pub is_active: bool,
-    #[serde(with = "ts")]
-    pub created_at: DateTime<Utc>,
-    #[serde(with = "ts")]
-    pub updated_at: DateTime<Utc>,
-}
-
-/// A `messages` row. `visibility` is kept as stored; the database checks it on import.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MessageDump {
-    pub id: i64,
-    pub session_id: String,
-    pub sender: String,
-    pub sender_type: String,
-    pub content: String,
-    pub visibility: String,
-    pub message_type: String,
-    pub metadata: Map<String, Value>,
-    pub parent_message_id: Option<i64>,
-    #[serde(with = "ts")]
-    pub created_at: DateTime<Utc>,
-}
-
-/// An `agent_memory` row (without the generated `scope`). `value_size` is kept as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MemoryDump {
-    pub id: i64,
-    pub agent_id: String,
-    pub session_id: Option<String>,
-    pub key: String,
-    pub value: Value,
-    pub value_size: i64,
-    pub metadata: Map<String, Value>,
-    #[serde(with = "ts")]
-    pub created_at: DateTime<Utc>,
-    #[serde(with = "ts")]
-    pub updated_at: DateTime<Utc>,
-    #[serde(with = "ts_opt")]
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
-/// An `audit_log` row.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuditDump {
-    pub id: i64,
-    #[serde(with = "ts")]
-    pub created_at: DateTime<Utc>,
-    pub event: String,
-    pub actor: String,
-    pub session_id: Option<String>,
-    pub details: Value,
-}
-
-/// An `agent_tokens` row: the SHA-256 hash of a token, never the token.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TokenDump {
-    pub token_hash: String,
-    pub agent_id: String,
-    pub agent_type: String,
-    /// As stored: comma-separated.
-    pub permissions: String,
-    #[serde(with = "ts")]
-    pub issued_at: DateTime<Utc>,
-    #[serde(with = "ts")]
-    pub expires_at: DateTime<Utc>,
-    #[serde(with = "ts_opt")]
-    pub revoked_at: Option<DateTime<Utc>>,
-}
-
-/// One row line: the table in `"table"`, then the columns.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "table", rename_all = "snake_case")]
-pub enum DumpRow {
-    Sessions(SessionDump),
-    Messages(MessageDump),
-    AgentMemory(MemoryDump),
-    AuditLog(AuditDump),
-    AgentTokens(TokenDump),
-}
-
-impl DumpRow {
-    pub fn table(&self) -> DumpTable {
-        match self {
-            DumpRow::Sessions(_) => DumpTable::Sessions,
-            DumpRow::Messages(_) => DumpTable::Messages,
-            DumpRow::AgentMemory(_) => DumpTable::AgentMemory,
-            DumpRow::AuditLog(_) => DumpTable::AuditLog,
-            DumpRow::AgentTokens(_) => DumpTable::AgentTokens,
-        }
-    }
 }
 
 /// The last line: rows per table.
@@ -232,117 +96,6 @@ impl std::fmt::Display for TableCounts {
             write!(f, "{table} {}", self.get(*table))?;
         }
         Ok(())
-    }
-}
-
-/// Where a page of a table ends: the last primary key read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DumpKey {
-    Id(i64),
-    Text(String),
-}
-
-/// Rows of one table, as read in one page or inserted in one statement.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DumpBatch {
-    Sessions(Vec<SessionDump>),
-    Messages(Vec<MessageDump>),
-    AgentMemory(Vec<MemoryDump>),
-    AuditLog(Vec<AuditDump>),
-    AgentTokens(Vec<TokenDump>),
-}
-
-impl DumpBatch {
-    pub fn new(table: DumpTable) -> Self {
-        match table {
-            DumpTable::Sessions => DumpBatch::Sessions(Vec::new()),
-            DumpTable::Messages => DumpBatch::Messages(Vec::new()),
-            DumpTable::AgentMemory => DumpBatch::AgentMemory(Vec::new()),
-            DumpTable::AuditLog => DumpBatch::AuditLog(Vec::new()),
-            DumpTable::AgentTokens => DumpBatch::AgentTokens(Vec::new()),
-        }
-    }
-
-    pub fn table(&self) -> DumpTable {
-        match self {
-            DumpBatch::Sessions(_) => DumpTable::Sessions,
-            DumpBatch::Messages(_) => DumpTable::Messages,
-            DumpBatch::AgentMemory(_) => DumpTable::AgentMemory,
-            DumpBatch::AuditLog(_) => DumpTable::AuditLog,
-            DumpBatch::AgentTokens(_) => DumpTable::AgentTokens,
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        match self {
-            DumpBatch::Sessions(v) => v.len(),
-            DumpBatch::Messages(v) => v.len(),
-            DumpBatch::AgentMemory(v) => v.len(),
-            DumpBatch::AuditLog(v) => v.len(),
-            DumpBatch::AgentTokens(v) => v.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Adds a row of this batch's table; refuses (naming its table) a row of another table.
-    pub fn push(&mut self, row: DumpRow) -> Result<(), DumpTable> {
-        match (self, row) {
-            (DumpBatch::Sessions(v), DumpRow::Sessions(r)) => v.push(r),
-            (DumpBatch::Messages(v), DumpRow::Messages(r)) => v.push(r),
-            (DumpBatch::AgentMemory(v), DumpRow::AgentMemory(r)) => v.push(r),
-            (DumpBatch::AuditLog(v), DumpRow::AuditLog(r)) => v.push(r),
-            (DumpBatch::AgentTokens(v), DumpRow::AgentTokens(r)) => v.push(r),
-            (_, row) => return Err(row.table()),
-        }
-        Ok(())
-    }
-
-    /// The primary key of the last row: where the next page starts.
-    pub fn last_key(&self) -> Option<DumpKey> {
-        match self {
-            DumpBatch::Sessions(v) => v.last().map(|r| DumpKey::Id(r.seq)),
-            DumpBatch::Messages(v) => v.last().map(|r| DumpKey::Id(r.id)),
-            DumpBatch::AgentMemory(v) => v.last().map(|r| DumpKey::Id(r.id)),
-            DumpBatch::AuditLog(v) => v.last().map(|r| DumpKey::Id(r.id)),
-            DumpBatch::AgentTokens(v) => v.last().map(|r| DumpKey::Text(r.token_hash.clone())),
-        }
-    }
-
-    /// A rough size in bytes, to keep pages and insert statements to a few megabytes.
-    pub fn approx_bytes(&self) -> usize {
-        const ROW: usize = 200;
-        match self {
-            DumpBatch::Sessions(v) => v.iter().map(|r| ROW + r.purpose.len()).sum(),
-            DumpBatch::Messages(v) => v.iter().map(|r| ROW + r.content.len()).sum(),
-            DumpBatch::AgentMemory(v) => v.iter().map(|r| ROW + r.value_size.max(0) as usize).sum(),
-            DumpBatch::AuditLog(v) => v.len() * ROW,
-            DumpBatch::AgentTokens(v) => v.len() * ROW,
-        }
-    }
-
-    /// The rows, each as a line's object.
-    pub fn into_rows(self) -> Box<dyn Iterator<Item = DumpRow> + Send> {
-        match self {
-            DumpBatch::Sessions(v) => Box::new(v.into_iter().map(DumpRow::Sessions)),
-            DumpBatch::Messages(v) => Box::new(v.into_iter().map(DumpRow::Messages)),
-            DumpBatch::AgentMemory(v) => Box::new(v.into_iter().map(DumpRow::AgentMemory)),
-            DumpBatch::AuditLog(v) => Box::new(v.into_iter().map(DumpRow::AuditLog)),
-            DumpBatch::AgentTokens(v) => Box::new(v.into_iter().map(DumpRow::AgentTokens)),
-        }
-    }
-
-    /// Splits off everything after the first `at` rows.
-    pub fn split_off(&mut self, at: usize) -> DumpBatch {
-        match self {
-            DumpBatch::Sessions(v) => DumpBatch::Sessions(v.split_off(at)),
-            DumpBatch::Messages(v) => DumpBatch::Messages(v.split_off(at)),
-            DumpBatch::AgentMemory(v) => DumpBatch::AgentMemory(v.split_off(at)),
-            DumpBatch::AuditLog(v) => DumpBatch::AuditLog(v.split_off(at)),
-            DumpBatch::AgentTokens(v) => DumpBatch::AgentTokens(v.split_off(at)),
-        }
     }
 }
 
@@ -410,49 +163,10 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, String> {
     serde_json::from_value(value).map_err(|e| format!("bad header: {}", describe(&e)))
 }
 
-/// RFC 3339 UTC with microseconds, as everywhere else.
-mod ts {
-    use chrono::{DateTime, Utc};
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&crate::util::rfc3339(*t))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
-        let raw = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        parse(&raw).map_err(serde::de::Error::custom)
-    }
-
-    pub fn parse(raw: &str) -> Result<DateTime<Utc>, String> {
-        DateTime::parse_from_rfc3339(raw)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| format!("'{raw}' is not an RFC 3339 timestamp ({e})"))
-    }
-}
-
-mod ts_opt {
-    use chrono::{DateTime, Utc};
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
-        match t {
-            Some(t) => s.serialize_str(&crate::util::rfc3339(*t)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
-        let raw = <Option<std::borrow::Cow<'de, str>>>::deserialize(d)?;
-        raw.map(|r| super::ts::parse(&r).map_err(serde::de::Error::custom))
-            .transpose()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Map, json};
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

@@ -25,8 +25,8 @@ use std::time::Instant;
 use anyhow::{Context, anyhow, bail};
 use tokio::sync::mpsc;
 
-use crate::config::mask_url;
 use crate::storage::{self, ConnectOptions, Store};
+use crate::util::url::{mask_url, sqlite_file};
 use export::Page;
 use format::{DumpTable, Header, TableCounts};
 use import::{Importer, Parsed};
@@ -405,12 +405,4 @@ pub async fn run_copy(args: &CopyArgs) -> anyhow::Result<()> {
         summary(&counts).trim_end()
     );
     Ok(())
-}
-
-/// The file of a `sqlite:` URL (none for in-memory databases).
-fn sqlite_file(url: &str) -> Option<PathBuf> {
-    let rest = url.strip_prefix("sqlite:")?;
-    let rest = rest.strip_prefix("//").unwrap_or(rest);
-    let path = rest.split('?').next().unwrap_or(rest);
-    (!path.is_empty() && !path.contains(":memory:")).then(|| PathBuf::from(path))
 }

@@ -11,10 +11,10 @@ use sqlx::types::Json;
 use sqlx::{Postgres, Transaction};
 
 use super::PgStore;
-use crate::storage::{ExportTx, ImportTx, StoreResult, TransferStore};
-use crate::transfer::format::{
+use crate::storage::dump::{
     AuditDump, DumpBatch, DumpKey, DumpTable, MemoryDump, MessageDump, SessionDump, TokenDump,
 };
+use crate::storage::{ExportTx, ImportTx, StoreResult, TransferStore};
 
 struct Export(Transaction<'static, Postgres>);
 struct Import(Transaction<'static, Postgres>);

@@ -8,10 +8,10 @@ use serde_json::Value;
 use sqlx::{QueryBuilder, Sqlite, Transaction};
 
 use super::{SqliteStore, json_map, ts};
-use crate::storage::{ExportTx, ImportTx, StoreError, StoreResult, TransferStore};
-use crate::transfer::format::{
+use crate::storage::dump::{
     AuditDump, DumpBatch, DumpKey, DumpTable, MemoryDump, MessageDump, SessionDump, TokenDump,
 };
+use crate::storage::{ExportTx, ImportTx, StoreError, StoreResult, TransferStore};
 use crate::util::rfc3339;
 
 struct Export(Transaction<'static, Sqlite>);

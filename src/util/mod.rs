@@ -1,6 +1,9 @@
-//! Small helpers with no better home: hex encoding and the RFC 3339 form we render everywhere.
+//! Leaf helpers every layer may use (they import nothing from the crate): hex encoding, the
+//! RFC 3339 form we render everywhere, and database URLs ([`url`]).
 
 use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
+
+pub mod url;
 
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
