@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use super::*;
 use crate::storage::dashboard::DashboardStore;
 use crate::storage::rows::message_columns;
+use crate::storage::visibility::reader_binds;
 
 /// Newest first below an id, through `read_messages_before` (migration 0010), whose plan walks
 /// the session's index in order and stops at the limit whatever the statistics say. Binds: reader
@@ -24,7 +25,7 @@ impl DashboardStore for PgStore {
         before_id: i64,
         limit: u32,
     ) -> StoreResult<Vec<MessageRecord>> {
-        let (kind, id, ty) = reader.sql_params();
+        let (kind, id, ty) = reader_binds(reader);
         let read = sqlx::query_as::<_, MessageRecord>(READ_MESSAGES_BEFORE)
             .bind(kind)
             .bind(id)

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use super::*;
 use crate::storage::dashboard::DashboardStore;
 use crate::storage::rows::message_columns;
+use crate::storage::visibility::reader_binds;
 use crate::storage::visibility::visible_to_reader;
 
 /// Newest first below an id, the session's read index pinned (as `READ_MESSAGES_DESC`). Binds:
@@ -26,7 +27,7 @@ impl DashboardStore for SqliteStore {
         before_id: i64,
         limit: u32,
     ) -> StoreResult<Vec<MessageRecord>> {
-        let (kind, id, ty) = reader.sql_params();
+        let (kind, id, ty) = reader_binds(reader);
         Ok(sqlx::query_as::<_, MessageRecord>(READ_MESSAGES_BEFORE)
             .bind(kind)
             .bind(id)
