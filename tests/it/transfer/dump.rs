@@ -15,8 +15,8 @@ fn check_dump_shape(dump: &[Value], source: &Snapshot, backend: &str, tokens: bo
     assert_eq!(header["format"], json!("shared-context-server/export"));
     assert_eq!(header["version"], json!(1));
     assert_eq!(header["source_backend"], json!(backend));
-    // The newest migration of the source backend (PostgreSQL has one more: 0006).
-    let newest = if backend == "postgresql" { 8 } else { 6 };
+    // The newest migration of the source backend (PostgreSQL 0009_retention, SQLite 0007_retention).
+    let newest = if backend == "postgresql" { 9 } else { 7 };
     assert_eq!(header["schema_version"], json!(newest));
     assert!(header["exported_at"].as_str().unwrap().ends_with('Z'));
     let tables: Vec<&str> = dump[1..dump.len() - 1]
