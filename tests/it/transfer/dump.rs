@@ -10,13 +10,32 @@ fn lines(path: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// The highest `NNNN_` prefix among the backend's migration files.
+fn newest_migration(dir: &str) -> i64 {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(dir);
+    std::fs::read_dir(&path)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.split('_').next()?.parse::<i64>().ok()
+        })
+        .max()
+        .expect("migrations exist")
+}
+
 fn check_dump_shape(dump: &[Value], source: &Snapshot, backend: &str, tokens: bool) {
     let header = &dump[0];
     assert_eq!(header["format"], json!("shared-context-server/export"));
     assert_eq!(header["version"], json!(1));
     assert_eq!(header["source_backend"], json!(backend));
-    // The newest migration of the source backend (PostgreSQL 0009_retention, SQLite 0007_retention).
-    let newest = if backend == "postgresql" { 9 } else { 7 };
+    // The newest migration of the source backend, read from migrations/ so a new one needs no edit here.
+    let newest = newest_migration(if backend == "postgresql" {
+        "postgres"
+    } else {
+        "sqlite"
+    });
     assert_eq!(header["schema_version"], json!(newest));
     assert!(header["exported_at"].as_str().unwrap().ends_with('Z'));
     let tables: Vec<&str> = dump[1..dump.len() - 1]
