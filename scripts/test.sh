@@ -6,8 +6,7 @@
 #
 # 1. scripts/ensure-postgres.sh makes PostgreSQL reachable (installing and
 #    starting it if needed) and gives the admin URL; it is exported as
-#    SCS_TEST_POSTGRES_URL, together with SCS_REQUIRE_POSTGRES=1 so that the
-#    test harness fails instead of skipping when PostgreSQL is unreachable.
+#    SCS_TEST_POSTGRES_URL (a PostgreSQL test fails, never skips, when it is unreachable).
 # 2. cargo test --locked --all-targets "$@", output also saved to
 #    ${CARGO_TARGET_DIR:-target}/test-output.log.
 # 3. Without extra args: checks that tests whose names contain "postgres"
@@ -30,9 +29,7 @@ if [ -z "$admin_url" ]; then
     exit 1
 fi
 export SCS_TEST_POSTGRES_URL="$admin_url"
-export SCS_REQUIRE_POSTGRES=1
 say "SCS_TEST_POSTGRES_URL=$(printf '%s' "$admin_url" | sed -E 's#(://[^:/@]*):[^@/]*@#\1:***@#')"
-say "SCS_REQUIRE_POSTGRES=1"
 
 # --- 1b. Chromium for the dashboard's browser tests (browser_ui_*) ------------
 # In CI (CI=true) or with SCS_REQUIRE_BROWSER=1 it is installed if missing and the browser tests
