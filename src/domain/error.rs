@@ -36,6 +36,10 @@ pub enum ErrorCode {
     UnknownArgument,
     RecipientNotFound,
     ThreadTooDeep,
+    TaskNotFound,
+    TaskAlreadyClaimed,
+    InvalidTaskTransition,
+    VersionConflict,
 }
 
 impl ErrorCode {
@@ -72,6 +76,10 @@ impl ErrorCode {
             Self::UnknownArgument => "UNKNOWN_ARGUMENT",
             Self::RecipientNotFound => "RECIPIENT_NOT_FOUND",
             Self::ThreadTooDeep => "THREAD_TOO_DEEP",
+            Self::TaskNotFound => "TASK_NOT_FOUND",
+            Self::TaskAlreadyClaimed => "TASK_ALREADY_CLAIMED",
+            Self::InvalidTaskTransition => "INVALID_TASK_TRANSITION",
+            Self::VersionConflict => "VERSION_CONFLICT",
         }
     }
 }
@@ -96,6 +104,13 @@ impl ErrorCode {
             Self::ThreadTooDeep => {
                 "start a new thread (no parent_message_id) or stop replying: this looks like a loop"
             }
+            Self::TaskNotFound => "call list_tasks with the session_id to see its tasks",
+            Self::TaskAlreadyClaimed => {
+                "call claim_task without task_id to take the next claimable task"
+            }
+            Self::VersionConflict => {
+                "read current_version and current_value, merge, and call again with expected_version = current_version"
+            }
             _ => "correct the argument named in the error and call again",
         }
     }
@@ -116,6 +131,9 @@ pub struct DomainError {
     pub suggestions: Vec<String>,
     /// Seconds after which retrying may succeed; only for transient failures.
     pub retry_after: Option<u32>,
+    /// Extra fields of the error body (e.g. `current_version` of a `VERSION_CONFLICT`), so the
+    /// caller can act without another read.
+    pub details: serde_json::Map<String, serde_json::Value>,
 }
 
 impl DomainError {
@@ -125,11 +143,18 @@ impl DomainError {
             message: message.into(),
             suggestions: Vec::new(),
             retry_after: None,
+            details: serde_json::Map::new(),
         }
     }
 
     pub fn suggest(mut self, suggestion: impl Into<String>) -> Self {
         self.suggestions.push(suggestion.into());
+        self
+    }
+
+    /// Adds a field to the error body.
+    pub fn detail(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.details.insert(key.to_owned(), value.into());
         self
     }
 

@@ -130,6 +130,11 @@ pub fn failure(err: &AppError) -> CallToolResult {
     if let Some(seconds) = err.retry_after {
         body["retry_after"] = json!(seconds);
     }
+    if let Value::Object(map) = &mut body {
+        for (key, value) in &err.details {
+            map.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+    }
     structured(body, true)
 }
 
