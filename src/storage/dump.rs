@@ -11,16 +11,20 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum DumpTable {
     Sessions,
+    Agents,
     Messages,
+    MessageRecipients,
     AgentMemory,
     AuditLog,
     AgentTokens,
 }
 
 impl DumpTable {
-    pub const ALL: [DumpTable; 5] = [
+    pub const ALL: [DumpTable; 7] = [
         DumpTable::Sessions,
+        DumpTable::Agents,
         DumpTable::Messages,
+        DumpTable::MessageRecipients,
         DumpTable::AgentMemory,
         DumpTable::AuditLog,
         DumpTable::AgentTokens,
@@ -29,7 +33,9 @@ impl DumpTable {
     pub fn as_str(self) -> &'static str {
         match self {
             DumpTable::Sessions => "sessions",
+            DumpTable::Agents => "agents",
             DumpTable::Messages => "messages",
+            DumpTable::MessageRecipients => "message_recipients",
             DumpTable::AgentMemory => "agent_memory",
             DumpTable::AuditLog => "audit_log",
             DumpTable::AgentTokens => "agent_tokens",
@@ -74,6 +80,32 @@ pub struct MessageDump {
     pub parent_message_id: Option<i64>,
     #[serde(with = "ts")]
     pub created_at: DateTime<Utc>,
+}
+
+/// An `agents` row: the registry that direct messages are addressed in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentDump {
+    pub agent_id: String,
+    pub agent_type: String,
+    #[serde(with = "ts")]
+    pub first_seen: DateTime<Utc>,
+    #[serde(with = "ts")]
+    pub last_seen: DateTime<Utc>,
+}
+
+/// A `message_recipients` row: one recipient of a direct message, with its receipt and ack.
+/// Without these rows a direct message would read as a private note of its sender.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientDump {
+    pub message_id: i64,
+    pub agent_id: String,
+    pub session_id: String,
+    #[serde(with = "ts_opt")]
+    pub delivered_at: Option<DateTime<Utc>>,
+    #[serde(with = "ts_opt")]
+    pub acked_at: Option<DateTime<Utc>>,
 }
 
 /// An `agent_memory` row (without the generated `scope`). `value_size` is kept as stored.
@@ -130,7 +162,9 @@ pub struct TokenDump {
 #[serde(tag = "table", rename_all = "snake_case")]
 pub enum DumpRow {
     Sessions(SessionDump),
+    Agents(AgentDump),
     Messages(MessageDump),
+    MessageRecipients(RecipientDump),
     AgentMemory(MemoryDump),
     AuditLog(AuditDump),
     AgentTokens(TokenDump),
@@ -140,7 +174,9 @@ impl DumpRow {
     pub fn table(&self) -> DumpTable {
         match self {
             DumpRow::Sessions(_) => DumpTable::Sessions,
+            DumpRow::Agents(_) => DumpTable::Agents,
             DumpRow::Messages(_) => DumpTable::Messages,
+            DumpRow::MessageRecipients(_) => DumpTable::MessageRecipients,
             DumpRow::AgentMemory(_) => DumpTable::AgentMemory,
             DumpRow::AuditLog(_) => DumpTable::AuditLog,
             DumpRow::AgentTokens(_) => DumpTable::AgentTokens,
@@ -153,13 +189,17 @@ impl DumpRow {
 pub enum DumpKey {
     Id(i64),
     Text(String),
+    /// A (message id, agent id) key.
+    IdText(i64, String),
 }
 
 /// Rows of one table, as read in one page or inserted in one statement.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DumpBatch {
     Sessions(Vec<SessionDump>),
+    Agents(Vec<AgentDump>),
     Messages(Vec<MessageDump>),
+    MessageRecipients(Vec<RecipientDump>),
     AgentMemory(Vec<MemoryDump>),
     AuditLog(Vec<AuditDump>),
     AgentTokens(Vec<TokenDump>),
@@ -169,7 +209,9 @@ impl DumpBatch {
     pub fn new(table: DumpTable) -> Self {
         match table {
             DumpTable::Sessions => DumpBatch::Sessions(Vec::new()),
+            DumpTable::Agents => DumpBatch::Agents(Vec::new()),
             DumpTable::Messages => DumpBatch::Messages(Vec::new()),
+            DumpTable::MessageRecipients => DumpBatch::MessageRecipients(Vec::new()),
             DumpTable::AgentMemory => DumpBatch::AgentMemory(Vec::new()),
             DumpTable::AuditLog => DumpBatch::AuditLog(Vec::new()),
             DumpTable::AgentTokens => DumpBatch::AgentTokens(Vec::new()),
@@ -179,7 +221,9 @@ impl DumpBatch {
     pub fn table(&self) -> DumpTable {
         match self {
             DumpBatch::Sessions(_) => DumpTable::Sessions,
+            DumpBatch::Agents(_) => DumpTable::Agents,
             DumpBatch::Messages(_) => DumpTable::Messages,
+            DumpBatch::MessageRecipients(_) => DumpTable::MessageRecipients,
             DumpBatch::AgentMemory(_) => DumpTable::AgentMemory,
             DumpBatch::AuditLog(_) => DumpTable::AuditLog,
             DumpBatch::AgentTokens(_) => DumpTable::AgentTokens,
@@ -189,7 +233,9 @@ impl DumpBatch {
     pub fn len(&self) -> usize {
         match self {
             DumpBatch::Sessions(v) => v.len(),
+            DumpBatch::Agents(v) => v.len(),
             DumpBatch::Messages(v) => v.len(),
+            DumpBatch::MessageRecipients(v) => v.len(),
             DumpBatch::AgentMemory(v) => v.len(),
             DumpBatch::AuditLog(v) => v.len(),
             DumpBatch::AgentTokens(v) => v.len(),
@@ -204,7 +250,9 @@ impl DumpBatch {
     pub fn push(&mut self, row: DumpRow) -> Result<(), DumpTable> {
         match (self, row) {
             (DumpBatch::Sessions(v), DumpRow::Sessions(r)) => v.push(r),
+            (DumpBatch::Agents(v), DumpRow::Agents(r)) => v.push(r),
             (DumpBatch::Messages(v), DumpRow::Messages(r)) => v.push(r),
+            (DumpBatch::MessageRecipients(v), DumpRow::MessageRecipients(r)) => v.push(r),
             (DumpBatch::AgentMemory(v), DumpRow::AgentMemory(r)) => v.push(r),
             (DumpBatch::AuditLog(v), DumpRow::AuditLog(r)) => v.push(r),
             (DumpBatch::AgentTokens(v), DumpRow::AgentTokens(r)) => v.push(r),
@@ -217,7 +265,11 @@ impl DumpBatch {
     pub fn last_key(&self) -> Option<DumpKey> {
         match self {
             DumpBatch::Sessions(v) => v.last().map(|r| DumpKey::Id(r.seq)),
+            DumpBatch::Agents(v) => v.last().map(|r| DumpKey::Text(r.agent_id.clone())),
             DumpBatch::Messages(v) => v.last().map(|r| DumpKey::Id(r.id)),
+            DumpBatch::MessageRecipients(v) => v
+                .last()
+                .map(|r| DumpKey::IdText(r.message_id, r.agent_id.clone())),
             DumpBatch::AgentMemory(v) => v.last().map(|r| DumpKey::Id(r.id)),
             DumpBatch::AuditLog(v) => v.last().map(|r| DumpKey::Id(r.id)),
             DumpBatch::AgentTokens(v) => v.last().map(|r| DumpKey::Text(r.token_hash.clone())),
@@ -229,7 +281,9 @@ impl DumpBatch {
         const ROW: usize = 200;
         match self {
             DumpBatch::Sessions(v) => v.iter().map(|r| ROW + r.purpose.len()).sum(),
+            DumpBatch::Agents(v) => v.len() * ROW,
             DumpBatch::Messages(v) => v.iter().map(|r| ROW + r.content.len()).sum(),
+            DumpBatch::MessageRecipients(v) => v.len() * ROW,
             DumpBatch::AgentMemory(v) => v.iter().map(|r| ROW + r.value_size.max(0) as usize).sum(),
             DumpBatch::AuditLog(v) => v.len() * ROW,
             DumpBatch::AgentTokens(v) => v.len() * ROW,
@@ -240,7 +294,11 @@ impl DumpBatch {
     pub fn into_rows(self) -> Box<dyn Iterator<Item = DumpRow> + Send> {
         match self {
             DumpBatch::Sessions(v) => Box::new(v.into_iter().map(DumpRow::Sessions)),
+            DumpBatch::Agents(v) => Box::new(v.into_iter().map(DumpRow::Agents)),
             DumpBatch::Messages(v) => Box::new(v.into_iter().map(DumpRow::Messages)),
+            DumpBatch::MessageRecipients(v) => {
+                Box::new(v.into_iter().map(DumpRow::MessageRecipients))
+            }
             DumpBatch::AgentMemory(v) => Box::new(v.into_iter().map(DumpRow::AgentMemory)),
             DumpBatch::AuditLog(v) => Box::new(v.into_iter().map(DumpRow::AuditLog)),
             DumpBatch::AgentTokens(v) => Box::new(v.into_iter().map(DumpRow::AgentTokens)),
@@ -251,7 +309,9 @@ impl DumpBatch {
     pub fn split_off(&mut self, at: usize) -> DumpBatch {
         match self {
             DumpBatch::Sessions(v) => DumpBatch::Sessions(v.split_off(at)),
+            DumpBatch::Agents(v) => DumpBatch::Agents(v.split_off(at)),
             DumpBatch::Messages(v) => DumpBatch::Messages(v.split_off(at)),
+            DumpBatch::MessageRecipients(v) => DumpBatch::MessageRecipients(v.split_off(at)),
             DumpBatch::AgentMemory(v) => DumpBatch::AgentMemory(v.split_off(at)),
             DumpBatch::AuditLog(v) => DumpBatch::AuditLog(v.split_off(at)),
             DumpBatch::AgentTokens(v) => DumpBatch::AgentTokens(v.split_off(at)),

@@ -1,15 +1,17 @@
 //! The dump format: JSON Lines, one object per line.
 //!
 //! ```text
-//! {"format":"shared-context-server/export","version":1,"exported_at":"…","source_backend":"sqlite","schema_version":3}
+//! {"format":"shared-context-server/export","version":2,"exported_at":"…","source_backend":"sqlite","schema_version":7}
 //! {"table":"sessions","seq":1,"id":"session_…","purpose":"…",…}
+//! {"table":"agents","agent_id":"alice","agent_type":"claude",…}
 //! {"table":"messages","id":1,"session_id":"session_…",…}
+//! {"table":"message_recipients","message_id":1,"agent_id":"bob","delivered_at":null,"acked_at":null,…}
 //! …
-//! {"end":{"sessions":1,"messages":1,"agent_memory":0,"audit_log":2,"agent_tokens":1}}
+//! {"end":{"sessions":1,"agents":2,"messages":1,"message_recipients":1,"agent_memory":0,"audit_log":2,"agent_tokens":1}}
 //! ```
 //!
-//! Rows come table by table in foreign-key order (sessions, messages, agent_memory, audit_log,
-//! agent_tokens), each table in primary-key order. Every column is written (except the generated
+//! Rows come table by table in foreign-key order (sessions, agents, messages,
+//! message_recipients, agent_memory, audit_log, agent_tokens), each table in primary-key order. Every column is written (except the generated
 //! `agent_memory.scope`), ids included; timestamps are RFC 3339 UTC with microseconds; JSON
 //! columns are JSON values. The last line counts the rows per table, so a truncated dump is
 //! recognised instead of half-imported.
@@ -19,14 +21,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use crate::storage::dump::{
-    AuditDump, DumpBatch, DumpKey, DumpRow, DumpTable, MemoryDump, MessageDump, SessionDump,
-    TokenDump,
+    AgentDump, AuditDump, DumpBatch, DumpKey, DumpRow, DumpTable, MemoryDump, MessageDump,
+    RecipientDump, SessionDump, TokenDump,
 };
 
 /// The header's `format`.
 pub const FORMAT: &str = "shared-context-server/export";
-/// The header's `version`: the shape of the rows, bumped when a column is added or changed.
-pub const VERSION: u32 = 1;
+/// The header's `version`: the shape of the rows, bumped when a table or column is added or
+/// changed. Version 2 added `agents` and `message_recipients` (direct messages, receipts, acks).
+pub const VERSION: u32 = 2;
+/// The oldest version this server still imports: version 1 lacks the two tables of version 2,
+/// which is harmless only for a source that had no direct messages ([`lost_recipients`]).
+pub const OLDEST_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,7 +59,13 @@ pub struct Trailer {
 #[serde(deny_unknown_fields)]
 pub struct TableCounts {
     pub sessions: u64,
+    /// Absent from version 1 dumps.
+    #[serde(default)]
+    pub agents: u64,
     pub messages: u64,
+    /// Absent from version 1 dumps.
+    #[serde(default)]
+    pub message_recipients: u64,
     pub agent_memory: u64,
     pub audit_log: u64,
     pub agent_tokens: u64,
@@ -63,7 +75,9 @@ impl TableCounts {
     pub fn get(&self, table: DumpTable) -> u64 {
         match table {
             DumpTable::Sessions => self.sessions,
+            DumpTable::Agents => self.agents,
             DumpTable::Messages => self.messages,
+            DumpTable::MessageRecipients => self.message_recipients,
             DumpTable::AgentMemory => self.agent_memory,
             DumpTable::AuditLog => self.audit_log,
             DumpTable::AgentTokens => self.agent_tokens,
@@ -73,7 +87,9 @@ impl TableCounts {
     pub fn add(&mut self, table: DumpTable, n: u64) {
         let slot = match table {
             DumpTable::Sessions => &mut self.sessions,
+            DumpTable::Agents => &mut self.agents,
             DumpTable::Messages => &mut self.messages,
+            DumpTable::MessageRecipients => &mut self.message_recipients,
             DumpTable::AgentMemory => &mut self.agent_memory,
             DumpTable::AuditLog => &mut self.audit_log,
             DumpTable::AgentTokens => &mut self.agent_tokens,
@@ -152,7 +168,12 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, String> {
         ));
     }
     match value.get("version").and_then(Value::as_u64) {
-        Some(v) if v == u64::from(VERSION) => {}
+        Some(v) if (u64::from(OLDEST_VERSION)..=u64::from(VERSION)).contains(&v) => {}
+        Some(v) if v < u64::from(OLDEST_VERSION) => {
+            return Err(format!(
+                "the dump has format version {v}, older than this server reads ({OLDEST_VERSION} to {VERSION})"
+            ));
+        }
         Some(v) => {
             return Err(format!(
                 "the dump has format version {v}, this server reads version {VERSION}; import it with the version of shared-context-server that wrote it, or a newer one"
@@ -161,6 +182,28 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, String> {
         None => return Err("the header has no numeric \"version\"".into()),
     }
     serde_json::from_value(value).map_err(|e| format!("bad header: {}", describe(&e)))
+}
+
+/// The first migration with direct messages, per source backend.
+fn direct_messages_since(backend: &str) -> i64 {
+    if backend == "sqlite" { 6 } else { 8 }
+}
+
+/// Why importing this dump would lose direct-message recipients, if it would: a version 1 dump
+/// of a database that had direct messages carries their rows but not who they were addressed
+/// to, so each would arrive as a private note of its sender (its recipients lose it; nobody
+/// else gains it).
+pub fn lost_recipients(header: &Header) -> Option<String> {
+    (header.version < 2 && header.schema_version >= direct_messages_since(&header.source_backend))
+        .then(|| {
+            format!(
+                "the dump has format version {}, written by a server that left out direct-message recipients, \
+                 receipts and the agent registry: its direct messages would arrive as private notes of their \
+                 senders. Export the source again with this version; if the source is gone, import with \
+                 --accept-lost-recipients",
+                header.version
+            )
+        })
 }
 
 #[cfg(test)]
@@ -225,7 +268,12 @@ mod tests {
         assert!(time.contains("RFC 3339"), "{time}");
         assert_eq!(
             parse_line(br#"{"end":{"sessions":1,"messages":2,"agent_memory":3,"audit_log":4,"agent_tokens":5}}"#),
-            Ok(Line::End(TableCounts { sessions: 1, messages: 2, agent_memory: 3, audit_log: 4, agent_tokens: 5 }))
+            Ok(Line::End(TableCounts { sessions: 1, messages: 2, agent_memory: 3, audit_log: 4, agent_tokens: 5, ..TableCounts::default() })),
+            "a version 1 end line has no agents or message_recipients"
+        );
+        assert_eq!(
+            parse_line(br#"{"end":{"sessions":1,"agents":6,"messages":2,"message_recipients":7,"agent_memory":3,"audit_log":4,"agent_tokens":5}}"#),
+            Ok(Line::End(TableCounts { sessions: 1, agents: 6, messages: 2, message_recipients: 7, agent_memory: 3, audit_log: 4, agent_tokens: 5 }))
         );
     }
 
@@ -233,21 +281,45 @@ mod tests {
     fn headers_are_checked() {
         let good = r#"{"format":"shared-context-server/export","version":1,"exported_at":"2026-01-01T00:00:00.000000Z","source_backend":"sqlite","schema_version":3}"#;
         assert_eq!(parse_header(good.as_bytes()).unwrap().schema_version, 3);
+        let current = good.replace("\"version\":1", "\"version\":2");
+        assert_eq!(parse_header(current.as_bytes()).unwrap().version, 2);
+        assert!(
+            parse_header(good.replace("\"version\":1", "\"version\":0").as_bytes())
+                .unwrap_err()
+                .contains("older than")
+        );
         assert!(
             parse_header(b"{\"format\":\"other\"}")
                 .unwrap_err()
                 .contains("not a shared-context-server dump")
         );
-        let newer = good.replace("\"version\":1", "\"version\":2");
+        let newer = good.replace("\"version\":1", "\"version\":3");
         assert!(
             parse_header(newer.as_bytes())
                 .unwrap_err()
-                .contains("format version 2")
+                .contains("format version 3")
         );
         assert!(
             parse_header(b"\xff")
                 .unwrap_err()
                 .contains("not valid JSON")
         );
+    }
+
+    #[test]
+    fn version_1_dumps_of_sources_with_direct_messages_are_lossy() {
+        let header = |version, source_backend: &str, schema_version| Header {
+            format: FORMAT.into(),
+            version,
+            exported_at: at("2026-01-01T00:00:00Z"),
+            source_backend: source_backend.into(),
+            schema_version,
+        };
+        assert_eq!(lost_recipients(&header(1, "sqlite", 5)), None);
+        assert_eq!(lost_recipients(&header(1, "postgresql", 7)), None);
+        let lossy = lost_recipients(&header(1, "sqlite", 6)).unwrap();
+        assert!(lossy.contains("--accept-lost-recipients"), "{lossy}");
+        assert!(lost_recipients(&header(1, "postgresql", 8)).is_some());
+        assert_eq!(lost_recipients(&header(2, "sqlite", 7)), None);
     }
 }

@@ -1,5 +1,6 @@
-//! `export`, `import` and `copy`: every session, message, memory entry, audit row and token hash
-//! moved between databases with ids, timestamps and JSON values unchanged.
+//! `export`, `import` and `copy`: every session, agent, message (with its recipients, receipts
+//! and acks), memory entry, audit row and token hash moved between databases with ids,
+//! timestamps and JSON values unchanged.
 //!
 //! - `export` reads one consistent snapshot of the configured database page by page (bounded
 //!   memory) and writes a JSON Lines dump ([`format`]).
@@ -50,6 +51,10 @@ pub struct ImportArgs {
     /// The dump to read (from `export`); `-` is standard input.
     #[arg(long, short, value_name = "FILE")]
     pub input: PathBuf,
+    /// Import a format-1 dump of a server that had direct messages although it lacks their
+    /// recipients (they arrive as private notes of their senders). Refused otherwise.
+    #[arg(long)]
+    pub accept_lost_recipients: bool,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -112,6 +117,7 @@ pub async fn export(
 pub async fn import(
     store: &dyn Store,
     input: Box<dyn BufRead + Send>,
+    accept_lost_recipients: bool,
 ) -> anyhow::Result<TableCounts> {
     let (send, mut recv) = mpsc::channel::<anyhow::Result<Parsed>>(4);
     // A plain thread, never joined: after a failure it may be blocked reading stdin, which must
@@ -123,6 +129,11 @@ pub async fn import(
     let result = async {
         match recv.recv().await {
             Some(Ok(Parsed::Header(header))) => {
+                match format::lost_recipients(&header) {
+                    Some(why) if !accept_lost_recipients => bail!("line 1: {why}"),
+                    Some(why) => tracing::warn!("{why}; importing anyway as asked"),
+                    None => {}
+                }
                 tracing::info!(
                     source = %header.source_backend,
                     exported_at = %crate::util::rfc3339(header.exported_at),
@@ -235,7 +246,7 @@ pub async fn copy(
 fn summary(counts: &TableCounts) -> String {
     DumpTable::ALL
         .iter()
-        .map(|t| format!("  {:<13}{:>10}\n", t.as_str(), counts.get(*t)))
+        .map(|t| format!("  {:<19}{:>10}\n", t.as_str(), counts.get(*t)))
         .collect()
 }
 
@@ -337,7 +348,7 @@ pub async fn run_import(store: Arc<dyn Store>, args: &ImportArgs) -> anyhow::Res
         )
     };
     progress::install("import");
-    let result = import(&*store, input).await;
+    let result = import(&*store, input, args.accept_lost_recipients).await;
     progress::finish(result.is_ok());
     store.close().await;
     // Every failure rolls the whole import back.

@@ -2,7 +2,10 @@
 //! transaction (a consistent snapshot while the server keeps running); the import runs in one
 //! transaction that first locks our tables against writers, inserts each batch with one
 //! `INSERT … SELECT FROM UNNEST(arrays)` (explicit ids need `OVERRIDING SYSTEM VALUE`), and
-//! moves the identity sequences past the imported ids before committing.
+//! moves the identity sequences past the imported ids before committing. The inbox tables are
+//! in `inbox_rows`.
+
+mod inbox_rows;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -106,7 +109,8 @@ impl TransferStore for PgStore {
             // …but waiting for a running server's writes to finish is bounded.
             "SET LOCAL lock_timeout = '30s'",
             // Writers wait until the import commits; readers are not blocked.
-            "LOCK TABLE sessions, messages, agent_memory, audit_log, agent_tokens IN EXCLUSIVE MODE",
+            "LOCK TABLE sessions, agents, messages, message_recipients, agent_memory, audit_log, agent_tokens \
+             IN EXCLUSIVE MODE",
         ] {
             sqlx::query(setting).execute(&mut *tx).await?;
         }
@@ -162,6 +166,8 @@ impl ExportTx for Export {
                         .collect(),
                 )
             }
+            DumpTable::Agents => inbox_rows::agents(conn, after, limit).await?,
+            DumpTable::MessageRecipients => inbox_rows::recipients(conn, after, limit).await?,
             DumpTable::Messages => {
                 let rows: Vec<MessageRow> = sqlx::query_as(
                     "SELECT id, session_id, sender, sender_type, content, visibility, message_type, metadata, \
@@ -330,17 +336,27 @@ impl ImportTx for Import {
         )
         .fetch_one(&mut *self.0)
         .await?;
-        Ok(DumpTable::ALL
-            .into_iter()
-            .zip([s, m, a, l, t])
-            .filter(|(_, used)| *used)
-            .map(|(t, _)| t)
-            .collect())
+        let mut occupied: Vec<DumpTable> = [
+            DumpTable::Sessions,
+            DumpTable::Messages,
+            DumpTable::AgentMemory,
+            DumpTable::AuditLog,
+            DumpTable::AgentTokens,
+        ]
+        .into_iter()
+        .zip([s, m, a, l, t])
+        .filter_map(|(t, used)| used.then_some(t))
+        .collect();
+        occupied.extend(inbox_rows::occupied(&mut self.0).await?);
+        occupied.sort();
+        Ok(occupied)
     }
 
     async fn insert(&mut self, batch: &DumpBatch) -> StoreResult<()> {
         let conn = &mut *self.0;
         match batch {
+            DumpBatch::Agents(rows) => inbox_rows::insert_agents(conn, rows).await?,
+            DumpBatch::MessageRecipients(rows) => inbox_rows::insert_recipients(conn, rows).await?,
             DumpBatch::Sessions(rows) => {
                 sqlx::query(
                     "INSERT INTO sessions (seq, id, purpose, created_by, metadata, is_active, created_at, updated_at) \

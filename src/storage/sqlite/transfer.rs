@@ -2,6 +2,9 @@
 //! WAL snapshot); the import holds the writer in one `BEGIN IMMEDIATE` transaction and inserts
 //! multi-row `VALUES`. The FTS triggers index imported messages as they arrive, and AUTOINCREMENT
 //! counters follow explicit ids by themselves (`sqlite_sequence` keeps the largest id inserted).
+//! The inbox tables are in `inbox_rows`.
+
+mod inbox_rows;
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -135,6 +138,8 @@ impl ExportTx for Export {
                         .collect::<StoreResult<_>>()?,
                 )
             }
+            DumpTable::Agents => inbox_rows::agents(conn, after, limit).await?,
+            DumpTable::MessageRecipients => inbox_rows::recipients(conn, after, limit).await?,
             DumpTable::Messages => {
                 let rows: Vec<MessageRow> = sqlx::query_as(
                     "SELECT id, session_id, sender, sender_type, content, visibility, message_type, metadata, \
@@ -298,12 +303,20 @@ impl ImportTx for Import {
         )
         .fetch_one(&mut *self.0)
         .await?;
-        Ok(DumpTable::ALL
-            .into_iter()
-            .zip([s, m, a, l, t])
-            .filter(|(_, used)| *used)
-            .map(|(t, _)| t)
-            .collect())
+        let mut occupied: Vec<DumpTable> = [
+            DumpTable::Sessions,
+            DumpTable::Messages,
+            DumpTable::AgentMemory,
+            DumpTable::AuditLog,
+            DumpTable::AgentTokens,
+        ]
+        .into_iter()
+        .zip([s, m, a, l, t])
+        .filter_map(|(t, used)| used.then_some(t))
+        .collect();
+        occupied.extend(inbox_rows::occupied(&mut self.0).await?);
+        occupied.sort();
+        Ok(occupied)
     }
 
     async fn insert(&mut self, batch: &DumpBatch) -> StoreResult<()> {
@@ -327,6 +340,8 @@ impl ImportTx for Import {
                 });
                 qb
             }
+            DumpBatch::Agents(rows) => inbox_rows::insert_agents(rows),
+            DumpBatch::MessageRecipients(rows) => inbox_rows::insert_recipients(rows),
             DumpBatch::Messages(rows) => {
                 let mut qb = QueryBuilder::new(
                     "INSERT INTO messages (id, session_id, sender, sender_type, content, visibility, message_type, \

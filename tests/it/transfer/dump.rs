@@ -28,7 +28,7 @@ fn newest_migration(dir: &str) -> i64 {
 fn check_dump_shape(dump: &[Value], source: &Snapshot, backend: &str, tokens: bool) {
     let header = &dump[0];
     assert_eq!(header["format"], json!("shared-context-server/export"));
-    assert_eq!(header["version"], json!(1));
+    assert_eq!(header["version"], json!(2));
     assert_eq!(header["source_backend"], json!(backend));
     // The newest migration of the source backend, read from migrations/ so a new one needs no edit here.
     let newest = newest_migration(if backend == "postgresql" {
@@ -262,7 +262,7 @@ pub(super) async fn transfer_import_damaged_dump_changes_nothing(backend: Backen
         assert!(run(&["migrate"], &server_env(&dst), None).await.ok);
         snapshot(&dst).await
     };
-    assert_eq!(counts(&empty), vec![0; 5]);
+    assert_eq!(counts(&empty), vec![0; 7]);
     let good = synthetic_dump(2_500);
     let file = dst.dir.join("damaged.jsonl");
     let attempt = |lines: Vec<String>| {
@@ -288,6 +288,9 @@ pub(super) async fn transfer_import_damaged_dump_changes_nothing(backend: Backen
     let truncated = good[..good.len() - 1].to_vec();
     let mut bad_header = good.clone();
     bad_header[0] = bad_header[0].replace("\"version\":1", "\"version\":9");
+    // A version 1 dump of a source that had direct messages lacks their recipients.
+    let mut lossy = good.clone();
+    lossy[0] = lossy[0].replace("\"schema_version\":3", "\"schema_version\":6");
 
     for (name, lines, expect) in [
         ("bad JSON", bad_json, vec!["line 2401", "not valid JSON"]),
@@ -313,6 +316,15 @@ pub(super) async fn transfer_import_damaged_dump_changes_nothing(backend: Backen
             bad_header,
             vec!["line 1", "format version 9"],
         ),
+        (
+            "version 1 of a source with direct messages",
+            lossy,
+            vec![
+                "line 1",
+                "direct-message recipients",
+                "--accept-lost-recipients",
+            ],
+        ),
     ] {
         let out = attempt(lines).await;
         assert!(!out.ok, "{name}: the import must fail");
@@ -334,7 +346,7 @@ pub(super) async fn transfer_import_damaged_dump_changes_nothing(backend: Backen
     let out = attempt(good).await;
     assert!(out.ok, "{}", out.stderr);
     let imported = snapshot(&dst).await;
-    assert_eq!(counts(&imported), vec![1, 2_500, 0, 0, 0]);
+    assert_eq!(counts(&imported), vec![1, 0, 2_500, 0, 0, 0, 0]);
     assert_eq!(imported["sessions"][0][0], json!(7));
     assert_eq!(imported["messages"][2_499][0], json!(7_500));
     assert_eq!(imported["messages"][2_499][8], json!(7_497));

@@ -1,7 +1,8 @@
 //! `export`, `import` and `copy` through the real binary, in both directions: every row of every
 //! table comes back exactly (ids, timestamps, JSON), new rows continue after the imported ids,
-//! imported messages are searchable and imported tokens still work; a non-empty target or a
-//! damaged dump is refused and leaves the database as it was.
+//! imported messages are searchable and imported tokens still work; a direct message stays
+//! direct (same recipients, receipts and acks); a non-empty target or a damaged dump is refused
+//! and leaves the database as it was.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,9 +18,11 @@ mod dump;
 
 use dump::{transfer_import_damaged_dump_changes_nothing, transfer_import_refuses_non_empty};
 
-const TABLES: [&str; 5] = [
+const TABLES: [&str; 7] = [
     "sessions",
+    "agents",
     "messages",
+    "message_recipients",
     "agent_memory",
     "audit_log",
     "agent_tokens",
@@ -42,8 +45,16 @@ async fn snapshot(db: &TestDb) -> Snapshot {
                     "SELECT json_array(seq, id, purpose, created_by, json(metadata), json(CASE is_active WHEN 1 THEN 'true' ELSE 'false' END), created_at, updated_at) FROM sessions ORDER BY seq",
                 ),
                 (
+                    "agents",
+                    "SELECT json_array(agent_id, agent_type, first_seen, last_seen) FROM agents ORDER BY agent_id",
+                ),
+                (
                     "messages",
                     "SELECT json_array(id, session_id, sender, sender_type, content, visibility, message_type, json(metadata), parent_message_id, created_at) FROM messages ORDER BY id",
+                ),
+                (
+                    "message_recipients",
+                    "SELECT json_array(message_id, agent_id, session_id, delivered_at, acked_at) FROM message_recipients ORDER BY message_id, agent_id",
                 ),
                 (
                     "agent_memory",
@@ -85,10 +96,26 @@ async fn snapshot(db: &TestDb) -> Snapshot {
                     ),
                 ),
                 (
+                    "agents",
+                    format!(
+                        "SELECT json_build_array(agent_id, agent_type, {}, {})::text FROM shared_context.agents ORDER BY agent_id COLLATE \"C\"",
+                        t("first_seen"),
+                        t("last_seen")
+                    ),
+                ),
+                (
                     "messages",
                     format!(
                         "SELECT json_build_array(id, session_id, sender, sender_type, content, visibility, message_type, metadata, parent_message_id, {})::text FROM shared_context.messages ORDER BY id",
                         t("created_at")
+                    ),
+                ),
+                (
+                    "message_recipients",
+                    format!(
+                        "SELECT json_build_array(message_id, agent_id, session_id, {}, {})::text FROM shared_context.message_recipients ORDER BY message_id, agent_id COLLATE \"C\"",
+                        t("delivered_at"),
+                        t("acked_at")
                     ),
                 ),
                 (
@@ -154,6 +181,11 @@ struct Filled {
     revoked: String,
     open_session: String,
     closed_session: String,
+    /// bob's token after refresh_token.
+    bob: String,
+    dora: String,
+    /// bob's direct message to dora, delivered to her and acknowledged.
+    direct: i64,
 }
 
 /// Fills a database through the real server: sessions (one closed) with metadata, messages of
@@ -167,6 +199,7 @@ async fn fill(db: &TestDb) -> Filled {
     let bob = login(&client, "bob", "claude", false).await;
     let gem = login(&client, "gem-1", "gemini", false).await;
     let root = login(&client, "root", "admin", true).await;
+    let dora = login(&client, "dora", "claude", false).await;
     let session = |purpose: &str, metadata: Value| {
         let args = json!({"purpose": purpose, "metadata": metadata, "auth_token": alice});
         let client = &client;
@@ -251,6 +284,44 @@ async fn fill(db: &TestDb) -> Filled {
     .await
     .ok();
 
+    // A direct exchange: bob to dora, her reply (direct by default), her inbox read (the
+    // delivery receipt) and her ack of bob's message only.
+    let direct = call(&client, "add_message", json!({"session_id": open, "content": "dora: the parser is yours", "to": ["dora"], "auth_token": bob})).await.ok()["message_id"]
+        .as_i64()
+        .unwrap();
+    post(
+        &dora,
+        &open,
+        "dora: taking it",
+        "private",
+        json!({}),
+        Some(direct),
+    )
+    .await;
+    let inbox = call(&client, "get_inbox", json!({"auth_token": dora}))
+        .await
+        .ok();
+    assert_eq!(inbox["messages"][0]["id"], json!(direct), "{inbox}");
+    call(
+        &client,
+        "ack_messages",
+        json!({"message_ids": [direct], "auth_token": dora}),
+    )
+    .await
+    .ok();
+    // get_receipts writes the pending delivery receipt first.
+    let receipts = call(
+        &client,
+        "get_receipts",
+        json!({"message_id": direct, "auth_token": bob}),
+    )
+    .await
+    .ok();
+    assert!(
+        receipts["receipts"][0]["delivered_at"].is_string(),
+        "{receipts}"
+    );
+
     let remember = |key: &str, value: Value, extra: Value| {
         let mut args = json!({"key": key, "value": value, "auth_token": alice});
         for (k, v) in extra.as_object().unwrap() {
@@ -288,7 +359,7 @@ async fn fill(db: &TestDb) -> Filled {
     let fresh = call(&client, "refresh_token", json!({"current_token": bob}))
         .await
         .ok();
-    assert!(fresh["token"].as_str().is_some());
+    let fresh = fresh["token"].as_str().expect("a new token").to_owned();
     call(&client, "revoke_token", json!({"auth_token": gem}))
         .await
         .ok();
@@ -304,6 +375,9 @@ async fn fill(db: &TestDb) -> Filled {
         revoked: bob,
         open_session: open,
         closed_session: closed,
+        bob: fresh,
+        dora,
+        direct,
     }
 }
 
@@ -376,6 +450,7 @@ async fn check_live_copy(db: &TestDb, filled: &Filled) {
     // admin_only messages stay hidden after the move.
     assert_eq!(read["messages"].as_array().unwrap().len(), 1, "{read}");
     assert_eq!(read["total_count"], json!(1), "{read}");
+    check_direct_stays_direct(&client, filled).await;
     let stale = call(
         &client,
         "get_messages",
@@ -465,6 +540,55 @@ async fn check_live_copy(db: &TestDb, filled: &Filled) {
             );
         }
     }
+}
+
+/// After a move, bob's direct message to dora is still only theirs: dora reads it in the session
+/// and in her inbox (acknowledged), the receipts are unchanged, a reply still goes to the two of
+/// them, and alice sees none of it.
+async fn check_direct_stays_direct(client: &rmcp::Peer<rmcp::RoleClient>, filled: &Filled) {
+    let read = |token: &str| {
+        let args = json!({"session_id": filled.open_session, "auth_token": token});
+        async move { call(client, "get_messages", args).await.ok() }
+    };
+    let dora = read(&filled.dora).await;
+    let dm = dora["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == json!(filled.direct))
+        .unwrap_or_else(|| panic!("dora must still read bob's direct message: {dora}"));
+    assert_eq!(dm["to"], json!(["dora"]), "{dm}");
+    let inbox = call(client, "get_inbox", json!({"auth_token": filled.dora}))
+        .await
+        .ok();
+    assert_eq!(inbox["messages"][0]["id"], json!(filled.direct), "{inbox}");
+    assert_eq!(inbox["messages"][0]["acked"], json!(true), "{inbox}");
+    let bob_inbox = call(client, "get_inbox", json!({"auth_token": filled.bob}))
+        .await
+        .ok();
+    assert_eq!(
+        bob_inbox["messages"].as_array().unwrap().len(),
+        1,
+        "dora's reply reached bob: {bob_inbox}"
+    );
+    let receipts = call(
+        client,
+        "get_receipts",
+        json!({"message_id": filled.direct, "auth_token": filled.bob}),
+    )
+    .await
+    .ok();
+    let receipt = &receipts["receipts"][0];
+    assert_eq!(receipt["agent_id"], json!("dora"), "{receipts}");
+    assert!(
+        receipt["delivered_at"].is_string() && receipt["acked_at"].is_string(),
+        "{receipts}"
+    );
+    let alice = read(&filled.alice).await;
+    assert!(
+        !alice.to_string().contains("parser"),
+        "alice must not read the direct exchange: {alice}"
+    );
 }
 
 contract!(
