@@ -127,9 +127,9 @@ impl ReadBudget {
     }
 }
 
-/// Messages shown under a budget: their JSON, their text and where they stop.
+/// Messages shown under a budget: their results, their text and where they stop.
 pub struct ShownMessages {
-    pub json: serde_json::Value,
+    pub messages: Vec<super::render::Message>,
     pub text: String,
     pub truncated: bool,
     pub count: usize,
@@ -153,7 +153,7 @@ pub fn messages(
     ShownMessages {
         count: kept.len(),
         last_id: kept.last().map(|(m, _)| m.id),
-        json: super::render::shown_messages(kept),
+        messages: super::render::shown_messages(kept),
         text,
         truncated,
     }

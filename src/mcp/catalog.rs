@@ -1,6 +1,8 @@
 //! The tool catalogue: for every tool of the contract (built or still to come) its group, its
 //! short title and its behaviour hints. Profiles list tools by group; `tools/list` carries the
-//! titles and the MCP annotations from here, so a new tool is one row.
+//! titles and the MCP annotations from here, so a new tool is one row here, plus its typed
+//! result: `output_schema = output::schema::<MyResult>()` on its `#[tool]` (src/mcp/output.rs
+//! says how; tests/it/output_schema.rs fails until the new tool is called there).
 
 use rmcp::model::ToolAnnotations;
 

@@ -2,7 +2,9 @@
 //! so it cannot drift from what the server really offers.
 
 use rmcp::model::Tool;
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
 
 use crate::domain::{DomainError, ErrorCode, Identity, Permission};
 
@@ -91,12 +93,54 @@ fn first_sentence(text: &str) -> &str {
     text.split_inclusive(". ").next().unwrap_or(text).trim()
 }
 
+/// `get_usage_guidance`'s result.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Guidance {
+    /// ADMIN, READ_WRITE, READ_ONLY or ANONYMOUS.
+    pub access_level: &'static str,
+    pub agent_info: AgentInfo,
+    pub guidance_type: String,
+    /// The advice of this guidance_type.
+    pub guidance: Map<String, Value>,
+    pub tools_you_can_use: Vec<ToolAccess>,
+    pub tools_needing_more_access: Vec<ToolAccess>,
+    /// Example calls, each {tool, arguments}.
+    pub examples: Map<String, Value>,
+    pub generated_at: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AgentInfo {
+    pub agent_id: Option<String>,
+    pub permissions: Vec<&'static str>,
+    pub expires_at: Option<String>,
+    pub can_refresh: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ToolAccess {
+    pub tool: String,
+    /// The permission it needs.
+    pub needs: &'static str,
+    pub what: String,
+}
+
+super::output::tool_output!(Guidance);
+
+/// A `json!` object literal as a map (the literals below are objects).
+fn object(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
 pub fn build(
     who: &Identity,
     guidance_type: Option<&str>,
     tools: &[Tool],
     token_ttl_hours: i64,
-) -> Result<Value, DomainError> {
+) -> Result<Guidance, DomainError> {
     let kind = guidance_type
         .map(str::trim)
         .filter(|t| !t.is_empty())
@@ -114,11 +158,11 @@ pub fn build(
     let mut unavailable = Vec::new();
     for tool in tools {
         let access = access_of(&tool.name).unwrap_or(Access::Read);
-        let entry = json!({
-            "tool": tool.name,
-            "needs": access.as_str(),
-            "what": first_sentence(tool.description.as_deref().unwrap_or("")),
-        });
+        let entry = ToolAccess {
+            tool: tool.name.to_string(),
+            needs: access.as_str(),
+            what: first_sentence(tool.description.as_deref().unwrap_or("")).to_owned(),
+        };
         if access.allows(who) {
             available.push(entry)
         } else {
@@ -178,23 +222,26 @@ pub fn build(
             "checks": ["health shows the server and database status", "get_messages with after_id=0 re-reads from the start"],
         }),
     };
-    Ok(json!({
-        "access_level": access_level(who),
-        "agent_info": {
-            "agent_id": who.agent_id().map(|a| a.as_str()),
-            "permissions": who.permissions().names(),
-            "expires_at": match who { Identity::Agent { expires_at, .. } => Some(crate::util::rfc3339(*expires_at)), Identity::Anonymous => None },
-            "can_refresh": matches!(who, Identity::Agent { .. }),
+    Ok(Guidance {
+        access_level: access_level(who),
+        agent_info: AgentInfo {
+            agent_id: who.agent_id().map(|a| a.as_str().to_owned()),
+            permissions: who.permissions().names(),
+            expires_at: match who {
+                Identity::Agent { expires_at, .. } => Some(crate::util::rfc3339(*expires_at)),
+                Identity::Anonymous => None,
+            },
+            can_refresh: matches!(who, Identity::Agent { .. }),
         },
-        "guidance_type": kind,
-        "guidance": guidance,
-        "tools_you_can_use": available,
-        "tools_needing_more_access": unavailable,
-        "examples": {
+        guidance_type: kind.to_owned(),
+        guidance: object(guidance),
+        tools_you_can_use: available,
+        tools_needing_more_access: unavailable,
+        examples: object(json!({
             "authenticate": {"tool": "authenticate_agent", "arguments": {"agent_id": "reviewer-1", "agent_type": "claude"}},
             "post": {"tool": "add_message", "arguments": {"session_id": "session_0123456789abcdef", "content": "Tests pass on main", "visibility": "public", "auth_token": "sct_…"}},
             "read_new": {"tool": "get_messages", "arguments": {"session_id": "session_0123456789abcdef", "after_id": 42, "auth_token": "sct_…"}},
-        },
-        "generated_at": crate::util::rfc3339(crate::util::now()),
-    }))
+        })),
+        generated_at: crate::util::rfc3339(crate::util::now()),
+    })
 }

@@ -4,16 +4,27 @@ use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::Serialize;
 
+use super::McpServer;
+use super::output::{self, tool_output};
 use super::params::{AuthenticateAgentParams, RefreshTokenParams, RevokeTokenParams};
-use super::{McpServer, render};
+use super::render::Token;
+
+#[derive(Serialize, JsonSchema)]
+pub struct Revoked {
+    pub revoked: bool,
+}
+
+tool_output!(Revoked);
 
 #[tool_router(router = identity_router, vis = "pub(super)")]
 impl McpServer {
     #[tool(
         description = "Call first: returns a token to pass as auth_token on every other call (or as \
-Authorization: Bearer over HTTP). Without one you read public messages only."
+Authorization: Bearer over HTTP). Without one you read public messages only.",
+        output_schema = output::schema::<Token>()
     )]
     async fn authenticate_agent(
         &self,
@@ -30,24 +41,28 @@ Authorization: Bearer over HTTP). Without one you read public messages only."
                 p.requested_permissions.as_deref(),
             )
             .await
-            .map(|issued| render::token(&issued));
+            .map(|issued| Token::from(&issued));
         Self::render(result)
     }
 
     #[tool(
         description = "Swap a valid token for a fresh one; the old one stops working. An expired token needs \
-authenticate_agent."
+authenticate_agent.",
+        output_schema = output::schema::<Token>()
     )]
     async fn refresh_token(&self, Parameters(p): Parameters<RefreshTokenParams>) -> CallToolResult {
         let result = self
             .service
             .refresh(p.current_token.trim())
             .await
-            .map(|issued| render::token(&issued));
+            .map(|issued| Token::from(&issued));
         Self::render(result)
     }
 
-    #[tool(description = "Revoke a token (log out); another agent's needs admin.")]
+    #[tool(
+        description = "Revoke a token (log out); another agent's needs admin.",
+        output_schema = output::schema::<Revoked>()
+    )]
     async fn revoke_token(
         &self,
         Parameters(p): Parameters<RevokeTokenParams>,
@@ -58,7 +73,7 @@ authenticate_agent."
             .service
             .revoke(&caller, p.token.as_deref().map(str::trim))
             .await
-            .map(|()| json!({"revoked": true}));
+            .map(|()| Revoked { revoked: true });
         Self::render(result)
     }
 }

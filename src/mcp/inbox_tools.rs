@@ -5,11 +5,13 @@ use rmcp::model::CallToolResult;
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use super::McpServer;
+use super::output::{self, Output, tool_output};
+use super::render::Message;
 use super::text::{Body, LEGEND, MessageWriter};
-use super::{McpServer, render};
 use crate::service::{Ask, GetInbox, ListAgents};
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -91,13 +93,68 @@ pub struct AskParams {
     pub auth_token: Option<String>,
 }
 
-fn rfc(t: Option<chrono::DateTime<chrono::Utc>>) -> Value {
-    t.map_or(Value::Null, |t| crate::util::rfc3339(t).into())
+fn rfc(t: Option<chrono::DateTime<chrono::Utc>>) -> Option<String> {
+    t.map(crate::util::rfc3339)
 }
+
+#[derive(Serialize, JsonSchema)]
+pub struct AgentList {
+    pub count: usize,
+    pub agents: Vec<Agent>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Agent {
+    pub agent_id: String,
+    pub agent_type: String,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub active: bool,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Inbox {
+    pub count: usize,
+    pub messages: Vec<Message>,
+    /// Pass as after_cursor next time.
+    pub next_cursor: String,
+    pub has_more: bool,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Acked {
+    /// The ids acknowledged.
+    pub acked: Vec<i64>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Receipts {
+    pub message_id: i64,
+    pub receipts: Vec<Receipt>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Receipt {
+    pub agent_id: String,
+    pub delivered_at: Option<String>,
+    pub acked_at: Option<String>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Asked {
+    pub message_id: i64,
+    pub reply: Option<Message>,
+    pub timed_out: bool,
+}
+
+tool_output!(AgentList, Inbox, Acked, Receipts, Asked);
 
 #[tool_router(router = inbox_router, vis = "pub(super)")]
 impl McpServer {
-    #[tool(description = "List known agents, most recently seen first, with last_seen and active.")]
+    #[tool(
+        description = "List known agents, most recently seen first, with last_seen and active.",
+        output_schema = output::schema::<AgentList>()
+    )]
     async fn list_agents(
         &self,
         Parameters(p): Parameters<ListAgentsParams>,
@@ -110,24 +167,30 @@ impl McpServer {
                 agent_type: p.agent_type,
                 limit: p.limit,
             };
-            let agents: Vec<Value> = svc
+            let agents: Vec<Agent> = svc
                 .list_agents(&who, input)
                 .await?
                 .into_iter()
-                .map(|v| {
-                    json!({"agent_id": v.agent.agent_id, "agent_type": v.agent.agent_type,
-                       "first_seen": crate::util::rfc3339(v.agent.first_seen),
-                       "last_seen": crate::util::rfc3339(v.agent.last_seen), "active": v.active})
+                .map(|v| Agent {
+                    agent_id: v.agent.agent_id,
+                    agent_type: v.agent.agent_type,
+                    first_seen: crate::util::rfc3339(v.agent.first_seen),
+                    last_seen: crate::util::rfc3339(v.agent.last_seen),
+                    active: v.active,
                 })
                 .collect();
-            Ok(json!({"count": agents.len(), "agents": agents}))
+            Ok(AgentList {
+                count: agents.len(),
+                agents,
+            })
         })
         .await
     }
 
     #[tool(
         description = "Direct messages sent to you, all sessions, oldest first after after_cursor. Reading \
-changes nothing; pass next_cursor next time. wait_seconds blocks until one arrives."
+changes nothing; pass next_cursor next time. wait_seconds blocks until one arrives.",
+        output_schema = output::schema::<Inbox>()
     )]
     async fn get_inbox(
         &self,
@@ -177,31 +240,32 @@ changes nothing; pass next_cursor next time. wait_seconds blocks until one arriv
             if !shown.is_empty() {
                 text = format!("{text}\n{LEGEND}\n{shown}");
             }
-            let messages: Vec<Value> = page
+            let messages: Vec<Message> = page
                 .items
                 .into_iter()
                 .map(|item| {
-                    let acked = item.acked_at.is_some();
-                    let mut m = render::message(item.message);
-                    m["acked"] = acked.into();
-                    if !include_body && let Some(o) = m.as_object_mut() {
-                        o.remove("content");
+                    let mut m = Message::from(item.message);
+                    m.acked = Some(item.acked_at.is_some());
+                    if !include_body {
+                        m.content = None;
                     }
                     m
                 })
                 .collect();
-            let body = json!({"count": messages.len(), "messages": messages,
-                      "next_cursor": page.next_cursor.to_string(), "has_more": page.has_more});
-            Ok(render::Output {
-                body,
-                text: Some(text),
-            })
+            let result = Inbox {
+                count: messages.len(),
+                messages,
+                next_cursor: page.next_cursor.to_string(),
+                has_more: page.has_more,
+            };
+            Ok(Output::typed(result).with_text(text))
         })
         .await
     }
 
     #[tool(
-        description = "Acknowledge messages sent to you (idempotent). The sender sees it in get_receipts."
+        description = "Acknowledge messages sent to you (idempotent). The sender sees it in get_receipts.",
+        output_schema = output::schema::<Acked>()
     )]
     async fn ack_messages(
         &self,
@@ -211,13 +275,14 @@ changes nothing; pass next_cursor next time. wait_seconds blocks until one arriv
         let caller = Self::caller(&ctx, p.auth_token, None);
         self.with_identity(caller, |svc, who| async move {
             let acked = svc.ack_messages(&who, &p.message_ids).await?;
-            Ok(json!({"acked": acked}))
+            Ok(Acked { acked })
         })
         .await
     }
 
     #[tool(
-        description = "For a direct message you sent: when each recipient first received and acknowledged it."
+        description = "For a direct message you sent: when each recipient first received and acknowledged it.",
+        output_schema = output::schema::<Receipts>()
     )]
     async fn get_receipts(
         &self,
@@ -226,20 +291,28 @@ changes nothing; pass next_cursor next time. wait_seconds blocks until one arriv
     ) -> CallToolResult {
         let caller = Self::caller(&ctx, p.auth_token, None);
         self.with_identity(caller, |svc, who| async move {
-            let receipts: Vec<Value> = svc
+            let receipts: Vec<Receipt> = svc
                 .get_receipts(&who, p.message_id)
                 .await?
                 .into_iter()
-                .map(|r| json!({"agent_id": r.agent_id, "delivered_at": rfc(r.delivered_at), "acked_at": rfc(r.acked_at)}))
+                .map(|r| Receipt {
+                    agent_id: r.agent_id,
+                    delivered_at: rfc(r.delivered_at),
+                    acked_at: rfc(r.acked_at),
+                })
                 .collect();
-            Ok(json!({"message_id": p.message_id, "receipts": receipts}))
+            Ok(Receipts {
+                message_id: p.message_id,
+                receipts,
+            })
         })
         .await
     }
 
     #[tool(
         description = "Send a direct message to one agent and wait for its reply (a message with \
-parent_message_id = your question). A late reply still reaches your inbox. Safe to retry with an idempotency_key."
+parent_message_id = your question). A late reply still reaches your inbox. Safe to retry with an idempotency_key.",
+        output_schema = output::schema::<Asked>()
     )]
     async fn ask(
         &self,
@@ -266,12 +339,12 @@ parent_message_id = your question). A late reply still reaches your inbox. Safe 
                     MessageWriter::new().message(&mut text, reply, Body::Whole, "");
                 }
             }
-            let body = json!({"message_id": out.message_id, "reply": out.reply.map(render::message),
-                      "timed_out": out.timed_out});
-            Ok(render::Output {
-                body,
-                text: Some(text),
-            })
+            let result = Asked {
+                message_id: out.message_id,
+                reply: out.reply.map(Message::from),
+                timed_out: out.timed_out,
+            };
+            Ok(Output::typed(result).with_text(text))
         })
         .await
     }

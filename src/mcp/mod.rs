@@ -10,6 +10,7 @@ mod identity_tools;
 mod inbox_tools;
 mod memory_params;
 mod memory_tools;
+pub mod output;
 mod params;
 pub mod profile;
 mod prompts;

@@ -1,18 +1,17 @@
 //! `wait_for_messages`: block until a teammate posts something you may read.
 
+use super::McpServer;
+use super::budget::{self, ReadBudget};
+use super::output::{self, Output};
+use super::session_tools::{MessagePage, page_text};
+use super::text::MessageWriter;
+use crate::service::WaitForMessages;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::json;
-
-use super::budget::{self, ReadBudget};
-use super::session_tools::page_text;
-use super::text::MessageWriter;
-use super::{McpServer, render};
-use crate::service::WaitForMessages;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct WaitForMessagesParams {
@@ -36,7 +35,8 @@ pub struct WaitForMessagesParams {
 impl McpServer {
     #[tool(
         description = "Instead of polling: returns messages you may read after after_id as soon as one \
-exists, or none after timeout_seconds. Pass next_after_id next time."
+exists, or none after timeout_seconds. Pass next_after_id next time.",
+        output_schema = output::schema::<MessagePage>()
     )]
     async fn wait_for_messages(
         &self,
@@ -59,13 +59,6 @@ exists, or none after timeout_seconds. Pass next_after_id next time."
             let shown = budget::messages(&budget, page.messages, 40, &mut writer);
             let has_more = page.has_more || shown.truncated;
             let next_after_id = shown.last_id.unwrap_or(page.next_after_id);
-            let fields = json!({
-                "timed_out": timed_out,
-                "count": shown.count,
-                "has_more": has_more,
-                "next_after_id": next_after_id,
-                "truncated": shown.truncated,
-            });
             let mut text = page_text(
                 &p.session_id,
                 shown.count,
@@ -78,11 +71,16 @@ exists, or none after timeout_seconds. Pass next_after_id next time."
             if timed_out {
                 text.push_str(" · timed out, nothing new");
             }
-            let body = render::object_with(fields, "messages", shown.json);
-            Ok(render::Output {
-                body,
-                text: Some(text),
-            })
+            let result = MessagePage {
+                timed_out: Some(timed_out),
+                count: shown.count,
+                total_count: None,
+                has_more,
+                next_after_id,
+                truncated: shown.truncated,
+                messages: shown.messages,
+            };
+            Ok(Output::typed(result).with_text(text))
         })
         .await
     }

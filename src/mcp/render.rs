@@ -1,33 +1,91 @@
-//! Domain and storage values → the JSON objects tools return (`structuredContent`, complete),
-//! and the result envelope with its text part (`text.rs` writes the compact text of reads).
+//! Domain and storage values → the typed results tools return (`structuredContent`, complete;
+//! `output.rs` derives their `outputSchema`), and the result envelope with its text part
+//! (`text.rs` writes the compact text of reads).
 
 use rmcp::model::{CallToolResult, ContentBlock};
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+pub use super::output::Output;
+use super::output::tool_output;
 use super::text::{Body, compact_json};
 use crate::error::AppError;
 use crate::service::IssuedToken;
 use crate::storage::{MessageRecord, SessionRecord};
 use crate::util::rfc3339;
 
-pub fn message(m: MessageRecord) -> Value {
-    // Built field by field so the strings and the metadata move into the result: `json!` takes
-    // each value by reference and copies it, which showed up as a tenth of get_messages' CPU.
-    let mut o = Map::with_capacity(10);
-    o.insert("id".into(), m.id.into());
-    o.insert("session_id".into(), m.session_id.into());
-    o.insert("sender".into(), m.sender.into());
-    o.insert("sender_type".into(), m.sender_type.into());
-    o.insert("content".into(), m.content.into());
-    o.insert("visibility".into(), m.visibility.as_str().into());
-    o.insert("message_type".into(), m.message_type.into());
-    o.insert("metadata".into(), Value::Object(m.metadata));
-    o.insert("timestamp".into(), rfc3339(m.created_at).into());
-    o.insert("parent_message_id".into(), m.parent_message_id.into());
-    if !m.to.is_empty() {
-        o.insert("to".into(), m.to.into());
+/// A message as every tool returns it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Message {
+    pub id: i64,
+    pub session_id: String,
+    pub sender: String,
+    pub sender_type: String,
+    /// Left out under `include_body: false`; cut under `max_content_chars` or `max_tokens`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    pub visibility: String,
+    pub message_type: String,
+    pub metadata: Map<String, Value>,
+    pub timestamp: String,
+    pub parent_message_id: Option<i64>,
+    /// A direct message's recipients.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub to: Vec<String>,
+    /// The content shown is cut; `content_chars` is its whole length.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_truncated: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_chars: Option<usize>,
+    /// Inbox reads: whether you acknowledged it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acked: Option<bool>,
+}
+
+impl From<MessageRecord> for Message {
+    fn from(m: MessageRecord) -> Self {
+        Self {
+            id: m.id,
+            session_id: m.session_id,
+            sender: m.sender,
+            sender_type: m.sender_type,
+            content: Some(m.content),
+            visibility: m.visibility.as_str().to_owned(),
+            message_type: m.message_type,
+            metadata: m.metadata,
+            timestamp: rfc3339(m.created_at),
+            parent_message_id: m.parent_message_id,
+            to: m.to,
+            content_truncated: None,
+            content_chars: None,
+            acked: None,
+        }
     }
-    Value::Object(o)
+}
+
+impl Message {
+    /// A message as a read budget showed it: a cut content says so and gives the whole length;
+    /// an omitted one (`include_body: false`) has no `content`.
+    pub fn shown(m: MessageRecord, body: Body) -> Self {
+        let mut out = Self::from(m);
+        match body {
+            Body::Whole => {}
+            Body::Cut { total_chars } => {
+                out.content_truncated = Some(true);
+                out.content_chars = Some(total_chars);
+            }
+            Body::Omitted { total_chars } => {
+                out.content = None;
+                out.content_chars = Some(total_chars);
+            }
+        }
+        out
+    }
+}
+
+pub fn message(m: MessageRecord) -> Value {
+    serde_json::to_value(Message::from(m)).unwrap_or_default()
 }
 
 /// Each message rendered, as one JSON array, moving the records.
@@ -35,41 +93,10 @@ pub fn messages(records: Vec<MessageRecord>) -> Value {
     Value::Array(records.into_iter().map(message).collect())
 }
 
-/// A message as a read budget showed it: a cut content says so and gives the whole length;
-/// an omitted one (`include_body: false`) has no `content`.
-pub fn shown_message(m: MessageRecord, body: Body) -> Value {
-    let mut v = message(m);
-    if let Value::Object(o) = &mut v {
-        match body {
-            Body::Whole => {}
-            Body::Cut { total_chars } => {
-                o.insert("content_truncated".into(), true.into());
-                o.insert("content_chars".into(), total_chars.into());
-            }
-            Body::Omitted { total_chars } => {
-                o.remove("content");
-                o.insert("content_chars".into(), total_chars.into());
-            }
-        }
-    }
-    v
-}
-
-pub fn shown_messages(kept: Vec<(MessageRecord, Body)>) -> Value {
-    Value::Array(kept.into_iter().map(|(m, b)| shown_message(m, b)).collect())
-}
-
-/// A tool's result: the structured object, and its text when the tool writes one (reads);
-/// otherwise the text is the object's compact JSON.
-pub struct Output {
-    pub body: Value,
-    pub text: Option<String>,
-}
-
-impl From<Value> for Output {
-    fn from(body: Value) -> Self {
-        Self { body, text: None }
-    }
+pub fn shown_messages(kept: Vec<(MessageRecord, Body)>) -> Vec<Message> {
+    kept.into_iter()
+        .map(|(m, b)| Message::shown(m, b))
+        .collect()
 }
 
 /// `fields` (an object built with `json!` from small values) plus `key: value`, moved in:
@@ -81,31 +108,69 @@ pub fn object_with(mut fields: Value, key: &str, value: Value) -> Value {
     fields
 }
 
-pub fn session(s: &SessionRecord) -> Value {
-    json!({
-        "id": s.id,
-        "purpose": s.purpose,
-        "created_by": s.created_by,
-        "metadata": s.metadata,
-        "is_active": s.is_active,
-        "created_at": rfc3339(s.created_at),
-        "updated_at": rfc3339(s.updated_at),
-    })
+/// A session as every tool returns it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Session {
+    pub id: String,
+    pub purpose: String,
+    pub created_by: String,
+    pub metadata: Map<String, Value>,
+    pub is_active: bool,
+    pub created_at: String,
+    pub updated_at: String,
 }
 
-pub fn token(t: &IssuedToken) -> Value {
-    json!({
-        "token": t.token,
-        "agent_id": t.agent_id.as_str(),
-        "agent_type": t.agent_type.as_str(),
-        "permissions": t.permissions.names(),
-        "issued_at": rfc3339(t.issued_at),
-        "expires_at": rfc3339(t.expires_at),
-        "expires_in": (t.expires_at - t.issued_at).num_seconds(),
-        "token_type": "Bearer",
-        "token_format": "sct_*",
-    })
+impl From<&SessionRecord> for Session {
+    fn from(s: &SessionRecord) -> Self {
+        Self {
+            id: s.id.clone(),
+            purpose: s.purpose.clone(),
+            created_by: s.created_by.clone(),
+            metadata: s.metadata.clone(),
+            is_active: s.is_active,
+            created_at: rfc3339(s.created_at),
+            updated_at: rfc3339(s.updated_at),
+        }
+    }
 }
+
+pub fn session(s: &SessionRecord) -> Value {
+    serde_json::to_value(Session::from(s)).unwrap_or_default()
+}
+
+/// `authenticate_agent` and `refresh_token`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Token {
+    /// Pass as auth_token (or `Authorization: Bearer`).
+    pub token: String,
+    pub agent_id: String,
+    pub agent_type: String,
+    pub permissions: Vec<&'static str>,
+    pub issued_at: String,
+    pub expires_at: String,
+    /// Seconds from issued_at to expires_at.
+    pub expires_in: i64,
+    pub token_type: &'static str,
+    pub token_format: &'static str,
+}
+
+impl From<&IssuedToken> for Token {
+    fn from(t: &IssuedToken) -> Self {
+        Self {
+            token: t.token.clone(),
+            agent_id: t.agent_id.as_str().to_owned(),
+            agent_type: t.agent_type.as_str().to_owned(),
+            permissions: t.permissions.names(),
+            issued_at: rfc3339(t.issued_at),
+            expires_at: rfc3339(t.expires_at),
+            expires_in: (t.expires_at - t.issued_at).num_seconds(),
+            token_type: "Bearer",
+            token_format: "sct_*",
+        }
+    }
+}
+
+tool_output!(Token);
 
 /// `{"success": true, ...fields}` as a structured tool result, with its text.
 pub fn success(output: impl Into<Output>) -> CallToolResult {

@@ -6,12 +6,13 @@ use rmcp::model::CallToolResult;
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
+use super::McpServer;
 use super::budget::{self, ReadBudget};
+use super::output::{self, Output, tool_output};
+use super::render::Message;
 use super::text::{LEGEND, MessageWriter};
-use super::{McpServer, render};
 use crate::service::SearchContext;
 use crate::util::rfc3339;
 
@@ -67,6 +68,55 @@ pub struct SearchByTimerangeParams {
     pub auth_token: Option<String>,
 }
 
+#[derive(Serialize, JsonSchema)]
+pub struct SearchResults {
+    pub message_count: usize,
+    pub query: String,
+    pub threshold: f64,
+    pub search_scope: &'static str,
+    pub search_time_ms: f64,
+    pub truncated: bool,
+    /// Results max_tokens left out, best first.
+    pub omitted_ids: Vec<i64>,
+    pub results: Vec<SearchResult>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct SearchResult {
+    pub score: f64,
+    pub match_preview: String,
+    pub relevance: &'static str,
+    pub message: Message,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct SenderMessages {
+    pub count: usize,
+    pub sender: String,
+    pub truncated: bool,
+    /// Messages max_tokens left out.
+    pub omitted_ids: Vec<i64>,
+    pub messages: Vec<Message>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct TimerangeMessages {
+    pub count: usize,
+    pub timerange: Timerange,
+    pub truncated: bool,
+    /// Messages max_tokens left out.
+    pub omitted_ids: Vec<i64>,
+    pub messages: Vec<Message>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Timerange {
+    pub start: String,
+    pub end: String,
+}
+
+tool_output!(SearchResults, SenderMessages, TimerangeMessages);
+
 /// Says which results a read budget left out, so none is dropped silently: each can be read
 /// with get_messages(after_id = id - 1, limit = 1).
 fn omitted_note(text: &mut String, omitted: &[i64]) {
@@ -94,7 +144,8 @@ fn rounded(value: f64) -> f64 {
 impl McpServer {
     #[tool(
         description = "Fuzzy search of a session's messages you may read (content and metadata), best \
-first, scored 0-100."
+first, scored 0-100.",
+        output_schema = output::schema::<SearchResults>()
     )]
     async fn search_context(
         &self,
@@ -131,34 +182,32 @@ first, scored 0-100."
             }
             let results: Vec<_> = kept
                 .into_iter()
-                .map(|(h, body)| {
-                    let fields = json!({
-                        "score": rounded(h.score),
-                        "match_preview": h.preview,
-                        "relevance": h.relevance,
-                    });
-                    render::object_with(fields, "message", render::shown_message(h.message, body))
+                .map(|(h, body)| SearchResult {
+                    score: rounded(h.score),
+                    match_preview: h.preview,
+                    relevance: h.relevance,
+                    message: Message::shown(h.message, body),
                 })
                 .collect();
-            let fields = json!({
-                "message_count": results.len(),
-                "query": found.query,
-                "threshold": found.threshold,
-                "search_scope": found.scope.as_str(),
-                "search_time_ms": rounded(found.elapsed.as_secs_f64() * 1000.0),
-                "truncated": truncated,
-                "omitted_ids": &ids[results.len()..],
-            });
-            let body = render::object_with(fields, "results", Value::Array(results));
-            Ok(render::Output {
-                body,
-                text: Some(text),
-            })
+            let result = SearchResults {
+                message_count: results.len(),
+                omitted_ids: ids[results.len()..].to_vec(),
+                query: found.query,
+                threshold: found.threshold,
+                search_scope: found.scope.as_str(),
+                search_time_ms: rounded(found.elapsed.as_secs_f64() * 1000.0),
+                truncated,
+                results,
+            };
+            Ok(Output::typed(result).with_text(text))
         })
         .await
     }
 
-    #[tool(description = "Messages one agent posted in a session, newest first.")]
+    #[tool(
+        description = "Messages one agent posted in a session, newest first.",
+        output_schema = output::schema::<SenderMessages>()
+    )]
     async fn search_by_sender(
         &self,
         Parameters(p): Parameters<SearchBySenderParams>,
@@ -173,19 +222,29 @@ first, scored 0-100."
             let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
             let shown = budget::messages(&budget, messages, 40, &mut MessageWriter::new());
             let omitted = &ids[shown.count..];
-            let fields = json!({"count": shown.count, "sender": p.sender.trim(), "truncated": shown.truncated, "omitted_ids": omitted});
-            let mut text = format!("{} messages from {}, newest first", shown.count, p.sender.trim());
+            let mut text = format!(
+                "{} messages from {}, newest first",
+                shown.count,
+                p.sender.trim()
+            );
             omitted_note(&mut text, omitted);
             with_messages(&mut text, &shown.text);
-            let body = render::object_with(fields, "messages", shown.json);
-            Ok(render::Output { body, text: Some(text) })
+            let result = SenderMessages {
+                count: shown.count,
+                sender: p.sender.trim().to_owned(),
+                truncated: shown.truncated,
+                omitted_ids: omitted.to_vec(),
+                messages: shown.messages,
+            };
+            Ok(Output::typed(result).with_text(text))
         })
         .await
     }
 
     #[tool(
         description = "Messages posted between two RFC 3339 times (inclusive), oldest first. No offset \
-means UTC; a date alone covers its day."
+means UTC; a date alone covers its day.",
+        output_schema = output::schema::<TimerangeMessages>()
     )]
     async fn search_by_timerange(
         &self,
@@ -202,20 +261,17 @@ means UTC; a date alone covers its day."
             let shown = budget::messages(&budget, range.messages, 40, &mut MessageWriter::new());
             let omitted = &ids[shown.count..];
             let (start, end) = (rfc3339(range.start), rfc3339(range.end));
-            let fields = json!({
-                "count": shown.count,
-                "timerange": {"start": start, "end": end},
-                "truncated": shown.truncated,
-                "omitted_ids": omitted,
-            });
             let mut text = format!("{} messages from {start} to {end}", shown.count);
             omitted_note(&mut text, omitted);
             with_messages(&mut text, &shown.text);
-            let body = render::object_with(fields, "messages", shown.json);
-            Ok(render::Output {
-                body,
-                text: Some(text),
-            })
+            let result = TimerangeMessages {
+                count: shown.count,
+                truncated: shown.truncated,
+                omitted_ids: omitted.to_vec(),
+                messages: shown.messages,
+                timerange: Timerange { start, end },
+            };
+            Ok(Output::typed(result).with_text(text))
         })
         .await
     }

@@ -4,13 +4,16 @@ use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::Serialize;
 
 use super::budget::{self, ReadBudget, estimate_tokens};
+use super::output::{self, Output, tool_output};
 use super::params::{
     AddMessageParams, CloseSessionParams, CreateSessionParams, GetMessagesParams,
     ListSessionsParams, SessionIdParams,
 };
+use super::render::{Message, Session};
 use super::text::{self, LEGEND, MessageWriter};
 use super::{McpServer, render};
 use std::fmt::Write;
@@ -40,12 +43,83 @@ pub(super) fn page_text(
     }
     text
 }
-use crate::service::{AddMessage, GetMessages};
+use crate::service::{AddMessage, GetMessages, HealthReport};
+
+#[derive(Serialize, JsonSchema)]
+pub struct SessionCreated {
+    pub session_id: String,
+    pub created_by: String,
+    pub created_at: String,
+    pub session: Session,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct SessionRead {
+    pub session: Session,
+    /// Messages you may read in the session, all of them.
+    pub message_count: i64,
+    pub truncated: bool,
+    /// When truncated: continue with get_messages after_id=this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after_id: Option<i64>,
+    pub messages: Vec<Message>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct SessionList {
+    pub count: usize,
+    pub sessions: Vec<Session>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct SessionClosed {
+    pub session_id: String,
+    pub is_active: bool,
+    pub session: Session,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct MessagePosted {
+    pub message_id: i64,
+    pub timestamp: String,
+    pub visibility: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub to: Vec<String>,
+}
+
+/// get_messages and wait_for_messages.
+#[derive(Serialize, JsonSchema)]
+pub struct MessagePage {
+    /// wait_for_messages: nothing arrived before the timeout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timed_out: Option<bool>,
+    pub count: usize,
+    /// get_messages: all messages you may read in the session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_count: Option<i64>,
+    pub has_more: bool,
+    /// Pass as after_id to read on.
+    pub next_after_id: i64,
+    pub truncated: bool,
+    pub messages: Vec<Message>,
+}
+
+tool_output!(
+    SessionCreated,
+    SessionRead,
+    SessionList,
+    SessionClosed,
+    MessagePosted,
+    MessagePage,
+    HealthReport
+);
 
 #[tool_router(router = session_router, vis = "pub(super)")]
 impl McpServer {
     #[tool(
-        description = "Open a session where agents share messages; give the returned session_id to the others. Needs write."
+        description = "Open a session where agents share messages; give the returned session_id to the others. Needs write.",
+        output_schema = output::schema::<SessionCreated>()
     )]
     async fn create_session(
         &self,
@@ -54,17 +128,32 @@ impl McpServer {
     ) -> CallToolResult {
         let caller = Self::caller(&ctx, p.auth_token, None);
         self.with_identity(caller, |svc, who| async move {
-            svc.create_session(&who, &p.purpose, p.metadata, p.idempotency_key.as_deref(), |s| {
-                json!({"session_id": s.id, "created_by": s.created_by, "created_at": crate::util::rfc3339(s.created_at), "session": render::session(s)})
-            })
-            .await
+            let body = svc
+                .create_session(
+                    &who,
+                    &p.purpose,
+                    p.metadata,
+                    p.idempotency_key.as_deref(),
+                    |s| {
+                        serde_json::to_value(SessionCreated {
+                            session_id: s.id.clone(),
+                            created_by: s.created_by.clone(),
+                            created_at: crate::util::rfc3339(s.created_at),
+                            session: Session::from(s),
+                        })
+                        .unwrap_or_default()
+                    },
+                )
+                .await?;
+            Ok(Output::prebuilt::<SessionCreated>(body))
         })
         .await
     }
 
     #[tool(
         description = "A session's purpose, state and newest 50 messages you may read (oldest first), with \
-message_count. Page further with get_messages."
+message_count. Page further with get_messages.",
+        output_schema = output::schema::<SessionRead>()
     )]
     async fn get_session(
         &self,
@@ -98,19 +187,13 @@ message_count. Page further with get_messages."
                 estimate_tokens(&text) + 20,
                 &mut writer,
             );
-            let mut fields = json!({
-                "session": render::session(s),
-                "message_count": view.visible_message_count,
-                "truncated": shown.truncated,
-            });
             let _ = write!(
                 text,
                 "{} of {} messages you may read",
                 shown.count, view.visible_message_count
             );
-            if shown.truncated {
-                let cursor = shown.last_id.unwrap_or(0);
-                fields["next_after_id"] = json!(cursor);
+            let next_after_id = shown.truncated.then(|| shown.last_id.unwrap_or(0));
+            if let Some(cursor) = next_after_id {
                 let _ = write!(
                     text,
                     "; truncated at max_tokens: continue with get_messages after_id={cursor}"
@@ -118,16 +201,22 @@ message_count. Page further with get_messages."
             }
             text.push('\n');
             text.push_str(&shown.text);
-            let body = render::object_with(fields, "messages", shown.json);
-            Ok(render::Output {
-                body,
-                text: Some(text),
-            })
+            let result = SessionRead {
+                session: Session::from(s),
+                message_count: view.visible_message_count,
+                truncated: shown.truncated,
+                next_after_id,
+                messages: shown.messages,
+            };
+            Ok(Output::typed(result).with_text(text))
         })
         .await
     }
 
-    #[tool(description = "Sessions, newest first, to find a session_id.")]
+    #[tool(
+        description = "Sessions, newest first, to find a session_id.",
+        output_schema = output::schema::<SessionList>()
+    )]
     async fn list_sessions(
         &self,
         Parameters(p): Parameters<ListSessionsParams>,
@@ -135,15 +224,22 @@ message_count. Page further with get_messages."
     ) -> CallToolResult {
         let caller = Self::caller(&ctx, p.auth_token, None);
         self.with_identity(caller, |svc, who| async move {
-            let page = svc.list_sessions(&who, p.active_only, p.limit, p.cursor.as_deref()).await?;
-            let sessions: Vec<_> = page.sessions.iter().map(render::session).collect();
-            Ok(json!({"count": sessions.len(), "sessions": sessions, "next_cursor": page.next_cursor}))
+            let page = svc
+                .list_sessions(&who, p.active_only, p.limit, p.cursor.as_deref())
+                .await?;
+            let sessions: Vec<_> = page.sessions.iter().map(Session::from).collect();
+            Ok(SessionList {
+                count: sessions.len(),
+                sessions,
+                next_cursor: page.next_cursor,
+            })
         })
         .await
     }
 
     #[tool(
-        description = "Close a session to new messages; it stays readable. Creator or admin only."
+        description = "Close a session to new messages; it stays readable. Creator or admin only.",
+        output_schema = output::schema::<SessionClosed>()
     )]
     async fn close_session(
         &self,
@@ -152,17 +248,25 @@ message_count. Page further with get_messages."
     ) -> CallToolResult {
         let caller = Self::caller(&ctx, p.auth_token, None);
         self.with_identity(caller, |svc, who| async move {
-            svc.close_session(&who, &p.session_id, p.idempotency_key.as_deref(), |s| {
-                json!({"session_id": s.id, "is_active": s.is_active, "session": render::session(s)})
-            })
-            .await
+            let body = svc
+                .close_session(&who, &p.session_id, p.idempotency_key.as_deref(), |s| {
+                    serde_json::to_value(SessionClosed {
+                        session_id: s.id.clone(),
+                        is_active: s.is_active,
+                        session: Session::from(s),
+                    })
+                    .unwrap_or_default()
+                })
+                .await?;
+            Ok(Output::prebuilt::<SessionClosed>(body))
         })
         .await
     }
 
     #[tool(
         description = "Post to a session. visibility: public (everyone), private (only you), agent_only (agents \
-of your agent_type), admin_only (admins). `to`: a direct message to those agents. Returns message_id. Needs write."
+of your agent_type), admin_only (admins). `to`: a direct message to those agents. Returns message_id. Needs write.",
+        output_schema = output::schema::<MessagePosted>()
     )]
     async fn add_message(
         &self,
@@ -180,21 +284,26 @@ of your agent_type), admin_only (admins). `to`: a direct message to those agents
                 to: p.to,
                 idempotency_key: p.idempotency_key,
             };
-            svc.add_message(&who, input, |m| {
-                let mut body = json!({"message_id": m.id, "timestamp": crate::util::rfc3339(m.created_at), "visibility": m.visibility.as_str()});
-                if !m.to.is_empty() {
-                    body["to"] = json!(m.to);
-                }
-                body
-            })
-            .await
+            let body = svc
+                .add_message(&who, input, |m| {
+                    serde_json::to_value(MessagePosted {
+                        message_id: m.id,
+                        timestamp: crate::util::rfc3339(m.created_at),
+                        visibility: m.visibility.as_str().to_owned(),
+                        to: m.to.clone(),
+                    })
+                    .unwrap_or_default()
+                })
+                .await?;
+            Ok(Output::prebuilt::<MessagePosted>(body))
         })
         .await
     }
 
     #[tool(
         description = "Messages you may read in a session, oldest first. To follow it, pass after_id = \
-next_after_id of your last read."
+next_after_id of your last read.",
+        output_schema = output::schema::<MessagePage>()
     )]
     async fn get_messages(
         &self,
@@ -216,13 +325,6 @@ next_after_id of your last read."
             let shown = budget::messages(&budget, page.messages, 40, &mut writer);
             let has_more = page.has_more || shown.truncated;
             let next_after_id = shown.last_id.unwrap_or(page.next_after_id);
-            let fields = json!({
-                "count": shown.count,
-                "total_count": page.total_count,
-                "has_more": has_more,
-                "next_after_id": next_after_id,
-                "truncated": shown.truncated,
-            });
             let text = page_text(
                 &p.session_id,
                 shown.count,
@@ -232,20 +334,25 @@ next_after_id of your last read."
                 shown.truncated,
                 &shown.text,
             );
-            let body = render::object_with(fields, "messages", shown.json);
-            Ok(render::Output {
-                body,
-                text: Some(text),
-            })
+            let result = MessagePage {
+                timed_out: None,
+                count: shown.count,
+                total_count: page.total_count,
+                has_more,
+                next_after_id,
+                truncated: shown.truncated,
+                messages: shown.messages,
+            };
+            Ok(Output::typed(result).with_text(text))
         })
         .await
     }
 
     #[tool(
-        description = "Server and database status: healthy, degraded or unhealthy, with pool figures."
+        description = "Server and database status: healthy, degraded or unhealthy, with pool figures.",
+        output_schema = output::schema::<HealthReport>()
     )]
     async fn health(&self) -> CallToolResult {
-        let report = self.service.health().await;
-        render::success(serde_json::to_value(report).unwrap_or_default())
+        render::success(self.service.health().await)
     }
 }

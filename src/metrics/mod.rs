@@ -135,7 +135,7 @@ pub struct ToolStats {
     pub latency: Histogram,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ToolSummary {
     pub tool: String,
     pub calls: u64,
@@ -144,7 +144,7 @@ pub struct ToolSummary {
     pub latency_ms: LatencySummary,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct LatencySummary {
     pub mean: f64,
     pub p50: f64,

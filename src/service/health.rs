@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::Service;
 use crate::storage::{PoolStats, TableStats};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct HealthReport {
     /// `healthy`, `degraded` (slow database) or `unhealthy` (database unreachable).
     pub status: &'static str,
@@ -21,7 +21,7 @@ pub struct HealthReport {
     pub reasons: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct DatabaseHealth {
     /// The database URL with credentials masked.
     pub url: String,
@@ -33,7 +33,7 @@ pub struct DatabaseHealth {
     pub stats: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TokenCacheStats {
     pub ttl_seconds: u64,
     pub hits: u64,

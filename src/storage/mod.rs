@@ -182,7 +182,7 @@ pub struct AuditRecord {
 }
 
 /// Pool and database figures for `health`.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, schemars::JsonSchema)]
 pub struct PoolStats {
     pub size: u32,
     pub idle: u32,

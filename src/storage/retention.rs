@@ -16,7 +16,7 @@ pub struct PruneRule {
 }
 
 /// One table's size and upkeep, for `health`.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct TableStats {
     pub table: String,
     /// Live rows (PostgreSQL's estimate; SQLite counts).
@@ -24,7 +24,9 @@ pub struct TableStats {
     pub total_bytes: i64,
     /// Rows deleted or updated but not yet vacuumed (PostgreSQL).
     pub dead_rows: Option<i64>,
+    #[schemars(with = "Option<String>")]
     pub last_vacuum: Option<DateTime<Utc>>,
+    #[schemars(with = "Option<String>")]
     pub last_analyze: Option<DateTime<Utc>>,
 }
 

@@ -24,6 +24,7 @@ mod memory;
 mod monitoring;
 mod observability;
 mod outage;
+mod output_schema;
 mod packaging;
 mod pg_cluster;
 mod plans;
