@@ -189,11 +189,11 @@ fn generate(rng: &mut Rng, words: &[&str], i: usize) -> Generated {
 }
 
 async fn open(url: &str, dir: &std::path::Path) -> anyhow::Result<(Service, Arc<dyn Store>)> {
-    let config = Config::load(&Overrides {
-        database_url: Some(url.to_owned()),
-        data_dir: Some(dir.to_owned()),
-        ..Overrides::default()
-    })?;
+    let config = Config::load(
+        &Overrides::default()
+            .with("database_url", url)
+            .with("data_dir", dir.display()),
+    )?;
     let store = shared_context_server::app::connect_store(&config).await?;
     Ok((
         shared_context_server::app::build_service(&config, store.clone()),

@@ -99,7 +99,10 @@ pub async fn run_http(
         "listening on http://{local}/mcp"
     );
     // Tests and scripts read this line from stderr to find the port.
-    eprintln!("shared-context-server ready: http://{local}/mcp");
+    crate::telemetry::notice(
+        &format!("shared-context-server ready: http://{local}/mcp"),
+        &[("backend", service.store().backend())],
+    );
     first_run_notice(
         config,
         Some(&crate::client_config::reachable_url(
@@ -143,9 +146,12 @@ pub async fn run_stdio(
     let pruner = service.spawn_pruner(sweeper_stop.clone());
     service.start_change_feed(sweeper_stop.clone());
     let coalescer = service.spawn_coalesced_writer(sweeper_stop.clone());
-    eprintln!(
-        "shared-context-server ready: stdio ({})",
-        service.store().backend()
+    crate::telemetry::notice(
+        &format!(
+            "shared-context-server ready: stdio ({})",
+            service.store().backend()
+        ),
+        &[("backend", service.store().backend())],
     );
     match server.serve(rmcp::transport::stdio_pipes()).await {
         Ok(running) => {
@@ -208,12 +214,28 @@ pub fn first_run_notice(config: &Config, url: Option<&str>) {
         ),
         None => String::new(),
     };
-    eprintln!(
+    let admin_file = config.data_dir.join("admin_api_key");
+    let text = format!(
         "\nFirst run: generated an API key and saved it to {} (mode 0600).\n{key}\
          Connect a client:\n{connect}  \
          or: shared-context-server client-config <claude|cursor|vscode|codex|gemini|generic> [--env-ref]\n\
          The admin key is in {}.\n",
         key_file.display(),
-        config.data_dir.join("admin_api_key").display()
+        admin_file.display()
     );
+    let key_path = key_file.display().to_string();
+    let admin_path = admin_file.display().to_string();
+    let mut fields = vec![
+        ("event", "first_run"),
+        ("api_key_file", key_path.as_str()),
+        ("admin_api_key_file", admin_path.as_str()),
+    ];
+    if on_terminal {
+        fields.push(("api_key", config.keys.agent.as_str()));
+    }
+    let command = connect.trim();
+    if !command.is_empty() {
+        fields.push(("connect", command));
+    }
+    crate::telemetry::notice(&text, &fields);
 }

@@ -21,6 +21,7 @@
 //!   routes, guards, health, metrics and SSE).
 //! - app: [`config`] (settings from file, environment and command-line overrides), [`cli`] (the
 //!   command line), [`client_config`] (client snippets), [`healthcheck`] (the container probe),
+//!   [`doctor`] (checks a set-up and says what to fix),
 //!   [`inbox_cli`] (the `inbox` command for client hooks), [`app`] (start-up and shutdown), and
 //!   [`bench`] (the `bench` subcommand, a load generator that drives a running server over HTTP).
 
@@ -30,6 +31,7 @@ pub mod bench;
 pub mod cli;
 pub mod client_config;
 pub mod config;
+pub mod doctor;
 pub mod domain;
 pub mod error;
 pub mod healthcheck;

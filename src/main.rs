@@ -1,9 +1,8 @@
 //! Binary entry point: parse the command line, load config, run the chosen command.
 
-use clap::Parser;
-use shared_context_server::cli::{Cli, Command};
-use shared_context_server::config::{Config, Transport};
-use shared_context_server::{app, bench, client_config, healthcheck, telemetry, transfer};
+use shared_context_server::cli::{self, Cli, Command, ConfigCommand};
+use shared_context_server::config::{Config, Source, Sources, Transport};
+use shared_context_server::{app, bench, client_config, doctor, healthcheck, telemetry, transfer};
 use tokio_util::sync::CancellationToken;
 
 // Every call allocates and frees many small JSON values; mimalloc does that faster than glibc.
@@ -12,9 +11,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = cli::parse();
     match run(cli).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
             std::process::ExitCode::FAILURE
@@ -22,83 +21,106 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    // The bench is a client of a running server: it needs none of this server's config or keys.
-    let log_format = cli.log_format.unwrap_or_default();
-    if let Some(Command::Bench(args)) = cli.command {
-        telemetry::init(
-            cli.log_level.as_deref().unwrap_or("warn"),
-            cli.log_level.is_some(),
-            log_format,
-        );
-        return bench::run(args).await;
-    }
-    // inbox is a client of a running server, like bench.
-    if let Some(Command::Inbox(args)) = cli.command {
-        telemetry::init(
-            cli.log_level.as_deref().unwrap_or("warn"),
-            cli.log_level.is_some(),
-            log_format,
-        );
-        return shared_context_server::inbox_cli::run(args).await;
-    }
-    // copy names both databases itself: no config file, keys or data directory involved.
-    if let Some(Command::Copy(args)) = &cli.command {
-        telemetry::init(
-            cli.log_level.as_deref().unwrap_or("warn"),
-            cli.log_level.is_some(),
-            log_format,
-        );
-        return transfer::run_copy(args).await;
-    }
-    match &cli.command {
-        Some(Command::Completions { shell }) => {
-            shared_context_server::cli::print_completions(*shell);
-            return Ok(());
+/// Logging for the commands that load no configuration: flag or environment, else `warn`.
+fn init_client_logs(sources: &Sources) -> anyhow::Result<()> {
+    let given = sources.raw("log_level");
+    let format = sources.value("log_format")?;
+    let level = given.as_ref().map_or("warn", |(v, _)| v.as_str());
+    telemetry::init(level, given.is_some(), format);
+    Ok(())
+}
+
+async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    use std::process::ExitCode;
+    let overrides = cli.overrides();
+    match cli.command {
+        // Clients of a running server, and copy (which names both databases itself): none of
+        // this server's config file, keys or data directory involved.
+        Some(Command::Bench(args)) => {
+            init_client_logs(&Sources::without_file(&overrides))?;
+            return bench::run(args).await.map(|()| ExitCode::SUCCESS);
         }
-        Some(Command::Man) => return Ok(shared_context_server::cli::print_man_page()?),
+        Some(Command::Inbox(args)) => {
+            init_client_logs(&Sources::without_file(&overrides))?;
+            return shared_context_server::inbox_cli::run(args)
+                .await
+                .map(|()| ExitCode::SUCCESS);
+        }
+        Some(Command::Copy(ref args)) => {
+            init_client_logs(&Sources::without_file(&overrides))?;
+            return transfer::run_copy(args).await.map(|()| ExitCode::SUCCESS);
+        }
+        Some(Command::Completions { shell }) => {
+            cli::print_completions(shell);
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(Command::Man) => {
+            cli::print_man_page()?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(Command::Config {
+            action: ConfigCommand::Path,
+        }) => {
+            match shared_context_server::config::default_config_file() {
+                Some(path) => println!("{}", path.display()),
+                None => anyhow::bail!("neither XDG_CONFIG_HOME nor HOME is set"),
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        // The health check reads no config file and touches no data directory or keys.
+        Some(Command::Healthcheck(_)) => {
+            let sources = Sources::without_file(&overrides);
+            let port: u16 = sources.value("port")?;
+            let host = sources.raw("host").map(|(h, _)| h);
+            let address = healthcheck::probe_address(host.as_deref(), port);
+            return healthcheck::check(&address, "/health/ready")
+                .await
+                .map(|()| ExitCode::SUCCESS);
+        }
         _ => {}
     }
-    // The health check reads no config file and touches no data directory or keys.
-    if let Some(Command::Healthcheck) = &cli.command {
-        let port = cli
-            .port
-            .unwrap_or(shared_context_server::config::DEFAULT_PORT);
-        let address = healthcheck::probe_address(cli.host.as_deref(), port);
-        return healthcheck::check(&address, "/health/ready").await;
+    let sources = Sources::collect(&overrides)?;
+    // `config show` and `doctor` inspect; they create no key, directory or database.
+    if let Some(Command::Config { .. } | Command::Doctor(_)) = &cli.command {
+        let config = Config::resolve(&sources)?;
+        if let Some(Command::Config { .. }) = &cli.command {
+            print!(
+                "{}",
+                shared_context_server::config::show::render(&sources, &config)
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        return Ok(doctor::run(&sources, &config).await);
     }
-    let config = Config::load(&cli.overrides())?;
-    telemetry::init(&config.log_level, cli.log_level.is_some(), log_format);
-    match cli.command.unwrap_or(Command::Serve) {
+    let config = Config::from_sources(&sources)?;
+    let explicit = matches!(
+        sources.raw("log_level"),
+        Some((_, Source::Flag(_) | Source::Env(_)))
+    );
+    telemetry::init(&config.log_level, explicit, config.log_format);
+    match cli.command.unwrap_or(Command::Serve(cli.server)) {
         Command::ClientConfig {
             client,
             stdio,
             env_ref,
+            server,
         } => client_config::print(
             &config,
             client,
             stdio || config.transport == Transport::Stdio,
             env_ref.as_deref(),
-            cli.tools
+            server
+                .tools
                 .is_some()
                 .then(|| config.tools.to_string())
                 .as_deref(),
-        ),
-        Command::Migrate => {
+        )?,
+        Command::Migrate(_) => {
             let store = app::connect_store(&config).await?;
             eprintln!("migrations applied ({})", store.backend());
             store.close().await;
-            Ok(())
         }
-        Command::Bench(_)
-        | Command::Copy(_)
-        | Command::Healthcheck
-        | Command::Inbox(_)
-        | Command::Completions { .. }
-        | Command::Man => {
-            unreachable!("handled before the config is loaded")
-        }
-        Command::Prune { dry_run } => {
+        Command::Prune { dry_run, .. } => {
             let store = app::connect_store(&config).await?;
             let service = app::build_service(&config, store.clone());
             let shutdown = CancellationToken::new();
@@ -106,15 +128,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let report = service.prune(dry_run, &shutdown).await;
             store.close().await;
             println!("{}", serde_json::to_string_pretty(&report?)?);
-            Ok(())
         }
-        Command::Export(args) => {
-            transfer::run_export(app::connect_store(&config).await?, &args).await
+        Command::Export { args, .. } => {
+            transfer::run_export(app::connect_store(&config).await?, &args).await?
         }
-        Command::Import(args) => {
-            transfer::run_import(app::connect_store(&config).await?, &args).await
+        Command::Import { args, .. } => {
+            transfer::run_import(app::connect_store(&config).await?, &args).await?
         }
-        Command::Serve => {
+        Command::Serve(_) => {
             let started = std::time::Instant::now();
             let store = app::connect_store(&config).await?;
             app::print_banner(&config, started.elapsed());
@@ -122,12 +143,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let shutdown = CancellationToken::new();
             app::shutdown_on_signals(shutdown.clone());
             match config.transport {
-                Transport::Http => app::run_http(&config, service, shutdown).await,
+                Transport::Http => app::run_http(&config, service, shutdown).await?,
                 Transport::Stdio => {
                     app::first_run_notice(&config, None);
-                    app::run_stdio(service, config.tools, shutdown).await
+                    app::run_stdio(service, config.tools, shutdown).await?
                 }
             }
         }
+        Command::Bench(_)
+        | Command::Copy(_)
+        | Command::Healthcheck(_)
+        | Command::Inbox(_)
+        | Command::Completions { .. }
+        | Command::Man
+        | Command::Config { .. }
+        | Command::Doctor(_) => {
+            unreachable!("handled before the config is loaded")
+        }
     }
+    Ok(ExitCode::SUCCESS)
 }

@@ -18,6 +18,13 @@ pub enum LogFormat {
     Json,
 }
 
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        <Self as ValueEnum>::from_str(s, true)
+    }
+}
+
 /// The filter directives for a level or filter string.
 pub fn directives(level: &str) -> String {
     let level = level.trim();
@@ -27,8 +34,44 @@ pub fn directives(level: &str) -> String {
     }
 }
 
+impl LogFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Json => "json",
+        }
+    }
+}
+
+static FORMAT: std::sync::OnceLock<LogFormat> = std::sync::OnceLock::new();
+
+/// A line the operator always sees, whatever the level (the ready line, the first-run notice):
+/// the text as is, or under `LOG_FORMAT=json` one JSON object like the log lines, so stderr stays
+/// pure JSON for a log shipper. Scripts find the ready line by its text in either form.
+pub fn notice(message: &str, fields: &[(&str, &str)]) {
+    if FORMAT.get().copied().unwrap_or_default() == LogFormat::Text {
+        eprintln!("{message}");
+        return;
+    }
+    let mut line = serde_json::Map::new();
+    line.insert(
+        "timestamp".into(),
+        chrono::Utc::now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+            .into(),
+    );
+    line.insert("level".into(), "INFO".into());
+    line.insert("target".into(), "shared_context_server".into());
+    line.insert("message".into(), message.trim().into());
+    for (key, value) in fields {
+        line.insert((*key).into(), (*value).into());
+    }
+    eprintln!("{}", serde_json::Value::Object(line));
+}
+
 /// `explicit`: the level came from `--log-level` or `LOG_LEVEL`, which beat `RUST_LOG`.
 pub fn init(level: &str, explicit: bool, format: LogFormat) {
+    let _ = FORMAT.set(format);
     let from_rust_log = (!explicit)
         .then(|| std::env::var("RUST_LOG").ok())
         .flatten()

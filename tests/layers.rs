@@ -31,6 +31,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "cli",
             "client_config",
             "healthcheck",
+            "doctor",
             "inbox_cli",
             "bench",
         ],

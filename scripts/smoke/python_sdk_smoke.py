@@ -15,6 +15,7 @@ the exit code is 0 only when nothing failed.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import sys
@@ -320,6 +321,10 @@ def main() -> int:
         print("usage: python_sdk_smoke.py [URL [API_KEY]]  (or set SCS_URL / SCS_API_KEY)", file=sys.stderr)
         return 2
     print(f"python-sdk smoke: mcp {SDK_VERSION} against {url}")
+    # The SDK logs "Session termination failed: <status>" when DELETE /mcp answers other than
+    # 200/405; every disconnect above ends with that DELETE. Keep every warning it logs.
+    warnings = _WarningLog()
+    logging.getLogger().addHandler(warnings)
     global failed
     try:
         anyio.run(_with_timeout, url, api_key)
@@ -327,8 +332,19 @@ def main() -> int:
         failed += 1
         print("FAIL scenario aborted:")
         traceback.print_exception(e)
+    terminations = [m for m in warnings.messages if "Session termination failed" in m]
+    check("disconnect logs no 'Session termination failed'", not terminations, terminations)
     print(f"python-sdk smoke: {passed} passed, {failed} failed")
     return 1 if failed or not passed else 0
+
+
+class _WarningLog(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
 
 
 async def _with_timeout(url: str, api_key: str) -> None:

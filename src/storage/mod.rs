@@ -8,6 +8,7 @@ mod inbox;
 mod memory;
 mod once;
 pub mod postgres;
+pub mod probe;
 mod reads;
 mod retention;
 mod rows;

@@ -261,7 +261,12 @@ async fn log_lines(
             .unwrap()
             .unwrap_or_else(|| panic!("exited early: {seen:?}"));
         seen.push(line.clone());
-        if let Some(url) = line.strip_prefix("shared-context-server ready: ") {
+        // The ready line as text, or (LOG_FORMAT=json) as the message of a JSON line.
+        let message = serde_json::from_str::<Value>(&line)
+            .ok()
+            .and_then(|v| v["message"].as_str().map(str::to_owned))
+            .unwrap_or(line);
+        if let Some(url) = message.strip_prefix("shared-context-server ready: ") {
             break url.to_owned();
         }
     };
@@ -315,11 +320,18 @@ async fn default_logs_keep_the_sdk_quiet_and_json_and_access_logs_work() {
         3,
     )
     .await;
+    // Every stderr line is JSON, the ready line included.
     let events: Vec<Value> = lines
         .iter()
-        .filter(|l| l.starts_with('{'))
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect();
+    assert!(
+        events.iter().any(|e| e["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("shared-context-server ready: http://")),
+        "{lines:?}"
+    );
     assert!(!events.is_empty(), "{lines:?}");
     for e in &events {
         assert!(e["timestamp"].is_string() && e["level"].is_string() && e["target"].is_string());
@@ -369,5 +381,49 @@ async fn default_logs_keep_the_sdk_quiet_and_json_and_access_logs_work() {
             .iter()
             .any(|l| l.contains(" DEBUG ") && l.contains("access")),
         "{lines:?}"
+    );
+}
+
+/// The first run under LOG_FORMAT=json: the notice is one JSON line (key file, connect command,
+/// no key off a terminal), like every other stderr line.
+#[tokio::test]
+async fn json_logs_carry_the_first_run_notice() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let lines = log_lines(
+        &db,
+        &["API_KEY", "ADMIN_API_KEY"],
+        &[("LOG_FORMAT", "json"), ("LOG_LEVEL", "info")],
+        &[],
+        0,
+    )
+    .await;
+    let events: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let notice = events
+        .iter()
+        .find(|e| e["event"] == "first_run")
+        .unwrap_or_else(|| panic!("no first-run notice: {lines:?}"));
+    assert!(
+        notice["api_key_file"]
+            .as_str()
+            .unwrap()
+            .ends_with("api_key")
+    );
+    assert!(
+        notice["connect"]
+            .as_str()
+            .unwrap()
+            .contains("claude mcp add")
+    );
+    assert!(
+        notice.get("api_key").is_none(),
+        "the key was printed off a terminal"
+    );
+    let key = std::fs::read_to_string(notice["api_key_file"].as_str().unwrap()).unwrap();
+    assert!(
+        !lines.iter().any(|l| l.contains(key.trim())),
+        "the key reached the log"
     );
 }

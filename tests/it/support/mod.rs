@@ -200,6 +200,11 @@ pub fn server_env(db: &TestDb) -> Vec<(String, String)> {
         ("RATE_LIMIT_PER_MINUTE".into(), "0".into()),
         // Every tool, not the default profile: the suite exercises them all.
         ("SCS_TOOLS".into(), "all".into()),
+        // No developer's default config file (~/.config/shared-context-server) leaks in.
+        (
+            "XDG_CONFIG_HOME".into(),
+            db.dir.join("config").display().to_string(),
+        ),
     ]
 }
 
