@@ -127,6 +127,36 @@ impl ReadBudget {
     }
 }
 
+impl ReadBudget {
+    /// Keeps whole items in order while their text fits `max_tokens` (less `spent`); for items
+    /// with nothing to cut (memory keys). The first is always kept, so paging always moves on.
+    /// Returns the kept items, their text and whether any was left out.
+    pub fn whole<T>(
+        &self,
+        items: Vec<T>,
+        spent: usize,
+        mut render: impl FnMut(&mut String, &T),
+    ) -> (Vec<T>, String, bool) {
+        let total = items.len();
+        let mut kept = Vec::with_capacity(total);
+        let mut text = String::new();
+        let mut used = spent;
+        for item in items {
+            let mut piece = String::new();
+            render(&mut piece, &item);
+            let cost = estimate_tokens(&piece);
+            if self.max_tokens.is_some_and(|max| used + cost > max) && !kept.is_empty() {
+                break;
+            }
+            used += cost;
+            text.push_str(&piece);
+            kept.push(item);
+        }
+        let truncated = kept.len() < total;
+        (kept, text, truncated)
+    }
+}
+
 /// Messages shown under a budget: their results, their text and where they stop.
 pub struct ShownMessages {
     pub messages: Vec<super::render::Message>,
@@ -202,6 +232,19 @@ mod tests {
         let (kept, text, truncated) = budget.fit(vec!["é".repeat(1000)], 0, |s| s, render);
         assert_eq!(kept[0].1, Body::Cut { total_chars: 1000 });
         assert!(!truncated && estimate_tokens(&text) <= 50, "{}", text.len());
+    }
+
+    #[test]
+    fn whole_items_stop_within_the_budget_but_never_before_the_first() {
+        let budget = ReadBudget::parse(Some(50), None, None).unwrap();
+        let items: Vec<String> = (0..10).map(|i| format!("{i}").repeat(60)).collect();
+        let (kept, text, truncated) = budget.whole(items, 0, |out, s| render(out, s, Body::Whole));
+        assert_eq!(kept.len(), 2);
+        assert!(truncated && estimate_tokens(&text) <= 50);
+        let (kept, _, truncated) = budget.whole(vec!["x".repeat(600)], 0, |out, s| {
+            render(out, s, Body::Whole)
+        });
+        assert_eq!((kept.len(), truncated), (1, false));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::McpServer;
+use super::budget::{ReadBudget, estimate_tokens};
 use super::output::{self, Output, tool_output};
 use super::render::Message;
 use super::text::{Body, LEGEND, MessageWriter};
@@ -54,6 +55,8 @@ pub struct GetInboxParams {
     /// false: omit content (default true).
     #[serde(default)]
     pub include_body: Option<bool>,
+    #[serde(default)]
+    pub max_tokens: Option<i64>,
     #[serde(default)]
     pub auth_token: Option<String>,
 }
@@ -119,6 +122,8 @@ pub struct Inbox {
     /// Pass as after_cursor next time.
     pub next_cursor: String,
     pub has_more: bool,
+    /// max_tokens ended the page early; next_cursor continues it.
+    pub truncated: bool,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -209,54 +214,64 @@ changes nothing; pass next_cursor next time. wait_seconds blocks until one arriv
                 session_id: p.session_id,
                 wait_seconds: p.wait_seconds,
             };
+            let budget = ReadBudget::parse(p.max_tokens, p.include_body, None)?;
             let page = svc.get_inbox(&who, input, &cancel).await?;
-            let include_body = p.include_body.unwrap_or(true);
             // The text: one line per message (session shown, since the inbox spans sessions),
             // content quoted after │ (text.rs).
             let mut writer = MessageWriter::new();
             writer.with_session = true;
-            let mut shown = String::new();
-            for item in &page.items {
-                let m = &item.message;
-                let extra = if item.acked_at.is_some() {
-                    " acked"
+            let header = format!(
+                "{} direct messages · next_cursor={} · truncated at max_tokens: continue with \
+after_cursor\n{LEGEND}\n",
+                page.items.len(),
+                i64::MAX
+            );
+            let (kept, shown, truncated) = budget.fit(
+                page.items,
+                estimate_tokens(&header),
+                |item| &mut item.message.content,
+                |out, item, body| {
+                    let extra = if item.acked_at.is_some() {
+                        " acked"
+                    } else {
+                        ""
+                    };
+                    writer.message(out, &item.message, body, extra)
+                },
+            );
+            let next_cursor = match (truncated, kept.last()) {
+                (true, Some((item, _))) => item.message.id,
+                _ => page.next_cursor,
+            };
+            let has_more = page.has_more || truncated;
+            let mut text = format!(
+                "{} direct messages · next_cursor={next_cursor}{}",
+                kept.len(),
+                if truncated {
+                    " · truncated at max_tokens: continue with after_cursor"
+                } else if has_more {
+                    " · more"
                 } else {
                     ""
-                };
-                let chars = m.content.chars().count();
-                let body = if include_body {
-                    Body::Whole
-                } else {
-                    Body::Omitted { total_chars: chars }
-                };
-                writer.message(&mut shown, m, body, extra);
-            }
-            let mut text = format!(
-                "{} direct messages · next_cursor={}{}",
-                page.items.len(),
-                page.next_cursor,
-                if page.has_more { " · more" } else { "" }
+                }
             );
             if !shown.is_empty() {
                 text = format!("{text}\n{LEGEND}\n{shown}");
             }
-            let messages: Vec<Message> = page
-                .items
+            let messages: Vec<Message> = kept
                 .into_iter()
-                .map(|item| {
-                    let mut m = Message::from(item.message);
+                .map(|(item, body)| {
+                    let mut m = Message::shown(item.message, body);
                     m.acked = Some(item.acked_at.is_some());
-                    if !include_body {
-                        m.content = None;
-                    }
                     m
                 })
                 .collect();
             let result = Inbox {
                 count: messages.len(),
                 messages,
-                next_cursor: page.next_cursor.to_string(),
-                has_more: page.has_more,
+                next_cursor: next_cursor.to_string(),
+                has_more,
+                truncated,
             };
             Ok(Output::typed(result).with_text(text))
         })

@@ -53,6 +53,8 @@ pub struct MemoryKeyParams {
     #[serde(default)]
     pub session_id: Option<String>,
     #[serde(default)]
+    pub max_tokens: Option<i64>,
+    #[serde(default)]
     pub auth_token: Option<String>,
 }
 
@@ -82,6 +84,8 @@ pub struct ListMemoryParams {
     /// next_cursor of the previous page.
     #[serde(default)]
     pub cursor: Option<String>,
+    #[serde(default)]
+    pub max_tokens: Option<i64>,
     #[serde(default)]
     pub auth_token: Option<String>,
 }

@@ -1,118 +1,21 @@
 //! Tools for agent memory: set_memory, get_memory, list_memory, delete_memory.
 
+use super::McpServer;
+use super::budget::{ReadBudget, estimate_tokens};
+use super::memory_params::{
+    DeleteMemoryParams, ListMemoryParams, MemoryKeyParams, SetMemoryParams,
+};
+use super::memory_results::{
+    MemoryDeleted, MemoryList, MemoryListed, MemoryRead, MemoryStored, entry_line, list_text,
+    memory_text, scope_name,
+};
+use super::output::{self, Output};
+use crate::service::{ListMemory, SetMemory, memory_cursor};
+use crate::util::rfc3339;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
-use schemars::JsonSchema;
-use serde::Serialize;
-use serde_json::{Map, Value};
-
-use super::McpServer;
-use super::memory_params::{
-    DeleteMemoryParams, ListMemoryParams, MemoryKeyParams, SetMemoryParams,
-};
-use super::output::{self, Output, tool_output};
-use super::text::{self, LEGEND};
-use crate::service::{ListMemory, SetMemory};
-use crate::storage::{MemoryEntry, MemoryRecord};
-use crate::util::rfc3339;
-
-fn scope_name(session_id: Option<&str>) -> &'static str {
-    if session_id.is_some() {
-        "session"
-    } else {
-        "global"
-    }
-}
-
-/// `get_memory`: one entry with its value.
-#[derive(Serialize, JsonSchema)]
-pub struct MemoryRead {
-    pub key: String,
-    pub value: Value,
-    pub metadata: Map<String, Value>,
-    /// global or session.
-    pub scope: &'static str,
-    pub session_id: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-    pub expires_at: Option<String>,
-    /// The value's size in bytes (its JSON).
-    pub value_size: i64,
-}
-
-impl From<&MemoryRecord> for MemoryRead {
-    fn from(r: &MemoryRecord) -> Self {
-        Self {
-            key: r.key.clone(),
-            value: r.value.clone(),
-            metadata: r.metadata.clone(),
-            scope: scope_name(r.session_id.as_deref()),
-            session_id: r.session_id.clone(),
-            created_at: rfc3339(r.created_at),
-            updated_at: rfc3339(r.updated_at),
-            expires_at: r.expires_at.map(rfc3339),
-            value_size: r.value_size,
-        }
-    }
-}
-
-/// A listed entry: everything but the value and metadata.
-#[derive(Serialize, JsonSchema)]
-pub struct MemoryListed {
-    pub key: String,
-    pub scope: &'static str,
-    pub session_id: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-    pub expires_at: Option<String>,
-    pub value_size: i64,
-}
-
-impl From<&MemoryEntry> for MemoryListed {
-    fn from(e: &MemoryEntry) -> Self {
-        Self {
-            key: e.key.clone(),
-            scope: scope_name(e.session_id.as_deref()),
-            session_id: e.session_id.clone(),
-            created_at: rfc3339(e.created_at),
-            updated_at: rfc3339(e.updated_at),
-            expires_at: e.expires_at.map(rfc3339),
-            value_size: e.value_size,
-        }
-    }
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct MemoryList {
-    pub entries: Vec<MemoryListed>,
-    pub count: usize,
-    pub scope_filter: String,
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct MemoryStored {
-    pub key: String,
-    pub session_scoped: bool,
-    pub scope: &'static str,
-    pub session_id: Option<String>,
-    pub stored_at: String,
-    pub created_at: String,
-    pub expires_at: Option<String>,
-    pub value_size: i64,
-}
-
-#[derive(Serialize, JsonSchema)]
-pub struct MemoryDeleted {
-    pub deleted: bool,
-    pub key: String,
-    pub scope: &'static str,
-    pub session_id: Option<String>,
-}
-
-tool_output!(MemoryRead, MemoryList, MemoryStored, MemoryDeleted);
 
 #[tool_router(router = memory_router, vis = "pub(super)")]
 impl McpServer {
@@ -168,29 +71,21 @@ Needs write.",
     ) -> CallToolResult {
         let caller = Self::caller(&ctx, p.auth_token, None);
         self.with_identity(caller, |svc, who| async move {
+            let budget = ReadBudget::parse(p.max_tokens, None, None)?;
             let r = svc
                 .get_memory(&who, &p.key, p.session_id.as_deref())
                 .await?;
-            let mut text = format!(
-                "{} ({}), {} bytes, updated {}",
-                r.key,
-                r.session_id.as_deref().unwrap_or("global"),
-                r.value_size,
-                rfc3339(r.updated_at)
-            );
-            if let Some(at) = r.expires_at {
-                text.push_str(&format!(", expires {}", rfc3339(at)));
+            let text = memory_text(&r, who.audit_name(), None);
+            let needed = estimate_tokens(&text);
+            let mut result = MemoryRead::from(&r);
+            if budget.max_tokens.is_some_and(|max| needed > max) {
+                // One value is one entry: it is shown whole or not at all, never cut.
+                result.value = None;
+                result.truncated = true;
+                let text = memory_text(&r, who.audit_name(), Some(needed));
+                return Ok(Output::typed(result).with_text(text));
             }
-            if !r.metadata.is_empty() {
-                text.push_str(&format!(" {}", Value::Object(r.metadata.clone())));
-            }
-            // Memory is the caller's own, but what it holds may have come from peers: quoted too.
-            text.push_str(&format!(
-                "\n{LEGEND}\nvalue (stored by {}):\n",
-                who.audit_name()
-            ));
-            text::quote(&mut text, &r.value.to_string());
-            Ok(Output::typed(MemoryRead::from(&r)).with_text(text))
+            Ok(Output::typed(result).with_text(text))
         })
         .await
     }
@@ -212,14 +107,35 @@ Needs write.",
                 limit: p.limit,
                 cursor: p.cursor,
             };
+            let budget = ReadBudget::parse(p.max_tokens, None, None)?;
             let page = svc.list_memory(&who, input).await?;
-            let entries: Vec<_> = page.entries.iter().map(MemoryListed::from).collect();
-            Ok(MemoryList {
+            // The header ends with the cursor, which is the last key shown: room for the longest.
+            let longest = page.entries.iter().map(|e| memory_cursor(e).len()).max();
+            let header = list_text(0, "all", Some(&"x".repeat(longest.unwrap_or(0))), true, "");
+            let spent = estimate_tokens(&header);
+            let (kept, lines, truncated) = budget.whole(page.entries, spent, entry_line);
+            let next_cursor = if truncated {
+                kept.last().map(memory_cursor)
+            } else {
+                page.next_cursor
+            };
+            let scope_filter = page.scope_filter.label().to_owned();
+            let text = list_text(
+                kept.len(),
+                &scope_filter,
+                next_cursor.as_deref(),
+                truncated,
+                &lines,
+            );
+            let entries: Vec<_> = kept.iter().map(MemoryListed::from).collect();
+            let result = MemoryList {
                 count: entries.len(),
                 entries,
-                scope_filter: page.scope_filter.label().to_owned(),
-                next_cursor: page.next_cursor,
-            })
+                scope_filter,
+                next_cursor,
+                truncated,
+            };
+            Ok(Output::typed(result).with_text(text))
         })
         .await
     }

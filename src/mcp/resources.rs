@@ -104,7 +104,7 @@ impl McpServer {
                 .map_err(to_mcp)?;
             json!({
                 "agent_id": agent_id,
-                "entries": records.iter().map(super::memory_tools::MemoryRead::from).collect::<Vec<_>>(),
+                "entries": records.iter().map(super::memory_results::MemoryRead::from).collect::<Vec<_>>(),
                 "count": records.len(),
                 "resource_info": {"requesting_agent": who.audit_name(), "retrieved_at": crate::util::rfc3339(crate::util::now())},
             })

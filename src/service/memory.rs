@@ -89,8 +89,9 @@ fn not_found(key: &MemoryKey, scope: &MemoryScope) -> AppError {
     .suggest("call list_memory with session_id \"all\" to see your keys in every scope")
 }
 
-/// `key` then `session id or ""`, separated by the first ':' of the scope part: "<scope>:<key>".
-fn encode_cursor(entry: &MemoryEntry) -> String {
+/// The `list_memory` cursor that continues after `entry` (a front end ending a page early, at a
+/// read budget, gives it): "<session id or empty>:<key>", split at the first ':'.
+pub fn memory_cursor(entry: &MemoryEntry) -> String {
     format!(
         "{}:{}",
         entry.session_id.as_deref().unwrap_or(""),
@@ -293,7 +294,7 @@ impl Service {
         let has_more = entries.len() > limit.get() as usize;
         entries.truncate(limit.get() as usize);
         let next_cursor = has_more
-            .then(|| entries.last().map(encode_cursor))
+            .then(|| entries.last().map(memory_cursor))
             .flatten();
         Ok(MemoryPage {
             entries,
@@ -348,7 +349,7 @@ mod tests {
             expires_at: None,
         };
         for (session, key) in [(None, "a:b"), (Some("session_0123456789abcdef"), "x:y/z")] {
-            let (k, s) = decode_cursor(&encode_cursor(&entry(session, key))).unwrap();
+            let (k, s) = decode_cursor(&memory_cursor(&entry(session, key))).unwrap();
             assert_eq!((k.as_str(), s.as_str()), (key, session.unwrap_or("")));
         }
         for bad in ["nocolon", "session_zz:k", ":", ":a b"] {

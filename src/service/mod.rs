@@ -29,7 +29,7 @@ pub use dashboard::{HumanPost, SessionSummary};
 pub use health::HealthReport;
 pub use idempotency::IdempotencySettings;
 pub use inbox::{GetInbox, InboxPage};
-pub use memory::{ListMemory, MemoryPage, MemorySettings, SetMemory};
+pub use memory::{ListMemory, MemoryPage, MemorySettings, SetMemory, memory_cursor};
 pub use messages::{AddMessage, GetMessages, MessagePage};
 pub use presence::{AgentView, ListAgents};
 pub use retention::PruneReport;

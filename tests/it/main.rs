@@ -30,6 +30,7 @@ mod packaging;
 mod pg_cluster;
 mod plans;
 mod probes;
+mod read_budgets;
 mod realtime;
 mod retention;
 mod search;

@@ -223,14 +223,25 @@ async fn scenario(run: &mut Run<'_>) {
         )
         .await;
         run.ok("get_memory", with(a.clone(), key.clone())).await;
-        run.ok("list_memory", a.clone()).await;
+        for (max_tokens, shown) in [(50, false), (500, true)] {
+            let budget = json!({"max_tokens": max_tokens});
+            let read = run
+                .ok("get_memory", with(a.clone(), with(key.clone(), budget)))
+                .await;
+            assert_eq!(read.get("value").is_some(), shown, "{read}");
+        }
+        run.ok("list_memory", with(a.clone(), json!({"max_tokens": 50})))
+            .await;
         run.ok("delete_memory", with(a.clone(), key)).await;
     }
 
     run.ok("list_agents", a.clone()).await;
     run.ok("get_inbox", b.clone()).await;
-    run.ok("get_inbox", with(b.clone(), json!({"include_body": false})))
-        .await;
+    run.ok(
+        "get_inbox",
+        with(b.clone(), json!({"include_body": false, "max_tokens": 50})),
+    )
+    .await;
     run.ok(
         "ack_messages",
         with(b.clone(), json!({"message_ids": [direct]})),

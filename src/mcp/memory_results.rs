@@ -1,0 +1,196 @@
+//! Memory results: the typed results of the memory tools and their text, written for a model
+//! (a line per listed key; a stored value quoted after `│`, since what it holds may have come
+//! from peers).
+
+use std::fmt::Write;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::output::tool_output;
+use super::text::{self, LEGEND};
+use crate::storage::{MemoryEntry, MemoryRecord};
+use crate::util::rfc3339;
+
+pub(super) fn scope_name(session_id: Option<&str>) -> &'static str {
+    if session_id.is_some() {
+        "session"
+    } else {
+        "global"
+    }
+}
+
+/// `get_memory`: one entry with its value.
+#[derive(Serialize, JsonSchema)]
+pub struct MemoryRead {
+    pub key: String,
+    /// Left out when it does not fit max_tokens (then `truncated` is true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+    pub metadata: Map<String, Value>,
+    /// global or session.
+    pub scope: &'static str,
+    pub session_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub expires_at: Option<String>,
+    /// The value's size in bytes (its JSON).
+    pub value_size: i64,
+    /// The value was left out: it needs more than max_tokens.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+impl From<&MemoryRecord> for MemoryRead {
+    fn from(r: &MemoryRecord) -> Self {
+        Self {
+            key: r.key.clone(),
+            value: Some(r.value.clone()),
+            metadata: r.metadata.clone(),
+            scope: scope_name(r.session_id.as_deref()),
+            session_id: r.session_id.clone(),
+            created_at: rfc3339(r.created_at),
+            updated_at: rfc3339(r.updated_at),
+            expires_at: r.expires_at.map(rfc3339),
+            value_size: r.value_size,
+            truncated: false,
+        }
+    }
+}
+
+/// A listed entry: everything but the value and metadata.
+#[derive(Serialize, JsonSchema)]
+pub struct MemoryListed {
+    pub key: String,
+    pub scope: &'static str,
+    pub session_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub expires_at: Option<String>,
+    pub value_size: i64,
+}
+
+impl From<&MemoryEntry> for MemoryListed {
+    fn from(e: &MemoryEntry) -> Self {
+        Self {
+            key: e.key.clone(),
+            scope: scope_name(e.session_id.as_deref()),
+            session_id: e.session_id.clone(),
+            created_at: rfc3339(e.created_at),
+            updated_at: rfc3339(e.updated_at),
+            expires_at: e.expires_at.map(rfc3339),
+            value_size: e.value_size,
+        }
+    }
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct MemoryList {
+    pub entries: Vec<MemoryListed>,
+    pub count: usize,
+    pub scope_filter: String,
+    /// Pass as cursor for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+    /// max_tokens ended the page early; next_cursor continues it.
+    pub truncated: bool,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct MemoryStored {
+    pub key: String,
+    pub session_scoped: bool,
+    pub scope: &'static str,
+    pub session_id: Option<String>,
+    pub stored_at: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub value_size: i64,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct MemoryDeleted {
+    pub deleted: bool,
+    pub key: String,
+    pub scope: &'static str,
+    pub session_id: Option<String>,
+}
+
+tool_output!(MemoryRead, MemoryList, MemoryStored, MemoryDeleted);
+
+/// The header of a stored value: key, scope, size, dates and metadata.
+fn value_header(r: &MemoryRecord) -> String {
+    let mut text = format!(
+        "{} ({}), {} bytes, updated {}",
+        r.key,
+        r.session_id.as_deref().unwrap_or("global"),
+        r.value_size,
+        rfc3339(r.updated_at)
+    );
+    if let Some(at) = r.expires_at {
+        let _ = write!(text, ", expires {}", rfc3339(at));
+    }
+    if !r.metadata.is_empty() {
+        let _ = write!(text, " {}", Value::Object(r.metadata.clone()));
+    }
+    text
+}
+
+/// `get_memory`'s text: the header, then the value quoted, or (`omitted`: over max_tokens) what
+/// to call to read it.
+pub(super) fn memory_text(r: &MemoryRecord, stored_by: &str, omitted: Option<usize>) -> String {
+    let mut text = value_header(r);
+    match omitted {
+        Some(needed) => {
+            let _ = write!(
+                text,
+                "\nvalue not shown: it needs about {needed} tokens, over max_tokens; call get_memory \
+again with max_tokens >= {needed}, or without it"
+            );
+        }
+        None => {
+            let _ = write!(text, "\n{LEGEND}\nvalue (stored by {stored_by}):\n");
+            text::quote(&mut text, &r.value.to_string());
+        }
+    }
+    text
+}
+
+/// One listed key: `key · scope · size · updated [· expires]`.
+pub(super) fn entry_line(out: &mut String, e: &MemoryEntry) {
+    let _ = write!(
+        out,
+        "{} · {} · {} B · updated {}",
+        e.key,
+        e.session_id.as_deref().unwrap_or("global"),
+        e.value_size,
+        rfc3339(e.updated_at)
+    );
+    if let Some(at) = e.expires_at {
+        let _ = write!(out, " · expires {}", rfc3339(at));
+    }
+    out.push('\n');
+}
+
+/// `list_memory`'s text: counts and the cursor, then a line per key.
+pub(super) fn list_text(
+    count: usize,
+    scope_filter: &str,
+    next_cursor: Option<&str>,
+    truncated: bool,
+    lines: &str,
+) -> String {
+    let mut text = format!("{count} keys ({scope_filter})");
+    match (next_cursor, truncated) {
+        (Some(c), true) => {
+            let _ = write!(text, " · truncated at max_tokens: continue with cursor={c}");
+        }
+        (Some(c), false) => {
+            let _ = write!(text, " · more: continue with cursor={c}");
+        }
+        (None, _) => text.push_str(" · last page"),
+    }
+    text.push('\n');
+    text.push_str(lines);
+    text
+}
