@@ -16,11 +16,16 @@ WORKDIR /build
 # 1. Dependencies only. This layer is rebuilt only when Cargo.toml, Cargo.lock or build.rs
 #    change: a placeholder lib and main let cargo compile every dependency (--locked: exactly
 #    the versions in Cargo.lock, or fail).
+#    The workspace names the load generator (bench/), so its manifest and placeholders come too;
+#    only the server package is built (-p), and the image carries only the server binary.
 COPY Cargo.toml Cargo.lock build.rs ./
-RUN mkdir -p src migrations \
+COPY bench/Cargo.toml ./bench/
+RUN mkdir -p src migrations bench/src \
     && echo 'fn main() {}' > src/main.rs \
     && : > src/lib.rs \
-    && cargo build --release --locked \
+    && echo 'fn main() {}' > bench/src/main.rs \
+    && : > bench/src/lib.rs \
+    && cargo build --release --locked -p shared-context-server \
     && rm -rf src
 
 # 2. The real sources. The migrations are embedded in the binary at compile time (sqlx::migrate!).
@@ -29,7 +34,7 @@ RUN mkdir -p src migrations \
 COPY src ./src
 COPY migrations ./migrations
 RUN touch src/main.rs src/lib.rs \
-    && cargo build --release --locked \
+    && cargo build --release --locked -p shared-context-server \
     && install -D -m 0755 target/release/shared-context-server /out/shared-context-server
 
 # ---- runtime stage ----------------------------------------------------------

@@ -4,13 +4,13 @@
 #
 # usage: scripts/soak.sh [MINUTES] [--postgres]        (MINUTES defaults to 10)
 #
-# 1. cargo build --release --locked (the server and its `bench` load generator are one binary).
+# 1. cargo build --release --locked --workspace (the server and the `scs-bench` load generator).
 # 2. Starts the server on a free loopback port with a temporary data directory and random keys:
 #    SQLite by default; with --postgres, a fresh database scs_soak_<pid> on the server given by
 #    SCS_TEST_POSTGRES_URL (default: what scripts/ensure-postgres.sh prints), dropped at the end.
 #    The per-agent rate limit is off (RATE_LIMIT_PER_MINUTE=0) so the load is as hard as the machine
 #    allows; set RATE_LIMIT_PER_MINUTE to keep one.
-# 3. Runs `shared-context-server bench --agents 20 --workload mixed --duration MINUTES*60` in the
+# 3. Runs `scs-bench --agents 20 --workload mixed --duration MINUTES*60` in the
 #    background (20 agents, each its own MCP session and token, one call in flight each; mixed =
 #    get_messages 35, add_message 25, search_context 15, get_memory 15, set_memory 10).
 # 4. scripts/soak_sample.py samples the server every 10 s into target/soak/soak-<backend>-<time>.csv
@@ -43,9 +43,10 @@ AGENTS=${SOAK_AGENTS:-20}
 log() { echo "== soak: $*"; }
 die() { echo "soak: FAILED: $*" >&2; exit 1; }
 
-log "building release (cargo build --release --locked)"
-(cd "$ROOT" && cargo build --release --locked) || die "cargo build --release"
+log "building release (cargo build --release --locked --workspace)"
+(cd "$ROOT" && cargo build --release --locked --workspace) || die "cargo build --release"
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/shared-context-server
+BENCH=${CARGO_TARGET_DIR:-$ROOT/target}/release/scs-bench
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/scs-soak.XXXXXX")
 SERVER_PID=""; BENCH_PID=""; PG_DB=""; PG_ADMIN=""
@@ -92,7 +93,7 @@ BASE=${URL%/mcp}
 CSV=$ROOT/target/soak/soak-$BACKEND-$(date -u +%Y%m%dT%H%M%SZ).csv
 log "server pid $SERVER_PID at $URL ($BACKEND); $AGENTS agents, mixed workload, $MINUTES min; samples every ${INTERVAL}s -> $CSV"
 
-API_KEY=$API_KEY_VALUE "$BIN" bench --url "$URL" --agents "$AGENTS" --workload mixed --duration "$SECONDS_TOTAL" \
+API_KEY=$API_KEY_VALUE "$BENCH" --url "$URL" --agents "$AGENTS" --workload mixed --duration "$SECONDS_TOTAL" \
   >"$WORK/bench.out" 2>"$WORK/bench.err" &
 BENCH_PID=$!
 

@@ -7,7 +7,8 @@
 # 1. scripts/ensure-postgres.sh makes PostgreSQL reachable (installing and
 #    starting it if needed) and gives the admin URL; it is exported as
 #    SCS_TEST_POSTGRES_URL (a PostgreSQL test fails, never skips, when it is unreachable).
-# 2. cargo test --locked --all-targets "$@", output also saved to
+# 2. cargo test --locked --workspace --all-targets "$@" (the server and the bench/ crate),
+#    output also saved to
 #    ${CARGO_TARGET_DIR:-target}/test-output.log.
 # 3. Without extra args: checks that tests whose names contain "postgres"
 #    actually ran and passed.
@@ -47,10 +48,10 @@ fi
 target_dir=${CARGO_TARGET_DIR:-target}
 mkdir -p "$target_dir"
 log="$target_dir/test-output.log"
-say "running: cargo test --locked --all-targets $* (log: $log)"
+say "running: cargo test --locked --workspace --all-targets $* (log: $log)"
 
 set +e
-cargo test --locked --all-targets "$@" 2>&1 | tee "$log"
+cargo test --locked --workspace --all-targets "$@" 2>&1 | tee "$log"
 statuses=("${PIPESTATUS[@]}")
 set -e
 cargo_status=${statuses[0]}

@@ -200,9 +200,6 @@ pub enum Command {
         #[command(flatten)]
         server: ServerArgs,
     },
-    /// Load-test a running server over streamable HTTP MCP (closed loop, one session per agent).
-    #[command(name = "bench")]
-    Bench(crate::bench::BenchArgs),
     /// Delete what the retention settings (RETENTION_*, and each session's metadata.retention)
     /// say goes, in bounded batches, and print what went as JSON; `--dry-run` only counts.
     Prune {

@@ -22,12 +22,14 @@
 //! - app: [`config`] (settings from file, environment and command-line overrides), [`cli`] (the
 //!   command line), [`client_config`] (client snippets), [`healthcheck`] (the container probe),
 //!   [`doctor`] (checks a set-up and says what to fix),
-//!   [`inbox_cli`] (the `inbox` command for client hooks), [`app`] (start-up and shutdown), and
-//!   [`bench`] (the `bench` subcommand, a load generator that drives a running server over HTTP).
+//!   [`inbox_cli`] (the `inbox` command for client hooks, with its own small MCP client) and
+//!   [`app`] (start-up and shutdown).
+//!
+//! The load generator is a crate of its own in the workspace (`bench/`, binary `scs-bench`): it
+//! speaks only the wire protocol and imports nothing from here.
 
 pub mod app;
 pub mod auth;
-pub mod bench;
 pub mod cli;
 pub mod client_config;
 pub mod config;

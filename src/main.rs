@@ -2,7 +2,7 @@
 
 use shared_context_server::cli::{self, Cli, Command, ConfigCommand};
 use shared_context_server::config::{Config, Source, Sources, Transport};
-use shared_context_server::{app, bench, client_config, doctor, healthcheck, telemetry, transfer};
+use shared_context_server::{app, client_config, doctor, healthcheck, telemetry, transfer};
 use tokio_util::sync::CancellationToken;
 
 // Every call allocates and frees many small JSON values; mimalloc does that faster than glibc.
@@ -36,10 +36,6 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         // Clients of a running server, and copy (which names both databases itself): none of
         // this server's config file, keys or data directory involved.
-        Some(Command::Bench(args)) => {
-            init_client_logs(&Sources::without_file(&overrides))?;
-            return bench::run(args).await.map(|()| ExitCode::SUCCESS);
-        }
         Some(Command::Inbox(args)) => {
             init_client_logs(&Sources::without_file(&overrides))?;
             return shared_context_server::inbox_cli::run(args)
@@ -150,8 +146,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 }
             }
         }
-        Command::Bench(_)
-        | Command::Copy(_)
+        Command::Copy(_)
         | Command::Healthcheck(_)
         | Command::Inbox(_)
         | Command::Completions { .. }

@@ -2,7 +2,8 @@
 //! (leaf < domain < storage < service < front ends < app), may import only from its own layer or
 //! below, and the graph has no cycle, neither between top-level modules nor between the
 //! submodules of one module (e.g. `domain::error` ⇄ `domain::identity`). Every module is also
-//! listed in `lib.rs`'s layout comment and the README's layout section.
+//! listed in `lib.rs`'s layout comment and the README's layout section. The load generator
+//! (`bench/`) stays outside: no HTTP client in the server's dependencies, no server import in it.
 //!
 //! Paths are read from the text (`crate::…`, `$crate::…`, `super::…`, with `{…}` groups), not
 //! from the compiler: enough for a tree that writes its imports as paths, and it runs in
@@ -33,7 +34,6 @@ const LAYERS: &[(&str, &[&str])] = &[
             "healthcheck",
             "doctor",
             "inbox_cli",
-            "bench",
         ],
     ),
 ];
@@ -394,4 +394,53 @@ fn print_the_module_graph() {
         }
     }
     println!("{text}");
+}
+
+/// The `[dependencies]` table of a manifest, as text.
+fn dependencies_table(manifest: &str) -> String {
+    let text = std::fs::read_to_string(src().join("..").join(manifest)).unwrap();
+    text.split("\n[dependencies]\n")
+        .nth(1)
+        .expect("a [dependencies] table")
+        .split("\n[")
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The load generator is a workspace crate of its own so that the server binary links no HTTP
+/// client library (reqwest, rmcp's client side; the inbox command's few requests go through
+/// hyper's client connection, which axum already builds); the generator speaks only the wire
+/// protocol, so it never imports the server either.
+#[test]
+fn the_server_links_no_http_client_and_the_bench_no_server() {
+    let server = dependencies_table("Cargo.toml");
+    assert!(
+        !server.contains("reqwest"),
+        "the server's [dependencies] name reqwest: it belongs to bench/ or [dev-dependencies]"
+    );
+    let rmcp = server
+        .lines()
+        .find(|l| l.starts_with("rmcp "))
+        .expect("rmcp in [dependencies]");
+    assert!(
+        !rmcp.contains("\"client\"") && !rmcp.contains("-client"),
+        "rmcp's client features belong to bench/ or [dev-dependencies]: {rmcp}"
+    );
+    let bench = dependencies_table("bench/Cargo.toml");
+    assert!(
+        !bench.contains("shared-context-server"),
+        "bench/ depends on the server crate"
+    );
+    let mut files = Vec::new();
+    rust_files(&src().join("../bench/src"), &mut files);
+    assert!(!files.is_empty(), "bench/src has no Rust files");
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            !text.contains("shared_context_server"),
+            "{} imports the server crate",
+            file.display()
+        );
+    }
 }

@@ -7,8 +7,9 @@ set -euo pipefail
 export SCS_TOOLS=${SCS_TOOLS:-all}
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 secs=${1:-10}
-cargo build --release --locked >&2
+cargo build --release --locked --workspace >&2
 bin=${CARGO_TARGET_DIR:-target}/release/shared-context-server
+bench=${CARGO_TARGET_DIR:-target}/release/scs-bench
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); date: $(date -u +%F)"
 python3 scripts/bench/startup.py "$bin" 10
 
@@ -34,7 +35,7 @@ for backend in sqlite postgres; do
     mcp=$(sed -n 's/.*ready: \(http[^ ]*\).*/\1/p' "$work/server-$backend.log")
     for tool in add_message get_messages set_memory get_memory; do
         echo "== $backend: $tool, 1 agent, sequential, ${secs}s"
-        "$bin" bench --url "$mcp" --agents 1 --workload "$tool" --duration "$secs" --warmup 2
+        "$bench" --url "$mcp" --agents 1 --workload "$tool" --duration "$secs" --warmup 2
     done
     kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
 done

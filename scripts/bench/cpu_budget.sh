@@ -11,8 +11,9 @@ set -euo pipefail
 export SCS_TOOLS=${SCS_TOOLS:-all}
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 secs=${1:-12}
-cargo build --release --locked >&2
+cargo build --release --locked --workspace >&2
 bin=${CARGO_TARGET_DIR:-target}/release/shared-context-server
+bench=${CARGO_TARGET_DIR:-target}/release/scs-bench
 scripts/ensure-postgres.sh >/dev/null
 pg_dir=$(mktemp -u /tmp/scs-bench-pg.XXXXXX)
 pg_admin=$(scripts/bench/bench-postgres.sh start "$pg_dir")
@@ -40,7 +41,7 @@ for wl in ${WORKLOADS:-add_message get_messages search_context set_memory get_me
     server_pid=$!
     for _ in $(seq 100); do grep -q "ready: http" "$work/server-$wl.log" && break; sleep 0.1; done
     mcp=$(sed -n 's/.*ready: \(http[^ ]*\).*/\1/p' "$work/server-$wl.log")
-    "$bin" bench --url "$mcp" --agents 50 --workload "$wl" --duration "$secs" --warmup 3 >"$work/bench-$wl.txt" 2>&1 &
+    "$bench" --url "$mcp" --agents 50 --workload "$wl" --duration "$secs" --warmup 3 >"$work/bench-$wl.txt" 2>&1 &
     bench_pid=$!
     # Measure the middle of the run: after setup and warm-up, before the end.
     sleep 5

@@ -9,8 +9,9 @@ set -euo pipefail
 export SCS_TOOLS=${SCS_TOOLS:-all}
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 minutes=${1:-5}
-cargo build --release --locked >&2
+cargo build --release --locked --workspace >&2
 bin=${CARGO_TARGET_DIR:-target}/release/shared-context-server
+bench=${CARGO_TARGET_DIR:-target}/release/scs-bench
 scripts/ensure-postgres.sh >/dev/null  # installs PostgreSQL if missing
 # A cluster of our own with the shipped postgresql.conf (see bench-postgres.sh for why).
 pg_dir=$(mktemp -u /tmp/scs-bench-pg.XXXXXX)
@@ -34,9 +35,9 @@ for _ in $(seq 100); do grep -q "ready: http" "$work/server.log" && break; sleep
 mcp=$(sed -n 's/.*ready: \(http[^ ]*\).*/\1/p' "$work/server.log")
 echo "machine: $(nproc) cores; date: $(date -u +%F); PostgreSQL with postgresql/postgresql.conf; pool ${POSTGRES_POOL_SIZE:-20} + ${POSTGRES_MAX_OVERFLOW:-10}; HTTP mode: $([ "${MCP_STATELESS:-false}" = true ] && echo stateless || echo stateful)"
 echo "== 50 agents, mixed, $minutes min"
-"$bin" bench --url "$mcp" --agents 50 --workload mixed --duration $((minutes * 60)) --warmup 5 --sample-rss-pid "$server_pid"
+"$bench" --url "$mcp" --agents 50 --workload mixed --duration $((minutes * 60)) --warmup 5 --sample-rss-pid "$server_pid"
 pool() { curl -s -H "Host: localhost" "${mcp%/mcp}/health" | python3 -c 'import json,sys; h=json.load(sys.stdin); print(sys.argv[1], h["pool"])' "$1"; }
 pool "pool after the 50-agent run (acquisitions since start):"
 echo "== 200 agents against a pool of 30, mixed, 30 s"
-"$bin" bench --url "$mcp" --agents 200 --workload mixed --duration 30 --warmup 3 --call-timeout 35 --allow-errors --sample-rss-pid "$server_pid"
+"$bench" --url "$mcp" --agents 200 --workload mixed --duration 30 --warmup 3 --call-timeout 35 --allow-errors --sample-rss-pid "$server_pid"
 pool "pool after both runs (acquisitions since start):"

@@ -11,8 +11,9 @@ export SCS_TOOLS=${SCS_TOOLS:-all}
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 clients=${1:-50}
 secs=${2:-20}
-cargo build --release --locked >&2
+cargo build --release --locked --workspace >&2
 bin=${CARGO_TARGET_DIR:-target}/release/shared-context-server
+bench=${CARGO_TARGET_DIR:-target}/release/scs-bench
 scripts/ensure-postgres.sh >/dev/null  # installs PostgreSQL if missing
 # A cluster of our own with the shipped postgresql.conf (see bench-postgres.sh for why).
 pg_dir=$(mktemp -u /tmp/scs-bench-pg.XXXXXX)
@@ -76,5 +77,5 @@ for _ in $(seq 100); do grep -q "ready: http" "$work/server.log" && break; sleep
 mcp=$(sed -n 's/.*ready: \(http[^ ]*\).*/\1/p' "$work/server.log")
 for tool in add_message get_messages; do
     echo "== server: $tool, $clients agents, ${secs}s"
-    "$bin" bench --url "$mcp" --agents "$clients" --workload "$tool" --duration "$secs" --warmup 3 --sample-rss-pid "$server_pid"
+    "$bench" --url "$mcp" --agents "$clients" --workload "$tool" --duration "$secs" --warmup 3 --sample-rss-pid "$server_pid"
 done

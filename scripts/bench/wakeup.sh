@@ -7,8 +7,9 @@ set -euo pipefail
 export SCS_TOOLS=${SCS_TOOLS:-all}
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 secs=${1:-10}
-cargo build --release --locked >&2
+cargo build --release --locked --workspace >&2
 bin=${CARGO_TARGET_DIR:-target}/release/shared-context-server
+bench=${CARGO_TARGET_DIR:-target}/release/scs-bench
 pg_admin=$(scripts/ensure-postgres.sh)
 db="scs_wake_$$"
 work=$(mktemp -d)
@@ -39,15 +40,15 @@ start pg-a "${pg_admin%/*}/$db"
 start pg-b "${pg_admin%/*}/$db"
 sqlite=$(url_of sqlite); pg_a=$(url_of pg-a); pg_b=$(url_of pg-b)
 echo "== one process, SQLite: 1 waiter, 1 writer every 20 ms"
-"$bin" bench --url "$sqlite" --waiters 1 --writers 1 --write-interval-ms 20 --duration "$secs"
+"$bench" --url "$sqlite" --waiters 1 --writers 1 --write-interval-ms 20 --duration "$secs"
 echo "== one process, PostgreSQL: 1 waiter, 1 writer every 20 ms"
-"$bin" bench --url "$pg_a" --waiters 1 --writers 1 --write-interval-ms 20 --duration "$secs"
+"$bench" --url "$pg_a" --waiters 1 --writers 1 --write-interval-ms 20 --duration "$secs"
 echo "== two processes, PostgreSQL: waiter on A, writer on B"
-"$bin" bench --url "$pg_a" --writer-url "$pg_b" --waiters 1 --writers 1 --write-interval-ms 20 --duration "$secs"
+"$bench" --url "$pg_a" --writer-url "$pg_b" --waiters 1 --writers 1 --write-interval-ms 20 --duration "$secs"
 echo "== two processes, PostgreSQL, inbox: get_inbox waiter on A, direct messages from B"
-"$bin" bench --url "$pg_a" --writer-url "$pg_b" --waiters 1 --writers 1 --write-interval-ms 20 --duration "$secs" --inbox
+"$bench" --url "$pg_a" --writer-url "$pg_b" --waiters 1 --writers 1 --write-interval-ms 20 --duration "$secs" --inbox
 for name in sqlite pg; do
     url=$sqlite; [ "$name" = pg ] && url=$pg_a
     echo "== throughput, $name: 100 waiters while 10 writers post every 100 ms each"
-    "$bin" bench --url "$url" --waiters 100 --writers 10 --write-interval-ms 100 --duration "$secs"
+    "$bench" --url "$url" --waiters 100 --writers 10 --write-interval-ms 100 --duration "$secs"
 done

@@ -26,6 +26,10 @@ started=$SECONDS
 (cd "$ROOT" && "$TOOLS/bin/maturin" build --locked --profile "$PROFILE" --out "$OUT")
 WHEEL=$(ls "$OUT"/shared_context_server-*.whl)
 echo "== built $(basename "$WHEEL") ($(du -h "$WHEEL" | cut -f1)) in $((SECONDS - started)) s"
+# The wheel carries the server binary and nothing else (the load generator, scs-bench, is a crate
+# of its own in the workspace and stays out).
+SCRIPTS=$("$PYTHON" -c 'import sys, zipfile; print(" ".join(sorted(n.rsplit("/", 1)[1] for n in zipfile.ZipFile(sys.argv[1]).namelist() if ".data/scripts/" in n)))' "$WHEEL")
+[[ $SCRIPTS == shared-context-server ]] || { echo "the wheel carries [$SCRIPTS], not just shared-context-server" >&2; exit 1; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/scs-wheel.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT

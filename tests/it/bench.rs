@@ -1,4 +1,4 @@
-//! The load generator (`shared-context-server bench`) against the real server: every tool driven
+//! The load generator (the `scs-bench` crate, driven in-process) against the real server: every tool driven
 //! in both HTTP modes with zero errors and percentiles per tool, its acknowledged writes really in
 //! the database, and a wrong key refused at the handshake with a sentence that says what to fix.
 
@@ -6,11 +6,14 @@ use serde_json::Value;
 
 use super::support::*;
 
-async fn bench(url: &str, api_key: &str, extra: &[&str]) -> std::process::Output {
+/// Runs the generator in-process, as `scs-bench --url URL --api-key KEY ... EXTRA` would.
+async fn bench(url: &str, api_key: &str, extra: &[&str]) -> anyhow::Result<scs_bench::Outcome> {
     let mut args = vec![
-        "bench",
+        "scs-bench",
         "--url",
         url,
+        "--api-key",
+        api_key,
         "--agents",
         "4",
         "--agents-per-session",
@@ -23,13 +26,9 @@ async fn bench(url: &str, api_key: &str, extra: &[&str]) -> std::process::Output
         "0",
     ];
     args.extend_from_slice(extra);
-    tokio::process::Command::new(BIN)
-        .args(&args)
-        .env("API_KEY", api_key)
-        .env_remove("DATABASE_URL")
-        .output()
-        .await
-        .expect("run bench")
+    let args =
+        <scs_bench::BenchArgs as clap::Parser>::try_parse_from(args).expect("valid arguments");
+    scs_bench::run(args).await
 }
 
 #[tokio::test]
@@ -37,10 +36,11 @@ async fn bench_drives_every_tool_in_both_http_modes() {
     for stateless in ["false", "true"] {
         let db = TestDb::new(Backend::Sqlite).await;
         let server = HttpServer::start(&db, &[("MCP_STATELESS", stateless)]).await;
-        let out = bench(&server.mcp_url(), API_KEY, &["--json"]).await;
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "stateless={stateless}: {stderr}");
-        let report: Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+        let out = bench(&server.mcp_url(), API_KEY, &["--json"])
+            .await
+            .unwrap_or_else(|e| panic!("stateless={stateless}: {e:#}"));
+        out.check(false).expect("no call failed");
+        let report: Value = serde_json::from_str(&out.output).expect("--json prints JSON");
         assert_eq!(report["errors"], 0, "stateless={stateless}: {report}");
         assert_eq!(report["preloaded_messages"], 60, "{report}");
         for tool in [
@@ -77,9 +77,10 @@ async fn bench_drives_every_tool_in_both_http_modes() {
 async fn bench_refuses_a_wrong_key_at_the_handshake() {
     let db = TestDb::new(Backend::Sqlite).await;
     let server = HttpServer::start(&db, &[]).await;
-    let out = bench(&server.mcp_url(), "not-the-key-0123456789", &[]).await;
-    assert!(!out.status.success(), "a wrong key must fail the bench");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let err = bench(&server.mcp_url(), "not-the-key-0123456789", &[])
+        .await
+        .expect_err("a wrong key must fail the bench");
+    let stderr = format!("{err:#}");
     assert!(
         stderr.contains("MCP handshake") && stderr.contains("401") && stderr.contains("API_KEY"),
         "the error names the handshake, the status and the setting to fix: {stderr}"

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use serde_json::{Map, Value, json};
 
-use crate::bench::wire::Client;
+mod mcp_client;
+
+use mcp_client::Client;
 
 #[derive(Debug, clap::Args)]
 pub struct InboxArgs {
@@ -61,15 +63,15 @@ fn cursor_file_for(agent_id: &str) -> PathBuf {
     state_dir().join(format!("inbox-{safe}.cursor"))
 }
 
-async fn call(client: &Client, tool: &str, args: Value) -> anyhow::Result<Value> {
+async fn call(client: &mut Client, tool: &str, args: Value) -> anyhow::Result<Value> {
     let Value::Object(args) = args else {
         bail!("arguments must be an object")
     };
     let reply = client
-        .call_tool::<Value>(tool, args)
+        .call_tool(tool, args)
         .await
-        .map_err(|e| anyhow::anyhow!("{tool}: {e}"))?;
-    let body = reply.structured.unwrap_or(Value::Null);
+        .with_context(|| format!("{tool} failed"))?;
+    let body = reply.structured;
     if reply.is_error {
         bail!(
             "{tool} failed: {} {}",
@@ -81,12 +83,12 @@ async fn call(client: &Client, tool: &str, args: Value) -> anyhow::Result<Value>
 }
 
 pub async fn run(args: InboxArgs) -> anyhow::Result<()> {
-    let client = Client::connect_as(&args.url, args.api_key.as_deref(), Some(&args.token)).await?;
+    let mut client = Client::connect(&args.url, args.api_key.as_deref(), &args.token).await?;
     let cursor_file = match (&args.after, &args.cursor_file) {
         (Some(_), None) => None,
         (_, Some(path)) => Some(path.clone()),
         (None, None) => {
-            let me = call(&client, "get_usage_guidance", json!({})).await?;
+            let me = call(&mut client, "get_usage_guidance", json!({})).await?;
             let agent = me["agent_info"]["agent_id"]
                 .as_str()
                 .context("the token names no agent (is it a valid, unexpired token?)")?
@@ -105,7 +107,7 @@ pub async fn run(args: InboxArgs) -> anyhow::Result<()> {
     request.insert("after_cursor".into(), after.into());
     request.insert("limit".into(), args.limit.into());
     request.insert("wait_seconds".into(), args.wait.into());
-    let page = call(&client, "get_inbox", Value::Object(request)).await?;
+    let page = call(&mut client, "get_inbox", Value::Object(request)).await?;
     if args.json {
         println!("{page}");
     } else {
@@ -130,6 +132,6 @@ pub async fn run(args: InboxArgs) -> anyhow::Result<()> {
         std::fs::write(&tmp, next).with_context(|| format!("cannot write {}", tmp.display()))?;
         std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
     }
-    client.cancel().await;
+    client.close().await;
     Ok(())
 }

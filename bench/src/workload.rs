@@ -1,8 +1,9 @@
 //! What the bench calls: the tools it knows, the mixed ratio, and each call's arguments.
 
 use clap::ValueEnum;
-use rmcp::model::JsonObject;
 use serde_json::{Value, json};
+
+use crate::wire::JsonObject;
 
 /// The tools the bench can drive (the ones agents call most in a working session).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum)]

@@ -1,5 +1,8 @@
-//! `shared-context-server bench`: a closed-loop load generator that drives a running server
-//! over real streamable HTTP MCP, one MCP session and token per simulated agent.
+//! `scs-bench`: a closed-loop load generator that drives a running shared-context-server over
+//! real streamable HTTP MCP, one MCP session and token per simulated agent.
+//!
+//! Its own crate, so the server binary links no HTTP client: the generator brings reqwest, the
+//! server needs none of it. It imports nothing from the server; it speaks only the wire protocol.
 //!
 //! Setup (handshakes, authenticate_agent, create_session, preloaded messages and memory) runs
 //! before the clock starts; calls started during the warm-up are counted apart and discarded.
@@ -10,7 +13,7 @@ mod report;
 mod rss;
 mod stats;
 mod wakeup;
-pub(crate) mod wire;
+mod wire;
 mod workload;
 
 use std::time::{Duration, Instant};
@@ -22,7 +25,12 @@ use agent::Agent;
 pub use stats::percentile;
 pub use workload::{Tool, Workload};
 
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "scs-bench",
+    version,
+    about = "Load generator for shared-context-server: drives a running server over streamable HTTP MCP"
+)]
 pub struct BenchArgs {
     /// The server's MCP endpoint.
     #[arg(long, default_value = "http://127.0.0.1:23456/mcp")]
@@ -122,7 +130,28 @@ fn select_tools(args: &BenchArgs, listed: &[String]) -> anyhow::Result<Vec<Tool>
     Ok(tools)
 }
 
-pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+/// What a run printed and how many of its calls failed.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The report: the table, the JSON summary (`--json`) or the wake-up lines.
+    pub output: String,
+    /// Failed calls, the warm-up's included.
+    pub failed_calls: u64,
+}
+
+impl Outcome {
+    /// An error when calls failed and `--allow-errors` was not given.
+    pub fn check(&self, allow_errors: bool) -> anyhow::Result<()> {
+        let failed = self.failed_calls;
+        if failed > 0 && !allow_errors {
+            bail!("{failed} call(s) failed (pass --allow-errors to exit 0 anyway)");
+        }
+        Ok(())
+    }
+}
+
+/// Runs the bench on a runtime of its own (`--threads`) and returns its report.
+pub async fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
     ensure!(args.threads >= 1, "--threads must be at least 1");
     let threads = args.threads;
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -150,9 +179,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .context("the generator's thread ended without a result")?
 }
 
-async fn drive(args: BenchArgs) -> anyhow::Result<()> {
+async fn drive(args: BenchArgs) -> anyhow::Result<Outcome> {
     if args.waiters > 0 {
-        return wakeup::run(&args).await;
+        let output = wakeup::run(&args).await?;
+        return Ok(Outcome {
+            output,
+            failed_calls: 0,
+        });
     }
     ensure!(args.agents >= 1, "--agents must be at least 1");
     ensure!(
@@ -300,14 +333,13 @@ async fn drive(args: BenchArgs) -> anyhow::Result<()> {
         recorder,
         rss,
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report.json())?);
+    let output = if args.json {
+        serde_json::to_string_pretty(&report.json())? + "\n"
     } else {
-        print!("{}", report.table());
-    }
-    let failed = report.recorder.total_errors() + report.recorder.warmup_errors;
-    if failed > 0 && !args.allow_errors {
-        bail!("{failed} call(s) failed (pass --allow-errors to exit 0 anyway)");
-    }
-    Ok(())
+        report.table()
+    };
+    Ok(Outcome {
+        output,
+        failed_calls: report.recorder.total_errors() + report.recorder.warmup_errors,
+    })
 }

@@ -1,9 +1,10 @@
-//! `bench --waiters N --writers M`: wake-up latency of `wait_for_messages`. Waiters block on one
+//! `scs-bench --waiters N --writers M`: wake-up latency of `wait_for_messages`. Waiters block on one
 //! session; writers post messages stamped with the send time; every delivery's latency (post to
 //! the waiter's return) is recorded. `--writer-url` sends the writers to another server process,
 //! which measures the cross-process path (PostgreSQL LISTEN/NOTIFY). `--inbox` measures the same
 //! path for direct messages: writers address every waiter, waiters long-poll `get_inbox`.
 
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -35,7 +36,8 @@ async fn token(client: &Client, agent_id: &str) -> anyhow::Result<String> {
         .ok_or_else(|| anyhow!("no token"))
 }
 
-pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
+/// Runs the wake-up measurement; returns the lines to print.
+pub async fn run(args: &BenchArgs) -> anyhow::Result<String> {
     let api_key = args.api_key.clone().filter(|k| !k.is_empty());
     let writer_url = args.writer_url.clone().unwrap_or_else(|| args.url.clone());
     let duration = Duration::from_secs_f64(args.duration);
@@ -122,32 +124,37 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let ms = |p: f64| percentile(&lat, p).map_or(f64::NAN, |us| us as f64 / 1000.0);
     let writes = written.load(std::sync::atomic::Ordering::Relaxed);
     let secs = duration.as_secs_f64();
-    println!(
+    let mut out = String::new();
+    writeln!(
+        out,
         "wake-up: {} waiters on {}, {} writers on {}, {:.0} s",
         args.waiters, args.url, args.writers, writer_url, secs
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "  writes {writes} ({:.0}/s), deliveries {} ({:.0}/s), wait calls {}",
         writes as f64 / secs,
         lat.len(),
         lat.len() as f64 / secs,
         waits.load(std::sync::atomic::Ordering::Relaxed)
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "  latency post→waiter return: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         ms(50.0),
         ms(95.0),
         ms(99.0),
         ms(100.0)
-    );
+    )?;
     let expected = writes * u64::from(args.waiters);
     if (lat.len() as u64) < expected {
-        println!(
+        writeln!(
+            out,
             "  note: {} deliveries expected, {} seen (messages posted in the last moments may be unread)",
             expected,
             lat.len()
-        );
+        )?;
     }
     let _ = setup.cancel().await;
-    Ok(())
+    Ok(out)
 }

@@ -4,14 +4,13 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail};
-use rmcp::model::JsonObject;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
 use super::stats::{Outcome, Recorder};
-use super::wire::WireError;
+use super::wire::{JsonObject, WireError};
 use super::workload::{CallState, MEMORY_KEYS, Picker, Tool};
 
 pub use super::wire::Client;

@@ -21,6 +21,9 @@ const PROTOCOL_VERSION: &str = "2025-11-25";
 const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
 
+/// A tool call's arguments.
+pub type JsonObject = serde_json::Map<String, Value>;
+
 /// Why a request got no result.
 #[derive(Debug, Clone)]
 pub enum WireError {
