@@ -2,7 +2,9 @@
 
 use shared_context_server::cli::{self, Cli, Command, ConfigCommand};
 use shared_context_server::config::{Config, Source, Sources, Transport};
-use shared_context_server::{app, client_config, doctor, healthcheck, telemetry, transfer};
+use shared_context_server::{
+    app, client_config, doctor, healthcheck, service, telemetry, transfer,
+};
 use tokio_util::sync::CancellationToken;
 
 // Every call allocates and frees many small JSON values; mimalloc does that faster than glibc.
@@ -121,7 +123,9 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let service = app::build_service(&config, store.clone());
             let shutdown = CancellationToken::new();
             app::shutdown_on_signals(shutdown.clone());
-            let report = service.prune(dry_run, &shutdown).await;
+            let report = service
+                .prune_reporting(dry_run, &shutdown, &prune_progress(dry_run))
+                .await;
             store.close().await;
             println!("{}", serde_json::to_string_pretty(&report?)?);
         }
@@ -157,4 +161,29 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `prune`'s progress on stderr, as export and import report theirs: what each phase has
+/// removed (or, dry, counted) so far, at most once a second, and a line when the pass is done.
+fn prune_progress(dry_run: bool) -> impl Fn(&'static str, &service::PruneReport) + Send + Sync {
+    let started = std::time::Instant::now();
+    let last = std::sync::Mutex::new((None::<&'static str>, started));
+    move |phase, r| {
+        let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        if last.0 == Some(phase) && now.duration_since(last.1) < std::time::Duration::from_secs(1) {
+            return;
+        }
+        *last = (Some(phase), now);
+        let verb = if dry_run { "would remove" } else { "removed" };
+        eprintln!(
+            "prune: {phase}: {verb} {} messages, {} sessions, {} audit rows so far ({} batches, {} sessions checked, {:.1} s)",
+            r.messages,
+            r.sessions,
+            r.audit_rows,
+            r.batches,
+            r.sessions_checked,
+            started.elapsed().as_secs_f64()
+        );
+    }
 }

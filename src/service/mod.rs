@@ -32,7 +32,7 @@ pub use inbox::{GetInbox, InboxPage};
 pub use memory::{ListMemory, MemoryPage, MemorySettings, SetMemory, memory_cursor};
 pub use messages::{AddMessage, GetMessages, MessagePage};
 pub use presence::{AgentView, ListAgents};
-pub use retention::PruneReport;
+pub use retention::{PruneProgress, PruneReport};
 pub use search::{SearchContext, SearchHit, SearchResults, TimeRange};
 pub use sessions::{SessionPage, SessionView};
 pub use wait::WaitForMessages;

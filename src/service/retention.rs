@@ -18,7 +18,13 @@ pub struct PruneReport {
     pub audit_rows: u64,
     /// Sessions whose messages were checked against their rule.
     pub sessions_checked: u64,
+    /// Delete statements run (each one short transaction); 0 for a dry run.
+    pub batches: u64,
 }
+
+/// Called after every batch (and once per counted phase of a dry run) with the phase
+/// ("messages", "closed sessions", "audit") and the totals so far, for a progress line.
+pub type PruneProgress<'a> = &'a (dyn Fn(&'static str, &PruneReport) + Send + Sync);
 
 /// Sessions read per page while walking them all.
 const SESSION_PAGE: u32 = 200;
@@ -34,6 +40,16 @@ impl Service {
         &self,
         dry_run: bool,
         stop: &CancellationToken,
+    ) -> Result<PruneReport, StoreError> {
+        self.prune_reporting(dry_run, stop, &|_, _| {}).await
+    }
+
+    /// [`Service::prune`], calling `progress` after every batch.
+    pub async fn prune_reporting(
+        &self,
+        dry_run: bool,
+        stop: &CancellationToken,
+        progress: PruneProgress<'_>,
     ) -> Result<PruneReport, StoreError> {
         let settings = *self.retention_settings();
         let batch = (!dry_run).then_some(settings.batch.max(1));
@@ -56,11 +72,11 @@ impl Service {
                 }
                 report.sessions_checked += 1;
                 let rule = prune_rule(&rule, now);
-                report.messages += self
-                    .drain(batch, stop, || {
-                        self.store().prune_messages(&session.id, &rule, batch)
-                    })
-                    .await?;
+                let tally = Tally::new("messages", progress);
+                self.drain(batch, stop, tally, &mut report, |r| &mut r.messages, || {
+                    self.store().prune_messages(&session.id, &rule, batch)
+                })
+                .await?;
                 if stop.is_cancelled() {
                     return Ok(report);
                 }
@@ -73,14 +89,16 @@ impl Service {
         if let Some(days) = settings.closed_session_days {
             let cutoff = now - Duration::days(i64::from(days));
             report.sessions += self
-                .prune_closed_sessions(cutoff, batch, stop, &mut report)
+                .prune_closed_sessions(cutoff, batch, stop, &mut report, progress)
                 .await?;
         }
         if let Some(days) = settings.audit_days {
             let cutoff = now - Duration::days(i64::from(days));
-            report.audit_rows += self
-                .drain(batch, stop, || self.store().prune_audit(cutoff, batch))
-                .await?;
+            let tally = Tally::new("audit", progress);
+            self.drain(batch, stop, tally, &mut report, |r| &mut r.audit_rows, || {
+                self.store().prune_audit(cutoff, batch)
+            })
+            .await?;
         }
         Ok(report)
     }
@@ -93,6 +111,7 @@ impl Service {
         batch: Option<u32>,
         stop: &CancellationToken,
         report: &mut PruneReport,
+        progress: PruneProgress<'_>,
     ) -> Result<u64, StoreError> {
         let everything = PruneRule {
             before: None,
@@ -103,11 +122,11 @@ impl Service {
             let ids = self.store().closed_sessions(cutoff, SESSION_PAGE).await?;
             let mut progressed = false;
             for id in &ids {
-                report.messages += self
-                    .drain(batch, stop, || {
-                        self.store().prune_messages(id, &everything, batch)
-                    })
-                    .await?;
+                let tally = Tally::new("closed sessions", progress);
+                self.drain(batch, stop, tally, report, |r| &mut r.messages, || {
+                    self.store().prune_messages(id, &everything, batch)
+                })
+                .await?;
                 if batch.is_none() {
                     removed += 1;
                 } else if self.store().drop_closed_session(id).await? {
@@ -124,26 +143,33 @@ impl Service {
         }
     }
 
-    /// Runs `delete` until a batch comes back short (or once, counting, when `batch` is `None`).
+    /// Runs `delete` until a batch comes back short (or once, counting, when `batch` is `None`),
+    /// adding what it removed to the report's `field` and reporting each batch.
     async fn drain<F, Fut>(
         &self,
         batch: Option<u32>,
         stop: &CancellationToken,
+        tally: Tally<'_>,
+        report: &mut PruneReport,
+        field: fn(&mut PruneReport) -> &mut u64,
         delete: F,
-    ) -> Result<u64, StoreError>
+    ) -> Result<(), StoreError>
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<u64, StoreError>>,
     {
         let Some(size) = batch else {
-            return delete().await;
+            *field(report) += delete().await?;
+            (tally.progress)(tally.phase, report);
+            return Ok(());
         };
-        let mut total = 0;
         loop {
             let n = delete().await?;
-            total += n;
+            *field(report) += n;
+            report.batches += 1;
+            (tally.progress)(tally.phase, report);
             if n < u64::from(size) || stop.is_cancelled() {
-                return Ok(total);
+                return Ok(());
             }
             tokio::task::yield_now().await;
         }
@@ -165,6 +191,18 @@ impl Service {
                 }
             },
         ))
+    }
+}
+
+/// The phase a drain reports under.
+struct Tally<'a> {
+    phase: &'static str,
+    progress: PruneProgress<'a>,
+}
+
+impl<'a> Tally<'a> {
+    fn new(phase: &'static str, progress: PruneProgress<'a>) -> Self {
+        Self { phase, progress }
     }
 }
 

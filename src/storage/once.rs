@@ -91,6 +91,32 @@ where
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'r> (String, String, Option<String>): FromRow<'r, DB::Row>,
 {
+    let (outcome, keep) = write_once_in::<DB>(&mut tx, claim, write, respond).await?;
+    if keep {
+        tx.commit().await?;
+    } else {
+        tx.rollback().await?;
+    }
+    Ok(outcome)
+}
+
+/// The protocol inside a transaction the caller owns (SQLite's group commit runs it as one
+/// member of a shared transaction). Returns the outcome and whether to keep what it wrote:
+/// `false` for a replay or conflict (nothing was written) and for a refused write (its claim
+/// must not stay), which the caller rolls back.
+pub(crate) async fn write_once_in<DB>(
+    conn: &mut DB::Connection,
+    claim: &IdempotencyClaim<'_>,
+    write: IdempotentWrite<'_>,
+    respond: &Respond<'_>,
+) -> StoreResult<(OnceOutcome, bool)>
+where
+    DB: Writes,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'r> (String, String, Option<String>): FromRow<'r, DB::Row>,
+{
     let claimed = sqlx::query::<DB>(CLAIM)
         .bind(claim.agent_id)
         .bind(claim.key)
@@ -98,34 +124,37 @@ where
         .bind(claim.fingerprint)
         .bind(DB::stamp(claim.now))
         .bind(DB::stamp(claim.expires_at))
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *conn)
         .await?;
     if claimed.is_none() {
         let held: Option<(String, String, Option<String>)> = sqlx::query_as(HELD)
             .bind(claim.agent_id)
             .bind(claim.key)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut *conn)
             .await?;
-        tx.rollback().await?;
-        return claim.outcome_of_held(held);
+        return Ok((claim.outcome_of_held(held)?, false));
     }
-    let result = run::<DB>(&mut tx, write).await?;
+    let result = run::<DB>(conn, write).await?;
     let Some(response) = respond(&result) else {
-        tx.rollback().await?;
-        return Ok(OnceOutcome::Fresh {
-            result,
-            response: None,
-        });
+        return Ok((
+            OnceOutcome::Fresh {
+                result,
+                response: None,
+            },
+            false,
+        ));
     };
     sqlx::query::<DB>(RESPOND)
         .bind(claim.agent_id)
         .bind(claim.key)
         .bind(response.as_str())
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-    tx.commit().await?;
-    Ok(OnceOutcome::Fresh {
-        result,
-        response: Some(response),
-    })
+    Ok((
+        OnceOutcome::Fresh {
+            result,
+            response: Some(response),
+        },
+        true,
+    ))
 }

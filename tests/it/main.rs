@@ -33,6 +33,7 @@ mod probes;
 mod read_budgets;
 mod realtime;
 mod retention;
+mod sqlite_group_commit;
 mod search;
 mod settings;
 mod storage_contract;

@@ -283,7 +283,12 @@ async fn prune_while_writers_post(backend: Backend) {
     store.close().await;
 }
 
-contract!(prune_by_age_count_and_closing, prune_while_writers_post);
+contract!(
+    prune_by_age_count_and_closing,
+    prune_while_writers_post,
+    background_pruner_runs_on_its_interval
+);
+
 
 /// `prune --dry-run` and `prune` from the command line: the same counts, then the rows gone.
 #[tokio::test]
@@ -305,19 +310,95 @@ async fn prune_command_dry_run_then_prune_sqlite() {
             cmd.env(k, v);
         }
         cmd.env("RETENTION_MESSAGE_MAX_AGE_DAYS", "7");
+        cmd.env("RETENTION_BATCH", "3");
         let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        (serde_json::from_slice::<Value>(&out.stdout).unwrap(), stderr)
     };
-    let dry = run(true);
+    let (dry, progress) = run(true);
     assert_eq!(dry["messages"], 8, "{dry}");
     assert_eq!(dry["dry_run"], true);
+    assert!(
+        progress.contains("prune: messages: would remove 8 messages"),
+        "{progress}"
+    );
     assert_eq!(db_count(&db, "messages").await, 12);
-    let done = run(false);
+    let (done, progress) = run(false);
     assert_eq!(done["messages"], 8, "{done}");
+    assert_eq!(done["batches"], 3, "8 rows in batches of 3: {done}");
+    assert!(
+        progress.contains("prune: messages: removed 3 messages") && progress.contains("1 batches"),
+        "progress from the first batch on: {progress}"
+    );
     assert_eq!(db_count(&db, "messages").await, 4);
 }
+
+/// The pruner the server starts runs on its own interval: once the (manual) clock has moved past
+/// the age limit, old messages go without anyone calling prune, and new ones stay.
+async fn background_pruner_runs_on_its_interval(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let app = TestApp::start_with(&db, |s| {
+        s.retention = RetentionSettings {
+            messages: MessageRetention {
+                max_age_days: Some(1),
+                max_messages: None,
+            },
+            interval: Some(std::time::Duration::from_millis(50)),
+            batch: 2,
+            ..RetentionSettings::default()
+        };
+    })
+    .await;
+    let client = app.client().await;
+    let alice = login(&client, "alice", "claude", false).await;
+    let s = call(&client, "create_session", json!({"purpose": "pruned", "auth_token": alice}))
+        .await
+        .ok()["session_id"]
+        .clone();
+    let post = |content: &str| {
+        call(
+            &client,
+            "add_message",
+            json!({"session_id": s, "content": content, "auth_token": alice}),
+        )
+    };
+    for i in 0..5 {
+        post(&format!("old {i}")).await.ok();
+    }
+    let contents = async || -> Vec<String> {
+        let page = call(
+            &client,
+            "get_messages",
+            json!({"session_id": s, "limit": 50, "auth_token": alice}),
+        )
+        .await
+        .ok();
+        page["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    // Several intervals pass: nothing is a day old yet, so nothing goes.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(contents().await.len(), 5);
+
+    app.clock.advance(std::time::Duration::from_secs(2 * 86_400));
+    post("new").await.ok();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let left = contents().await;
+        if left == ["new"] {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the background pruner did not remove the old messages: {left:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(count_mismatches(&db).await, 0);
+}
+

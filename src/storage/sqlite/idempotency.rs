@@ -1,9 +1,13 @@
-//! Idempotent writes on SQLite. The protocol (`storage/once.rs`) runs in one `BEGIN IMMEDIATE`
-//! transaction on the single writer connection, which also serialises writers of other processes
-//! on the same file, so a concurrent request with the same key waits and then replays.
+//! Idempotent writes on SQLite. The protocol (`storage/once.rs`) runs as one member of the group
+//! commit's `BEGIN IMMEDIATE` transaction on the single writer connection (`group.rs`), which
+//! also serialises writers of other processes on the same file: a concurrent request with the
+//! same key waits, then replays. Inside a batch, a later member with the same key sees the
+//! earlier member's claim and response (same transaction) and replays it; both answer only after
+//! the COMMIT, and if that fails neither is acknowledged.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use sqlx::Sqlite;
 
 use super::SqliteStore;
 use crate::storage::once;
@@ -20,8 +24,9 @@ impl IdempotencyStore for SqliteStore {
         write: IdempotentWrite<'_>,
         respond: &Respond<'_>,
     ) -> StoreResult<OnceOutcome> {
-        let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        once::write_once(tx, claim, write, respond).await
+        self.group
+            .write(async |conn| once::write_once_in::<Sqlite>(conn, claim, write, respond).await)
+            .await
     }
 
     async fn delete_expired_idempotency_keys(

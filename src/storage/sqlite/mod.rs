@@ -1,5 +1,6 @@
 //! SQLite backend: WAL, busy timeout, foreign keys; one writer connection so writers queue in
-//! the pool instead of failing with SQLITE_BUSY, and a small pool of readers.
+//! the pool instead of failing with SQLITE_BUSY (concurrent writes share one transaction:
+//! `group.rs`), and a small pool of readers.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use sqlx::sqlite::{
 };
 
 mod dashboard;
+mod group;
 mod idempotency;
 mod inbox;
 pub use inbox::{INBOX, INBOX_IN_SESSION};
@@ -37,6 +39,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqli
 pub struct SqliteStore {
     reader: SqlitePool,
     writer: SqlitePool,
+    /// Batches concurrent writes on `writer` into one transaction.
+    group: group::GroupCommit,
     /// For the change watcher's own connection; `None` for in-memory databases (one process).
     watch_options: Option<SqliteConnectOptions>,
 }
@@ -77,6 +81,7 @@ impl SqliteStore {
         let watch_options = (!in_memory).then(|| opts.clone());
         Ok(Self {
             reader,
+            group: group::GroupCommit::new(writer.clone()),
             writer,
             watch_options,
         })
@@ -107,16 +112,16 @@ async fn insert_audit<'c, E: sqlx::SqliteExecutor<'c>>(exec: E, e: &AuditEvent) 
 }
 
 impl SqliteStore {
-    /// Runs `work` in a `BEGIN IMMEDIATE` transaction on the writer (writers queue there, so none
-    /// fails with SQLITE_BUSY), committed when `work` succeeds and rolled back otherwise.
+    /// Runs `work` in the group commit's `BEGIN IMMEDIATE` transaction on the writer (writers
+    /// queue there, so none fails with SQLITE_BUSY): kept when `work` succeeds, rolled back
+    /// otherwise, answered after the COMMIT.
     async fn in_write_tx<T>(
         &self,
         work: impl AsyncFnOnce(&mut sqlx::SqliteConnection) -> StoreResult<T>,
     ) -> StoreResult<T> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let out = work(&mut tx).await?;
-        tx.commit().await?;
-        Ok(out)
+        self.group
+            .write(async |conn| work(conn).await.map(|v| (v, true)))
+            .await
     }
 }
 
@@ -185,10 +190,13 @@ impl CoreStore for SqliteStore {
         )
         .fetch_one(&self.reader)
         .await?;
+        let (commits, writes) = self.group.stats();
         Ok(serde_json::json!({
             "size_bytes": pages * page_size,
             "free_bytes": free * page_size,
             "journal_mode": journal,
+            // Writes per transaction under concurrency (group commit), since start.
+            "group_commit": {"transactions": commits, "writes": writes},
         }))
     }
 }

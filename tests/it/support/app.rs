@@ -107,9 +107,11 @@ impl TestApp {
             .await
             .expect("bind 127.0.0.1:0");
         let base = format!("http://{}", listener.local_addr().unwrap());
-        // As app::run_http does: the sweepers (when their interval is set) and the change feed.
+        // As app::run_http does: the sweepers and the pruner (when their interval is set) and the
+        // change feed.
         let _ = service.spawn_memory_sweeper(stop.child_token());
         let _ = service.spawn_idempotency_sweeper(stop.child_token());
+        let _ = service.spawn_pruner(stop.child_token());
         service.start_change_feed(stop.child_token());
         tokio::spawn(serve(listener, app, stop.child_token()));
         Self { base, clock, stop }
