@@ -73,9 +73,14 @@ impl Service {
                 report.sessions_checked += 1;
                 let rule = prune_rule(&rule, now);
                 let tally = Tally::new("messages", progress);
-                self.drain(batch, stop, tally, &mut report, |r| &mut r.messages, || {
-                    self.store().prune_messages(&session.id, &rule, batch)
-                })
+                self.drain(
+                    batch,
+                    stop,
+                    tally,
+                    &mut report,
+                    |r| &mut r.messages,
+                    || self.store().prune_messages(&session.id, &rule, batch),
+                )
                 .await?;
                 if stop.is_cancelled() {
                     return Ok(report);
@@ -95,9 +100,14 @@ impl Service {
         if let Some(days) = settings.audit_days {
             let cutoff = now - Duration::days(i64::from(days));
             let tally = Tally::new("audit", progress);
-            self.drain(batch, stop, tally, &mut report, |r| &mut r.audit_rows, || {
-                self.store().prune_audit(cutoff, batch)
-            })
+            self.drain(
+                batch,
+                stop,
+                tally,
+                &mut report,
+                |r| &mut r.audit_rows,
+                || self.store().prune_audit(cutoff, batch),
+            )
             .await?;
         }
         Ok(report)
@@ -123,9 +133,14 @@ impl Service {
             let mut progressed = false;
             for id in &ids {
                 let tally = Tally::new("closed sessions", progress);
-                self.drain(batch, stop, tally, report, |r| &mut r.messages, || {
-                    self.store().prune_messages(id, &everything, batch)
-                })
+                self.drain(
+                    batch,
+                    stop,
+                    tally,
+                    report,
+                    |r| &mut r.messages,
+                    || self.store().prune_messages(id, &everything, batch),
+                )
                 .await?;
                 if batch.is_none() {
                     removed += 1;

@@ -289,7 +289,6 @@ contract!(
     background_pruner_runs_on_its_interval
 );
 
-
 /// `prune --dry-run` and `prune` from the command line: the same counts, then the rows gone.
 #[tokio::test]
 async fn prune_command_dry_run_then_prune_sqlite() {
@@ -314,7 +313,10 @@ async fn prune_command_dry_run_then_prune_sqlite() {
         let out = cmd.output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(out.status.success(), "{stderr}");
-        (serde_json::from_slice::<Value>(&out.stdout).unwrap(), stderr)
+        (
+            serde_json::from_slice::<Value>(&out.stdout).unwrap(),
+            stderr,
+        )
     };
     let (dry, progress) = run(true);
     assert_eq!(dry["messages"], 8, "{dry}");
@@ -348,13 +350,19 @@ async fn background_pruner_runs_on_its_interval(backend: Backend) {
             batch: 2,
             ..RetentionSettings::default()
         };
+        // The token outlives the clock's jump.
+        s.token_ttl = std::time::Duration::from_secs(30 * 86_400);
     })
     .await;
     let client = app.client().await;
     let alice = login(&client, "alice", "claude", false).await;
-    let s = call(&client, "create_session", json!({"purpose": "pruned", "auth_token": alice}))
-        .await
-        .ok()["session_id"]
+    let s = call(
+        &client,
+        "create_session",
+        json!({"purpose": "pruned", "auth_token": alice}),
+    )
+    .await
+    .ok()["session_id"]
         .clone();
     let post = |content: &str| {
         call(
@@ -385,7 +393,8 @@ async fn background_pruner_runs_on_its_interval(backend: Backend) {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(contents().await.len(), 5);
 
-    app.clock.advance(std::time::Duration::from_secs(2 * 86_400));
+    app.clock
+        .advance(std::time::Duration::from_secs(2 * 86_400));
     post("new").await.ok();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
@@ -401,4 +410,3 @@ async fn background_pruner_runs_on_its_interval(backend: Backend) {
     }
     assert_eq!(count_mismatches(&db).await, 0);
 }
-

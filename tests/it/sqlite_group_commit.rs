@@ -9,8 +9,8 @@ use chrono::Utc;
 use serde_json::{Map, json};
 use shared_context_server::domain::{SessionId, Visibility};
 use shared_context_server::storage::{
-    IdempotencyClaim, IdempotentWrite, InsertOutcome, NewMemory, NewMessage,
-    NewSession, OnceOutcome, SetMemoryOutcome, Store, WriteResult,
+    IdempotencyClaim, IdempotentWrite, InsertOutcome, NewMemory, NewMessage, NewSession,
+    OnceOutcome, SetMemoryOutcome, Store, WriteResult,
 };
 
 use crate::support::*;
@@ -98,7 +98,10 @@ async fn sqlite_concurrent_writes_share_transactions_and_keep_their_own_outcome(
     let store = db.store(4).await;
     let open = new_session(store.as_ref()).await;
     let closed = new_session(store.as_ref()).await;
-    store.close_session(&closed, "alice", Utc::now()).await.unwrap();
+    store
+        .close_session(&closed, "alice", Utc::now())
+        .await
+        .unwrap();
     let before = group_stats(store.as_ref()).await;
 
     let mut set = tokio::task::JoinSet::new();
@@ -108,7 +111,10 @@ async fn sqlite_concurrent_writes_share_transactions_and_keep_their_own_outcome(
         set.spawn(async move {
             let kind = i % 4;
             match kind {
-                0 => match store.add_message(&message(&open, format!("plain {i}"))).await {
+                0 => match store
+                    .add_message(&message(&open, format!("plain {i}")))
+                    .await
+                {
                     Ok(InsertOutcome::Inserted(_)) => "posted",
                     other => panic!("{other:?}"),
                 },
@@ -116,12 +122,29 @@ async fn sqlite_concurrent_writes_share_transactions_and_keep_their_own_outcome(
                     Ok(SetMemoryOutcome::Stored(_)) => "stored",
                     other => panic!("{other:?}"),
                 },
-                2 => match post_once(store.as_ref(), &format!("key{i}"), &message(&open, format!("keyed {i}"))).await {
-                    OnceOutcome::Fresh { response: Some(_), .. } => "posted once",
+                2 => match post_once(
+                    store.as_ref(),
+                    &format!("key{i}"),
+                    &message(&open, format!("keyed {i}")),
+                )
+                .await
+                {
+                    OnceOutcome::Fresh {
+                        response: Some(_), ..
+                    } => "posted once",
                     other => panic!("{other:?}"),
                 },
-                _ => match post_once(store.as_ref(), &format!("key{i}"), &message(&closed, format!("refused {i}"))).await {
-                    OnceOutcome::Fresh { result: WriteResult::Message(InsertOutcome::SessionClosed), response: None } => "refused",
+                _ => match post_once(
+                    store.as_ref(),
+                    &format!("key{i}"),
+                    &message(&closed, format!("refused {i}")),
+                )
+                .await
+                {
+                    OnceOutcome::Fresh {
+                        result: WriteResult::Message(InsertOutcome::SessionClosed),
+                        response: None,
+                    } => "refused",
                     other => panic!("{other:?}"),
                 },
             }
@@ -132,7 +155,9 @@ async fn sqlite_concurrent_writes_share_transactions_and_keep_their_own_outcome(
         let m = message(&open, "the same request".into());
         set.spawn(async move {
             match post_once(store.as_ref(), "same", &m).await {
-                OnceOutcome::Fresh { response: Some(_), .. } => "fresh",
+                OnceOutcome::Fresh {
+                    response: Some(_), ..
+                } => "fresh",
                 OnceOutcome::Replay { .. } => "replay",
                 other => panic!("{other:?}"),
             }
@@ -140,7 +165,10 @@ async fn sqlite_concurrent_writes_share_transactions_and_keep_their_own_outcome(
     }
     let answers = set.join_all().await;
     let n = |what: &str| answers.iter().filter(|a| **a == what).count();
-    assert_eq!((n("posted"), n("stored"), n("posted once"), n("refused")), (20, 20, 20, 20));
+    assert_eq!(
+        (n("posted"), n("stored"), n("posted once"), n("refused")),
+        (20, 20, 20, 20)
+    );
     assert_eq!((n("fresh"), n("replay")), (1, 9), "{answers:?}");
 
     let in_open = db_scalar(
@@ -149,9 +177,17 @@ async fn sqlite_concurrent_writes_share_transactions_and_keep_their_own_outcome(
         "",
     )
     .await;
-    assert_eq!(in_open, 41, "20 plain, 20 keyed, 1 for the ten identical requests");
     assert_eq!(
-        db_scalar(&db, &format!("SELECT COUNT(*) FROM messages WHERE session_id = '{closed}'"), "").await,
+        in_open, 41,
+        "20 plain, 20 keyed, 1 for the ten identical requests"
+    );
+    assert_eq!(
+        db_scalar(
+            &db,
+            &format!("SELECT COUNT(*) FROM messages WHERE session_id = '{closed}'"),
+            ""
+        )
+        .await,
         0
     );
     assert_eq!(
@@ -164,7 +200,10 @@ async fn sqlite_concurrent_writes_share_transactions_and_keep_their_own_outcome(
     let (tx, writes) = (tx - before.0, writes - before.1);
     // Kept writes: 20 + 20 + 20 + the one fresh identical request (replays and refusals are undone).
     assert_eq!(writes, 61);
-    assert!(tx < writes, "{writes} writes in {tx} transactions: nothing was batched");
+    assert!(
+        tx < writes,
+        "{writes} writes in {tx} transactions: nothing was batched"
+    );
     store.close().await;
 }
 
@@ -201,7 +240,12 @@ async fn sqlite_cancelled_writers_leave_no_transaction_open() {
         }
         for id in &acknowledged {
             assert_eq!(
-                db_scalar(&db, &format!("SELECT COUNT(*) FROM messages WHERE id = {id}"), "").await,
+                db_scalar(
+                    &db,
+                    &format!("SELECT COUNT(*) FROM messages WHERE id = {id}"),
+                    ""
+                )
+                .await,
                 1,
                 "round {round}: acknowledged message {id} is missing"
             );
@@ -215,7 +259,11 @@ async fn sqlite_cancelled_writers_leave_no_transaction_open() {
         .expect("the writer is free")
         .expect("no transaction left open");
     }
-    match store.add_message(&message(&s, "after".into())).await.unwrap() {
+    match store
+        .add_message(&message(&s, "after".into()))
+        .await
+        .unwrap()
+    {
         InsertOutcome::Inserted(_) => {}
         other => panic!("{other:?}"),
     }
