@@ -5,15 +5,17 @@
 # machine load hits both alike. Prints each run's calls/s and add_message p50/p99, then the mean
 # ratio SQLite / PostgreSQL.
 # Usage: scripts/bench/backends.sh [AGENTS=20] [SECONDS=15] [ROUNDS=2]
-# Environment: SCS_BIN=path/to/release/binary (skip the build).
+# Environment: SCS_BIN and SCS_BENCH_BIN: release binaries of the server and
+#   of scs-bench built beforehand (skips the build).
 set -euo pipefail
 export SCS_TOOLS=${SCS_TOOLS:-all}
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 agents=${1:-20}
 secs=${2:-15}
 rounds=${3:-2}
-if [ -z "${SCS_BIN:-}" ]; then cargo build --release --locked >&2; fi
+if [ -z "${SCS_BIN:-}" ]; then cargo build --release --locked --workspace >&2; fi
 bin=${SCS_BIN:-${CARGO_TARGET_DIR:-target}/release/shared-context-server}
+bench=${SCS_BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release/scs-bench}
 scripts/ensure-postgres.sh >/dev/null
 pg_dir=$(mktemp -u /tmp/scs-backends-pg.XXXXXX)
 pg_admin=$(scripts/bench/bench-postgres.sh start "$pg_dir")
@@ -40,8 +42,7 @@ for r in $(seq "$rounds"); do
         server_pid=$!
         for _ in $(seq 300); do grep -q "ready: http" "$work/server.log" && break; sleep 0.1; done
         mcp=$(sed -n 's/.*ready: \(http[^ ]*\).*/\1/p' "$work/server.log")
-        # The bench client reads no SCS_TOOLS (with it set, clap confuses it with bench --tools).
-        env -u SCS_TOOLS "$bin" bench --url "$mcp" --agents "$agents" --workload mixed --duration "$secs" --warmup 3 --json >"$work/$backend-$r.json"
+        "$bench" --url "$mcp" --agents "$agents" --workload mixed --duration "$secs" --warmup 3 --json >"$work/$backend-$r.json"
         kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
         python3 - "$work/$backend-$r.json" "$backend" "$r" "$(cut -d' ' -f1 /proc/loadavg)" <<'PY'
 import json, sys

@@ -3,15 +3,17 @@
 # with AGENTS agents in total, first all on one process, then half on each of two processes
 # (two load generators at once), alternating ROUNDS times. Prints calls/s per run and the total.
 # Usage: scripts/bench/processes.sh [AGENTS=40] [SECONDS=15] [ROUNDS=2]
-# Environment: SCS_BIN=path/to/release/binary (skip the build).
+# Environment: SCS_BIN and SCS_BENCH_BIN: release binaries of the server and
+#   of scs-bench built beforehand (skips the build).
 set -euo pipefail
 export SCS_TOOLS=${SCS_TOOLS:-all}
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 agents=${1:-40}
 secs=${2:-15}
 rounds=${3:-2}
-if [ -z "${SCS_BIN:-}" ]; then cargo build --release --locked >&2; fi
+if [ -z "${SCS_BIN:-}" ]; then cargo build --release --locked --workspace >&2; fi
 bin=${SCS_BIN:-${CARGO_TARGET_DIR:-target}/release/shared-context-server}
+bench=${SCS_BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release/scs-bench}
 scripts/ensure-postgres.sh >/dev/null
 pg_dir=$(mktemp -u /tmp/scs-procs-pg.XXXXXX)
 pg_admin=$(scripts/bench/bench-postgres.sh start "$pg_dir")
@@ -39,8 +41,7 @@ a=$(start a)
 b=$(start b)
 rate() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["calls_per_sec"])' "$1"; }
 bench() {  # url agents out
-    # The bench client reads no SCS_TOOLS (with it set, clap confuses it with bench --tools).
-    env -u SCS_TOOLS "$bin" bench --url "$1" --agents "$2" --workload mixed --duration "$secs" --warmup 3 --json >"$3"
+    "$bench" --url "$1" --agents "$2" --workload mixed --duration "$secs" --warmup 3 --json >"$3"
 }
 echo "machine: $(nproc) cores; date: $(date -u +%FT%TZ); commit: $(git rev-parse --short HEAD); $agents agents, mixed, ${secs}s per run; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$rounds"); do

@@ -17,7 +17,8 @@
 # Usage: scripts/bench/scale.sh [ROUNDS=300]
 # Environment (defaults = the sizes): BIG=1000000 SPREAD_ROWS=10000000
 #   SPREAD_SESSIONS=10000 HOT=100000 RATIO_CLIENTS=50 RATIO_SECS=20 BACKENDS="postgres sqlite"
-#   SCS_BIN=path/to/release/binary (skip the build)
+#   SCS_BIN and SCS_BENCH_BIN: release binaries of the server and
+#   of scs-bench built beforehand (skips the build)
 # Full size takes about 30-40 minutes on 2 busy cores, most of it the PostgreSQL fill.
 set -euo pipefail
 export SCS_TOOLS=${SCS_TOOLS:-all}
@@ -26,9 +27,9 @@ rounds=${1:-300}
 BIG=${BIG:-1000000} SPREAD_ROWS=${SPREAD_ROWS:-10000000} SPREAD_SESSIONS=${SPREAD_SESSIONS:-10000}
 HOT=${HOT:-100000} RATIO_CLIENTS=${RATIO_CLIENTS:-50} RATIO_SECS=${RATIO_SECS:-20}
 BACKENDS=${BACKENDS:-postgres sqlite}
-# SCS_BIN: a release binary built beforehand (skips the build).
-if [ -z "${SCS_BIN:-}" ]; then cargo build --release --locked >&2; fi
+if [ -z "${SCS_BIN:-}" ]; then cargo build --release --locked --workspace >&2; fi
 bin=${SCS_BIN:-${CARGO_TARGET_DIR:-target}/release/shared-context-server}
+bench=${SCS_BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release/scs-bench}
 export API_KEY=bench-agent-key-0123456789 ADMIN_API_KEY=bench-admin-key-0123456789 LOG_LEVEL=warn
 export RATE_LIMIT_PER_MINUTE=0
 work=$(mktemp -d)
@@ -148,8 +149,7 @@ hot_ratio() {
     SCS_DATA_DIR="$work/data" DATABASE_URL="$url" POSTGRES_POOL_SIZE=20 POSTGRES_MAX_OVERFLOW=10 \
         start_server "$url"
     echo "== postgres hot session: $HOT messages posted through the server, then get_messages, $RATIO_CLIENTS agents, ${RATIO_SECS}s"
-    # The bench client reads no SCS_TOOLS (with it set, clap confuses it with bench --tools).
-    env -u SCS_TOOLS "$bin" bench --url "$mcp" --agents "$RATIO_CLIENTS" --agents-per-session "$RATIO_CLIENTS" \
+    "$bench" --url "$mcp" --agents "$RATIO_CLIENTS" --agents-per-session "$RATIO_CLIENTS" \
         --messages-per-session "$HOT" --workload get_messages --duration "$RATIO_SECS" --warmup 3 --json >"$work/hot.json"
     stop_server
     local s
