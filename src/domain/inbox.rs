@@ -1,8 +1,7 @@
 //! Direct messages as rules: who a message is addressed to, the inbox cursor, and the loop guards
 //! (reply depth and a per-pair rate). No I/O; the service applies them, storage stores the result.
 
-use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use chrono::{DateTime, Utc};
 
 use super::error::{DomainError, ErrorCode};
 use super::fuzzy;
@@ -119,42 +118,19 @@ pub fn check_depth(depth: u32, guards: &LoopGuards) -> Result<(), DomainError> {
     Ok(())
 }
 
-/// The sends of one (sender, recipient) pair within the last minute: a sliding window, so a
-/// burst at the end of one minute cannot double up with one at the start of the next.
-#[derive(Debug, Default)]
-pub struct PairWindow {
-    sent: VecDeque<Instant>,
-}
+/// The window of the per-pair direct-message rate: a sliding minute, so a burst at the end of
+/// one minute cannot double up with one at the start of the next.
+pub const PAIR_WINDOW_SECONDS: i64 = 60;
 
-impl PairWindow {
-    const WINDOW: Duration = Duration::from_secs(60);
-
-    /// Seconds until one more send fits, or `None` when it fits now.
-    pub fn wait_needed(&mut self, cap: u32, now: Instant) -> Option<u32> {
-        while self
-            .sent
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= Self::WINDOW)
-        {
-            self.sent.pop_front();
-        }
-        if cap == 0 || self.sent.len() < cap as usize {
-            return None;
-        }
-        let oldest = *self.sent.front()?;
-        let left = Self::WINDOW.saturating_sub(now.duration_since(oldest));
-        Some(left.as_secs_f64().ceil().max(1.0) as u32)
+/// Seconds until one more direct message of a pair fits, or `None` when it fits now: `sent`
+/// messages of the pair within the window, the oldest at `oldest`.
+pub fn pair_wait(cap: u32, sent: u64, oldest: DateTime<Utc>, now: DateTime<Utc>) -> Option<u32> {
+    if cap == 0 || sent < u64::from(cap) {
+        return None;
     }
-
-    pub fn record(&mut self, now: Instant) {
-        self.sent.push_back(now);
-    }
-
-    pub fn is_idle(&self, now: Instant) -> bool {
-        self.sent
-            .back()
-            .is_none_or(|t| now.duration_since(*t) >= Self::WINDOW)
-    }
+    let frees_at = oldest + chrono::Duration::seconds(PAIR_WINDOW_SECONDS);
+    let left = (frees_at - now).num_milliseconds().max(0) as f64 / 1000.0;
+    Some(left.ceil().max(1.0) as u32)
 }
 
 #[cfg(test)]
@@ -196,18 +172,18 @@ mod tests {
     }
 
     #[test]
-    fn pair_window_slides() {
-        let mut w = PairWindow::default();
-        let t0 = Instant::now();
-        for i in 0..3 {
-            assert_eq!(w.wait_needed(3, t0 + Duration::from_secs(i)), None);
-            w.record(t0 + Duration::from_secs(i));
-        }
-        assert_eq!(w.wait_needed(3, t0 + Duration::from_secs(10)), Some(50));
-        assert_eq!(w.wait_needed(3, t0 + Duration::from_secs(60)), None);
-        assert_eq!(w.wait_needed(0, t0), None);
-        assert!(!w.is_idle(t0 + Duration::from_secs(61)));
-        assert!(w.is_idle(t0 + Duration::from_secs(63)));
+    fn pair_wait_counts_the_last_minute() {
+        let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let at = |s: i64| t0 + chrono::Duration::seconds(s);
+        assert_eq!(pair_wait(3, 2, t0, at(10)), None);
+        assert_eq!(pair_wait(3, 3, t0, at(10)), Some(50));
+        assert_eq!(pair_wait(3, 4, t0, at(59)), Some(1));
+        assert_eq!(
+            pair_wait(3, 3, t0, at(60)),
+            Some(1),
+            "never 0: retry after at least 1 s"
+        );
+        assert_eq!(pair_wait(0, 100, t0, at(1)), None, "0 turns the limit off");
     }
 
     #[test]

@@ -41,6 +41,11 @@ impl Visibility {
             "private" => Ok(Self::Private),
             "agent_only" => Ok(Self::AgentOnly),
             "admin_only" => Ok(Self::AdminOnly),
+            DIRECT => Err(DomainError::new(
+                ErrorCode::InvalidVisibility,
+                "'direct' is what a message with recipients reports, not a visibility to filter by",
+            )
+            .suggest("read the direct messages addressed to you with get_inbox")),
             other => Err(DomainError::new(
                 ErrorCode::InvalidVisibility,
                 format!(
@@ -62,6 +67,22 @@ impl Visibility {
 impl fmt::Display for Visibility {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// What a direct message (one with recipients) reports as its `visibility`. It is stored as
+/// `private` (readable by its sender and admins) plus its recipients; reads say `direct` so an
+/// agent can tell a message to it from a private note, and the four Python-compatible values keep
+/// their meaning for every other message.
+pub const DIRECT: &str = "direct";
+
+/// The `visibility` a read reports for a message stored with `visibility` and, when
+/// `has_recipients`, recipients.
+pub fn shown(visibility: Visibility, has_recipients: bool) -> &'static str {
+    if has_recipients {
+        DIRECT
+    } else {
+        visibility.as_str()
     }
 }
 

@@ -66,6 +66,8 @@ pub struct AckMessagesParams {
     /// Ids of messages addressed to you.
     pub message_ids: Vec<i64>,
     #[serde(default)]
+    pub idempotency_key: Option<String>,
+    #[serde(default)]
     pub auth_token: Option<String>,
 }
 
@@ -289,8 +291,10 @@ after_cursor\n{LEGEND}\n",
     ) -> CallToolResult {
         let caller = Self::caller(&ctx, p.auth_token, None);
         self.with_identity(caller, |svc, who| async move {
-            let acked = svc.ack_messages(&who, &p.message_ids).await?;
-            Ok(Acked { acked })
+            let body = svc
+                .ack_messages(&who, &p.message_ids, p.idempotency_key.as_deref())
+                .await?;
+            Ok(Output::prebuilt::<Acked>(body))
         })
         .await
     }

@@ -150,7 +150,10 @@ impl McpServer {
             let preview: String = m.content.chars().take(160).collect();
             text.push_str(&format!(
                 "- #{} {} [{}] {}\n",
-                m.id, m.sender, m.visibility, preview
+                m.id,
+                m.sender,
+                crate::domain::visibility::shown(m.visibility, !m.to.is_empty()),
+                preview
             ));
         }
         text.push_str("\nLook for: agents waiting on each other, questions without replies (parent_message_id), and errors reported in metadata.");

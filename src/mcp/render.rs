@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 pub use super::output::Output;
 use super::output::tool_output;
 use super::text::{Body, compact_json};
+use crate::domain::visibility;
 use crate::error::AppError;
 use crate::service::IssuedToken;
 use crate::storage::{MessageRecord, SessionRecord};
@@ -51,7 +52,7 @@ impl From<MessageRecord> for Message {
             sender: m.sender,
             sender_type: m.sender_type,
             content: Some(m.content),
-            visibility: m.visibility.as_str().to_owned(),
+            visibility: visibility::shown(m.visibility, !m.to.is_empty()).to_owned(),
             message_type: m.message_type,
             metadata: m.metadata,
             timestamp: rfc3339(m.created_at),

@@ -289,7 +289,11 @@ of your agent_type), admin_only (admins). `to`: a direct message to those agents
                     serde_json::to_value(MessagePosted {
                         message_id: m.id,
                         timestamp: crate::util::rfc3339(m.created_at),
-                        visibility: m.visibility.as_str().to_owned(),
+                        visibility: crate::domain::visibility::shown(
+                            m.visibility,
+                            !m.to.is_empty(),
+                        )
+                        .to_owned(),
                         to: m.to.clone(),
                     })
                     .unwrap_or_default()

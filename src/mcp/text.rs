@@ -11,6 +11,7 @@ use std::fmt::Write;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+use crate::domain::Visibility;
 use crate::storage::MessageRecord;
 use crate::util::rfc3339;
 
@@ -102,9 +103,8 @@ impl MessageWriter {
             let _ = write!(out, " in {}", m.session_id);
         }
         if !m.to.is_empty() {
-            let _ = write!(out, " →{}", m.to.join(","));
-        }
-        if m.visibility.as_str() != "public" {
+            let _ = write!(out, " direct →{}", m.to.join(","));
+        } else if m.visibility != Visibility::Public {
             let _ = write!(out, " {}", m.visibility.as_str());
         }
         if m.message_type != "agent_response" {
@@ -172,7 +172,6 @@ pub fn compact_json(body: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Visibility;
 
     fn msg(id: i64, sender: &str, content: &str, secs: i64) -> MessageRecord {
         MessageRecord {
@@ -213,6 +212,23 @@ mod tests {
         {
             assert!(line.starts_with('│'));
         }
+    }
+
+    #[test]
+    fn a_direct_message_says_direct_and_to_whom_a_private_note_says_private() {
+        let mut w = MessageWriter::new();
+        let mut out = String::new();
+        let mut direct = msg(1, "alice", "yours", 0);
+        direct.visibility = Visibility::Private;
+        direct.to = vec!["bob".into(), "carol".into()];
+        let mut note = msg(2, "alice", "mine", 0);
+        note.visibility = Visibility::Private;
+        w.message(&mut out, &direct, Body::Whole, "");
+        w.message(&mut out, &note, Body::Whole, "");
+        assert_eq!(
+            out,
+            "#1 alice (claude) 2027-01-15T08:00:00.000000Z direct →bob,carol │ yours\n#2 alice private │ mine\n"
+        );
     }
 
     #[test]

@@ -126,13 +126,14 @@ impl Service {
             }
         };
         let reader = Reader::of(who);
-        let messages = self
+        let mut messages = self
             .store()
             .messages_before(&id, &reader, before, limit.get())
             .await?;
         if messages.is_empty() {
             self.existing_session(&id).await?;
         }
+        self.with_recipients(who, &mut messages).await?;
         Ok(messages)
     }
 

@@ -1,5 +1,5 @@
 //! Safe retries. A write (`create_session`, `add_message`, `close_session`, `set_memory`,
-//! `delete_memory`) may carry an `idempotency_key`: the first call with a key writes and stores
+//! `delete_memory`, `ack_messages`; `ask` through its `add_message`) may carry an `idempotency_key`: the first call with a key writes and stores
 //! its response body under (agent, key) in the same transaction; a later call with the same key
 //! and the same validated arguments writes nothing and gets that body back; the same key with
 //! other arguments is `IDEMPOTENCY_CONFLICT`. Refused writes (errors) store nothing, so a failed

@@ -3,30 +3,27 @@
 //! and `get_receipts`. Reads never change what later reads return; first deliveries are noted in
 //! memory and written in batches (`presence.rs`).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::Service;
+use super::idempotency::{Keyed, unexpected};
 use crate::domain::inbox::{
-    LoopGuards, PairWindow, check_depth, parse_cursor, parse_recipients, recipients_not_found,
+    LoopGuards, PAIR_WINDOW_SECONDS, check_depth, pair_wait, parse_cursor, parse_recipients,
+    recipients_not_found,
 };
 use crate::domain::{DomainError, ErrorCode, Identity, Limit, Permission, SessionId};
 use crate::error::AppError;
-use crate::storage::{InboxItem, InboxQuery, MessageRecord, Receipt};
+use crate::storage::{
+    AckOutcome, IdempotentWrite, InboxItem, InboxQuery, MessageRecord, Receipt, WriteResult,
+};
 
 /// How many known agent ids are ranked for `RECIPIENT_NOT_FOUND` suggestions.
 const SUGGESTION_POOL: u32 = 1000;
 pub const INBOX_MAX_LIMIT: u32 = 200;
 pub const ACK_MAX_IDS: usize = 500;
-
-/// Per-pair send windows for the direct-message rate guard.
-#[derive(Default)]
-pub(super) struct PairRates {
-    windows: Mutex<HashMap<(String, String), PairWindow>>,
-}
 
 pub struct GetInbox {
     pub after_cursor: Option<String>,
@@ -96,44 +93,40 @@ impl Service {
             let pool = self.store().agent_ids(SUGGESTION_POOL).await?;
             return Err(recipients_not_found(&unknown, &pool));
         }
-        self.check_pair_rates(sender, &to, guards.direct_per_pair_per_minute)?;
+        self.check_pair_rates(sender, &to, guards.direct_per_pair_per_minute)
+            .await?;
         Ok(Addressing { to })
     }
 
-    /// `RATE_LIMITED` when any (sender, recipient) pair is at its cap; otherwise counts the send.
-    fn check_pair_rates(&self, sender: &str, to: &[String], cap: u32) -> Result<(), AppError> {
+    /// `RATE_LIMITED` when any (sender, recipient) pair is at its cap. Counted from the database
+    /// (the sender's direct messages of the last minute, `messages_direct_sender_idx`), so every
+    /// process on one database shares the limit. Two posts of one pair racing in two processes
+    /// can both pass at cap - 1 (one over): the guard stops loops, it is not a quota.
+    async fn check_pair_rates(
+        &self,
+        sender: &str,
+        to: &[String],
+        cap: u32,
+    ) -> Result<(), AppError> {
         if cap == 0 {
             return Ok(());
         }
-        let now = Instant::now();
-        let mut windows = self
-            .inner
-            .pair_rates
-            .windows
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if windows.len() > 10_000 {
-            windows.retain(|_, w| !w.is_idle(now));
-        }
-        for recipient in to {
-            let key = (sender.to_owned(), recipient.clone());
-            if let Some(wait) = windows.entry(key).or_default().wait_needed(cap, now) {
+        let now = self.now();
+        let since = now - chrono::Duration::seconds(PAIR_WINDOW_SECONDS);
+        let sends = self.store().direct_sends_since(sender, to, since).await?;
+        for pair in sends {
+            if let Some(wait) = pair_wait(cap, pair.count, pair.oldest, now) {
                 return Err(DomainError::new(
                     ErrorCode::RateLimited,
                     format!(
-                        "'{sender}' sent '{recipient}' {cap} direct messages in the last minute \
-                         (DIRECT_MESSAGES_PER_PAIR_PER_MINUTE); agents replying to each other in a loop look like this"
+                        "'{sender}' sent '{}' {} direct messages in the last minute; the limit is {cap} \
+                         (DIRECT_MESSAGES_PER_PAIR_PER_MINUTE); agents replying to each other in a loop look like this",
+                        pair.recipient, pair.count
                     ),
                 )
                 .suggest("wait retry_after seconds, or stop the exchange if it is going in circles")
                 .retry_after(wait));
             }
-        }
-        for recipient in to {
-            windows
-                .entry((sender.to_owned(), recipient.clone()))
-                .or_default()
-                .record(now);
         }
         Ok(())
     }
@@ -230,8 +223,15 @@ impl Service {
         }
     }
 
-    /// `ack_messages`: acknowledges messages addressed to the caller; idempotent.
-    pub async fn ack_messages(&self, who: &Identity, ids: &[i64]) -> Result<Vec<i64>, AppError> {
+    /// `ack_messages`: acknowledges messages addressed to the caller; idempotent by nature, and
+    /// with an `idempotency_key` through the one safe-retry protocol (a replay returns the first
+    /// body; the key with other ids is `IDEMPOTENCY_CONFLICT`). Returns `{acked: [ids]}`.
+    pub async fn ack_messages(
+        &self,
+        who: &Identity,
+        ids: &[i64],
+        idempotency_key: Option<&str>,
+    ) -> Result<Value, AppError> {
         who.require(Permission::Read)?;
         let agent_id = who
             .agent_id()
@@ -252,7 +252,37 @@ impl Service {
         let mut ids = ids.to_vec();
         ids.sort_unstable();
         ids.dedup();
-        let outcome = self.store().ack(&agent_id, &ids, self.now()).await?;
+        let retry = self.retry_key(
+            who,
+            idempotency_key,
+            "ack_messages",
+            || json!({"message_ids": ids}),
+        )?;
+        let at = self.now();
+        let render = |outcome: &AckOutcome| json!({"acked": outcome.acked});
+        let outcome = match &retry {
+            None => self.store().ack(&agent_id, &ids, at).await?,
+            Some(retry) => {
+                let write = IdempotentWrite::Ack {
+                    agent_id: &agent_id,
+                    ids: &ids,
+                    at,
+                };
+                match self
+                    .write_once(retry, write, &|r| match r {
+                        WriteResult::Acked(o) if o.not_addressed.is_empty() => Some(render(o)),
+                        _ => None,
+                    })
+                    .await?
+                {
+                    Keyed::Replayed(body) | Keyed::Fresh(WriteResult::Acked(_), Some(body)) => {
+                        return Ok(body);
+                    }
+                    Keyed::Fresh(WriteResult::Acked(outcome), None) => outcome,
+                    Keyed::Fresh(other, _) => return Err(unexpected(&other)),
+                }
+            }
+        };
         if !outcome.not_addressed.is_empty() {
             return Err(DomainError::new(
                 ErrorCode::PermissionDenied,
@@ -263,7 +293,7 @@ impl Service {
             )
             .suggest("acknowledge only ids that get_inbox returned to you"));
         }
-        Ok(outcome.acked)
+        Ok(render(&outcome))
     }
 
     /// `get_receipts`: for the sender or an admin, when each recipient first received the

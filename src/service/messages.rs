@@ -7,7 +7,7 @@ use super::idempotency::{Keyed, unexpected};
 use crate::domain::input::non_negative;
 use crate::domain::{
     Content, DomainError, ErrorCode, Identity, Limit, Metadata, Permission, Reader, SessionId,
-    Visibility, VisibilityFilter,
+    Visibility, VisibilityFilter, visibility,
 };
 use crate::error::AppError;
 use crate::storage::{
@@ -55,8 +55,12 @@ impl Service {
         render: impl Fn(&MessageRecord) -> Value + Send + Sync,
     ) -> Result<Value, AppError> {
         who.require(Permission::Write)?;
+        // `direct` (what reads report for a direct message) is accepted when the message gets
+        // recipients: through `to`, or as a reply to a direct message (checked below).
+        let wants_direct = input.visibility.as_deref().map(str::trim) == Some(visibility::DIRECT);
         let visibility = match input.visibility.as_deref().map(str::trim) {
             None | Some("") => Visibility::Public,
+            Some(_) if wants_direct => Visibility::Private,
             Some(v) => Visibility::parse(v)?,
         };
         who.require(visibility.write_permission())?;
@@ -97,6 +101,15 @@ impl Service {
                 input.parent_message_id,
             )
             .await?;
+        if wants_direct && addressing.to.is_empty() {
+            return Err(DomainError::new(
+                ErrorCode::InvalidVisibility,
+                "visibility 'direct' needs recipients; nothing was posted",
+            )
+            .suggest(
+                "pass to=[agent ids] (list_agents shows them), or reply to a direct message",
+            ));
+        }
         // A direct message is private to its sender and recipients, whatever `visibility` said.
         let visibility = if addressing.to.is_empty() {
             visibility
@@ -208,14 +221,15 @@ impl Service {
 impl Service {
     /// Fills in `to` on the direct messages of a read (one query, only when the page holds
     /// private messages) and notes first deliveries to the reader.
-    pub(crate) async fn with_recipients(
+    pub(crate) async fn with_recipients<'a>(
         &self,
         who: &Identity,
-        messages: &mut [MessageRecord],
+        messages: impl IntoIterator<Item = &'a mut MessageRecord>,
     ) -> Result<(), AppError> {
+        let mut messages: Vec<&mut MessageRecord> = messages.into_iter().collect();
         let private: Vec<i64> = messages
             .iter()
-            .filter(|m| m.visibility == Visibility::Private)
+            .filter(|m| m.visibility == Visibility::Private && m.to.is_empty())
             .map(|m| m.id)
             .collect();
         if private.is_empty() {
@@ -227,7 +241,7 @@ impl Service {
             }
         }
         if let Some(agent) = who.agent_id() {
-            self.note_deliveries(agent.as_str(), messages.iter());
+            self.note_deliveries(agent.as_str(), messages.iter().map(|m| &**m));
         }
         Ok(())
     }

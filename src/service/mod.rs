@@ -66,7 +66,6 @@ struct Inner {
     started: Instant,
     clock: Arc<dyn Clock>,
     loop_guards: crate::domain::inbox::LoopGuards,
-    pair_rates: inbox::PairRates,
     coalescer: presence::Coalescer,
 }
 
@@ -120,7 +119,6 @@ impl Service {
                 started: Instant::now(),
                 clock: settings.clock,
                 loop_guards: settings.loop_guards,
-                pair_rates: inbox::PairRates::default(),
                 coalescer: presence::Coalescer::default(),
             }),
         }

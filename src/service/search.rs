@@ -113,6 +113,8 @@ impl Service {
                 .then(b.message.id.cmp(&a.message.id))
         });
         hits.truncate(limit as usize);
+        self.with_recipients(who, hits.iter_mut().map(|h| &mut h.message))
+            .await?;
         Ok(SearchResults {
             hits,
             query: query.as_str().to_owned(),
@@ -138,13 +140,14 @@ impl Service {
         })?;
         let limit = Limit::parse(limit, 20, 100, "limit")?.get();
         let reader = Reader::of(who);
-        let messages = self
+        let mut messages = self
             .store()
             .messages_by_sender(&session_id, &reader, sender.as_str(), limit)
             .await?;
         if messages.is_empty() {
             self.existing_session(&session_id).await?;
         }
+        self.with_recipients(who, &mut messages).await?;
         Ok(messages)
     }
 
@@ -171,13 +174,14 @@ impl Service {
         }
         let limit = Limit::parse(limit, 50, 200, "limit")?.get();
         let reader = Reader::of(who);
-        let messages = self
+        let mut messages = self
             .store()
             .messages_in_range(&session_id, &reader, start, end, limit)
             .await?;
         if messages.is_empty() {
             self.existing_session(&session_id).await?;
         }
+        self.with_recipients(who, &mut messages).await?;
         Ok(TimeRange {
             start,
             end,

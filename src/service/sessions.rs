@@ -111,6 +111,7 @@ impl Service {
             self.store().count_messages(&query)
         )?;
         messages.reverse();
+        self.with_recipients(who, &mut messages).await?;
         Ok(SessionView {
             session,
             messages,

@@ -82,6 +82,12 @@ pub enum IdempotentWrite<'a> {
     },
     SetMemory(&'a NewMemory),
     DeleteMemory(&'a MemoryAddress<'a>),
+    /// Acknowledges `ids` for `agent_id` (audited) when all are addressed to it; else nothing.
+    Ack {
+        agent_id: &'a str,
+        ids: &'a [i64],
+        at: DateTime<Utc>,
+    },
 }
 
 /// What an [`IdempotentWrite`] returned, as the plain store method would have.
@@ -94,6 +100,7 @@ pub enum WriteResult {
     Memory(SetMemoryOutcome),
     /// Whether a live entry was deleted.
     Deleted(bool),
+    Acked(AckOutcome),
 }
 
 #[derive(Debug, Clone, PartialEq)]

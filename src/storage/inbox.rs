@@ -46,6 +46,14 @@ pub struct InboxItem {
     pub acked_at: Option<DateTime<Utc>>,
 }
 
+/// A sender's direct messages to one recipient within a window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairSends {
+    pub recipient: String,
+    pub count: u64,
+    pub oldest: DateTime<Utc>,
+}
+
 /// What a reply needs to know about its parent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParentThread {
@@ -84,6 +92,15 @@ pub trait InboxStore: Send + Sync + 'static {
     async fn known_agents(&self, ids: &[String]) -> StoreResult<Vec<String>>;
     /// Up to `limit` registered agent ids (for suggestions), most recently seen first.
     async fn agent_ids(&self, limit: u32) -> StoreResult<Vec<String>>;
+
+    /// For each of `recipients` that `sender` addressed a direct message to at or after `since`:
+    /// (recipient, how many, the oldest's time). One range of `messages_direct_sender_idx`.
+    async fn direct_sends_since(
+        &self,
+        sender: &str,
+        recipients: &[String],
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<PairSends>>;
 
     /// The parent's sender, recipients and depth, when `message_id` is in `session_id`.
     async fn parent_thread(

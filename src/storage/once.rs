@@ -56,6 +56,14 @@ pub(crate) trait Writes: Dialect {
         conn: &mut Self::Connection,
         at: &MemoryAddress<'_>,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Writes nothing when any id is not addressed to the agent (`not_addressed` says which).
+    fn ack(
+        conn: &mut Self::Connection,
+        agent_id: &str,
+        ids: &[i64],
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<AckOutcome>> + Send;
 }
 
 async fn run<DB: Writes>(
@@ -73,6 +81,9 @@ async fn run<DB: Writes>(
         IdempotentWrite::SetMemory(new) => WriteResult::Memory(DB::set_memory(conn, new).await?),
         IdempotentWrite::DeleteMemory(at) => {
             WriteResult::Deleted(DB::delete_memory(conn, at).await?)
+        }
+        IdempotentWrite::Ack { agent_id, ids, at } => {
+            WriteResult::Acked(DB::ack(conn, agent_id, ids, at).await?)
         }
     })
 }

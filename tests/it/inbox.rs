@@ -71,7 +71,7 @@ async fn direct_messages_and_inbox(backend: Backend) {
     let dm = call(&c, "add_message", json!({"session_id": sid, "content": "handoff: take the parser", "to": ["bob"], "visibility": "public", "auth_token": alice})).await.ok();
     let dm_id = dm["message_id"].as_i64().unwrap();
     assert_eq!(dm["to"], json!(["bob"]));
-    assert_eq!(dm["visibility"], json!("private"));
+    assert_eq!(dm["visibility"], json!("direct"));
     let seen_by_carol = call(
         &c,
         "get_messages",

@@ -1,6 +1,7 @@
 //! The inbox read is an index seek and a walk on both backends, before and after statistics, so
 //! it costs the same with 10 direct messages or a million: `message_recipients_inbox_idx` across
-//! sessions, `message_recipients_session_idx` in one session.
+//! sessions, `message_recipients_session_idx` in one session. The per-pair rate count is a range
+//! of `messages_direct_sender_idx` (the sender's last minute), never a scan.
 
 use serde_json::Value;
 use shared_context_server::storage::{self, ConnectOptions};
@@ -35,7 +36,7 @@ async fn pg_plan(conn: &mut sqlx::PgConnection, sql: &str, session: bool) -> Str
 
 #[tokio::test]
 async fn postgres_inbox_reads_walk_their_indexes() {
-    use shared_context_server::storage::postgres::{INBOX, INBOX_IN_SESSION};
+    use shared_context_server::storage::postgres::{DIRECT_SENDS_SINCE, INBOX, INBOX_IN_SESSION};
     let db = TestDb::new(Backend::Postgres).await;
     let store = storage::connect(&db.url, &ConnectOptions::default())
         .await
@@ -66,6 +67,19 @@ async fn postgres_inbox_reads_walk_their_indexes() {
             p.contains("message_recipients_session_idx") && !p.contains("\"Seq Scan\""),
             "inbox in one session (analyzed: {analyzed}) should walk the session index: {p}"
         );
+        let text = format!("EXPLAIN (FORMAT JSON) {DIRECT_SENDS_SINCE}");
+        let p = sqlx::query_scalar::<_, Value>(sqlx::AssertSqlSafe(text))
+            .bind("agent8")
+            .bind(chrono::Utc::now() - chrono::Duration::seconds(60))
+            .bind(vec!["agent1", "agent2"])
+            .fetch_one(&mut conn)
+            .await
+            .expect("explain")
+            .to_string();
+        assert!(
+            p.contains("messages_direct_sender_idx") && !p.contains("\"Seq Scan\""),
+            "the pair-rate count (analyzed: {analyzed}) should be a range of the sender index: {p}"
+        );
     }
     store.close().await;
 }
@@ -90,7 +104,7 @@ async fn sqlite_plan(conn: &mut sqlx::SqliteConnection, sql: &str, session: bool
 
 #[tokio::test]
 async fn sqlite_inbox_reads_walk_their_indexes() {
-    use shared_context_server::storage::sqlite::{INBOX, INBOX_IN_SESSION};
+    use shared_context_server::storage::sqlite::{DIRECT_SENDS_SINCE, INBOX, INBOX_IN_SESSION};
     let db = TestDb::new(Backend::Sqlite).await;
     let store = storage::connect(&db.url, &ConnectOptions::default())
         .await
@@ -125,6 +139,26 @@ async fn sqlite_inbox_reads_walk_their_indexes() {
         assert!(
             p.contains("message_recipients_session_idx") && !p.contains("SCAN m"),
             "inbox in one session (analyzed: {analyzed}) should search the session index: {p}"
+        );
+        let text = format!("EXPLAIN QUERY PLAN {DIRECT_SENDS_SINCE}");
+        let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(text))
+            .bind("agent8")
+            .bind("2025-12-31T23:59:00.000000Z")
+            .bind(r#"["agent1","agent2"]"#)
+            .fetch_all(&mut conn)
+            .await
+            .expect("explain");
+        let p = rows
+            .into_iter()
+            .map(|r| r.3)
+            .collect::<Vec<_>>()
+            .join(" | ");
+        assert!(
+            p.contains("messages_direct_sender_idx (sender=? AND created_at>?)")
+                && p.contains("SEARCH r")
+                && !p.contains("SCAN m")
+                && !p.contains("SCAN r"),
+            "the pair-rate count (analyzed: {analyzed}) should be a range of the sender index: {p}"
         );
     }
     store.close().await;

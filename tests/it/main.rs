@@ -20,6 +20,7 @@ mod inbox;
 mod inbox_cli;
 mod inbox_crash;
 mod inbox_plans;
+mod inbox_writes;
 mod limits;
 mod memory;
 mod monitoring;

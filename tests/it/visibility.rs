@@ -30,6 +30,30 @@ fn ids(messages: &Value) -> Vec<i64> {
         .collect()
 }
 
+/// Where a read returned message `id`, it reports its nature: a direct message says
+/// `visibility: "direct"` with its recipients, every other message its stored visibility.
+#[track_caller]
+fn check_reported<'a>(
+    messages: impl IntoIterator<Item = &'a Value>,
+    id: i64,
+    vis: &str,
+    path: &str,
+) {
+    for m in messages.into_iter().filter(|m| m["id"] == json!(id)) {
+        assert_eq!(m["visibility"], json!(vis), "{path}: {m}");
+        let to = if vis == "direct" {
+            json!(["carol"])
+        } else {
+            json!(null)
+        };
+        assert_eq!(m["to"], to, "{path}: {m}");
+    }
+}
+
+fn listed(messages: &Value) -> &Vec<Value> {
+    messages.as_array().expect("messages array")
+}
+
 /// The add_message arguments for one matrix cell's message.
 fn post_args(sid: &str, vis: &str, sender: &str) -> Value {
     let mut args =
@@ -108,6 +132,7 @@ pub async fn run_matrix(client: &Client) -> usize {
                 want,
                 "get_messages: {reader} reading {vis}"
             );
+            check_reported(listed(&all["messages"]), id, vis, "get_messages");
 
             let filtered = call(
                 client,
@@ -148,6 +173,12 @@ pub async fn run_matrix(client: &Client) -> usize {
                 want,
                 "get_messages(after_id): {reader} reading {vis}"
             );
+            check_reported(
+                listed(&after["messages"]),
+                id,
+                vis,
+                "get_messages(after_id)",
+            );
 
             let view = call(
                 client,
@@ -164,6 +195,7 @@ pub async fn run_matrix(client: &Client) -> usize {
             for m in view["messages"].as_array().unwrap() {
                 assert_ne!(m["content"], json!(null));
             }
+            check_reported(listed(&view["messages"]), id, vis, "get_session");
             cells += 4;
             cells += other_read_paths(client, &sid, vis, id, token, reader, want).await;
         }
@@ -235,6 +267,12 @@ async fn other_read_paths(
         want,
         "search_context: {reader} reading {vis}"
     );
+    check_reported(
+        listed(&hits["results"]).iter().map(|r| &r["message"]),
+        id,
+        vis,
+        "search_context",
+    );
     let sender = if vis == "admin_only" { "root" } else { "alice" };
     let by_sender = call(
         client,
@@ -251,6 +289,7 @@ async fn other_read_paths(
         want,
         "search_by_sender: {reader} reading {vis}"
     );
+    check_reported(listed(&by_sender["messages"]), id, vis, "search_by_sender");
     let range = json!({"session_id": sid, "start_time": "2000-01-01T00:00:00Z", "end_time": "2100-01-01T00:00:00Z", "limit": 200});
     let by_time = call(client, "search_by_timerange", with_token(range, token))
         .await
@@ -260,6 +299,7 @@ async fn other_read_paths(
         want,
         "search_by_timerange: {reader} reading {vis}"
     );
+    check_reported(listed(&by_time["messages"]), id, vis, "search_by_timerange");
     let waited = call(
         client,
         "wait_for_messages",
@@ -275,6 +315,7 @@ async fn other_read_paths(
         want,
         "wait_for_messages: {reader} reading {vis}"
     );
+    check_reported(listed(&waited["messages"]), id, vis, "wait_for_messages");
     let mut args = json!({"session_id": sid});
     if let Some(t) = token {
         args["auth_token"] = json!(t);
@@ -292,6 +333,9 @@ async fn other_read_paths(
         want,
         "debug-session prompt: {reader} reading {vis}"
     );
+    if want && vis == "direct" {
+        assert!(text.contains("[direct]"), "debug-session prompt: {text}");
+    }
     5
 }
 

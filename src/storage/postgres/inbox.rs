@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use super::*;
 use crate::storage::rows::message_columns;
 use crate::storage::{
-    AckOutcome, AgentFilter, AgentRecord, InboxItem, InboxQuery, InboxStore, ParentThread, Receipt,
-    SeenAgent,
+    AckOutcome, AgentFilter, AgentRecord, InboxItem, InboxQuery, InboxStore, PairSends,
+    ParentThread, Receipt, SeenAgent,
 };
 
 /// A recipient's inbox after a cursor, across sessions: a walk of the inbox index. Binds: agent
@@ -20,6 +20,12 @@ pub const INBOX: &str = concat!(
      FROM message_recipients r JOIN messages m ON m.id = r.message_id \
      WHERE r.agent_id = $1 AND r.message_id > $2 ORDER BY r.message_id LIMIT $3"
 );
+/// A sender's ($1) direct messages since $2 per recipient in $3: a range of the sender's
+/// private messages (`messages_direct_sender_idx`), each checked by message_recipients' primary
+/// key. Public so tests can check its plan.
+pub const DIRECT_SENDS_SINCE: &str = "SELECT r.agent_id, count(*), min(m.created_at) \
+     FROM messages m JOIN message_recipients r ON r.message_id = m.id AND r.agent_id = ANY($3) \
+     WHERE m.sender = $1 AND m.visibility = 'private' AND m.created_at >= $2 GROUP BY r.agent_id";
 /// The same in one session ($4).
 pub const INBOX_IN_SESSION: &str = concat!(
     "SELECT ",
@@ -115,6 +121,32 @@ impl InboxStore for PgStore {
             )
         })
         .await
+    }
+
+    async fn direct_sends_since(
+        &self,
+        sender: &str,
+        recipients: &[String],
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<PairSends>> {
+        let rows: Vec<(String, i64, DateTime<Utc>)> = self
+            .with_conn(async |conn| {
+                Ok(sqlx::query_as(DIRECT_SENDS_SINCE)
+                    .bind(sender)
+                    .bind(since)
+                    .bind(recipients)
+                    .fetch_all(conn)
+                    .await?)
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(recipient, count, oldest)| PairSends {
+                recipient,
+                count: count as u64,
+                oldest,
+            })
+            .collect())
     }
 
     async fn parent_thread(
@@ -227,42 +259,9 @@ impl InboxStore for PgStore {
     async fn ack(&self, agent_id: &str, ids: &[i64], at: DateTime<Utc>) -> StoreResult<AckOutcome> {
         self.with_conn(async |conn| {
             let mut tx = sqlx::Connection::begin(conn).await?;
-            let addressed: Vec<i64> = sqlx::query_scalar(
-                "SELECT message_id FROM message_recipients WHERE agent_id = $1 AND message_id = ANY($2) \
-                 ORDER BY message_id FOR UPDATE",
-            )
-            .bind(agent_id)
-            .bind(ids)
-            .fetch_all(&mut *tx)
-            .await?;
-            let not_addressed: Vec<i64> = ids
-                .iter()
-                .copied()
-                .filter(|id| !addressed.contains(id))
-                .collect();
-            if !not_addressed.is_empty() {
-                tx.rollback().await?;
-                return Ok(AckOutcome {
-                    acked: Vec::new(),
-                    not_addressed,
-                });
-            }
-            sqlx::query(
-                "WITH u AS (UPDATE message_recipients SET acked_at = COALESCE(acked_at, $3) \
-                   WHERE agent_id = $1 AND message_id = ANY($2)) \
-                 INSERT INTO audit_log (created_at, event, actor, session_id, details) \
-                 VALUES ($3, 'messages_acked', $1, NULL, jsonb_build_object('message_ids', $2::bigint[]))",
-            )
-            .bind(agent_id)
-            .bind(ids)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
+            let outcome = ack_in(&mut tx, agent_id, ids, at).await?;
             tx.commit().await?;
-            Ok(AckOutcome {
-                acked: ids.to_vec(),
-                not_addressed,
-            })
+            Ok(outcome)
         })
         .await
     }
@@ -318,4 +317,49 @@ impl InboxStore for PgStore {
         })
         .await
     }
+}
+
+/// `ack` in an open transaction (the plain and the idempotent path, `writes.rs`): acknowledges
+/// `ids` with an audit row, or writes nothing when any is not addressed to the agent. The
+/// addressed rows are locked first, in id order, so concurrent acks cannot deadlock.
+pub(super) async fn ack_in(
+    conn: &mut sqlx::PgConnection,
+    agent_id: &str,
+    ids: &[i64],
+    at: DateTime<Utc>,
+) -> StoreResult<AckOutcome> {
+    let addressed: Vec<i64> = sqlx::query_scalar(
+        "SELECT message_id FROM message_recipients WHERE agent_id = $1 AND message_id = ANY($2) \
+         ORDER BY message_id FOR UPDATE",
+    )
+    .bind(agent_id)
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let not_addressed: Vec<i64> = ids
+        .iter()
+        .copied()
+        .filter(|id| !addressed.contains(id))
+        .collect();
+    if !not_addressed.is_empty() {
+        return Ok(AckOutcome {
+            acked: Vec::new(),
+            not_addressed,
+        });
+    }
+    sqlx::query(
+        "WITH u AS (UPDATE message_recipients SET acked_at = COALESCE(acked_at, $3) \
+           WHERE agent_id = $1 AND message_id = ANY($2)) \
+         INSERT INTO audit_log (created_at, event, actor, session_id, details) \
+         VALUES ($3, 'messages_acked', $1, NULL, jsonb_build_object('message_ids', $2::bigint[]))",
+    )
+    .bind(agent_id)
+    .bind(ids)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(AckOutcome {
+        acked: ids.to_vec(),
+        not_addressed,
+    })
 }

@@ -14,7 +14,7 @@ mod dashboard;
 mod guard;
 mod idempotency;
 mod inbox;
-pub use inbox::{INBOX, INBOX_IN_SESSION};
+pub use inbox::{DIRECT_SENDS_SINCE, INBOX, INBOX_IN_SESSION};
 mod memory;
 mod messages;
 mod pool;

@@ -193,6 +193,15 @@ impl Writes for Postgres {
         .await?;
         Ok(deleted > 0)
     }
+
+    async fn ack(
+        conn: &mut PgConnection,
+        agent_id: &str,
+        ids: &[i64],
+        at: DateTime<Utc>,
+    ) -> StoreResult<crate::storage::AckOutcome> {
+        super::inbox::ack_in(conn, agent_id, ids, at).await
+    }
 }
 
 /// Posts `batch` (all for one session, at least one message) in one statement; one outcome per

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use super::*;
 use crate::storage::rows::message_columns;
 use crate::storage::{
-    AckOutcome, AgentFilter, AgentRecord, InboxItem, InboxQuery, InboxStore, ParentThread, Receipt,
-    SeenAgent,
+    AckOutcome, AgentFilter, AgentRecord, InboxItem, InboxQuery, InboxStore, PairSends,
+    ParentThread, Receipt, SeenAgent,
 };
 
 /// A recipient's inbox after a cursor, across sessions: a walk of the inbox index. Binds: agent
@@ -19,6 +19,12 @@ pub const INBOX: &str = concat!(
     ", r.acked_at FROM message_recipients r JOIN messages m ON m.id = r.message_id \
      WHERE r.agent_id = $1 AND r.message_id > $2 ORDER BY r.message_id LIMIT $3"
 );
+/// A sender's ($1) direct messages since $2 per recipient in the JSON array $3: a range of the
+/// sender's private messages, each checked by message_recipients' primary key.
+pub const DIRECT_SENDS_SINCE: &str = "SELECT r.agent_id, count(*), min(m.created_at) \
+     FROM messages m INDEXED BY messages_direct_sender_idx \
+     JOIN message_recipients r ON r.message_id = m.id AND r.agent_id IN (SELECT value FROM json_each($3)) \
+     WHERE m.sender = $1 AND m.visibility = 'private' AND m.created_at >= $2 GROUP BY r.agent_id";
 /// The same in one session ($4). Pinned to the per-session index: left to itself the planner
 /// walks the agent's whole inbox filtering by session (the inbox index covers `session_id`).
 pub const INBOX_IN_SESSION: &str = concat!(
@@ -118,6 +124,29 @@ impl InboxStore for SqliteStore {
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
+    async fn direct_sends_since(
+        &self,
+        sender: &str,
+        recipients: &[String],
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<PairSends>> {
+        let rows: Vec<(String, i64, String)> = sqlx::query_as(DIRECT_SENDS_SINCE)
+            .bind(sender)
+            .bind(rfc3339(since))
+            .bind(serde_json::to_string(recipients).unwrap_or_else(|_| "[]".into()))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.into_iter()
+            .map(|(recipient, count, oldest)| {
+                Ok(PairSends {
+                    recipient,
+                    count: count as u64,
+                    oldest: ts(&oldest)?,
+                })
+            })
+            .collect()
+    }
+
     async fn parent_thread(
         &self,
         session_id: &str,
@@ -212,51 +241,8 @@ impl InboxStore for SqliteStore {
     }
 
     async fn ack(&self, agent_id: &str, ids: &[i64], at: DateTime<Utc>) -> StoreResult<AckOutcome> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let addressed: Vec<(i64,)> = sqlx::query_as(
-            "SELECT message_id FROM message_recipients \
-             WHERE agent_id = $1 AND message_id IN (SELECT value FROM json_each($2))",
-        )
-        .bind(agent_id)
-        .bind(json_ids(ids))
-        .fetch_all(&mut *tx)
-        .await?;
-        let addressed: Vec<i64> = addressed.into_iter().map(|(id,)| id).collect();
-        let not_addressed: Vec<i64> = ids
-            .iter()
-            .copied()
-            .filter(|id| !addressed.contains(id))
-            .collect();
-        if !not_addressed.is_empty() {
-            tx.rollback().await?;
-            return Ok(AckOutcome {
-                acked: Vec::new(),
-                not_addressed,
-            });
-        }
-        sqlx::query(
-            "UPDATE message_recipients SET acked_at = coalesce(acked_at, $3) \
-             WHERE agent_id = $1 AND message_id IN (SELECT value FROM json_each($2))",
-        )
-        .bind(agent_id)
-        .bind(json_ids(ids))
-        .bind(rfc3339(at))
-        .execute(&mut *tx)
-        .await?;
-        let audit = AuditEvent {
-            at,
-            ..AuditEvent::new(
-                "messages_acked",
-                agent_id,
-                serde_json::json!({"message_ids": ids}),
-            )
-        };
-        insert_audit(&mut *tx, &audit).await?;
-        tx.commit().await?;
-        Ok(AckOutcome {
-            acked: ids.to_vec(),
-            not_addressed,
-        })
+        self.in_write_tx(async |tx| ack_in(tx, agent_id, ids, at).await)
+            .await
     }
 
     async fn receipts(&self, message_id: i64) -> StoreResult<Option<(String, Vec<Receipt>)>> {
@@ -302,4 +288,56 @@ impl InboxStore for SqliteStore {
         let [m] = found;
         Ok(Some(m))
     }
+}
+
+/// `ack` on the writer's open transaction (the plain and the idempotent path, `writes.rs`):
+/// acknowledges `ids` with an audit row, or writes nothing when any is not addressed to the agent.
+pub(super) async fn ack_in(
+    conn: &mut sqlx::SqliteConnection,
+    agent_id: &str,
+    ids: &[i64],
+    at: DateTime<Utc>,
+) -> StoreResult<AckOutcome> {
+    let addressed: Vec<(i64,)> = sqlx::query_as(
+        "SELECT message_id FROM message_recipients \
+         WHERE agent_id = $1 AND message_id IN (SELECT value FROM json_each($2))",
+    )
+    .bind(agent_id)
+    .bind(json_ids(ids))
+    .fetch_all(&mut *conn)
+    .await?;
+    let addressed: Vec<i64> = addressed.into_iter().map(|(id,)| id).collect();
+    let not_addressed: Vec<i64> = ids
+        .iter()
+        .copied()
+        .filter(|id| !addressed.contains(id))
+        .collect();
+    if !not_addressed.is_empty() {
+        return Ok(AckOutcome {
+            acked: Vec::new(),
+            not_addressed,
+        });
+    }
+    sqlx::query(
+        "UPDATE message_recipients SET acked_at = coalesce(acked_at, $3) \
+         WHERE agent_id = $1 AND message_id IN (SELECT value FROM json_each($2))",
+    )
+    .bind(agent_id)
+    .bind(json_ids(ids))
+    .bind(rfc3339(at))
+    .execute(&mut *conn)
+    .await?;
+    let audit = AuditEvent {
+        at,
+        ..AuditEvent::new(
+            "messages_acked",
+            agent_id,
+            serde_json::json!({"message_ids": ids}),
+        )
+    };
+    insert_audit(&mut *conn, &audit).await?;
+    Ok(AckOutcome {
+        acked: ids.to_vec(),
+        not_addressed,
+    })
 }

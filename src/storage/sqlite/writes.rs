@@ -241,4 +241,13 @@ impl Writes for Sqlite {
         insert_audit(&mut *conn, &audit).await?;
         Ok(true)
     }
+
+    async fn ack(
+        conn: &mut SqliteConnection,
+        agent_id: &str,
+        ids: &[i64],
+        at: DateTime<Utc>,
+    ) -> StoreResult<crate::storage::AckOutcome> {
+        super::inbox::ack_in(conn, agent_id, ids, at).await
+    }
 }

@@ -82,6 +82,7 @@ export function sessionPage(sessionId, me) {
         h('span', { class: 'sender' }, m.sender),
         human ? badge('human', 'human') : badge(m.sender_type, ''),
         badge(m.visibility.replace('_', ' '), `v-${m.visibility}`),
+        m.to && m.to.length ? badge(`to ${m.to.join(', ')}`, 'v-direct to') : null,
         timeEl(m.timestamp),
         h('span', { class: 'id mono' }, `#${m.id}`)),
       quote,
