@@ -45,6 +45,7 @@ pub fn build_service(config: &Config, store: Arc<dyn Store>) -> Service {
             rate_limit_burst: config.rate_limit_burst,
             clock: Arc::new(crate::service::SystemClock),
             loop_guards: config.loop_guards,
+            leases: config.leases,
         },
     )
 }
@@ -113,6 +114,7 @@ pub async fn run_http(
     let sweeper_stop = shutdown.child_token();
     let sweeper = service.spawn_memory_sweeper(sweeper_stop.clone());
     let key_sweeper = service.spawn_idempotency_sweeper(sweeper_stop.clone());
+    let lease_sweeper = service.spawn_lease_sweeper(sweeper_stop.clone());
     let pruner = service.spawn_pruner(sweeper_stop.clone());
     service.start_change_feed(sweeper_stop.clone());
     let coalescer = service.spawn_coalesced_writer(sweeper_stop.clone());
@@ -127,6 +129,7 @@ pub async fn run_http(
         }
     }
     stop_sweeper(sweeper_stop.clone(), key_sweeper).await;
+    stop_sweeper(sweeper_stop.clone(), lease_sweeper).await;
     stop_sweeper(sweeper_stop.clone(), Some(coalescer)).await;
     stop_sweeper(sweeper_stop.clone(), pruner).await;
     stop_sweeper(sweeper_stop, sweeper).await;
@@ -143,6 +146,7 @@ pub async fn run_stdio(
     let sweeper_stop = shutdown.child_token();
     let sweeper = service.spawn_memory_sweeper(sweeper_stop.clone());
     let key_sweeper = service.spawn_idempotency_sweeper(sweeper_stop.clone());
+    let lease_sweeper = service.spawn_lease_sweeper(sweeper_stop.clone());
     let pruner = service.spawn_pruner(sweeper_stop.clone());
     service.start_change_feed(sweeper_stop.clone());
     let coalescer = service.spawn_coalesced_writer(sweeper_stop.clone());
@@ -165,6 +169,7 @@ pub async fn run_stdio(
         Err(e) => return Err(e.into()),
     }
     stop_sweeper(sweeper_stop.clone(), key_sweeper).await;
+    stop_sweeper(sweeper_stop.clone(), lease_sweeper).await;
     stop_sweeper(sweeper_stop.clone(), Some(coalescer)).await;
     stop_sweeper(sweeper_stop.clone(), pruner).await;
     stop_sweeper(sweeper_stop, sweeper).await;

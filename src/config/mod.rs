@@ -92,6 +92,8 @@ pub struct Config {
     pub memory: MemorySettings,
     /// How long idempotency keys are kept; swept on the memory sweeper's schedule.
     pub idempotency: IdempotencySettings,
+    /// `MAX_LEASE_TTL_SECONDS`; leases are swept on the memory sweeper's schedule.
+    pub leases: crate::service::LeaseSettings,
     /// Which tools MCP clients see (`SCS_TOOLS`, `--tools`).
     pub tools: crate::mcp::ToolProfile,
     /// What pruning removes and how often (RETENTION_*).
@@ -243,6 +245,10 @@ impl Config {
             shutdown_grace: seconds(src.value("shutdown_grace_seconds")?),
             memory,
             idempotency,
+            leases: crate::service::LeaseSettings {
+                max_ttl_seconds: src.value("max_lease_ttl_seconds")?,
+                sweep_interval: memory.sweep_interval,
+            },
             tools,
             retention: retention::settings(src)?,
             config_file: src.file_path.clone(),
@@ -341,6 +347,12 @@ impl Config {
             bail!(
                 "IDEMPOTENCY_TTL_SECONDS must be between 1 and 2592000 (30 days); got {}",
                 self.idempotency.ttl.as_secs()
+            );
+        }
+        if !(1..=7 * 86_400).contains(&self.leases.max_ttl_seconds) {
+            bail!(
+                "MAX_LEASE_TTL_SECONDS must be between 1 and 604800 (7 days); got {}",
+                self.leases.max_ttl_seconds
             );
         }
         if self.max_request_body_bytes < 1024 {

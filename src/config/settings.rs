@@ -159,6 +159,8 @@ pub static SETTINGS: &[Setting] = &[
         "longest reply chain; deeper replies are THREAD_TOO_DEEP"),
     row!("direct_messages_per_pair_per_minute", ["DIRECT_MESSAGES_PER_PAIR_PER_MINUTE"], None, Value("30"), Plain, true,
         "direct messages one agent may send another per minute (0: no cap)"),
+    row!("max_lease_ttl_seconds", ["MAX_LEASE_TTL_SECONDS"], None, Value("3600"), Plain, true,
+        "longest lease acquire_lease grants or renews, 1 s to 7 days"),
     row!("retention_message_max_age_days", ["RETENTION_MESSAGE_MAX_AGE_DAYS"], None, Unset, Plain, false,
         "delete messages older than this (unset: keep)"),
     row!("retention_message_max_count", ["RETENTION_MESSAGE_MAX_COUNT"], None, Unset, Plain, false,

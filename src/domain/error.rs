@@ -30,6 +30,8 @@ pub enum ErrorCode {
     InvalidTtlValue,
     InvalidTtlFormat,
     ValueTooLarge,
+    LeaseConflict,
+    LeaseNotFound,
     InvalidIdempotencyKey,
     IdempotencyConflict,
     ToolNotEnabled,
@@ -70,6 +72,8 @@ impl ErrorCode {
             Self::InvalidTtlValue => "INVALID_TTL_VALUE",
             Self::InvalidTtlFormat => "INVALID_TTL_FORMAT",
             Self::ValueTooLarge => "VALUE_TOO_LARGE",
+            Self::LeaseConflict => "LEASE_CONFLICT",
+            Self::LeaseNotFound => "LEASE_NOT_FOUND",
             Self::InvalidIdempotencyKey => "INVALID_IDEMPOTENCY_KEY",
             Self::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
             Self::ToolNotEnabled => "TOOL_NOT_ENABLED",
@@ -100,6 +104,10 @@ impl ErrorCode {
             }
             Self::InternalError => "report the reference in the error to the server operator",
             Self::IdempotencyConflict => "use a new idempotency_key for a new request",
+            Self::LeaseConflict => {
+                "work on something else, ask held_by to release, or retry after expires_at"
+            }
+            Self::LeaseNotFound => "acquire_lease without lease_id to take a new lease",
             Self::RecipientNotFound => "call list_agents to see the agents that exist",
             Self::ThreadTooDeep => {
                 "start a new thread (no parent_message_id) or stop replying: this looks like a loop"

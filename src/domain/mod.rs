@@ -2,10 +2,14 @@
 
 pub mod error;
 pub mod fuzzy;
+pub mod glob;
+#[cfg(test)]
+mod glob_props;
 pub mod idempotency;
 pub mod identity;
 pub mod inbox;
 pub mod input;
+pub mod lease;
 pub mod memory;
 #[cfg(test)]
 mod prop_gen;

@@ -8,6 +8,7 @@ mod gate;
 pub mod guidance;
 mod identity_tools;
 mod inbox_tools;
+mod lease_tools;
 mod memory_params;
 mod memory_results;
 mod memory_tools;
@@ -91,7 +92,8 @@ impl McpServer {
             + Self::memory_router()
             + Self::search_router()
             + Self::realtime_router()
-            + Self::inbox_router();
+            + Self::inbox_router()
+            + Self::lease_router();
         for route in router.map.values_mut() {
             let mut schema = (*route.attr.input_schema).clone();
             schema::compact(&mut schema);

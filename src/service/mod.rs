@@ -8,6 +8,7 @@ mod dashboard;
 mod health;
 mod idempotency;
 mod inbox;
+mod lease;
 mod memory;
 mod memory_view;
 mod messages;
@@ -29,6 +30,7 @@ pub use dashboard::{HumanPost, SessionSummary};
 pub use health::HealthReport;
 pub use idempotency::IdempotencySettings;
 pub use inbox::{GetInbox, InboxPage};
+pub use lease::{AcquireLease, CHECK_LEASES_MAX, LeaseSettings, render_lease};
 pub use memory::{ListMemory, MemoryPage, MemorySettings, SetMemory, memory_cursor};
 pub use messages::{AddMessage, GetMessages, MessagePage};
 pub use presence::{AgentView, ListAgents};
@@ -67,6 +69,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     loop_guards: crate::domain::inbox::LoopGuards,
     coalescer: presence::Coalescer,
+    leases: lease::LeaseSettings,
 }
 
 /// Settings the service needs from the config.
@@ -92,6 +95,8 @@ pub struct ServiceSettings {
     pub clock: Arc<dyn Clock>,
     /// Reply depth and per-pair direct-message caps.
     pub loop_guards: crate::domain::inbox::LoopGuards,
+    /// `MAX_LEASE_TTL_SECONDS` and the lease sweeper.
+    pub leases: LeaseSettings,
 }
 
 impl Service {
@@ -120,6 +125,7 @@ impl Service {
                 clock: settings.clock,
                 loop_guards: settings.loop_guards,
                 coalescer: presence::Coalescer::default(),
+                leases: settings.leases,
             }),
         }
     }

@@ -88,6 +88,9 @@ pub enum IdempotentWrite<'a> {
         ids: &'a [i64],
         at: DateTime<Utc>,
     },
+    AcquireLease(&'a NewLease),
+    RenewLease(&'a LeaseRenewal<'a>),
+    ReleaseLease(&'a LeaseRelease<'a>),
 }
 
 /// What an [`IdempotentWrite`] returned, as the plain store method would have.
@@ -101,6 +104,9 @@ pub enum WriteResult {
     /// Whether a live entry was deleted.
     Deleted(bool),
     Acked(AckOutcome),
+    Lease(AcquireOutcome),
+    Renewed(RenewOutcome),
+    Released(ReleaseOutcome),
 }
 
 #[derive(Debug, Clone, PartialEq)]

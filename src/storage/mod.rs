@@ -5,6 +5,7 @@ pub mod dump;
 mod error;
 mod idempotency;
 mod inbox;
+mod lease;
 mod memory;
 mod once;
 pub mod postgres;
@@ -25,6 +26,7 @@ pub use dashboard::DashboardStore;
 pub use error::StoreError;
 pub use idempotency::*;
 pub use inbox::*;
+pub use lease::*;
 pub use memory::*;
 pub use retention::*;
 pub use visibility::VISIBLE_TO_READER;
@@ -209,6 +211,7 @@ pub trait Store:
     + InboxStore
     + RetentionStore
     + DashboardStore
+    + LeaseStore
 {
 }
 
@@ -222,7 +225,8 @@ impl<
         + IdempotencyStore
         + InboxStore
         + RetentionStore
-        + DashboardStore,
+        + DashboardStore
+        + LeaseStore,
 > Store for T
 {
 }

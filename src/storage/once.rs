@@ -64,6 +64,21 @@ pub(crate) trait Writes: Dialect {
         ids: &[i64],
         at: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<AckOutcome>> + Send;
+
+    fn acquire_lease(
+        conn: &mut Self::Connection,
+        new: &NewLease,
+    ) -> impl Future<Output = StoreResult<AcquireOutcome>> + Send;
+
+    fn renew_lease(
+        conn: &mut Self::Connection,
+        renewal: &LeaseRenewal<'_>,
+    ) -> impl Future<Output = StoreResult<RenewOutcome>> + Send;
+
+    fn release_lease(
+        conn: &mut Self::Connection,
+        release: &LeaseRelease<'_>,
+    ) -> impl Future<Output = StoreResult<ReleaseOutcome>> + Send;
 }
 
 async fn run<DB: Writes>(
@@ -84,6 +99,13 @@ async fn run<DB: Writes>(
         }
         IdempotentWrite::Ack { agent_id, ids, at } => {
             WriteResult::Acked(DB::ack(conn, agent_id, ids, at).await?)
+        }
+        IdempotentWrite::AcquireLease(new) => {
+            WriteResult::Lease(DB::acquire_lease(conn, new).await?)
+        }
+        IdempotentWrite::RenewLease(r) => WriteResult::Renewed(DB::renew_lease(conn, r).await?),
+        IdempotentWrite::ReleaseLease(r) => {
+            WriteResult::Released(DB::release_lease(conn, r).await?)
         }
     })
 }

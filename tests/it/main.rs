@@ -21,6 +21,7 @@ mod inbox_cli;
 mod inbox_crash;
 mod inbox_plans;
 mod inbox_writes;
+mod leases;
 mod limits;
 mod memory;
 mod monitoring;

@@ -176,6 +176,7 @@ async fn readiness_turns_503_when_shutdown_begins(backend: Backend) {
             database_url: db.url.clone(),
             clock: std::sync::Arc::new(shared_context_server::service::SystemClock),
             loop_guards: Default::default(),
+            leases: Default::default(),
         },
     );
     let draining = CancellationToken::new();

@@ -15,6 +15,8 @@ mod guard;
 mod idempotency;
 mod inbox;
 pub use inbox::{DIRECT_SENDS_SINCE, INBOX, INBOX_IN_SESSION};
+mod leases;
+pub use leases::{GRANT_LOCK, LIVE_LEASES};
 mod memory;
 mod messages;
 mod pool;

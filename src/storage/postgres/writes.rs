@@ -202,6 +202,27 @@ impl Writes for Postgres {
     ) -> StoreResult<crate::storage::AckOutcome> {
         super::inbox::ack_in(conn, agent_id, ids, at).await
     }
+
+    async fn acquire_lease(
+        conn: &mut PgConnection,
+        new: &crate::storage::NewLease,
+    ) -> StoreResult<crate::storage::AcquireOutcome> {
+        super::leases::acquire(conn, new).await
+    }
+
+    async fn renew_lease(
+        conn: &mut PgConnection,
+        renewal: &crate::storage::LeaseRenewal<'_>,
+    ) -> StoreResult<crate::storage::RenewOutcome> {
+        super::leases::renew(conn, renewal).await
+    }
+
+    async fn release_lease(
+        conn: &mut PgConnection,
+        release: &crate::storage::LeaseRelease<'_>,
+    ) -> StoreResult<crate::storage::ReleaseOutcome> {
+        super::leases::release(conn, release).await
+    }
 }
 
 /// Posts `batch` (all for one session, at least one message) in one statement; one outcome per

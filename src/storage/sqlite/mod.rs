@@ -17,6 +17,8 @@ mod group;
 mod idempotency;
 mod inbox;
 pub use inbox::{DIRECT_SENDS_SINCE, INBOX, INBOX_IN_SESSION};
+mod leases;
+pub use leases::LIVE_LEASES;
 mod memory;
 mod messages;
 mod retention;

@@ -250,4 +250,25 @@ impl Writes for Sqlite {
     ) -> StoreResult<crate::storage::AckOutcome> {
         super::inbox::ack_in(conn, agent_id, ids, at).await
     }
+
+    async fn acquire_lease(
+        conn: &mut SqliteConnection,
+        new: &crate::storage::NewLease,
+    ) -> StoreResult<crate::storage::AcquireOutcome> {
+        super::leases::acquire(conn, new).await
+    }
+
+    async fn renew_lease(
+        conn: &mut SqliteConnection,
+        renewal: &crate::storage::LeaseRenewal<'_>,
+    ) -> StoreResult<crate::storage::RenewOutcome> {
+        super::leases::renew(conn, renewal).await
+    }
+
+    async fn release_lease(
+        conn: &mut SqliteConnection,
+        release: &crate::storage::LeaseRelease<'_>,
+    ) -> StoreResult<crate::storage::ReleaseOutcome> {
+        super::leases::release(conn, release).await
+    }
 }

@@ -73,6 +73,10 @@ pub fn test_settings(db: &TestDb, clock: Arc<ManualClock>) -> ServiceSettings {
         database_url: db.url.clone(),
         clock,
         loop_guards: Default::default(),
+        leases: shared_context_server::service::LeaseSettings {
+            sweep_interval: None,
+            ..Default::default()
+        },
     }
 }
 
@@ -112,6 +116,7 @@ impl TestApp {
         let _ = service.spawn_memory_sweeper(stop.child_token());
         let _ = service.spawn_idempotency_sweeper(stop.child_token());
         let _ = service.spawn_pruner(stop.child_token());
+        let _ = service.spawn_lease_sweeper(stop.child_token());
         service.start_change_feed(stop.child_token());
         tokio::spawn(serve(listener, app, stop.child_token()));
         Self { base, clock, stop }
