@@ -6,9 +6,9 @@ use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
-use super::{McpServer, render};
+use super::McpServer;
+use super::output::{self, Output, tool_output};
 use crate::service::{AcquireLease, CHECK_LEASES_MAX};
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -60,11 +60,71 @@ pub struct CheckLeasesParams {
     pub auth_token: Option<String>,
 }
 
+/// A grant or renewal (the service renders it; an idempotent retry replays it as stored).
+#[derive(serde::Serialize, JsonSchema)]
+pub struct LeaseGranted {
+    pub lease_id: String,
+    /// Grows with every grant: pass it to what you write, so a lapsed holder is told apart.
+    pub fencing_token: i64,
+    pub expires_at: String,
+    pub resources: Vec<String>,
+    pub mode: String,
+    /// Overlapping leases of others (only with on_conflict=warn).
+    pub conflicts: Vec<LeaseConflict>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renewed: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+}
+
+#[derive(serde::Serialize, JsonSchema)]
+pub struct LeaseConflict {
+    /// Your resource.
+    pub resource: String,
+    /// The held resource it overlaps.
+    pub held_resource: String,
+    pub held_by: String,
+    pub lease_id: String,
+    pub expires_at: String,
+}
+
+#[derive(serde::Serialize, JsonSchema)]
+pub struct LeaseReleased {
+    pub lease_id: String,
+    /// False when it was no longer held (released or expired before).
+    pub released: bool,
+}
+
+#[derive(serde::Serialize, JsonSchema)]
+pub struct LeaseList {
+    pub count: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<bool>,
+    pub leases: Vec<LeaseView>,
+}
+
+#[derive(serde::Serialize, JsonSchema)]
+pub struct LeaseView {
+    pub lease_id: String,
+    pub resources: Vec<String>,
+    pub held_by: String,
+    pub mode: String,
+    pub expires_at: String,
+    pub fencing_token: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+tool_output!(LeaseGranted, LeaseReleased, LeaseList);
+
 #[tool_router(router = lease_router, vis = "pub(super)")]
 impl McpServer {
     #[tool(
         description = "Claim files or names before editing them. Overlap with another agent's lease: \
-LEASE_CONFLICT listing conflicts, nothing granted. fencing_token grows with every grant. Renew: lease_id."
+LEASE_CONFLICT listing conflicts, nothing granted. fencing_token grows with every grant. Renew: lease_id.",
+        output_schema = output::schema::<LeaseGranted>()
     )]
     async fn acquire_lease(
         &self,
@@ -83,12 +143,16 @@ LEASE_CONFLICT listing conflicts, nothing granted. fencing_token grows with ever
                 lease_id: p.lease_id,
                 idempotency_key: p.idempotency_key,
             };
-            svc.acquire_lease(&who, input).await
+            let body = svc.acquire_lease(&who, input).await?;
+            Ok(Output::prebuilt::<LeaseGranted>(body))
         })
         .await
     }
 
-    #[tool(description = "Release your lease (an admin: any). Idempotent.")]
+    #[tool(
+        description = "Release your lease (an admin: any). Idempotent.",
+        output_schema = output::schema::<LeaseReleased>()
+    )]
     async fn release_lease(
         &self,
         Parameters(p): Parameters<ReleaseLeaseParams>,
@@ -96,13 +160,18 @@ LEASE_CONFLICT listing conflicts, nothing granted. fencing_token grows with ever
     ) -> CallToolResult {
         let caller = Self::caller(&ctx, p.auth_token, None);
         self.with_identity(caller, |svc, who| async move {
-            svc.release_lease(&who, &p.lease_id, p.idempotency_key.as_deref())
-                .await
+            let body = svc
+                .release_lease(&who, &p.lease_id, p.idempotency_key.as_deref())
+                .await?;
+            Ok(Output::prebuilt::<LeaseReleased>(body))
         })
         .await
     }
 
-    #[tool(description = "Live leases overlapping resources. Read-only; check before a refactor.")]
+    #[tool(
+        description = "Live leases overlapping resources. Read-only; check before a refactor.",
+        output_schema = output::schema::<LeaseList>()
+    )]
     async fn check_leases(
         &self,
         Parameters(p): Parameters<CheckLeasesParams>,
@@ -114,20 +183,25 @@ LEASE_CONFLICT listing conflicts, nothing granted. fencing_token grows with ever
                 .check_leases(&who, p.resources.as_deref(), p.session_id.as_deref())
                 .await?;
             let count = leases.len();
-            let shown: Vec<Value> = leases
-                .iter()
+            let leases = leases
+                .into_iter()
                 .take(CHECK_LEASES_MAX)
-                .map(crate::service::render_lease)
+                .map(|l| LeaseView {
+                    lease_id: l.lease_id,
+                    resources: l.resources,
+                    held_by: l.holder,
+                    mode: l.mode.as_str().to_owned(),
+                    expires_at: crate::util::rfc3339(l.expires_at),
+                    fencing_token: l.fencing_token,
+                    session_id: l.session_id,
+                    reason: l.reason,
+                })
                 .collect();
-            let mut body = json!({"count": count});
-            if count > CHECK_LEASES_MAX {
-                body["truncated"] = true.into();
-            }
-            Ok::<_, crate::error::AppError>(render::object_with(
-                body,
-                "leases",
-                Value::Array(shown),
-            ))
+            Ok(LeaseList {
+                count,
+                truncated: (count > CHECK_LEASES_MAX).then_some(true),
+                leases,
+            })
         })
         .await
     }

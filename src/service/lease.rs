@@ -79,19 +79,6 @@ pub fn render_conflict(c: &Conflict) -> Value {
            "expires_at": rfc3339(c.expires_at), "held_resource": c.held_resource})
 }
 
-/// A lease as `check_leases` lists it.
-pub fn render_lease(l: &LeaseRecord) -> Value {
-    let mut v = json!({"lease_id": l.lease_id, "resources": l.resources, "held_by": l.holder,
-        "mode": l.mode.as_str(), "expires_at": rfc3339(l.expires_at), "fencing_token": l.fencing_token});
-    if let Some(s) = &l.session_id {
-        v["session_id"] = s.as_str().into();
-    }
-    if let Some(r) = &l.reason {
-        v["reason"] = r.as_str().into();
-    }
-    v
-}
-
 fn render_grant(l: &LeaseRecord, conflicts: &[Conflict], renewed: bool) -> Value {
     let mut v = json!({"lease_id": l.lease_id, "fencing_token": l.fencing_token,
         "expires_at": rfc3339(l.expires_at), "resources": l.resources, "mode": l.mode.as_str(),

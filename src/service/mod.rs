@@ -30,7 +30,7 @@ pub use dashboard::{HumanPost, SessionSummary};
 pub use health::HealthReport;
 pub use idempotency::IdempotencySettings;
 pub use inbox::{GetInbox, InboxPage};
-pub use lease::{AcquireLease, CHECK_LEASES_MAX, LeaseSettings, render_lease};
+pub use lease::{AcquireLease, CHECK_LEASES_MAX, LeaseSettings};
 pub use memory::{ListMemory, MemoryPage, MemorySettings, SetMemory, memory_cursor};
 pub use messages::{AddMessage, GetMessages, MessagePage};
 pub use presence::{AgentView, ListAgents};

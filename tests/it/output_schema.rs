@@ -261,6 +261,50 @@ async fn scenario(run: &mut Run<'_>) {
     )
     .await;
 
+    // Leases: a grant in a session with a reason, a warned overlap, a renewal, a check, releases.
+    let held = run
+        .ok(
+            "acquire_lease",
+            with(
+                s.clone(),
+                json!({"resources": ["src/**"], "reason": "refactor"}),
+            ),
+        )
+        .await;
+    let warned = run
+        .ok(
+            "acquire_lease",
+            with(
+                b.clone(),
+                json!({"resources": ["src/a.rs"], "on_conflict": "warn"}),
+            ),
+        )
+        .await;
+    assert_eq!(warned["conflicts"].as_array().unwrap().len(), 1, "{warned}");
+    run.ok(
+        "acquire_lease",
+        with(
+            a.clone(),
+            json!({"lease_id": held["lease_id"], "ttl_seconds": 60}),
+        ),
+    )
+    .await;
+    run.ok(
+        "check_leases",
+        with(b.clone(), json!({"resources": ["src/a.rs"]})),
+    )
+    .await;
+    run.ok(
+        "release_lease",
+        with(b.clone(), json!({"lease_id": warned["lease_id"]})),
+    )
+    .await;
+    run.ok(
+        "release_lease",
+        with(a.clone(), json!({"lease_id": warned["lease_id"]})),
+    )
+    .await;
+
     run.ok("health", json!({})).await;
     run.ok("get_performance_metrics", a.clone()).await;
     run.ok("get_usage_guidance", a.clone()).await;
