@@ -8,7 +8,7 @@
 //!
 //! - leaves (import nothing from the crate): [`util`] (hex, RFC 3339 time, database URLs and
 //!   their masking), [`metrics`] (call counts and latency histograms), [`telemetry`] (logging to
-//!   stderr).
+//!   stderr; OpenTelemetry traces with the `otel` feature).
 //! - domain, no I/O: [`domain`] (identity, permissions, visibility, validated input, error codes),
 //!   [`auth`] (API keys, token generation and hashing, the token cache), [`realtime`] (change
 //!   events and the in-process notifier).

@@ -22,6 +22,7 @@ mod resources;
 mod schema;
 mod search_tools;
 mod session_tools;
+pub mod spans;
 mod subscriptions;
 mod text;
 
@@ -169,6 +170,7 @@ impl ServerHandler for McpServer {
         request: rmcp::model::InitializeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::InitializeResult, rmcp::ErrorData> {
+        let _span = spans::request("initialize", None, &context).entered();
         let result = self.negotiate_initialize(&request)?;
         let mut agreed = request;
         agreed.protocol_version = result.protocol_version.clone();
@@ -227,17 +229,19 @@ impl ServerHandler for McpServer {
         request: rmcp::model::CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
+        use tracing::Instrument as _;
         let name = request.name.to_string();
         let known = self.tool_router.get(&name).is_some();
         let started = std::time::Instant::now();
+        let span = spans::request("tools/call", Some(&name), &context);
         let result = match self.refuse(&name, &request, &context) {
             Some(refusal) => Ok(refusal.into()),
             None => {
                 let tcc = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
-                self.tool_router.call(tcc).await
+                self.tool_router.call(tcc).instrument(span.clone()).await
             }
         };
-        if known {
+        {
             let code = match &result {
                 Ok(rmcp::model::CallToolResponse::Complete(r)) if r.is_error == Some(true) => Some(
                     r.structured_content
@@ -249,9 +253,14 @@ impl ServerHandler for McpServer {
                 Ok(_) => None,
                 Err(_) => Some("PROTOCOL_ERROR".to_owned()),
             };
-            self.service
-                .metrics()
-                .record_call(&name, started.elapsed(), code.as_deref());
+            if let Some(code) = &code {
+                spans::failed(&span, code);
+            }
+            if known {
+                self.service
+                    .metrics()
+                    .record_call(&name, started.elapsed(), code.as_deref());
+            }
         }
         result
     }
@@ -261,6 +270,7 @@ impl ServerHandler for McpServer {
         _request: Option<rmcp::model::PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::ListToolsResult, rmcp::ErrorData> {
+        let _span = spans::request("tools/list", None, &context).entered();
         self.listed_tools(&context)
     }
 

@@ -26,6 +26,8 @@ mod limits;
 mod memory;
 mod monitoring;
 mod observability;
+#[cfg(feature = "otel")]
+mod otel;
 mod outage;
 mod output_schema;
 mod packaging;

@@ -6,7 +6,16 @@
 //! the published throughput). A full filter (`info,rmcp=debug`) is taken as written.
 
 use clap::ValueEnum;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer};
+
+#[cfg(feature = "otel")]
+pub mod otel;
+
+/// The target of the MCP request spans (`mcp::spans`), at TRACE: the text log leaves them out;
+/// the `otel` feature exports them.
+pub const SPAN_TARGET: &str = "shared_context_server::mcp::spans";
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -80,18 +89,42 @@ pub fn init(level: &str, explicit: bool, format: LogFormat) {
     let filter = from_rust_log
         .or_else(|| EnvFilter::try_new(directives(level)).ok())
         .unwrap_or_else(|| EnvFilter::new(directives("info")));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(false);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder
+    let fmt = match format {
+        LogFormat::Text => fmt.with_filter(filter).boxed(),
+        LogFormat::Json => fmt
             .json()
             .flatten_event(true)
             .with_current_span(false)
-            .try_init(),
+            .with_filter(filter)
+            .boxed(),
     };
+    let _ = tracing_subscriber::registry()
+        .with(fmt)
+        .with(traces())
+        .try_init();
+}
+
+/// The OpenTelemetry layer when built with the `otel` feature and asked for by OTEL_*.
+#[cfg(feature = "otel")]
+fn traces<S>() -> Option<impl Layer<S>>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    otel::from_env()
+}
+
+#[cfg(not(feature = "otel"))]
+fn traces() -> Option<tracing_subscriber::layer::Identity> {
+    None
+}
+
+/// Sends the spans still buffered (the `otel` feature); a no-op otherwise. Call before exit.
+pub fn shutdown() {
+    #[cfg(feature = "otel")]
+    otel::shutdown();
 }
 
 #[cfg(test)]
