@@ -6,7 +6,8 @@ use std::fmt;
 use super::error::{DomainError, ErrorCode};
 use super::identity::{Identity, Permission};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Visibility {
     /// Everyone with read access.
     Public,

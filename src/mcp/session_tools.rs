@@ -128,24 +128,15 @@ impl McpServer {
     ) -> CallToolResult {
         let caller = Self::caller(&ctx, p.auth_token, None);
         self.with_identity(caller, |svc, who| async move {
-            let body = svc
-                .create_session(
-                    &who,
-                    &p.purpose,
-                    p.metadata,
-                    p.idempotency_key.as_deref(),
-                    |s| {
-                        serde_json::to_value(SessionCreated {
-                            session_id: s.id.clone(),
-                            created_by: s.created_by.clone(),
-                            created_at: crate::util::rfc3339(s.created_at),
-                            session: Session::from(s),
-                        })
-                        .unwrap_or_default()
-                    },
-                )
+            let s = svc
+                .create_session(&who, &p.purpose, p.metadata, p.idempotency_key.as_deref())
                 .await?;
-            Ok(Output::prebuilt::<SessionCreated>(body))
+            Ok(SessionCreated {
+                session_id: s.id.clone(),
+                created_by: s.created_by.clone(),
+                created_at: crate::util::rfc3339(s.created_at),
+                session: Session::from(&s),
+            })
         })
         .await
     }
@@ -248,17 +239,14 @@ message_count. Page further with get_messages.",
     ) -> CallToolResult {
         let caller = Self::caller(&ctx, p.auth_token, None);
         self.with_identity(caller, |svc, who| async move {
-            let body = svc
-                .close_session(&who, &p.session_id, p.idempotency_key.as_deref(), |s| {
-                    serde_json::to_value(SessionClosed {
-                        session_id: s.id.clone(),
-                        is_active: s.is_active,
-                        session: Session::from(s),
-                    })
-                    .unwrap_or_default()
-                })
+            let s = svc
+                .close_session(&who, &p.session_id, p.idempotency_key.as_deref())
                 .await?;
-            Ok(Output::prebuilt::<SessionClosed>(body))
+            Ok(SessionClosed {
+                session_id: s.id.clone(),
+                is_active: s.is_active,
+                session: Session::from(&s),
+            })
         })
         .await
     }
@@ -284,22 +272,14 @@ of your agent_type), admin_only (admins). `to`: a direct message to those agents
                 to: p.to,
                 idempotency_key: p.idempotency_key,
             };
-            let body = svc
-                .add_message(&who, input, |m| {
-                    serde_json::to_value(MessagePosted {
-                        message_id: m.id,
-                        timestamp: crate::util::rfc3339(m.created_at),
-                        visibility: crate::domain::visibility::shown(
-                            m.visibility,
-                            !m.to.is_empty(),
-                        )
-                        .to_owned(),
-                        to: m.to.clone(),
-                    })
-                    .unwrap_or_default()
-                })
-                .await?;
-            Ok(Output::prebuilt::<MessagePosted>(body))
+            let m = svc.add_message(&who, input).await?;
+            Ok(MessagePosted {
+                message_id: m.id,
+                timestamp: crate::util::rfc3339(m.created_at),
+                visibility: crate::domain::visibility::shown(m.visibility, !m.to.is_empty())
+                    .to_owned(),
+                to: m.to,
+            })
         })
         .await
     }

@@ -9,7 +9,7 @@ use super::{AddMessage, Service};
 use crate::domain::{Identity, Permission, Reader};
 use crate::error::AppError;
 use crate::realtime::Event;
-use crate::storage::{MessageRecord, StoreError};
+use crate::storage::MessageRecord;
 
 pub struct Ask {
     pub session_id: String,
@@ -51,13 +51,9 @@ impl Service {
                     to: Some(vec![target.clone()]),
                     idempotency_key: input.idempotency_key,
                 },
-                |m| serde_json::json!({"message_id": m.id, "session_id": m.session_id}),
             )
             .await?;
-        let message_id = posted["message_id"].as_i64().ok_or_else(|| {
-            AppError::from(StoreError::Internal("ask: the post returned no id".into()))
-        })?;
-        let session_id = posted["session_id"].as_str().unwrap_or_default().to_owned();
+        let (message_id, session_id) = (posted.id, posted.session_id);
         let reader = Reader::of(who);
         let deadline = tokio::time::Instant::now() + timeout;
         loop {

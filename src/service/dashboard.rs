@@ -3,7 +3,7 @@
 //! same visibility predicate as the MCP tools; every write through the same `add_message` and
 //! `close_session`.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{AddMessage, Service, SessionPage};
 use crate::domain::{
@@ -142,8 +142,7 @@ impl Service {
         &self,
         admin: &Identity,
         post: HumanPost,
-        render: impl Fn(&MessageRecord) -> Value + Send + Sync,
-    ) -> Result<Value, AppError> {
+    ) -> Result<MessageRecord, AppError> {
         let person = human(admin, &post.name)?;
         if post.visibility.as_deref().map(str::trim) == Some(Visibility::Private.as_str()) {
             return Err(DomainError::new(
@@ -164,14 +163,13 @@ impl Service {
                     idempotency_key: None,
                     to: None,
                 },
-                render,
             )
             .await?;
         self.audit_quietly(
             AuditEvent::new(
                 "human_message",
                 person.audit_name(),
-                json!({"message_id": body.get("message_id").or(body.get("id")), "visibility": body.get("visibility")}),
+                json!({"message_id": body.id, "visibility": body.visibility.as_str()}),
             )
             .in_session(&post.session_id),
         )
@@ -185,10 +183,9 @@ impl Service {
         admin: &Identity,
         name: &str,
         session_id: &str,
-        render: impl Fn(&SessionRecord) -> Value + Send + Sync,
-    ) -> Result<Value, AppError> {
+    ) -> Result<SessionRecord, AppError> {
         let person = human(admin, name)?;
-        self.close_session(&person, session_id, None, render).await
+        self.close_session(&person, session_id, None).await
     }
 
     /// The newest audit rows (admin only).

@@ -68,6 +68,28 @@ impl Keyed {
     }
 }
 
+/// A write's typed result as stored under its key (the service's result, not a wire format:
+/// every front end renders the replay as it renders the first answer).
+pub(crate) fn stored<T: serde::Serialize>(result: &T) -> Option<Value> {
+    serde_json::to_value(result).ok()
+}
+
+/// The typed result an earlier call stored under the key.
+pub(crate) fn replayed<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, AppError> {
+    serde_json::from_value(body).map_err(|e| {
+        DomainError::new(
+            ErrorCode::IdempotencyConflict,
+            format!(
+                "this idempotency_key's first call was answered by an older server version, whose \
+stored answer this one cannot read ({e}); that call's write happened"
+            ),
+        )
+        .suggest(
+            "read the result back (get_session, get_messages, get_memory), or retry with a new key",
+        )
+    })
+}
+
 /// The store answered a keyed write with the result of another kind of write: a bug.
 pub(crate) fn unexpected(result: &WriteResult) -> AppError {
     StoreError::Internal(format!(

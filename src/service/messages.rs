@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::Service;
-use super::idempotency::{Keyed, unexpected};
+use super::idempotency::{Keyed, replayed, stored, unexpected};
 use crate::domain::input::non_negative;
 use crate::domain::{
     Content, DomainError, ErrorCode, Identity, Limit, Metadata, Permission, Reader, SessionId,
@@ -52,8 +52,7 @@ impl Service {
         &self,
         who: &Identity,
         input: AddMessage,
-        render: impl Fn(&MessageRecord) -> Value + Send + Sync,
-    ) -> Result<Value, AppError> {
+    ) -> Result<MessageRecord, AppError> {
         who.require(Permission::Write)?;
         // `direct` (what reads report for a direct message) is accepted when the message gets
         // recipients: through `to`, or as a reply to a direct message (checked below).
@@ -127,17 +126,17 @@ impl Service {
             at: self.now(),
             to: addressing.to,
         };
-        let (outcome, body) = match &retry {
-            None => (self.store().add_message(&new).await?, None),
+        let outcome = match &retry {
+            None => self.store().add_message(&new).await?,
             Some(retry) => match self
                 .write_once(retry, IdempotentWrite::AddMessage(&new), &|r| match r {
-                    WriteResult::Message(InsertOutcome::Inserted(m)) => Some(render(m)),
+                    WriteResult::Message(InsertOutcome::Inserted(m)) => stored(m),
                     _ => None,
                 })
                 .await?
             {
-                Keyed::Replayed(body) => return Ok(body),
-                Keyed::Fresh(WriteResult::Message(outcome), body) => (outcome, body),
+                Keyed::Replayed(body) => return replayed(body),
+                Keyed::Fresh(WriteResult::Message(outcome), _) => outcome,
                 Keyed::Fresh(other, _) => return Err(unexpected(&other)),
             },
         };
@@ -162,7 +161,7 @@ impl Service {
             )
             .suggest("use an id returned by get_messages for this same session, or leave parent_message_id out")),
         }?;
-        Ok(body.unwrap_or_else(|| render(&record)))
+        Ok(record)
     }
 
     pub async fn get_messages(

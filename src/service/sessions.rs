@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::Service;
-use super::idempotency::Keyed;
+use super::idempotency::{Keyed, replayed, stored, unexpected};
 use crate::domain::{
     DomainError, ErrorCode, Identity, Limit, Metadata, Permission, Purpose, Reader, SessionId,
 };
@@ -29,16 +29,15 @@ pub struct SessionPage {
 }
 
 impl Service {
-    /// Opens a session; returns `render` of it. With an idempotency key a retry returns the
-    /// first call's body and opens nothing (see `idempotency.rs`).
+    /// Opens a session and returns it. With an idempotency key a retry returns the first call's
+    /// session and opens nothing (see `idempotency.rs`).
     pub async fn create_session(
         &self,
         who: &Identity,
         purpose: &str,
         metadata: Option<Value>,
         idempotency_key: Option<&str>,
-        render: impl Fn(&SessionRecord) -> Value + Send + Sync,
-    ) -> Result<Value, AppError> {
+    ) -> Result<SessionRecord, AppError> {
         who.require(Permission::Write)?;
         let purpose = Purpose::parse(purpose, self.limits())?;
         let metadata = Metadata::parse(metadata, self.limits())?;
@@ -57,14 +56,19 @@ impl Service {
             at: self.now(),
         };
         let Some(retry) = retry else {
-            return Ok(render(&self.store().create_session(&new).await?));
+            return Ok(self.store().create_session(&new).await?);
         };
-        self.write_once(&retry, IdempotentWrite::CreateSession(&new), &|r| match r {
-            WriteResult::Session(s) => Some(render(s)),
-            _ => None,
-        })
-        .await?
-        .body()
+        match self
+            .write_once(&retry, IdempotentWrite::CreateSession(&new), &|r| match r {
+                WriteResult::Session(s) => stored(s),
+                _ => None,
+            })
+            .await?
+        {
+            Keyed::Replayed(body) => replayed(body),
+            Keyed::Fresh(WriteResult::Session(s), _) => Ok(s),
+            Keyed::Fresh(other, _) => Err(unexpected(&other)),
+        }
     }
 
     /// An existing session, or `SESSION_NOT_FOUND`.
@@ -147,15 +151,14 @@ impl Service {
         })
     }
 
-    /// Marks a session inactive; returns `render` of it. Its creator or an admin may do so;
-    /// closing twice is harmless. With an idempotency key a retry returns the first call's body.
+    /// Marks a session inactive and returns it. Its creator or an admin may do so; closing twice
+    /// is harmless. With an idempotency key a retry returns the first call's session.
     pub async fn close_session(
         &self,
         who: &Identity,
         session_id: &str,
         idempotency_key: Option<&str>,
-        render: impl Fn(&SessionRecord) -> Value + Send + Sync,
-    ) -> Result<Value, AppError> {
+    ) -> Result<SessionRecord, AppError> {
         who.require(Permission::Write)?;
         let id = SessionId::parse(session_id)?;
         let retry = self.retry_key(
@@ -186,25 +189,27 @@ impl Service {
             };
             return match self
                 .write_once(&retry, write, &|r| match r {
-                    WriteResult::Closed(Some(s)) => Some(render(s)),
+                    WriteResult::Closed(Some(s)) => stored(s),
                     _ => None,
                 })
                 .await?
             {
-                Keyed::Fresh(WriteResult::Closed(None), None) => {
+                Keyed::Replayed(body) => replayed(body),
+                Keyed::Fresh(WriteResult::Closed(Some(s)), _) => Ok(s),
+                Keyed::Fresh(WriteResult::Closed(None), _) => {
                     Err(DomainError::session_not_found(id.as_str()))
                 }
-                keyed => keyed.body(),
+                Keyed::Fresh(other, _) => Err(unexpected(&other)),
             };
         }
         if !session.is_active {
-            return Ok(render(&session));
+            return Ok(session);
         }
         let closed = self
             .store()
             .close_session(&id, who.audit_name(), self.now())
             .await?
             .ok_or_else(|| DomainError::session_not_found(id.as_str()))?;
-        Ok(render(&closed))
+        Ok(closed)
     }
 }

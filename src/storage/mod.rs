@@ -42,8 +42,9 @@ pub struct NewSession {
     pub at: DateTime<Utc>,
 }
 
-/// Decoded by column name (`rows::session_columns!`).
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+/// Decoded by column name (`rows::session_columns!`); serialized as the result an idempotent
+/// write stores and replays.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct SessionRecord {
     pub id: String,
     pub purpose: String,
@@ -71,8 +72,9 @@ pub struct NewMessage {
     pub to: Vec<String>,
 }
 
-/// Decoded by column name (`rows::message_columns!`).
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+/// Decoded by column name (`rows::message_columns!`); serialized as the result an idempotent
+/// write stores and replays.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct MessageRecord {
     pub id: i64,
     pub session_id: String,
@@ -87,6 +89,7 @@ pub struct MessageRecord {
     pub created_at: DateTime<Utc>,
     /// A direct message's recipients; reads fill it in (`InboxStore::recipients_of`).
     #[sqlx(skip)]
+    #[serde(default)]
     pub to: Vec<String>,
 }
 

@@ -212,8 +212,9 @@ pub(super) async fn post(
     };
     let result = state
         .service
-        .post_as_human(&caller.identity, post, |m| render::message(m.clone()))
-        .await;
+        .post_as_human(&caller.identity, post)
+        .await
+        .map(render::message);
     answer(result)
 }
 
@@ -231,8 +232,9 @@ pub(super) async fn close(
 ) -> Response {
     let result = state
         .service
-        .close_as_human(&caller.identity, &body.name, &id, render::session)
-        .await;
+        .close_as_human(&caller.identity, &body.name, &id)
+        .await
+        .map(|s| render::session(&s));
     answer(result)
 }
 
