@@ -31,14 +31,16 @@ export RATE_LIMIT_PER_MINUTE=0
 psql "$pg_admin" -qc "CREATE DATABASE scs_procs" >/dev/null
 url="${pg_admin%/*}/scs_procs"
 SCS_DATA_DIR="$work/data" DATABASE_URL="$url" "$bin" migrate 2>/dev/null
-start() {  # $1: name → prints the MCP URL
-    SCS_DATA_DIR="$work/data" DATABASE_URL="$url" "$bin" --port 0 2>"$work/$1.log" &
+start() {  # $1: name; the MCP URL goes to $work/$1.url
+    SCS_DATA_DIR="$work/data" DATABASE_URL="$url" "$bin" --port 0 >/dev/null 2>"$work/$1.log" &
     pids+=($!)
     for _ in $(seq 300); do grep -q "ready: http" "$work/$1.log" && break; sleep 0.1; done
-    sed -n 's/.*ready: \(http[^ ]*\).*/\1/p' "$work/$1.log"
+    sed -n 's/.*ready: \(http[^ ]*\).*/\1/p' "$work/$1.log" >"$work/$1.url"
 }
-a=$(start a)
-b=$(start b)
+start a
+start b
+a=$(cat "$work/a.url")
+b=$(cat "$work/b.url")
 rate() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["calls_per_sec"])' "$1"; }
 bench() {  # url agents out
     "$bench" --url "$1" --agents "$2" --workload mixed --duration "$secs" --warmup 3 --json >"$3"

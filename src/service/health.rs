@@ -29,7 +29,8 @@ pub struct DatabaseHealth {
     pub server_version: Option<String>,
     pub ping_ms: Option<f64>,
     pub error: Option<String>,
-    /// Size, connections and largest tables (PostgreSQL); size and journal mode (SQLite).
+    /// Size, connections and largest tables (PostgreSQL); size, journal mode and group-commit
+    /// counts (SQLite).
     pub stats: Option<serde_json::Value>,
 }
 
