@@ -29,8 +29,7 @@ pub struct DatabaseHealth {
     pub server_version: Option<String>,
     pub ping_ms: Option<f64>,
     pub error: Option<String>,
-    /// Size, connections and largest tables (PostgreSQL); size, journal mode and group-commit
-    /// counts (SQLite).
+    /// Size, connections and largest tables (PostgreSQL); size and journal mode (SQLite).
     pub stats: Option<serde_json::Value>,
 }
 
