@@ -68,6 +68,9 @@ pub const TOOL_ACCESS: &[(&str, Access)] = &[
     ("ack_messages", Access::Agent),
     ("get_receipts", Access::Agent),
     ("ask", Access::Write),
+    ("acquire_lease", Access::Write),
+    ("release_lease", Access::Write),
+    ("check_leases", Access::Read),
 ];
 
 pub fn access_of(tool: &str) -> Option<Access> {
@@ -190,6 +193,7 @@ pub fn build(
                 if has("search_context") { "search_context(query) before repeating work someone may have done" } else { "get_session shows the newest 50 messages at a glance" },
             ],
             "visibility_for_coordination": "agent_only shares with agents of your agent_type (e.g. all claude subagents) and hides from others",
+            "leases": if has("acquire_lease") { "claim before you edit: acquire_lease(resources=[\"src/db/**\"], ttl_seconds, reason) and keep its lease_id and fencing_token; LEASE_CONFLICT says who holds what until when, so work on something else or ask them. Check before a refactor: check_leases(resources) lists live overlapping leases (read-only). Renew long work with acquire_lease(lease_id, ttl_seconds); release_lease(lease_id) when done. A lease with session_id conflicts within that session and with global leases." } else { "" },
             "direct_messages": if has("get_inbox") { "add_message(..., to=[agent_id]) writes to named agents only (list_agents shows who exists); they read it with get_inbox(after_cursor=<next_cursor>, wait_seconds) from any session and ack_messages it; get_receipts shows delivery and acks; ask(session_id, to, content) waits for the reply. Reading never marks anything read." } else { "" },
         }),
         "security" => json!({

@@ -72,7 +72,9 @@ impl McpServer {
             "2. One agent creates the session and shares the returned session_id:\n   - create_session(purpose=\"{}\", \
              metadata={{\"project\": \"{project}\"}})\n3. Agents post with add_message: public for findings everyone needs, \
              agent_only for notes to agents of the same type, private for notes to self.\n4. Agents follow along with \
-             get_messages(session_id, after_id=<next_after_id>) and reply with parent_message_id.\n5. The creator calls \
+             get_messages(session_id, after_id=<next_after_id>) and reply with parent_message_id.\n5. Claim before you \
+             edit: acquire_lease(resources=[\"path/**\"], session_id) and release_lease when done; check_leases(resources) \
+             before a refactor. On LEASE_CONFLICT, work elsewhere or ask the holder.\n6. The creator calls \
              close_session when the work is done.\n",
             a.purpose.trim().replace('"', "'")
         ));
