@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Wake-up latency of wait_for_messages (post → waiter's return) in one process on SQLite and
-# PostgreSQL, across two server processes on one PostgreSQL (also for get_inbox and direct
-# messages), and with 100 waiters while 10 agents write. Usage: scripts/bench/wakeup.sh [SECONDS=10]
+# Wake-up latency (post → waiter's return, p50/p99) of wait_for_messages and of the get_inbox
+# long-poll (direct messages), each in one process on SQLite, in one process on PostgreSQL and
+# across two server processes on one PostgreSQL; then 100 waiters while 10 agents write.
+# Usage: scripts/bench/wakeup.sh [SECONDS=10]
 set -euo pipefail
 # The load mixes every tool, memory and admin included, whatever the default profile lists.
 export SCS_TOOLS=${SCS_TOOLS:-all}
@@ -39,16 +40,19 @@ start sqlite "sqlite:$work/wake.db"
 start pg-a "${pg_admin%/*}/$db"
 start pg-b "${pg_admin%/*}/$db"
 sqlite=$(url_of sqlite); pg_a=$(url_of pg-a); pg_b=$(url_of pg-b)
-echo "== one process, SQLite: 1 waiter, 1 writer every 20 ms"
-"$bench" --url "$sqlite" --waiters 1 --writers 1 --write-interval-ms 20 --duration "$secs"
-echo "== one process, PostgreSQL: 1 waiter, 1 writer every 20 ms"
-"$bench" --url "$pg_a" --waiters 1 --writers 1 --write-interval-ms 20 --duration "$secs"
-echo "== two processes, PostgreSQL: waiter on A, writer on B"
-"$bench" --url "$pg_a" --writer-url "$pg_b" --waiters 1 --writers 1 --write-interval-ms 20 --duration "$secs"
-echo "== two processes, PostgreSQL, inbox: get_inbox waiter on A, direct messages from B"
-"$bench" --url "$pg_a" --writer-url "$pg_b" --waiters 1 --writers 1 --write-interval-ms 20 --duration "$secs" --inbox
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+# Each case twice, wait_for_messages then get_inbox, back to back so both see the same load.
+for case in "one process, SQLite|$sqlite|" "one process, PostgreSQL|$pg_a|" "two processes, PostgreSQL (waiter on A, writer on B)|$pg_a|$pg_b"; do
+    IFS='|' read -r label url writer <<<"$case"
+    extra=(); [ -n "$writer" ] && extra=(--writer-url "$writer")
+    echo "== $label: wait_for_messages, 1 waiter, 1 writer every 20 ms"
+    "$bench" --url "$url" "${extra[@]}" --waiters 1 --writers 1 --write-interval-ms 20 --duration "$secs"
+    echo "== $label: get_inbox long-poll, 1 waiter, direct messages every 20 ms"
+    "$bench" --url "$url" "${extra[@]}" --waiters 1 --writers 1 --write-interval-ms 20 --duration "$secs" --inbox
+done
 for name in sqlite pg; do
     url=$sqlite; [ "$name" = pg ] && url=$pg_a
     echo "== throughput, $name: 100 waiters while 10 writers post every 100 ms each"
     "$bench" --url "$url" --waiters 100 --writers 10 --write-interval-ms 100 --duration "$secs"
 done
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

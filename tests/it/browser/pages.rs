@@ -422,3 +422,48 @@ async fn browser_ui_main_pages_render_on_desktop_and_phone() {
     ui.screenshot("phone-session").await;
     ui.finish().await;
 }
+
+#[tokio::test]
+async fn browser_ui_direct_message_is_marked_with_its_recipients() {
+    let Some(ui) = Ui::start().await else { return };
+    let c = &ui.client;
+    let alice = login(c, "alice", "claude", false).await;
+    let bob = login(c, "bob", "claude", false).await;
+    let carol = login(c, "carol", "claude", false).await;
+    let sid = call(
+        c,
+        "create_session",
+        json!({"purpose": "Direct", "auth_token": alice}),
+    )
+    .await
+    .ok()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let id = call(c, "add_message", json!({"session_id": sid, "content": "bob: the parser is yours", "to": ["bob"], "auth_token": alice}))
+        .await
+        .ok()["message_id"]
+        .as_i64()
+        .unwrap();
+    ui.sign_in(&bob).await;
+    ui.open_session(&sid).await;
+    let shown = ui.shown_messages().await;
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert_eq!((shown[0].0, shown[0].1.as_str()), (id, "direct"));
+    let badges = ui
+        .browser
+        .js(
+            "return [...document.querySelectorAll('#messages article .badge')].map(b => b.textContent)",
+            json!([]),
+        )
+        .await;
+    let badges: Vec<String> = serde_json::from_value(badges).unwrap();
+    assert!(
+        badges.iter().any(|b| b == "direct") && badges.iter().any(|b| b == "to bob"),
+        "a direct message shows 'direct' and 'to bob': {badges:?}"
+    );
+    ui.sign_in(&carol).await;
+    ui.open_session(&sid).await;
+    assert!(ui.shown_messages().await.is_empty(), "carol reads nothing");
+    ui.finish().await;
+}
