@@ -462,6 +462,7 @@ async fn browser_ui_direct_message_is_marked_with_its_recipients() {
         badges.iter().any(|b| b == "direct") && badges.iter().any(|b| b == "to bob"),
         "a direct message shows 'direct' and 'to bob': {badges:?}"
     );
+    ui.sign_out().await;
     ui.sign_in(&carol).await;
     ui.open_session(&sid).await;
     assert!(ui.shown_messages().await.is_empty(), "carol reads nothing");
