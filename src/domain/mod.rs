@@ -15,6 +15,8 @@ pub mod memory;
 mod prop_gen;
 pub mod retention;
 pub mod search;
+pub mod shared_memory;
+pub mod tasks;
 pub mod visibility;
 
 pub use error::{DomainError, ErrorCode};

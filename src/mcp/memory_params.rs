@@ -7,7 +7,7 @@ use serde_json::Value;
 
 /// Any JSON value, spelled out so that every property has a type (Gemini skips tools whose schema
 /// has an untyped property) and without type lists (Gemini rejects those). Null is accepted too.
-fn any_json(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+pub(super) fn any_json(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     let scalar = serde_json::json!([{"type": "object"}, {"type": "string"}, {"type": "number"}, {"type": "boolean"}]);
     let mut options = scalar.as_array().cloned().unwrap_or_default();
     options.push(serde_json::json!({"type": "array", "items": {"anyOf": scalar}}));
@@ -40,6 +40,12 @@ pub struct SetMemoryParams {
     /// false: fail with KEY_EXISTS if the key is set (default true).
     #[serde(default)]
     pub overwrite: Option<bool>,
+    /// true: the session's shared memory, versioned (needs session_id).
+    #[serde(default)]
+    pub shared: Option<bool>,
+    /// Shared only: write only if at this version (0: only if absent), else VERSION_CONFLICT.
+    #[serde(default)]
+    pub expected_version: Option<i64>,
     #[serde(default)]
     pub idempotency_key: Option<String>,
     #[serde(default)]
@@ -52,6 +58,9 @@ pub struct MemoryKeyParams {
     /// The scope it was stored in (default: global).
     #[serde(default)]
     pub session_id: Option<String>,
+    /// true: the session's shared memory.
+    #[serde(default)]
+    pub shared: Option<bool>,
     #[serde(default)]
     pub max_tokens: Option<i64>,
     #[serde(default)]
@@ -84,6 +93,9 @@ pub struct ListMemoryParams {
     /// next_cursor of the previous page.
     #[serde(default)]
     pub cursor: Option<String>,
+    /// true: the session's shared memory.
+    #[serde(default)]
+    pub shared: Option<bool>,
     #[serde(default)]
     pub max_tokens: Option<i64>,
     #[serde(default)]

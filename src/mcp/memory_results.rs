@@ -116,7 +116,8 @@ pub struct MemoryDeleted {
     pub session_id: Option<String>,
 }
 
-tool_output!(MemoryRead, MemoryList, MemoryStored, MemoryDeleted);
+// set/get/list_memory declare the private-or-shared unions of `shared_memory_tools`.
+tool_output!(MemoryDeleted);
 
 /// The header of a stored value: key, scope, size, dates and metadata.
 fn value_header(r: &MemoryRecord) -> String {

@@ -10,6 +10,7 @@ use super::memory_results::{
     memory_text, scope_name,
 };
 use super::output::{self, Output};
+use super::shared_memory_tools::{GetMemoryOutput, ListMemoryOutput, SetMemoryOutput};
 use crate::service::{ListMemory, SetMemory, memory_cursor};
 use crate::util::rfc3339;
 use rmcp::handler::server::wrapper::Parameters;
@@ -20,17 +21,26 @@ use rmcp::{RoleServer, tool, tool_router};
 #[tool_router(router = memory_router, vis = "pub(super)")]
 impl McpServer {
     #[tool(
-        description = "Store a JSON value under a key in your private memory, global or per session. \
-Needs write.",
-        output_schema = output::schema::<MemoryStored>()
+        description = "Store a JSON value under a key in your private memory, global or per session; \
+shared: true writes the session's versioned shared memory. Needs write.",
+        output_schema = output::schema::<SetMemoryOutput>()
     )]
     async fn set_memory(
         &self,
-        Parameters(p): Parameters<SetMemoryParams>,
+        Parameters(mut p): Parameters<SetMemoryParams>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        let caller = Self::caller(&ctx, p.auth_token, None);
+        let caller = Self::caller(&ctx, p.auth_token.take(), None);
+        if p.shared == Some(true) {
+            return self.set_shared(p, caller).await;
+        }
         self.with_identity(caller, |svc, who| async move {
+            if p.expected_version.is_some() {
+                return Err(crate::domain::DomainError::invalid(
+                    "expected_version applies to shared memory only",
+                )
+                .suggest("pass shared: true with a session_id, or leave expected_version out"));
+            }
             let input = SetMemory {
                 key: p.key,
                 value: p.value,
@@ -42,7 +52,7 @@ Needs write.",
             };
             let body = svc
                 .set_memory(&who, input, |r| {
-                    serde_json::to_value(MemoryStored {
+                    serde_json::to_value(SetMemoryOutput::Private(MemoryStored {
                         key: r.key.clone(),
                         session_scoped: r.session_id.is_some(),
                         scope: scope_name(r.session_id.as_deref()),
@@ -51,25 +61,28 @@ Needs write.",
                         created_at: rfc3339(r.created_at),
                         expires_at: r.expires_at.map(rfc3339),
                         value_size: r.value_size,
-                    })
+                    }))
                     .unwrap_or_default()
                 })
                 .await?;
-            Ok(Output::prebuilt::<MemoryStored>(body))
+            Ok(Output::prebuilt::<SetMemoryOutput>(body))
         })
         .await
     }
 
     #[tool(
-        description = "Read a key from your memory.",
-        output_schema = output::schema::<MemoryRead>()
+        description = "Read a key from your memory (shared: true, the session's shared memory).",
+        output_schema = output::schema::<GetMemoryOutput>()
     )]
     async fn get_memory(
         &self,
-        Parameters(p): Parameters<MemoryKeyParams>,
+        Parameters(mut p): Parameters<MemoryKeyParams>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        let caller = Self::caller(&ctx, p.auth_token, None);
+        let caller = Self::caller(&ctx, p.auth_token.take(), None);
+        if p.shared == Some(true) {
+            return self.get_shared(p, caller).await;
+        }
         self.with_identity(caller, |svc, who| async move {
             let budget = ReadBudget::parse(p.max_tokens, None, None)?;
             let r = svc
@@ -83,23 +96,26 @@ Needs write.",
                 result.value = None;
                 result.truncated = true;
                 let text = memory_text(&r, who.audit_name(), Some(needed));
-                return Ok(Output::typed(result).with_text(text));
+                return Ok(Output::typed(GetMemoryOutput::Private(result)).with_text(text));
             }
-            Ok(Output::typed(result).with_text(text))
+            Ok(Output::typed(GetMemoryOutput::Private(result)).with_text(text))
         })
         .await
     }
 
     #[tool(
         description = "Your memory keys (not values), sorted; page with next_cursor.",
-        output_schema = output::schema::<MemoryList>()
+        output_schema = output::schema::<ListMemoryOutput>()
     )]
     async fn list_memory(
         &self,
-        Parameters(p): Parameters<ListMemoryParams>,
+        Parameters(mut p): Parameters<ListMemoryParams>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        let caller = Self::caller(&ctx, p.auth_token, None);
+        let caller = Self::caller(&ctx, p.auth_token.take(), None);
+        if p.shared == Some(true) {
+            return self.list_shared(p, caller).await;
+        }
         self.with_identity(caller, |svc, who| async move {
             let input = ListMemory {
                 session_id: p.session_id,
@@ -135,7 +151,7 @@ Needs write.",
                 next_cursor,
                 truncated,
             };
-            Ok(Output::typed(result).with_text(text))
+            Ok(Output::typed(ListMemoryOutput::Private(result)).with_text(text))
         })
         .await
     }

@@ -22,8 +22,10 @@ mod resources;
 mod schema;
 mod search_tools;
 mod session_tools;
+mod shared_memory_tools;
 pub mod spans;
 mod subscriptions;
+mod task_tools;
 mod text;
 
 use std::future::Future;
@@ -94,7 +96,8 @@ impl McpServer {
             + Self::search_router()
             + Self::realtime_router()
             + Self::inbox_router()
-            + Self::lease_router();
+            + Self::lease_router()
+            + Self::task_router();
         for route in router.map.values_mut() {
             let mut schema = (*route.attr.input_schema).clone();
             schema::compact(&mut schema);

@@ -247,7 +247,7 @@ impl Service {
 }
 
 /// The event for a message just written (built here: `realtime` sits below storage's records).
-fn message_event(m: &MessageRecord) -> crate::realtime::Event {
+pub(super) fn message_event(m: &MessageRecord) -> crate::realtime::Event {
     crate::realtime::Event::Message {
         session_id: m.session_id.clone(),
         id: m.id,

@@ -17,7 +17,9 @@ mod rate_limit;
 mod retention;
 mod search;
 mod sessions;
+mod shared_memory;
 mod sweep;
+mod tasks;
 mod wait;
 
 use std::sync::Arc;
@@ -37,6 +39,8 @@ pub use presence::{AgentView, ListAgents};
 pub use retention::{PruneProgress, PruneReport};
 pub use search::{SearchContext, SearchHit, SearchResults, TimeRange};
 pub use sessions::{SessionPage, SessionView};
+pub use shared_memory::{ListSharedMemory, SetSharedMemory};
+pub use tasks::{ClaimTaskInput, CreateTask, ListTasks, RenderTask, UpdateTaskInput};
 pub use wait::WaitForMessages;
 
 use crate::auth::{ApiKeys, TokenCache};

@@ -91,10 +91,15 @@ pub enum IdempotentWrite<'a> {
     AcquireLease(&'a NewLease),
     RenewLease(&'a LeaseRenewal<'a>),
     ReleaseLease(&'a LeaseRelease<'a>),
+    CreateTask(&'a NewTask),
+    ClaimTask(&'a ClaimTask),
+    UpdateTask(&'a UpdateTask),
+    SetSharedMemory(&'a NewSharedMemory),
 }
 
 /// What an [`IdempotentWrite`] returned, as the plain store method would have.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // matched at once; see `InsertOutcome`
 pub enum WriteResult {
     Session(SessionRecord),
     Message(InsertOutcome),
@@ -107,6 +112,8 @@ pub enum WriteResult {
     Lease(AcquireOutcome),
     Renewed(RenewOutcome),
     Released(ReleaseOutcome),
+    Task(TaskOutcome),
+    Shared(SharedSetOutcome),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -15,6 +15,8 @@ mod retention;
 mod rows;
 mod search_sql;
 pub mod sqlite;
+mod task_flow;
+mod tasks;
 mod visibility;
 
 use async_trait::async_trait;
@@ -29,6 +31,7 @@ pub use inbox::*;
 pub use lease::*;
 pub use memory::*;
 pub use retention::*;
+pub use tasks::*;
 pub use visibility::VISIBLE_TO_READER;
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -215,6 +218,7 @@ pub trait Store:
     + RetentionStore
     + DashboardStore
     + LeaseStore
+    + TaskStore
 {
 }
 
@@ -229,7 +233,8 @@ impl<
         + InboxStore
         + RetentionStore
         + DashboardStore
-        + LeaseStore,
+        + LeaseStore
+        + TaskStore,
 > Store for T
 {
 }

@@ -79,6 +79,26 @@ pub(crate) trait Writes: Dialect {
         conn: &mut Self::Connection,
         release: &LeaseRelease<'_>,
     ) -> impl Future<Output = StoreResult<ReleaseOutcome>> + Send;
+
+    fn create_task(
+        conn: &mut Self::Connection,
+        new: &NewTask,
+    ) -> impl Future<Output = StoreResult<TaskOutcome>> + Send;
+
+    fn claim_task(
+        conn: &mut Self::Connection,
+        claim: &ClaimTask,
+    ) -> impl Future<Output = StoreResult<TaskOutcome>> + Send;
+
+    fn update_task(
+        conn: &mut Self::Connection,
+        update: &UpdateTask,
+    ) -> impl Future<Output = StoreResult<TaskOutcome>> + Send;
+
+    fn set_shared_memory(
+        conn: &mut Self::Connection,
+        new: &NewSharedMemory,
+    ) -> impl Future<Output = StoreResult<SharedSetOutcome>> + Send;
 }
 
 async fn run<DB: Writes>(
@@ -106,6 +126,14 @@ async fn run<DB: Writes>(
         IdempotentWrite::RenewLease(r) => WriteResult::Renewed(DB::renew_lease(conn, r).await?),
         IdempotentWrite::ReleaseLease(r) => {
             WriteResult::Released(DB::release_lease(conn, r).await?)
+        }
+        IdempotentWrite::CreateTask(new) => WriteResult::Task(DB::create_task(conn, new).await?),
+        IdempotentWrite::ClaimTask(claim) => WriteResult::Task(DB::claim_task(conn, claim).await?),
+        IdempotentWrite::UpdateTask(update) => {
+            WriteResult::Task(DB::update_task(conn, update).await?)
+        }
+        IdempotentWrite::SetSharedMemory(new) => {
+            WriteResult::Shared(DB::set_shared_memory(conn, new).await?)
         }
     })
 }

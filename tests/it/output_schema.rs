@@ -235,6 +235,45 @@ async fn scenario(run: &mut Run<'_>) {
         run.ok("delete_memory", with(a.clone(), key)).await;
     }
 
+    // Shared memory and tasks.
+    let shared = with(s.clone(), json!({"key": "plan", "shared": true}));
+    run.ok(
+        "set_memory",
+        with(
+            shared.clone(),
+            json!({"value": {"step": 1}, "expected_version": 0}),
+        ),
+    )
+    .await;
+    run.ok("get_memory", shared.clone()).await;
+    run.ok("list_memory", with(s.clone(), json!({"shared": true})))
+        .await;
+    let first_task = run
+        .ok(
+            "create_task",
+            with(s.clone(), json!({"title": "design", "metadata": {"k": 1}})),
+        )
+        .await["task_id"]
+        .as_i64()
+        .unwrap();
+    run.ok(
+        "create_task",
+        with(
+            s.clone(),
+            json!({"title": "build", "depends_on": [first_task], "assignee": "bob"}),
+        ),
+    )
+    .await;
+    run.ok("claim_task", s.clone()).await;
+    run.ok(
+        "update_task",
+        with(a.clone(), json!({"task_id": first_task, "state": "completed", "note": "done", "result": {"ok": true}})),
+    )
+    .await;
+    let none = run.ok("claim_task", s.clone()).await;
+    assert_eq!(none["task"], Value::Null, "build is bob's: {none}");
+    run.ok("list_tasks", s.clone()).await;
+
     run.ok("list_agents", a.clone()).await;
     run.ok("get_inbox", b.clone()).await;
     run.ok(

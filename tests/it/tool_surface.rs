@@ -166,7 +166,7 @@ async fn every_tool_has_a_title_and_the_four_hints() {
     let db = TestDb::new(Backend::Sqlite).await;
     let client = stdio_with(&db, &[], &["--tools", "all"]).await;
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), 28);
+    assert_eq!(tools.len(), 32);
     for tool in &tools {
         let raw = serde_json::to_value(tool).unwrap();
         assert!(

@@ -12,7 +12,7 @@ use crate::storage::once;
 use crate::storage::reads::Reads;
 use crate::storage::{
     IdempotencyClaim, IdempotencyStore, IdempotentWrite, InsertOutcome, OnceOutcome, Respond,
-    StoreResult, WriteResult,
+    StoreResult, TaskOutcome, WriteResult,
 };
 
 #[async_trait]
@@ -31,11 +31,19 @@ impl IdempotencyStore for PgStore {
             .await?;
         // Other processes hear of a message only once it is committed (a response was stored).
         if let OnceOutcome::Fresh {
-            result: WriteResult::Message(InsertOutcome::Inserted(record)),
+            result,
             response: Some(_),
         } = &outcome
         {
-            self.publisher.announce(record);
+            match result {
+                WriteResult::Message(InsertOutcome::Inserted(record)) => {
+                    self.publisher.announce(record)
+                }
+                WriteResult::Task(TaskOutcome::Changed(change)) => {
+                    self.publisher.announce(&change.message)
+                }
+                _ => {}
+            }
         }
         Ok(outcome)
     }

@@ -26,6 +26,7 @@ pub use dashboard::READ_MESSAGES_BEFORE;
 pub use messages::{COUNT_SESSION_MESSAGES, LIST_ACTIVE_SESSIONS, READ_MESSAGES};
 mod retention;
 mod search;
+mod tasks;
 pub use search::{BY_SENDER, IN_RANGE};
 mod tokens;
 mod transfer;

@@ -90,6 +90,8 @@ impl RetentionStore for PgStore {
                 "WITH s AS (DELETE FROM sessions WHERE id = $1 AND NOT is_active \
                AND NOT EXISTS (SELECT 1 FROM messages WHERE session_id = $1) RETURNING id), \
              mem AS (DELETE FROM agent_memory WHERE session_id IN (SELECT id FROM s)), \
+             tasks AS (DELETE FROM tasks WHERE session_id IN (SELECT id FROM s)), \
+             shared AS (DELETE FROM shared_memory WHERE session_id IN (SELECT id FROM s)), \
              counts AS (DELETE FROM session_message_counts WHERE session_id IN (SELECT id FROM s)) \
              SELECT id FROM s",
             )

@@ -64,6 +64,35 @@ pub(super) const MEMORY_UPSERT: &str = "WITH up AS (INSERT INTO agent_memory \
      SELECT created_at FROM up";
 
 impl Writes for Postgres {
+    // Tasks and shared memory: one generic flow for both backends (`storage/task_flow.rs`).
+    async fn create_task(
+        conn: &mut PgConnection,
+        new: &crate::storage::NewTask,
+    ) -> StoreResult<crate::storage::TaskOutcome> {
+        crate::storage::task_flow::TaskFlow::<Postgres>::create(conn, new).await
+    }
+
+    async fn claim_task(
+        conn: &mut PgConnection,
+        claim: &crate::storage::ClaimTask,
+    ) -> StoreResult<crate::storage::TaskOutcome> {
+        crate::storage::task_flow::TaskFlow::<Postgres>::claim(conn, claim).await
+    }
+
+    async fn update_task(
+        conn: &mut PgConnection,
+        update: &crate::storage::UpdateTask,
+    ) -> StoreResult<crate::storage::TaskOutcome> {
+        crate::storage::task_flow::TaskFlow::<Postgres>::update(conn, update).await
+    }
+
+    async fn set_shared_memory(
+        conn: &mut PgConnection,
+        new: &crate::storage::NewSharedMemory,
+    ) -> StoreResult<crate::storage::SharedSetOutcome> {
+        crate::storage::task_flow::TaskFlow::<Postgres>::set_shared(conn, new).await
+    }
+
     async fn create_session(
         conn: &mut PgConnection,
         new: &NewSession,

@@ -23,6 +23,7 @@ mod memory;
 mod messages;
 mod retention;
 mod search;
+mod tasks;
 pub use dashboard::READ_MESSAGES_BEFORE;
 pub use messages::{LIST_ACTIVE_SESSIONS, LIST_SESSIONS, READ_MESSAGES_ASC, READ_MESSAGES_DESC};
 pub use search::{BY_SENDER, IN_RANGE};

@@ -101,6 +101,8 @@ impl RetentionStore for SqliteStore {
         }
         for sql in [
             "DELETE FROM agent_memory WHERE session_id = $1",
+            "DELETE FROM tasks WHERE session_id = $1",
+            "DELETE FROM shared_memory WHERE session_id = $1",
             "DELETE FROM session_message_counts WHERE session_id = $1",
             "DELETE FROM sessions WHERE id = $1",
         ] {

@@ -31,6 +31,35 @@ pub(super) const MEMORY_UPSERT: &str = "INSERT INTO agent_memory \
      RETURNING created_at";
 
 impl Writes for Sqlite {
+    // Tasks and shared memory: one generic flow for both backends (`storage/task_flow.rs`).
+    async fn create_task(
+        conn: &mut SqliteConnection,
+        new: &crate::storage::NewTask,
+    ) -> StoreResult<crate::storage::TaskOutcome> {
+        crate::storage::task_flow::TaskFlow::<Sqlite>::create(conn, new).await
+    }
+
+    async fn claim_task(
+        conn: &mut SqliteConnection,
+        claim: &crate::storage::ClaimTask,
+    ) -> StoreResult<crate::storage::TaskOutcome> {
+        crate::storage::task_flow::TaskFlow::<Sqlite>::claim(conn, claim).await
+    }
+
+    async fn update_task(
+        conn: &mut SqliteConnection,
+        update: &crate::storage::UpdateTask,
+    ) -> StoreResult<crate::storage::TaskOutcome> {
+        crate::storage::task_flow::TaskFlow::<Sqlite>::update(conn, update).await
+    }
+
+    async fn set_shared_memory(
+        conn: &mut SqliteConnection,
+        new: &crate::storage::NewSharedMemory,
+    ) -> StoreResult<crate::storage::SharedSetOutcome> {
+        crate::storage::task_flow::TaskFlow::<Sqlite>::set_shared(conn, new).await
+    }
+
     async fn create_session(
         conn: &mut SqliteConnection,
         new: &NewSession,

@@ -430,6 +430,12 @@ pub(super) async fn idempotency_memory_and_close(backend: Backend) {
             "set_memory",
             "delete_memory",
             "ask",
+            "ack_messages",
+            "create_task",
+            "claim_task",
+            "update_task",
+            "acquire_lease",
+            "release_lease",
         ]
         .contains(&tool.name.as_ref());
         assert_eq!(has_key, writes, "{} idempotency_key", tool.name);

@@ -1,0 +1,161 @@
+//! Tasks and shared memory on PostgreSQL: the dialect's statements ([`TaskSql`]) and the store
+//! methods. Changes run in one READ COMMITTED transaction on a guarded connection; the task row
+//! is locked (`FOR UPDATE`, the next claimable one `FOR UPDATE SKIP LOCKED`) before it is checked
+//! and changed, so exactly one claimant wins a task, also across server processes. Committed
+//! system messages are announced to other processes (`watch::Publisher`).
+
+use async_trait::async_trait;
+use sqlx::Postgres;
+
+use super::PgStore;
+use crate::storage::task_flow::{TaskFlow, TaskSql, keeps, shared_columns};
+use crate::storage::tasks::task_columns;
+use crate::storage::*;
+
+impl TaskSql for Postgres {
+    const DEP_STATES: &'static str = "SELECT id, state FROM tasks \
+         WHERE session_id = $1 AND id IN (SELECT jsonb_array_elements_text($2::jsonb)::bigint)";
+    const INSERT_TASK: &'static str = concat!(
+        "INSERT INTO tasks (session_id, title, description, state, created_by, assignee, depends_on, metadata, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'submitted', $4, $5, $6::jsonb, $7::jsonb, $8, $8)",
+        " RETURNING ",
+        task_columns!()
+    );
+    const LOCK_TASK: &'static str = concat!(
+        "SELECT ",
+        task_columns!(),
+        " FROM tasks WHERE id = $1 FOR UPDATE"
+    );
+    const NEXT_CLAIMABLE: &'static str = concat!(
+        "SELECT ",
+        task_columns!(),
+        " FROM tasks t WHERE t.session_id = $1 AND t.state = 'submitted' \
+           AND (t.assignee IS NULL OR t.assignee = $2) \
+           AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(t.depends_on) d(id) JOIN tasks x ON x.id = d.id::bigint \
+             WHERE x.state <> 'completed') \
+         ORDER BY t.id LIMIT 1 FOR UPDATE OF t SKIP LOCKED"
+    );
+    const SET_STATE: &'static str = concat!(
+        "UPDATE tasks SET state = $2, claimed_by = COALESCE($3, claimed_by), note = COALESCE($4, note), \
+           result = COALESCE($5::jsonb, result), updated_at = $6 WHERE id = $1",
+        " RETURNING ",
+        task_columns!()
+    );
+    const AUDIT: &'static str = "INSERT INTO audit_log (created_at, event, actor, session_id, details) \
+         VALUES ($1, $2, $3, $4, $5::jsonb)";
+    const SHARED_UPSERT: &'static str = concat!(
+        "INSERT INTO shared_memory (session_id, key, value, value_size, version, updated_by, created_at, updated_at) \
+         VALUES ($1, $2, $3::jsonb, $4, 1, $5, $6, $6) \
+         ON CONFLICT (session_id, key) DO UPDATE SET value = excluded.value, value_size = excluded.value_size, \
+           version = shared_memory.version + 1, updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+        " RETURNING ",
+        shared_columns!()
+    );
+    const SHARED_INSERT: &'static str = concat!(
+        "INSERT INTO shared_memory (session_id, key, value, value_size, version, updated_by, created_at, updated_at) \
+         VALUES ($1, $2, $3::jsonb, $4, 1, $5, $6, $6) ON CONFLICT (session_id, key) DO NOTHING",
+        " RETURNING ",
+        shared_columns!()
+    );
+    const SHARED_UPDATE: &'static str = concat!(
+        "UPDATE shared_memory SET value = $3::jsonb, value_size = $4, version = version + 1, updated_by = $5, \
+           updated_at = $6 WHERE session_id = $1 AND key = $2 AND version = $7",
+        " RETURNING ",
+        shared_columns!()
+    );
+    const SHARED_LIST: &'static str = "SELECT session_id, key, 'null'::jsonb AS value, value_size, version, updated_by, \
+           created_at, updated_at FROM shared_memory \
+         WHERE session_id = $1 AND key >= $2 AND left(key, char_length($2)) = $2 \
+           AND ($3::text IS NULL OR key > $3) ORDER BY key LIMIT $4";
+}
+
+impl PgStore {
+    /// Runs a change in a transaction; commits it only when `keep` says so.
+    async fn change<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut sqlx::PgConnection) -> StoreResult<T>,
+        keep: impl FnOnce(&T) -> bool,
+    ) -> StoreResult<T> {
+        self.with_conn(async |conn| {
+            let mut tx = sqlx::Connection::begin(conn).await?;
+            let out = work(&mut tx).await?;
+            if keep(&out) {
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// A committed change's message, told to other processes.
+    fn announced(&self, outcome: TaskOutcome) -> TaskOutcome {
+        if let TaskOutcome::Changed(change) = &outcome {
+            self.publisher.announce(&change.message);
+        }
+        outcome
+    }
+}
+
+#[async_trait]
+impl TaskStore for PgStore {
+    async fn create_task(&self, new: &NewTask) -> StoreResult<TaskOutcome> {
+        let out = self
+            .change(async |c| TaskFlow::<Postgres>::create(c, new).await, keeps)
+            .await?;
+        Ok(self.announced(out))
+    }
+
+    async fn claim_task(&self, claim: &ClaimTask) -> StoreResult<TaskOutcome> {
+        let out = self
+            .change(async |c| TaskFlow::<Postgres>::claim(c, claim).await, keeps)
+            .await?;
+        Ok(self.announced(out))
+    }
+
+    async fn update_task(&self, update: &UpdateTask) -> StoreResult<TaskOutcome> {
+        let out = self
+            .change(
+                async |c| TaskFlow::<Postgres>::update(c, update).await,
+                keeps,
+            )
+            .await?;
+        Ok(self.announced(out))
+    }
+
+    async fn get_task(&self, task_id: i64) -> StoreResult<Option<TaskRecord>> {
+        self.with_conn(async |c| TaskFlow::<Postgres>::task(c, task_id).await)
+            .await
+    }
+
+    async fn list_tasks(&self, query: &TaskQuery<'_>) -> StoreResult<Vec<TaskRecord>> {
+        self.with_conn(async |c| TaskFlow::<Postgres>::list(c, query).await)
+            .await
+    }
+
+    async fn set_shared_memory(&self, new: &NewSharedMemory) -> StoreResult<SharedSetOutcome> {
+        self.change(
+            async |c| TaskFlow::<Postgres>::set_shared(c, new).await,
+            |o| matches!(o, SharedSetOutcome::Stored(_)),
+        )
+        .await
+    }
+
+    async fn get_shared_memory(
+        &self,
+        session_id: &str,
+        key: &str,
+    ) -> StoreResult<Option<SharedMemoryRecord>> {
+        self.with_conn(async |c| TaskFlow::<Postgres>::shared(c, session_id, key).await)
+            .await
+    }
+
+    async fn list_shared_memory(
+        &self,
+        query: &SharedListQuery<'_>,
+    ) -> StoreResult<Vec<SharedMemoryRecord>> {
+        self.with_conn(async |c| TaskFlow::<Postgres>::list_shared(c, query).await)
+            .await
+    }
+}

@@ -1,0 +1,137 @@
+//! Tasks and shared memory on SQLite: the dialect's statements ([`TaskSql`]) and the store
+//! methods. Changes run in a `BEGIN IMMEDIATE` transaction on the single writer, which
+//! serialises claimants (also those of other processes on the same file): exactly one wins a
+//! task. Reads run on the reader pool.
+
+use async_trait::async_trait;
+use sqlx::Sqlite;
+
+use super::SqliteStore;
+use crate::storage::task_flow::{TaskFlow, TaskSql, keeps, shared_columns};
+use crate::storage::tasks::task_columns;
+use crate::storage::*;
+
+impl TaskSql for Sqlite {
+    const DEP_STATES: &'static str = "SELECT id, state FROM tasks \
+         WHERE session_id = $1 AND id IN (SELECT value FROM json_each($2))";
+    const INSERT_TASK: &'static str = concat!(
+        "INSERT INTO tasks (session_id, title, description, state, created_by, assignee, depends_on, metadata, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'submitted', $4, $5, $6, $7, $8, $8)",
+        " RETURNING ",
+        task_columns!()
+    );
+    const LOCK_TASK: &'static str =
+        concat!("SELECT ", task_columns!(), " FROM tasks WHERE id = $1");
+    const NEXT_CLAIMABLE: &'static str = concat!(
+        "SELECT ",
+        task_columns!(),
+        " FROM tasks t WHERE t.session_id = $1 AND t.state = 'submitted' \
+           AND (t.assignee IS NULL OR t.assignee = $2) \
+           AND NOT EXISTS (SELECT 1 FROM json_each(t.depends_on) d JOIN tasks x ON x.id = d.value \
+             WHERE x.state <> 'completed') \
+         ORDER BY t.id LIMIT 1"
+    );
+    const SET_STATE: &'static str = concat!(
+        "UPDATE tasks SET state = $2, claimed_by = COALESCE($3, claimed_by), note = COALESCE($4, note), \
+           result = COALESCE($5, result), updated_at = $6 WHERE id = $1",
+        " RETURNING ",
+        task_columns!()
+    );
+    const AUDIT: &'static str = "INSERT INTO audit_log (created_at, event, actor, session_id, details) \
+         VALUES ($1, $2, $3, $4, $5)";
+    const SHARED_UPSERT: &'static str = concat!(
+        "INSERT INTO shared_memory (session_id, key, value, value_size, version, updated_by, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 1, $5, $6, $6) \
+         ON CONFLICT (session_id, key) DO UPDATE SET value = excluded.value, value_size = excluded.value_size, \
+           version = shared_memory.version + 1, updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+        " RETURNING ",
+        shared_columns!()
+    );
+    const SHARED_INSERT: &'static str = concat!(
+        "INSERT INTO shared_memory (session_id, key, value, value_size, version, updated_by, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 1, $5, $6, $6) ON CONFLICT (session_id, key) DO NOTHING",
+        " RETURNING ",
+        shared_columns!()
+    );
+    const SHARED_UPDATE: &'static str = concat!(
+        "UPDATE shared_memory SET value = $3, value_size = $4, version = version + 1, updated_by = $5, \
+           updated_at = $6 WHERE session_id = $1 AND key = $2 AND version = $7",
+        " RETURNING ",
+        shared_columns!()
+    );
+    const SHARED_LIST: &'static str = "SELECT session_id, key, 'null' AS value, value_size, version, updated_by, \
+           created_at, updated_at FROM shared_memory \
+         WHERE session_id = $1 AND key >= $2 AND substr(key, 1, length($2)) = $2 \
+           AND ($3 IS NULL OR key > $3) ORDER BY key LIMIT $4";
+}
+
+impl SqliteStore {
+    /// Runs a change on the writer; commits it only when `keep` says so.
+    async fn change<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut sqlx::SqliteConnection) -> StoreResult<T>,
+        keep: impl FnOnce(&T) -> bool,
+    ) -> StoreResult<T> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let out = work(&mut tx).await?;
+        if keep(&out) {
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl TaskStore for SqliteStore {
+    async fn create_task(&self, new: &NewTask) -> StoreResult<TaskOutcome> {
+        self.change(async |c| TaskFlow::<Sqlite>::create(c, new).await, keeps)
+            .await
+    }
+
+    async fn claim_task(&self, claim: &ClaimTask) -> StoreResult<TaskOutcome> {
+        self.change(async |c| TaskFlow::<Sqlite>::claim(c, claim).await, keeps)
+            .await
+    }
+
+    async fn update_task(&self, update: &UpdateTask) -> StoreResult<TaskOutcome> {
+        self.change(async |c| TaskFlow::<Sqlite>::update(c, update).await, keeps)
+            .await
+    }
+
+    async fn get_task(&self, task_id: i64) -> StoreResult<Option<TaskRecord>> {
+        let mut conn = self.reader.acquire().await?;
+        TaskFlow::<Sqlite>::task(&mut conn, task_id).await
+    }
+
+    async fn list_tasks(&self, query: &TaskQuery<'_>) -> StoreResult<Vec<TaskRecord>> {
+        let mut conn = self.reader.acquire().await?;
+        TaskFlow::<Sqlite>::list(&mut conn, query).await
+    }
+
+    async fn set_shared_memory(&self, new: &NewSharedMemory) -> StoreResult<SharedSetOutcome> {
+        self.change(
+            async |c| TaskFlow::<Sqlite>::set_shared(c, new).await,
+            |o| matches!(o, SharedSetOutcome::Stored(_)),
+        )
+        .await
+    }
+
+    async fn get_shared_memory(
+        &self,
+        session_id: &str,
+        key: &str,
+    ) -> StoreResult<Option<SharedMemoryRecord>> {
+        let mut conn = self.reader.acquire().await?;
+        TaskFlow::<Sqlite>::shared(&mut conn, session_id, key).await
+    }
+
+    async fn list_shared_memory(
+        &self,
+        query: &SharedListQuery<'_>,
+    ) -> StoreResult<Vec<SharedMemoryRecord>> {
+        let mut conn = self.reader.acquire().await?;
+        TaskFlow::<Sqlite>::list_shared(&mut conn, query).await
+    }
+}
