@@ -4,15 +4,17 @@
 # rounds by the same load so both see the same machine load. Per round: calls/s, the server's CPU
 # per call (from /proc) and the log lines it wrote per call. Prints the medians and the ratio.
 # Usage: scripts/bench/log_cost.sh [ROUNDS=6] [SECONDS=8]   (MCP_STATELESS=false for stateful;
-# WORKLOAD=mixed; AGENTS=10)
+# WORKLOAD=mixed; AGENTS=10; BIN=/path/to/shared-context-server BENCH=/path/to/scs-bench)
 set -euo pipefail
 export SCS_TOOLS=${SCS_TOOLS:-all}
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 rounds=${1:-6}
 secs=${2:-8}
 stateless=${MCP_STATELESS:-true}
-cargo build --release --locked >&2
-bin=${CARGO_TARGET_DIR:-target}/release/shared-context-server
+# BIN=path measures another build of the server (e.g. a debug one) with the same load.
+[ -n "${BIN:-}" ] || cargo build --release --locked --workspace >&2
+bin=${BIN:-${CARGO_TARGET_DIR:-target}/release/shared-context-server}
+bench=${BENCH:-${CARGO_TARGET_DIR:-target}/release/scs-bench}
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done; rm -rf "$work"; }
@@ -39,7 +41,7 @@ for r in $(seq "$rounds"); do
     for mode in default warn; do
         p=${pid[$mode]}
         lines0=$(wc -l <"$work/$mode.log"); t0=$(ticks "$p")
-        out=$("$bin" bench --url "${url[$mode]}" --agents "${AGENTS:-10}" --workload "${WORKLOAD:-mixed}" \
+        out=$("$bench" --url "${url[$mode]}" --agents "${AGENTS:-10}" --workload "${WORKLOAD:-mixed}" \
             --duration "$secs" --warmup 1 --json 2>/dev/null)
         t1=$(ticks "$p"); lines1=$(wc -l <"$work/$mode.log")
         python3 - "$r" "$mode" "$out" "$((t1 - t0))" "$tick" "$((lines1 - lines0))" >>"$work/rows" <<'PY'
