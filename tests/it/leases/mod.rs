@@ -4,6 +4,7 @@
 //! (`plans.rs`).
 
 mod concurrency;
+mod crash;
 mod plans;
 
 use std::time::Duration;
