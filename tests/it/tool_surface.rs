@@ -93,18 +93,31 @@ fn unbuilt_allowance(tools: &[Tool], profile: ToolProfile) -> usize {
     unbuilt_tools * UNBUILT_TOOL_ALLOWANCE + unbuilt_params
 }
 
+/// The outputSchema alone: what a client validates results against (not shown to the model).
+fn output_schema_tokens(tool: &Tool) -> usize {
+    tool.output_schema.as_ref().map_or(0, |schema| {
+        bpe_openai::o200k_base().count(&serde_json::to_string(schema).unwrap())
+    })
+}
+
 fn print_table(label: &str, tools: &[Tool]) -> usize {
-    println!("{label}: tool, model-visible tokens, full tools/list entry tokens");
-    let mut total = 0;
-    let mut full = 0;
+    println!(
+        "{label}: tool, model-visible tokens, full tools/list entry tokens, of which outputSchema"
+    );
+    let (mut total, mut full, mut output) = (0, 0, 0);
     for tool in tools {
-        let (m, f) = (model_tokens(tool), full_tokens(tool));
-        println!("  {:<26} {m:>5} {f:>5}", tool.name);
+        let (m, f, o) = (
+            model_tokens(tool),
+            full_tokens(tool),
+            output_schema_tokens(tool),
+        );
+        println!("  {:<26} {m:>5} {f:>5} {o:>5}", tool.name);
         total += m;
         full += f;
+        output += o;
     }
     println!(
-        "  {:<26} {total:>5} {full:>5}  ({} tools)",
+        "  {:<26} {total:>5} {full:>5} {output:>5}  ({} tools)",
         "total",
         tools.len()
     );
