@@ -71,6 +71,10 @@ pub const TOOL_ACCESS: &[(&str, Access)] = &[
     ("acquire_lease", Access::Write),
     ("release_lease", Access::Write),
     ("check_leases", Access::Read),
+    ("create_task", Access::Write),
+    ("claim_task", Access::Write),
+    ("update_task", Access::Write),
+    ("list_tasks", Access::Read),
 ];
 
 pub fn access_of(tool: &str) -> Option<Access> {
@@ -194,6 +198,8 @@ pub fn build(
             ],
             "visibility_for_coordination": "agent_only shares with agents of your agent_type (e.g. all claude subagents) and hides from others",
             "leases": if has("acquire_lease") { "claim before you edit: acquire_lease(resources=[\"src/db/**\"], ttl_seconds, reason) and keep its lease_id and fencing_token; LEASE_CONFLICT says who holds what until when, so work on something else or ask them. Check before a refactor: check_leases(resources) lists live overlapping leases (read-only). Renew long work with acquire_lease(lease_id, ttl_seconds); release_lease(lease_id) when done. A lease with session_id conflicts within that session and with global leases." } else { "" },
+            "tasks": if has("create_task") { "hand off with a task, not a message: create_task(session_id, title, depends_on=[ids], assignee) (assignee: it reaches their inbox and only they may claim it); workers claim_task(session_id) for the oldest task open to them, then update_task(task_id, state=\"completed\"|\"failed\"|\"input-required\", note, result). Exactly one claimant wins; list_tasks shows blocked_by. Every change is a message in the session." } else { "" },
+            "shared_memory": "record decisions in shared memory: set_memory(session_id, key, value, shared=true, expected_version=<version you read>, 0 = only if absent); on VERSION_CONFLICT merge current_value and retry with current_version. get_memory/list_memory with shared=true read it.",
             "direct_messages": if has("get_inbox") { "add_message(..., to=[agent_id]) writes to named agents only (list_agents shows who exists); they read it with get_inbox(after_cursor=<next_cursor>, wait_seconds) from any session and ack_messages it; get_receipts shows delivery and acks; ask(session_id, to, content) waits for the reply. Reading never marks anything read." } else { "" },
         }),
         "security" => json!({

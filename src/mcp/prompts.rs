@@ -74,7 +74,10 @@ impl McpServer {
              agent_only for notes to agents of the same type, private for notes to self.\n4. Agents follow along with \
              get_messages(session_id, after_id=<next_after_id>) and reply with parent_message_id.\n5. Claim before you \
              edit: acquire_lease(resources=[\"path/**\"], session_id) and release_lease when done; check_leases(resources) \
-             before a refactor. On LEASE_CONFLICT, work elsewhere or ask the holder.\n6. The creator calls \
+             before a refactor. On LEASE_CONFLICT, work elsewhere or ask the holder.\n6. Hand off with a task: \
+             create_task(session_id, title, depends_on, assignee); workers claim_task(session_id) and \
+             update_task(task_id, state=\"completed\", result). Record decisions in shared memory: \
+             set_memory(session_id, key, value, shared=true, expected_version).\n7. The creator calls \
              close_session when the work is done.\n",
             a.purpose.trim().replace('"', "'")
         ));
