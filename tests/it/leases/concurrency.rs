@@ -153,3 +153,59 @@ contract!(
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     one_winner_among_fifty,
 );
+
+/// Grants per second at 50 concurrent agents through one store, each taking and releasing its
+/// own file (every grant succeeds, all serialized by the grant lock on PostgreSQL and the single
+/// writer on SQLite). A measurement, not a check: `cargo test --test it lease_grant_rate --
+/// --ignored --nocapture`.
+async fn lease_grant_rate(backend: Backend) {
+    const PER_AGENT: usize = 20;
+    let db = TestDb::new(backend).await;
+    let store: Arc<dyn Store> = db.store(20).await;
+    let started = std::time::Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..CALLERS {
+        let store = store.clone();
+        tasks.spawn(async move {
+            for k in 0..PER_AGENT {
+                let mut new = request(i);
+                new.resources = vec![Glob::parse(&format!("src/agent{i}/file{k}.rs")).unwrap()];
+                let AcquireOutcome::Granted { lease, .. } =
+                    store.acquire_lease(&new).await.unwrap()
+                else {
+                    panic!("own file denied");
+                };
+                let release = LeaseRelease {
+                    lease_id: &lease.lease_id,
+                    actor: &lease.holder,
+                    admin: false,
+                    at: Utc::now(),
+                };
+                store.release_lease(&release).await.unwrap();
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    let secs = started.elapsed().as_secs_f64();
+    let grants = (CALLERS * PER_AGENT) as f64;
+    println!(
+        "lease grants {backend:?}: {grants} grants (+ releases) by {CALLERS} agents in {secs:.2} s = {:.0} grants/s",
+        grants / secs
+    );
+}
+
+mod rate {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    #[ignore = "a measurement; run with --ignored --nocapture"]
+    async fn lease_grant_rate_sqlite() {
+        lease_grant_rate(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    #[ignore = "a measurement; run with --ignored --nocapture"]
+    async fn lease_grant_rate_postgres() {
+        lease_grant_rate(Backend::Postgres).await;
+    }
+}
