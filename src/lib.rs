@@ -28,6 +28,8 @@
 //! The load generator is a crate of its own in the workspace (`bench/`, binary `scs-bench`): it
 //! speaks only the wire protocol and imports nothing from here.
 
+#![forbid(unsafe_code)]
+
 pub mod app;
 pub mod auth;
 pub mod cli;

@@ -1,6 +1,7 @@
 //! Domain types and rules: identities, permissions, visibility, validated inputs. No I/O here.
 
 pub mod error;
+pub mod error_code;
 pub mod fuzzy;
 pub mod glob;
 #[cfg(test)]

@@ -7,13 +7,12 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use futures_util::stream::{self, Stream};
 use serde::Deserialize;
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::HttpState;
@@ -111,7 +110,7 @@ pub(super) async fn session_events(
     let who = match &creds.bearer {
         Some(token) => match service.identity_for_token(token).await {
             Ok(who) => who,
-            Err(err) => return error(StatusCode::UNAUTHORIZED, &err),
+            Err(err) => return super::error::error_response(&err),
         },
         None => Identity::Anonymous,
     };
@@ -172,15 +171,7 @@ pub(super) async fn stream(
         .await;
     match first {
         Ok(page) => feed.pending.extend(page.messages),
-        Err(err) => {
-            let status = match err.code {
-                crate::error::ErrorCode::SessionNotFound => StatusCode::NOT_FOUND,
-                crate::error::ErrorCode::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-                crate::error::ErrorCode::PermissionDenied => StatusCode::FORBIDDEN,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            return error(status, &err);
-        }
+        Err(err) => return super::error::error_response(&err),
     }
     let events = stream::unfold(feed, Feed::next_event);
     let stream: std::pin::Pin<Box<dyn Stream<Item = Result<SseEvent, Infallible>> + Send>> =
@@ -190,10 +181,5 @@ pub(super) async fn stream(
         };
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response()
-}
-
-fn error(status: StatusCode, err: &crate::error::AppError) -> Response {
-    (status, axum::Json(json!({"success": false, "code": err.code.as_str(), "error": err.message, "suggestions": err.suggestions})))
         .into_response()
 }

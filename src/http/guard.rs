@@ -1,13 +1,13 @@
 //! Request guards: Host/Origin allow-lists (DNS rebinding) and the credential gate on `/mcp`.
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use axum::response::Response;
 
 use super::HttpState;
-use crate::error::ErrorCode;
+use super::error::{error_response, refuse};
+use crate::domain::{DomainError, ErrorCode};
 use crate::mcp::HttpCredentials;
 
 fn host_only(value: &str) -> &str {
@@ -28,14 +28,6 @@ fn allowed(list: &[String], host: &str) -> bool {
         .any(|a| a == "*" || a.eq_ignore_ascii_case(host))
 }
 
-fn reject(status: StatusCode, code: &str, message: String) -> Response {
-    (
-        status,
-        axum::Json(json!({"success": false, "code": code, "error": message})),
-    )
-        .into_response()
-}
-
 pub(super) async fn check_host_and_origin(
     State(state): State<HttpState>,
     request: Request,
@@ -49,9 +41,8 @@ pub(super) async fn check_host_and_origin(
         .map(host_only)
         .unwrap_or("");
     if !settings.allowed_hosts.is_empty() && !allowed(&settings.allowed_hosts, host) {
-        return reject(
-            StatusCode::FORBIDDEN,
-            "HOST_NOT_ALLOWED",
+        return refuse(
+            ErrorCode::HostNotAllowed,
             format!("Host '{host}' is not allowed; the operator can add it to ALLOWED_HOSTS"),
         );
     }
@@ -67,9 +58,8 @@ pub(super) async fn check_host_and_origin(
                 .any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
         };
         if !ok {
-            return reject(
-                StatusCode::FORBIDDEN,
-                "ORIGIN_NOT_ALLOWED",
+            return refuse(
+                ErrorCode::OriginNotAllowed,
                 format!(
                     "Origin '{origin}' is not allowed; the operator can add it to ALLOWED_ORIGINS"
                 ),
@@ -122,15 +112,7 @@ pub(super) async fn require_credentials(
         },
     };
     if unavailable {
-        let mut response = reject(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::DatabaseUnavailable.as_str(),
-            "the database is temporarily unavailable; retry shortly".into(),
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("2"));
-        return response;
+        return error_response(&DomainError::unavailable());
     }
     if !key_ok && !token_ok {
         let message = match (&creds.api_key, &creds.bearer) {
@@ -142,7 +124,7 @@ pub(super) async fn require_credentials(
                 "the bearer token is unknown, expired or revoked; call authenticate_agent with the API key"
             }
         };
-        let mut response = reject(StatusCode::UNAUTHORIZED, "AUTH_REQUIRED", message.into());
+        let mut response = refuse(ErrorCode::AuthRequired, message);
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             header::HeaderValue::from_static("Bearer"),

@@ -4,6 +4,7 @@
 //! dashboard at `/ui/` (see `ui`).
 
 mod access;
+mod error;
 mod events;
 mod guard;
 mod health;
@@ -17,7 +18,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -117,15 +118,10 @@ pub fn router(service: Service, settings: HttpSettings, shutdown: CancellationTo
 }
 
 async fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        axum::Json(serde_json::json!({
-            "success": false,
-            "code": "NOT_FOUND",
-            "error": "no such path; MCP is served at /mcp, probes at /health/live and /health/ready, metrics at /metrics"
-        })),
+    error::refuse(
+        crate::domain::ErrorCode::NotFound,
+        "no such path; MCP is served at /mcp, probes at /health/live and /health/ready, metrics at /metrics",
     )
-        .into_response()
 }
 
 /// rmcp answers a successful session termination (`DELETE /mcp`) with 202; MCP clients (the

@@ -36,8 +36,7 @@ use rmcp::model::{CallToolResult, Implementation, ServerCapabilities, ServerConf
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler, tool_handler};
 
-use crate::domain::Identity;
-use crate::error::AppError;
+use crate::domain::{DomainError, ErrorCode, Identity};
 use crate::service::{Caller, Origin, Service};
 pub use profile::ToolProfile;
 
@@ -141,7 +140,7 @@ impl McpServer {
     async fn with_identity<F, Fut, R>(&self, caller: Caller, body: F) -> CallToolResult
     where
         F: FnOnce(Service, Identity) -> Fut,
-        Fut: Future<Output = Result<R, AppError>>,
+        Fut: Future<Output = Result<R, DomainError>>,
         R: Into<render::Output>,
     {
         let result = match self.service.resolve(&caller).await {
@@ -151,7 +150,7 @@ impl McpServer {
         Self::render(result)
     }
 
-    fn render<R: Into<render::Output>>(result: Result<R, AppError>) -> CallToolResult {
+    fn render<R: Into<render::Output>>(result: Result<R, DomainError>) -> CallToolResult {
         match result {
             Ok(body) => render::success(body),
             Err(err) => {
@@ -237,24 +236,27 @@ impl ServerHandler for McpServer {
         let known = self.tool_router.get(&name).is_some();
         let started = std::time::Instant::now();
         let span = spans::request("tools/call", Some(&name), &context);
-        let result = match self.refuse(&name, &request, &context) {
-            Some(refusal) => Ok(refusal.into()),
-            None => {
-                let tcc = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
-                self.tool_router.call(tcc).instrument(span.clone()).await
-            }
+        let call = async {
+            let result = match self.refuse(&name, &request, &context) {
+                Some(refusal) => Ok(refusal.into()),
+                None => {
+                    let tcc =
+                        rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
+                    self.tool_router.call(tcc).instrument(span.clone()).await
+                }
+            };
+            (result, render::FAILED_WITH.with(std::cell::Cell::get))
         };
+        let (result, failed_with) = render::FAILED_WITH.scope(Default::default(), call).await;
         {
+            // An error result without a code of ours was written by rmcp (arguments it could not
+            // decode); a JSON-RPC error is the protocol's.
             let code = match &result {
-                Ok(rmcp::model::CallToolResponse::Complete(r)) if r.is_error == Some(true) => Some(
-                    r.structured_content
-                        .as_ref()
-                        .and_then(|v| v["code"].as_str())
-                        .unwrap_or("INVALID_ARGUMENTS")
-                        .to_owned(),
-                ),
+                Ok(rmcp::model::CallToolResponse::Complete(r)) if r.is_error == Some(true) => {
+                    Some(failed_with.unwrap_or(ErrorCode::InvalidArguments).as_str())
+                }
                 Ok(_) => None,
-                Err(_) => Some("PROTOCOL_ERROR".to_owned()),
+                Err(_) => Some(ErrorCode::ProtocolError.as_str()),
             };
             if let Some(code) = &code {
                 spans::failed(&span, code);
@@ -262,7 +264,7 @@ impl ServerHandler for McpServer {
             if known {
                 self.service
                     .metrics()
-                    .record_call(&name, started.elapsed(), code.as_deref());
+                    .record_call(&name, started.elapsed(), code);
             }
         }
         result

@@ -97,7 +97,7 @@ impl McpServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<GetPromptResult, McpError> {
         let caller = Self::caller(&ctx, a.auth_token.clone(), None);
-        let to_err = |e: crate::error::AppError| {
+        let to_err = |e: crate::error::DomainError| {
             McpError::invalid_params(format!("{}: {}", e.code, e.message), None)
         };
         let who = self.service.resolve(&caller).await.map_err(to_err)?;

@@ -5,13 +5,13 @@
 use rmcp::model::{CallToolResult, ContentBlock};
 use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 pub use super::output::Output;
 use super::output::tool_output;
 use super::text::{Body, compact_json};
 use crate::domain::visibility;
-use crate::error::AppError;
+use crate::error::DomainError;
 use crate::service::IssuedToken;
 use crate::storage::{MessageRecord, SessionRecord};
 use crate::util::rfc3339;
@@ -186,22 +186,16 @@ pub fn success(output: impl Into<Output>) -> CallToolResult {
 }
 
 /// A tool error the agent can act on: `isError: true` with code, sentence and next steps.
-pub fn failure(err: &AppError) -> CallToolResult {
-    let mut body = json!({
-        "success": false,
-        "code": err.code.as_str(),
-        "error": err.message,
-        "suggestions": if err.suggestions.is_empty() { vec![err.code.default_suggestion().to_owned()] } else { err.suggestions.clone() },
-    });
-    if let Some(seconds) = err.retry_after {
-        body["retry_after"] = json!(seconds);
-    }
-    if let Value::Object(map) = &mut body {
-        for (key, value) in &err.details {
-            map.entry(key.clone()).or_insert_with(|| value.clone());
-        }
-    }
-    structured(body, true)
+/// The code is also noted for the call's metrics (`FAILED_WITH`).
+pub fn failure(err: &DomainError) -> CallToolResult {
+    let _ = FAILED_WITH.try_with(|code| code.set(Some(err.code)));
+    structured(err.body(), true)
+}
+
+tokio::task_local! {
+    /// The code of the error a tool call answered with, set by [`failure`] inside the call's
+    /// scope (`McpServer::call_tool`), so the metrics count the typed code.
+    pub static FAILED_WITH: std::cell::Cell<Option<crate::domain::ErrorCode>>;
 }
 
 /// structuredContent plus the same JSON as a text block (errors: a client reading only the text

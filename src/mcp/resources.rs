@@ -11,12 +11,12 @@ use rmcp::service::RequestContext;
 use serde_json::{Value, json};
 
 use super::{McpServer, render};
-use crate::error::AppError;
+use crate::error::DomainError;
 
 /// How many of the newest visible messages a session resource carries.
 const RESOURCE_MESSAGES: u32 = 200;
 
-fn to_mcp(err: AppError) -> McpError {
+fn to_mcp(err: DomainError) -> McpError {
     match err.code {
         crate::error::ErrorCode::SessionNotFound | crate::error::ErrorCode::MemoryNotFound => {
             McpError::resource_not_found(err.message, None)

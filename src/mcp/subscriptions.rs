@@ -44,7 +44,7 @@ impl McpServer {
             })?
             .to_owned();
         let caller = Self::caller(ctx, None, None);
-        let to_mcp = |e: crate::error::AppError| {
+        let to_mcp = |e: crate::error::DomainError| {
             McpError::invalid_params(format!("{}: {}", e.code, e.message), None)
         };
         let who = self.service.resolve(&caller).await.map_err(to_mcp)?;

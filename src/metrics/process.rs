@@ -1,6 +1,6 @@
 //! The standard Prometheus `process_*` figures of this process: resident memory, CPU time, open
 //! and maximum file descriptors, start time. Linux reads `/proc`; elsewhere only what `getrusage`
-//! and `getrlimit` give.
+//! and `getrlimit` give (through nix's safe wrappers: the crate forbids `unsafe`).
 
 /// One reading; a figure the platform cannot give is `None` and is left out of `/metrics`.
 #[derive(Debug, Default, Clone, Copy)]
@@ -37,22 +37,16 @@ fn resident_memory_bytes() -> Option<u64> {
 }
 
 fn cpu_seconds() -> Option<f64> {
-    // SAFETY: getrusage writes into the zeroed struct we pass and reads nothing else.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        (libc::getrusage(libc::RUSAGE_SELF, &mut usage) == 0).then_some(usage)
-    }?;
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    Some(secs(usage.ru_utime) + secs(usage.ru_stime))
+    use nix::sys::resource::{UsageWho, getrusage};
+    let usage = getrusage(UsageWho::RUSAGE_SELF).ok()?;
+    let secs = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+    Some(secs(usage.user_time()) + secs(usage.system_time()))
 }
 
 fn max_fds() -> Option<u64> {
-    // SAFETY: getrlimit writes into the zeroed struct we pass.
-    let limit = unsafe {
-        let mut limit: libc::rlimit = std::mem::zeroed();
-        (libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0).then_some(limit)
-    }?;
-    Some(limit.rlim_cur as u64)
+    let (soft, _hard) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).ok()?;
+    Some(soft)
 }
 
 /// Boot time (`btime` in /proc/stat) plus the process's start in clock ticks after boot (field 22
@@ -69,8 +63,7 @@ fn start_time_seconds() -> Option<f64> {
         .trim()
         .parse()
         .ok()?;
-    // SAFETY: sysconf only reads a constant.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok()??;
     (hz > 0).then(|| boot + ticks / hz as f64)
 }
 

@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{AddMessage, Service};
 use crate::domain::{Identity, Permission, Reader};
-use crate::error::AppError;
+use crate::error::DomainError;
 use crate::realtime::Event;
 use crate::storage::MessageRecord;
 
@@ -33,7 +33,7 @@ impl Service {
         who: &Identity,
         input: Ask,
         cancel: &CancellationToken,
-    ) -> Result<AskOutcome, AppError> {
+    ) -> Result<AskOutcome, DomainError> {
         who.require(Permission::Write)?;
         let timeout = self.wait_timeout(input.timeout_seconds, "timeout_seconds", 25.0)?;
         let target = input.to.trim().to_owned();
@@ -99,7 +99,7 @@ impl Service {
         reader: &Reader,
         question: i64,
         target: &str,
-    ) -> Result<Option<MessageRecord>, AppError> {
+    ) -> Result<Option<MessageRecord>, DomainError> {
         let Some(reply) = self.store().first_reply(question, target).await? else {
             return Ok(None);
         };

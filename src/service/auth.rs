@@ -8,7 +8,6 @@ use crate::auth::{KeyKind, is_token_shaped, new_token, token_hash};
 use crate::domain::{
     AgentId, AgentType, DomainError, ErrorCode, Identity, Permission, Permissions,
 };
-use crate::error::AppError;
 use crate::storage::{AuditEvent, TokenRecord};
 
 /// Where a call came from. Over stdio the user who launched us is trusted.
@@ -62,7 +61,7 @@ pub struct IssuedToken {
     pub expires_at: DateTime<Utc>,
 }
 
-fn token_failed(reason: &str) -> AppError {
+fn token_failed(reason: &str) -> DomainError {
     DomainError::new(
         ErrorCode::TokenAuthenticationFailed,
         format!("auth_token {reason}"),
@@ -70,14 +69,14 @@ fn token_failed(reason: &str) -> AppError {
     .suggest("call authenticate_agent to get a new token, then pass it as auth_token")
 }
 
-fn bad_token_format() -> AppError {
+fn bad_token_format() -> DomainError {
     DomainError::new(ErrorCode::InvalidTokenFormat, "auth_token is not a token issued by this server (expected sct_ followed by 64 hex characters)")
         .suggest("pass the token field returned by authenticate_agent, unchanged")
 }
 
 impl Service {
     /// The identity behind a call: the token's agent, or anonymous when no token was given.
-    pub async fn resolve(&self, caller: &Caller) -> Result<Identity, AppError> {
+    pub async fn resolve(&self, caller: &Caller) -> Result<Identity, DomainError> {
         let identity = match &caller.token {
             None => Identity::Anonymous,
             Some(token) => self.identity_for_token(token).await?,
@@ -90,7 +89,7 @@ impl Service {
     }
 
     /// Checks a token: shape, cache, then the database (unknown, revoked or expired fail).
-    pub async fn identity_for_token(&self, token: &str) -> Result<Identity, AppError> {
+    pub async fn identity_for_token(&self, token: &str) -> Result<Identity, DomainError> {
         if !is_token_shaped(token) {
             return Err(bad_token_format());
         }
@@ -134,7 +133,7 @@ impl Service {
         agent_id: &str,
         agent_type: &str,
         requested: Option<&[String]>,
-    ) -> Result<IssuedToken, AppError> {
+    ) -> Result<IssuedToken, DomainError> {
         let agent_id = AgentId::parse(agent_id)?;
         self.rate_limiter().check(agent_id.as_str())?;
         let agent_type = AgentType::parse(agent_type)?;
@@ -225,7 +224,7 @@ impl Service {
 
     /// `refresh_token`: a live token buys a fresh one and is revoked; an expired or revoked one
     /// cannot be refreshed (the agent authenticates again).
-    pub async fn refresh(&self, current: &str) -> Result<IssuedToken, AppError> {
+    pub async fn refresh(&self, current: &str) -> Result<IssuedToken, DomainError> {
         let refresh_failed = |why: &str| {
             DomainError::new(
                 ErrorCode::TokenRefreshFailed,
@@ -276,7 +275,7 @@ impl Service {
     }
 
     /// `revoke_token`: revokes `token`, or the caller's own token when none is given.
-    pub async fn revoke(&self, caller: &Caller, token: Option<&str>) -> Result<(), AppError> {
+    pub async fn revoke(&self, caller: &Caller, token: Option<&str>) -> Result<(), DomainError> {
         let target = token.or(caller.token.as_deref()).ok_or_else(|| {
             DomainError::invalid("no token to revoke: pass token, or call with your auth_token")
         })?;

@@ -10,7 +10,6 @@ use crate::domain::{
     AgentId, AgentType, DomainError, ErrorCode, Identity, Limit, Permission, Permissions, Reader,
     SessionId, Visibility,
 };
-use crate::error::AppError;
 use crate::storage::{AuditEvent, AuditRecord, MessageQuery, MessageRecord, SessionRecord};
 
 /// One row of the session list: the session and how many of its messages this reader may read.
@@ -32,7 +31,7 @@ pub struct HumanPost {
 pub const HISTORY_MAX_LIMIT: u32 = 200;
 pub const AUDIT_MAX_LIMIT: u32 = 500;
 
-fn require_admin(who: &Identity) -> Result<(), AppError> {
+fn require_admin(who: &Identity) -> Result<(), DomainError> {
     if who.is_admin() {
         return Ok(());
     }
@@ -44,7 +43,7 @@ fn require_admin(who: &Identity) -> Result<(), AppError> {
 }
 
 /// The identity a person acts under: their chosen name, type `human`, the admin's permissions.
-fn human(admin: &Identity, name: &str) -> Result<Identity, AppError> {
+fn human(admin: &Identity, name: &str) -> Result<Identity, DomainError> {
     require_admin(admin)?;
     let agent_id = AgentId::parse(name).map_err(|e| {
         DomainError::invalid(format!("name: {}", e.message))
@@ -71,7 +70,7 @@ impl Service {
         active_only: bool,
         limit: Option<i64>,
         cursor: Option<&str>,
-    ) -> Result<(Vec<SessionSummary>, Option<String>), AppError> {
+    ) -> Result<(Vec<SessionSummary>, Option<String>), DomainError> {
         let SessionPage {
             sessions,
             next_cursor,
@@ -112,7 +111,7 @@ impl Service {
         session_id: &str,
         before_id: Option<i64>,
         limit: Option<i64>,
-    ) -> Result<Vec<MessageRecord>, AppError> {
+    ) -> Result<Vec<MessageRecord>, DomainError> {
         who.require(Permission::Read)?;
         let id = SessionId::parse(session_id)?;
         let limit = Limit::parse(limit, 50, HISTORY_MAX_LIMIT, "limit")?;
@@ -142,7 +141,7 @@ impl Service {
         &self,
         admin: &Identity,
         post: HumanPost,
-    ) -> Result<MessageRecord, AppError> {
+    ) -> Result<MessageRecord, DomainError> {
         let person = human(admin, &post.name)?;
         if post.visibility.as_deref().map(str::trim) == Some(Visibility::Private.as_str()) {
             return Err(DomainError::new(
@@ -183,7 +182,7 @@ impl Service {
         admin: &Identity,
         name: &str,
         session_id: &str,
-    ) -> Result<SessionRecord, AppError> {
+    ) -> Result<SessionRecord, DomainError> {
         let person = human(admin, name)?;
         self.close_session(&person, session_id, None).await
     }
@@ -193,7 +192,7 @@ impl Service {
         &self,
         who: &Identity,
         limit: Option<i64>,
-    ) -> Result<Vec<AuditRecord>, AppError> {
+    ) -> Result<Vec<AuditRecord>, DomainError> {
         require_admin(who)?;
         let limit = Limit::parse(limit, 200, AUDIT_MAX_LIMIT, "limit")?;
         Ok(self.store().recent_audit(limit.get()).await?)

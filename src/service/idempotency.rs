@@ -14,7 +14,6 @@ use tokio_util::sync::CancellationToken;
 use super::Service;
 use crate::domain::idempotency::{self, IdempotencyKey};
 use crate::domain::{DomainError, ErrorCode, Identity};
-use crate::error::AppError;
 use crate::storage::{IdempotencyClaim, IdempotentWrite, OnceOutcome, StoreError, WriteResult};
 
 /// How many expired keys one sweeper statement deletes.
@@ -60,7 +59,7 @@ pub(crate) enum Keyed {
 
 impl Keyed {
     /// The body, for writes that are never refused once validated.
-    pub(crate) fn body(self) -> Result<Value, AppError> {
+    pub(crate) fn body(self) -> Result<Value, DomainError> {
         match self {
             Self::Replayed(body) | Self::Fresh(_, Some(body)) => Ok(body),
             Self::Fresh(result, None) => Err(unexpected(&result)),
@@ -75,7 +74,7 @@ pub(crate) fn stored<T: serde::Serialize>(result: &T) -> Option<Value> {
 }
 
 /// The typed result an earlier call stored under the key.
-pub(crate) fn replayed<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, AppError> {
+pub(crate) fn replayed<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, DomainError> {
     serde_json::from_value(body).map_err(|e| {
         DomainError::new(
             ErrorCode::IdempotencyConflict,
@@ -91,7 +90,7 @@ stored answer this one cannot read ({e}); that call's write happened"
 }
 
 /// The store answered a keyed write with the result of another kind of write: a bug.
-pub(crate) fn unexpected(result: &WriteResult) -> AppError {
+pub(crate) fn unexpected(result: &WriteResult) -> DomainError {
     StoreError::Internal(format!(
         "idempotent write returned an unexpected result: {result:?}"
     ))
@@ -112,7 +111,7 @@ impl Service {
         raw: Option<&str>,
         tool: &'static str,
         args: impl FnOnce() -> Value,
-    ) -> Result<Option<RetryKey>, AppError> {
+    ) -> Result<Option<RetryKey>, DomainError> {
         let Some(key) = IdempotencyKey::parse_optional(raw)? else {
             return Ok(None);
         };
@@ -138,7 +137,7 @@ impl Service {
         retry: &RetryKey,
         write: IdempotentWrite<'_>,
         render: &(dyn Fn(&WriteResult) -> Option<Value> + Send + Sync),
-    ) -> Result<Keyed, AppError> {
+    ) -> Result<Keyed, DomainError> {
         let now = self.now();
         let ttl = chrono::Duration::from_std(self.idempotency_settings().ttl)
             .unwrap_or(chrono::Duration::days(1));
@@ -201,7 +200,7 @@ impl Service {
     }
 }
 
-fn parse_response(raw: &str) -> Result<Value, AppError> {
+fn parse_response(raw: &str) -> Result<Value, DomainError> {
     serde_json::from_str(raw).map_err(|e| {
         StoreError::Internal(format!("stored idempotent response is not JSON: {e}")).into()
     })

@@ -15,7 +15,6 @@ use crate::domain::inbox::{
     recipients_not_found,
 };
 use crate::domain::{DomainError, ErrorCode, Identity, Limit, Permission, SessionId};
-use crate::error::AppError;
 use crate::storage::{
     AckOutcome, IdempotentWrite, InboxItem, InboxQuery, MessageRecord, Receipt, WriteResult,
 };
@@ -58,7 +57,7 @@ impl Service {
         session_id: &SessionId,
         to: Option<&[String]>,
         parent_message_id: Option<i64>,
-    ) -> Result<Addressing, AppError> {
+    ) -> Result<Addressing, DomainError> {
         let guards = *self.loop_guards();
         let parent = match parent_message_id {
             Some(parent) => {
@@ -107,7 +106,7 @@ impl Service {
         sender: &str,
         to: &[String],
         cap: u32,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), DomainError> {
         if cap == 0 {
             return Ok(());
         }
@@ -139,7 +138,7 @@ impl Service {
         who: &Identity,
         input: GetInbox,
         cancel: &CancellationToken,
-    ) -> Result<InboxPage, AppError> {
+    ) -> Result<InboxPage, DomainError> {
         who.require(Permission::Read)?;
         let agent_id = who
             .agent_id()
@@ -212,7 +211,7 @@ impl Service {
         raw: Option<f64>,
         field: &str,
         default: f64,
-    ) -> Result<Duration, AppError> {
+    ) -> Result<Duration, DomainError> {
         let cap = self.wait_cap();
         match raw.unwrap_or(default) {
             t if t.is_finite() && t >= 0.0 => Ok(Duration::from_secs_f64(t).min(cap)),
@@ -231,7 +230,7 @@ impl Service {
         who: &Identity,
         ids: &[i64],
         idempotency_key: Option<&str>,
-    ) -> Result<Value, AppError> {
+    ) -> Result<Value, DomainError> {
         who.require(Permission::Read)?;
         let agent_id = who
             .agent_id()
@@ -302,7 +301,7 @@ impl Service {
         &self,
         who: &Identity,
         message_id: i64,
-    ) -> Result<Vec<Receipt>, AppError> {
+    ) -> Result<Vec<Receipt>, DomainError> {
         who.require(Permission::Read)?;
         if let Err(err) = self.flush_coalesced().await {
             tracing::debug!(%err, "receipt flush before get_receipts failed");

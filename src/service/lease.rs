@@ -19,7 +19,6 @@ use crate::domain::lease::{
     parse_resources, parse_ttl,
 };
 use crate::domain::{DomainError, ErrorCode, Identity, Permission, SessionId};
-use crate::error::AppError;
 use crate::storage::{
     AcquireOutcome, IdempotentWrite, LeaseRecord, LeaseRelease, LeaseRenewal, NewLease,
     ReleaseOutcome, RenewOutcome, StoreError, WriteResult,
@@ -61,7 +60,7 @@ pub struct AcquireLease {
     pub idempotency_key: Option<String>,
 }
 
-fn holder(who: &Identity) -> Result<String, AppError> {
+fn holder(who: &Identity) -> Result<String, DomainError> {
     who.require(Permission::Write)?;
     who.agent_id()
         .map(|a| a.as_str().to_owned())
@@ -92,7 +91,7 @@ fn render_grant(l: &LeaseRecord, conflicts: &[Conflict], renewed: bool) -> Value
     v
 }
 
-fn denied(conflicts: &[Conflict]) -> AppError {
+fn denied(conflicts: &[Conflict]) -> DomainError {
     let first = &conflicts[0];
     let others = conflicts.len() - 1;
     DomainError::new(
@@ -120,7 +119,7 @@ fn denied(conflicts: &[Conflict]) -> AppError {
     )
 }
 
-fn not_found(lease_id: &str) -> AppError {
+fn not_found(lease_id: &str) -> DomainError {
     DomainError::new(
         ErrorCode::LeaseNotFound,
         format!("you hold no live lease '{lease_id}': it expired, was released, or is not yours"),
@@ -138,7 +137,7 @@ impl Service {
         &self,
         who: &Identity,
         input: AcquireLease,
-    ) -> Result<Value, AppError> {
+    ) -> Result<Value, DomainError> {
         let holder = holder(who)?;
         let ttl = parse_ttl(input.ttl_seconds, self.lease_settings().max_ttl_seconds)?;
         if let Some(raw) = input.lease_id.clone() {
@@ -213,7 +212,7 @@ impl Service {
         raw_id: &str,
         ttl: u32,
         input: AcquireLease,
-    ) -> Result<Value, AppError> {
+    ) -> Result<Value, DomainError> {
         let lease_id = parse_lease_id(raw_id)?;
         let fixed = [
             ("mode", input.mode.is_some()),
@@ -270,7 +269,7 @@ impl Service {
         who: &Identity,
         raw_id: &str,
         idempotency_key: Option<&str>,
-    ) -> Result<Value, AppError> {
+    ) -> Result<Value, DomainError> {
         let actor = holder(who)?;
         let lease_id = parse_lease_id(raw_id)?;
         let retry = self.retry_key(
@@ -326,7 +325,7 @@ impl Service {
         who: &Identity,
         resources: Option<&[String]>,
         session_id: Option<&str>,
-    ) -> Result<Vec<LeaseRecord>, AppError> {
+    ) -> Result<Vec<LeaseRecord>, DomainError> {
         who.require(Permission::Read)?;
         let wanted = resources.map(parse_resources).transpose()?;
         let session_id = session_id.map(SessionId::parse).transpose()?;

@@ -13,7 +13,6 @@ use crate::domain::{
     AgentId, DomainError, ErrorCode, Identity, Limit, MemoryKey, MemoryLimits, MemoryScope,
     MemoryValue, Metadata, Permission, ScopeFilter, SessionId, Ttl,
 };
-use crate::error::AppError;
 use crate::storage::{
     IdempotentWrite, MemoryAddress, MemoryEntry, MemoryListQuery, MemoryRecord, NewMemory,
     SetMemoryOutcome, StoreError, WriteResult,
@@ -66,7 +65,7 @@ pub struct MemoryPage {
 }
 
 /// Memory belongs to an agent: anonymous callers have none.
-fn owner(who: &Identity, needed: Permission) -> Result<&AgentId, AppError> {
+fn owner(who: &Identity, needed: Permission) -> Result<&AgentId, DomainError> {
     who.require(needed)?;
     who.agent_id().ok_or_else(|| {
         DomainError::new(
@@ -77,7 +76,7 @@ fn owner(who: &Identity, needed: Permission) -> Result<&AgentId, AppError> {
     })
 }
 
-fn not_found(key: &MemoryKey, scope: &MemoryScope) -> AppError {
+fn not_found(key: &MemoryKey, scope: &MemoryScope) -> DomainError {
     let place = match scope.session_id() {
         None => "your global memory".to_owned(),
         Some(id) => format!("your memory for session '{id}'"),
@@ -99,7 +98,7 @@ pub fn memory_cursor(entry: &MemoryEntry) -> String {
     )
 }
 
-fn decode_cursor(raw: &str) -> Result<(MemoryKey, String), AppError> {
+fn decode_cursor(raw: &str) -> Result<(MemoryKey, String), DomainError> {
     let bad = || {
         DomainError::invalid(format!(
             "cursor '{}' is not valid",
@@ -121,7 +120,7 @@ impl Service {
     }
 
     /// Fails with `SESSION_NOT_FOUND` when the scope names a session that does not exist.
-    async fn check_scope(&self, scope: &MemoryScope) -> Result<(), AppError> {
+    async fn check_scope(&self, scope: &MemoryScope) -> Result<(), DomainError> {
         match scope.session_id() {
             Some(id) => self.existing_session(id).await.map(drop),
             None => Ok(()),
@@ -135,7 +134,7 @@ impl Service {
         who: &Identity,
         input: SetMemory,
         render: impl Fn(&MemoryRecord) -> Value + Send + Sync,
-    ) -> Result<Value, AppError> {
+    ) -> Result<Value, DomainError> {
         let agent = owner(who, Permission::Write)?;
         let key = MemoryKey::parse(&input.key)?;
         let scope = MemoryScope::parse(input.session_id.as_deref())?;
@@ -198,7 +197,7 @@ impl Service {
         who: &Identity,
         key: &str,
         session_id: Option<&str>,
-    ) -> Result<MemoryRecord, AppError> {
+    ) -> Result<MemoryRecord, DomainError> {
         let agent = owner(who, Permission::Read)?;
         let key = MemoryKey::parse(key)?;
         let scope = MemoryScope::parse(session_id)?;
@@ -224,7 +223,7 @@ impl Service {
         session_id: Option<&str>,
         idempotency_key: Option<&str>,
         render: impl Fn(&MemoryScope) -> Value + Send + Sync,
-    ) -> Result<Value, AppError> {
+    ) -> Result<Value, DomainError> {
         let agent = owner(who, Permission::Write)?;
         let key = MemoryKey::parse(key)?;
         let scope = MemoryScope::parse(session_id)?;
@@ -260,7 +259,7 @@ impl Service {
         &self,
         who: &Identity,
         input: ListMemory,
-    ) -> Result<MemoryPage, AppError> {
+    ) -> Result<MemoryPage, DomainError> {
         let agent = owner(who, Permission::Read)?;
         let filter = ScopeFilter::parse(input.session_id.as_deref())?;
         let limit = Limit::parse(input.limit, 50, LIST_MEMORY_MAX_LIMIT, "limit")?;

@@ -3,7 +3,6 @@
 
 use super::Service;
 use crate::domain::{AgentId, DomainError, ErrorCode, Identity};
-use crate::error::AppError;
 use crate::storage::{MemoryAddress, MemoryListQuery, MemoryRecord};
 
 /// At most this many entries are returned by one resource read.
@@ -14,7 +13,7 @@ impl Service {
         &self,
         who: &Identity,
         agent_id: &str,
-    ) -> Result<Vec<MemoryRecord>, AppError> {
+    ) -> Result<Vec<MemoryRecord>, DomainError> {
         let target = AgentId::parse(agent_id)?;
         let own = who.agent_id().is_some_and(|a| a == &target);
         if !own && !who.is_admin() {

@@ -9,7 +9,6 @@ use crate::domain::{
     Content, DomainError, ErrorCode, Identity, Limit, Metadata, Permission, Reader, SessionId,
     Visibility, VisibilityFilter, visibility,
 };
-use crate::error::AppError;
 use crate::storage::{
     IdempotentWrite, InsertOutcome, MessageQuery, MessageRecord, NewMessage, WriteResult,
 };
@@ -52,7 +51,7 @@ impl Service {
         &self,
         who: &Identity,
         input: AddMessage,
-    ) -> Result<MessageRecord, AppError> {
+    ) -> Result<MessageRecord, DomainError> {
         who.require(Permission::Write)?;
         // `direct` (what reads report for a direct message) is accepted when the message gets
         // recipients: through `to`, or as a reply to a direct message (checked below).
@@ -168,7 +167,7 @@ impl Service {
         &self,
         who: &Identity,
         input: GetMessages,
-    ) -> Result<MessagePage, AppError> {
+    ) -> Result<MessagePage, DomainError> {
         who.require(Permission::Read)?;
         let session_id = SessionId::parse(&input.session_id)?;
         let limit = Limit::parse(input.limit, 50, GET_MESSAGES_MAX_LIMIT, "limit")?;
@@ -224,7 +223,7 @@ impl Service {
         &self,
         who: &Identity,
         messages: impl IntoIterator<Item = &'a mut MessageRecord>,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), DomainError> {
         let mut messages: Vec<&mut MessageRecord> = messages.into_iter().collect();
         let private: Vec<i64> = messages
             .iter()

@@ -14,7 +14,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::Service;
 use crate::domain::{DomainError, Identity, Limit, Permission};
-use crate::error::AppError;
 use crate::storage::{AgentFilter, AgentRecord, SeenAgent, StoreError};
 
 /// How often pending presence and delivery updates are written.
@@ -128,7 +127,7 @@ impl Service {
         &self,
         who: &Identity,
         input: ListAgents,
-    ) -> Result<Vec<AgentView>, AppError> {
+    ) -> Result<Vec<AgentView>, DomainError> {
         who.require(Permission::Read)?;
         let within = input.active_within_seconds.unwrap_or(900);
         if !(0..=31_536_000).contains(&within) {

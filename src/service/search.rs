@@ -15,7 +15,6 @@ use crate::domain::search::{
 use crate::domain::{
     AgentId, DomainError, ErrorCode, Identity, Limit, Permission, Reader, SessionId,
 };
-use crate::error::AppError;
 use crate::storage::{MessageRecord, SearchFilter};
 
 /// `search_context` arguments as the tool received them.
@@ -60,7 +59,7 @@ impl Service {
         &self,
         who: &Identity,
         input: SearchContext,
-    ) -> Result<SearchResults, AppError> {
+    ) -> Result<SearchResults, DomainError> {
         let started = Instant::now();
         who.require(Permission::Read)?;
         let session_id = SessionId::parse(&input.session_id)?;
@@ -131,7 +130,7 @@ impl Service {
         session_id: &str,
         sender: &str,
         limit: Option<i64>,
-    ) -> Result<Vec<MessageRecord>, AppError> {
+    ) -> Result<Vec<MessageRecord>, DomainError> {
         who.require(Permission::Read)?;
         let session_id = SessionId::parse(session_id)?;
         let sender = AgentId::parse(sender).map_err(|e| {
@@ -159,7 +158,7 @@ impl Service {
         start_time: &str,
         end_time: &str,
         limit: Option<i64>,
-    ) -> Result<TimeRange, AppError> {
+    ) -> Result<TimeRange, DomainError> {
         who.require(Permission::Read)?;
         let session_id = SessionId::parse(session_id)?;
         let start = parse_instant(start_time, "start_time", false)?;
@@ -196,7 +195,7 @@ async fn score_off_thread(
     query: &str,
     threshold: f64,
     with_metadata: bool,
-) -> Result<Vec<SearchHit>, AppError> {
+) -> Result<Vec<SearchHit>, DomainError> {
     let size: usize = candidates.iter().map(|m| m.content.len()).sum();
     if size <= INLINE_SCORING_BYTES {
         return Ok(score(candidates, query, threshold, with_metadata));

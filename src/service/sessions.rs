@@ -7,7 +7,6 @@ use super::idempotency::{Keyed, replayed, stored, unexpected};
 use crate::domain::{
     DomainError, ErrorCode, Identity, Limit, Metadata, Permission, Purpose, Reader, SessionId,
 };
-use crate::error::AppError;
 use crate::storage::{
     IdempotentWrite, MessageQuery, MessageRecord, NewSession, SessionRecord, WriteResult,
 };
@@ -37,7 +36,7 @@ impl Service {
         purpose: &str,
         metadata: Option<Value>,
         idempotency_key: Option<&str>,
-    ) -> Result<SessionRecord, AppError> {
+    ) -> Result<SessionRecord, DomainError> {
         who.require(Permission::Write)?;
         let purpose = Purpose::parse(purpose, self.limits())?;
         let metadata = Metadata::parse(metadata, self.limits())?;
@@ -72,7 +71,10 @@ impl Service {
     }
 
     /// An existing session, or `SESSION_NOT_FOUND`.
-    pub(crate) async fn existing_session(&self, id: &SessionId) -> Result<SessionRecord, AppError> {
+    pub(crate) async fn existing_session(
+        &self,
+        id: &SessionId,
+    ) -> Result<SessionRecord, DomainError> {
         self.store()
             .get_session(id)
             .await?
@@ -83,7 +85,7 @@ impl Service {
         &self,
         who: &Identity,
         session_id: &str,
-    ) -> Result<SessionView, AppError> {
+    ) -> Result<SessionView, DomainError> {
         self.session_view(who, session_id, SESSION_PREVIEW_MESSAGES)
             .await
     }
@@ -96,7 +98,7 @@ impl Service {
         who: &Identity,
         session_id: &str,
         newest: u32,
-    ) -> Result<SessionView, AppError> {
+    ) -> Result<SessionView, DomainError> {
         who.require(Permission::Read)?;
         let id = SessionId::parse(session_id)?;
         let session = self.existing_session(&id).await?;
@@ -129,7 +131,7 @@ impl Service {
         active_only: Option<bool>,
         limit: Option<i64>,
         cursor: Option<&str>,
-    ) -> Result<SessionPage, AppError> {
+    ) -> Result<SessionPage, DomainError> {
         who.require(Permission::Read)?;
         let limit = Limit::parse(limit, 50, 200, "limit")?;
         let before = match cursor.map(str::trim).filter(|c| !c.is_empty()) {
@@ -158,7 +160,7 @@ impl Service {
         who: &Identity,
         session_id: &str,
         idempotency_key: Option<&str>,
-    ) -> Result<SessionRecord, AppError> {
+    ) -> Result<SessionRecord, DomainError> {
         who.require(Permission::Write)?;
         let id = SessionId::parse(session_id)?;
         let retry = self.retry_key(

@@ -12,7 +12,6 @@ use crate::domain::shared_memory::{expected_version, version_conflict};
 use crate::domain::{
     DomainError, ErrorCode, Identity, Limit, MemoryKey, MemoryValue, Permission, SessionId,
 };
-use crate::error::AppError;
 use crate::storage::{
     IdempotentWrite, NewSharedMemory, SharedListQuery, SharedMemoryRecord, SharedSetOutcome,
     WriteResult,
@@ -34,7 +33,7 @@ pub struct ListSharedMemory {
 }
 
 /// Shared memory lives in a session: `session_id` is required.
-fn session_of(raw: Option<&str>) -> Result<SessionId, AppError> {
+fn session_of(raw: Option<&str>) -> Result<SessionId, DomainError> {
     match raw.map(str::trim).filter(|s| !s.is_empty()) {
         Some(id) => SessionId::parse(id),
         None => Err(DomainError::invalid("shared memory needs a session_id")
@@ -42,7 +41,7 @@ fn session_of(raw: Option<&str>) -> Result<SessionId, AppError> {
     }
 }
 
-fn not_found(key: &MemoryKey, session_id: &SessionId) -> AppError {
+fn not_found(key: &MemoryKey, session_id: &SessionId) -> DomainError {
     DomainError::new(
         ErrorCode::MemoryNotFound,
         format!("no shared key '{key}' in session '{session_id}'"),
@@ -58,7 +57,7 @@ impl Service {
         who: &Identity,
         input: SetSharedMemory,
         render: impl Fn(&SharedMemoryRecord) -> Value + Send + Sync,
-    ) -> Result<Value, AppError> {
+    ) -> Result<Value, DomainError> {
         who.require(Permission::Write)?;
         let agent = who
             .agent_id()
@@ -123,7 +122,7 @@ impl Service {
         who: &Identity,
         key: &str,
         session_id: Option<&str>,
-    ) -> Result<SharedMemoryRecord, AppError> {
+    ) -> Result<SharedMemoryRecord, DomainError> {
         who.require(Permission::Read)?;
         let session_id = session_of(session_id)?;
         let key = MemoryKey::parse(key)?;
@@ -144,7 +143,7 @@ impl Service {
         &self,
         who: &Identity,
         input: ListSharedMemory,
-    ) -> Result<(Vec<SharedMemoryRecord>, Option<String>), AppError> {
+    ) -> Result<(Vec<SharedMemoryRecord>, Option<String>), DomainError> {
         who.require(Permission::Read)?;
         let session_id = session_of(input.session_id.as_deref())?;
         let limit = Limit::parse(

@@ -11,7 +11,6 @@ use crate::domain::tasks::{self, TaskState, task_not_found};
 use crate::domain::{
     DomainError, ErrorCode, Identity, Limit, MemoryValue, Metadata, Permission, SessionId,
 };
-use crate::error::AppError;
 use crate::storage::{
     ClaimTask, IdempotentWrite, NewTask, TaskOutcome, TaskQuery, TaskRecord, UpdateTask,
     WriteResult,
@@ -54,7 +53,7 @@ pub struct ListTasks {
 /// Renders a task (or `None`: nothing claimable) as the response body.
 pub type RenderTask<'a> = dyn Fn(Option<&TaskRecord>) -> Value + Send + Sync + 'a;
 
-fn positive_id(id: i64, what: &str) -> Result<i64, AppError> {
+fn positive_id(id: i64, what: &str) -> Result<i64, DomainError> {
     if id < 1 {
         return Err(
             DomainError::invalid(format!("{what} must be a positive task id; got {id}"))
@@ -64,7 +63,7 @@ fn positive_id(id: i64, what: &str) -> Result<i64, AppError> {
     Ok(id)
 }
 
-fn agent_of(who: &Identity) -> Result<String, AppError> {
+fn agent_of(who: &Identity) -> Result<String, DomainError> {
     who.agent_id()
         .map(|a| a.as_str().to_owned())
         .ok_or_else(|| {
@@ -81,7 +80,7 @@ impl Service {
         &self,
         outcome: TaskOutcome,
         session_id: Option<&str>,
-    ) -> Result<Option<TaskRecord>, AppError> {
+    ) -> Result<Option<TaskRecord>, DomainError> {
         match outcome {
             TaskOutcome::Changed(change) => {
                 self.notifier()
@@ -110,7 +109,7 @@ impl Service {
         write: IdempotentWrite<'_>,
         session_id: Option<&str>,
         render: &RenderTask<'_>,
-    ) -> Result<Value, AppError> {
+    ) -> Result<Value, DomainError> {
         let outcome = match (&retry, &write) {
             (None, IdempotentWrite::CreateTask(new)) => self.store().create_task(new).await?,
             (None, IdempotentWrite::ClaimTask(claim)) => self.store().claim_task(claim).await?,
@@ -141,7 +140,7 @@ impl Service {
         who: &Identity,
         input: CreateTask,
         render: &RenderTask<'_>,
-    ) -> Result<Value, AppError> {
+    ) -> Result<Value, DomainError> {
         who.require(Permission::Write)?;
         let agent = agent_of(who)?;
         let session_id = SessionId::parse(&input.session_id)?;
@@ -182,7 +181,7 @@ impl Service {
     }
 
     /// The agent id, when it names a known agent; else `RECIPIENT_NOT_FOUND` with suggestions.
-    async fn known_agent(&self, raw: &str) -> Result<String, AppError> {
+    async fn known_agent(&self, raw: &str) -> Result<String, DomainError> {
         let id = crate::domain::AgentId::parse(raw)?.as_str().to_owned();
         let wanted = [id.clone()];
         if self.store().known_agents(&wanted).await?.is_empty() {
@@ -197,7 +196,7 @@ impl Service {
         who: &Identity,
         input: ClaimTaskInput,
         render: &RenderTask<'_>,
-    ) -> Result<Value, AppError> {
+    ) -> Result<Value, DomainError> {
         who.require(Permission::Write)?;
         let agent = agent_of(who)?;
         let session_id = SessionId::parse(&input.session_id)?;
@@ -231,7 +230,7 @@ impl Service {
         who: &Identity,
         input: UpdateTaskInput,
         render: &RenderTask<'_>,
-    ) -> Result<Value, AppError> {
+    ) -> Result<Value, DomainError> {
         who.require(Permission::Write)?;
         let agent = agent_of(who)?;
         let task_id = positive_id(input.task_id, "task_id")?;
@@ -269,7 +268,7 @@ impl Service {
         &self,
         who: &Identity,
         input: ListTasks,
-    ) -> Result<(Vec<TaskRecord>, bool), AppError> {
+    ) -> Result<(Vec<TaskRecord>, bool), DomainError> {
         who.require(Permission::Read)?;
         let session_id = SessionId::parse(&input.session_id)?;
         let state = input

@@ -8,7 +8,6 @@ use tokio_util::sync::CancellationToken;
 use super::{GetMessages, MessagePage, Service};
 use crate::domain::input::non_negative;
 use crate::domain::{DomainError, Identity, Permission, Reader, SessionId};
-use crate::error::AppError;
 use crate::realtime::Event;
 
 pub struct WaitForMessages {
@@ -46,7 +45,7 @@ impl Service {
         who: &Identity,
         input: WaitForMessages,
         cancel: &CancellationToken,
-    ) -> Result<MessagePage, AppError> {
+    ) -> Result<MessagePage, DomainError> {
         who.require(Permission::Read)?;
         let session_id = SessionId::parse(&input.session_id)?;
         let after_id = non_negative(input.after_id, "after_id")?;

@@ -3,13 +3,13 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::UiCaller;
-use crate::error::{AppError, ErrorCode};
+use crate::error::DomainError;
 use crate::http::HttpState;
 use crate::mcp::render;
 use crate::service::{HumanPost, SearchContext};
@@ -17,20 +17,11 @@ use crate::service::{HumanPost, SearchContext};
 type Caller = axum::Extension<UiCaller>;
 
 /// A service error as JSON with the status a browser understands.
-pub(super) fn failure(err: &AppError) -> Response {
-    let status = match err.code {
-        ErrorCode::SessionNotFound => StatusCode::NOT_FOUND,
-        ErrorCode::PermissionDenied => StatusCode::FORBIDDEN,
-        ErrorCode::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-        ErrorCode::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
-        ErrorCode::SessionClosed => StatusCode::CONFLICT,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    let body = json!({"success": false, "code": err.code.as_str(), "error": err.message, "suggestions": err.suggestions});
-    (status, Json(body)).into_response()
+pub(super) fn failure(err: &DomainError) -> Response {
+    crate::http::error::error_response(err)
 }
 
-fn answer(result: Result<Value, AppError>) -> Response {
+fn answer(result: Result<Value, DomainError>) -> Response {
     match result {
         Ok(body) => Json(body).into_response(),
         Err(err) => failure(&err),

@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::Json;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -31,12 +31,8 @@ pub(super) struct UiCaller {
     pub ended: CancellationToken,
 }
 
-pub(super) fn reject(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        Json(json!({"success": false, "code": code, "error": message})),
-    )
-        .into_response()
+pub(super) fn reject(code: ErrorCode, message: &str) -> Response {
+    crate::http::error::refuse(code, message)
 }
 
 /// Whether the browser reached us over TLS (directly or through a proxy that says so).
@@ -86,16 +82,14 @@ pub(super) async fn sign_in(State(state): State<HttpState>, request: Request) ->
     let headers = request.headers().clone();
     if !same_origin(&headers) {
         return reject(
-            StatusCode::FORBIDDEN,
-            "ORIGIN_REQUIRED",
+            ErrorCode::OriginRequired,
             "sign in from the dashboard page itself (the request had no Origin of this host)",
         );
     }
     let ui = &state.ui;
     if let Some(wait) = ui.locked_out(client) {
         let mut response = reject(
-            StatusCode::TOO_MANY_REQUESTS,
-            "RATE_LIMITED",
+            ErrorCode::RateLimited,
             "too many failed sign-ins from this address; wait a minute and try again",
         );
         if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
@@ -111,8 +105,7 @@ pub(super) async fn sign_in(State(state): State<HttpState>, request: Request) ->
         .filter(|s| !s.is_empty())
     else {
         return reject(
-            StatusCode::BAD_REQUEST,
-            "INVALID_INPUT",
+            ErrorCode::InvalidInput,
             "send JSON {\"secret\": \"…\"} with the admin key, the API key or an agent token",
         );
     };
@@ -123,11 +116,7 @@ pub(super) async fn sign_in(State(state): State<HttpState>, request: Request) ->
         None if is_token_shaped(&secret) => match service.identity_for_token(&secret).await {
             Ok(_) => Some(Credential::Agent(secret)),
             Err(err) if err.code == ErrorCode::DatabaseUnavailable => {
-                return reject(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    err.code.as_str(),
-                    "the database is temporarily unavailable; retry shortly",
-                );
+                return crate::http::error::error_response(&err);
             }
             Err(_) => None,
         },
@@ -143,16 +132,14 @@ pub(super) async fn sign_in(State(state): State<HttpState>, request: Request) ->
             ))
             .await;
         return reject(
-            StatusCode::UNAUTHORIZED,
-            "AUTH_FAILED",
+            ErrorCode::AuthFailed,
             "that is not the admin key, the API key or a live agent token",
         );
     };
     let kind = credential.kind();
     let Some((cookie, session)) = ui.start(credential) else {
         return reject(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "TOO_MANY_SESSIONS",
+            ErrorCode::TooManySessions,
             "too many dashboard sessions are open; try again later",
         );
     };
@@ -196,14 +183,11 @@ async fn identity_of(state: &HttpState, session: &UiSession) -> Result<Identity,
         Credential::Viewer => Ok(Identity::Anonymous),
         Credential::Agent(token) => match state.service.identity_for_token(token).await {
             Ok(who) => Ok(who),
-            Err(err) if err.code == ErrorCode::DatabaseUnavailable => Err(reject(
-                StatusCode::SERVICE_UNAVAILABLE,
-                err.code.as_str(),
-                "the database is temporarily unavailable; retry shortly",
-            )),
+            Err(err) if err.code == ErrorCode::DatabaseUnavailable => {
+                Err(crate::http::error::error_response(&err))
+            }
             Err(_) => Err(reject(
-                StatusCode::UNAUTHORIZED,
-                "AUTH_REQUIRED",
+                ErrorCode::AuthRequired,
                 "the agent token behind this sign-in expired or was revoked; sign in again",
             )),
         },
@@ -218,11 +202,7 @@ pub(super) async fn require_session(
 ) -> Response {
     let headers = request.headers();
     let Some(session) = cookie_of(headers).and_then(|c| state.ui.find(c)) else {
-        return reject(
-            StatusCode::UNAUTHORIZED,
-            "AUTH_REQUIRED",
-            "sign in to the dashboard first",
-        );
+        return reject(ErrorCode::AuthRequired, "sign in to the dashboard first");
     };
     if request.method() != Method::GET && request.method() != Method::HEAD {
         let token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
@@ -230,8 +210,7 @@ pub(super) async fn require_session(
             || !token.is_some_and(|t| crate::auth::constant_time_eq(t, &session.csrf))
         {
             return reject(
-                StatusCode::FORBIDDEN,
-                "CSRF_CHECK_FAILED",
+                ErrorCode::CsrfCheckFailed,
                 "writes need this dashboard's Origin and its X-CSRF-Token; reload the page",
             );
         }
