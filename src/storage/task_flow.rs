@@ -44,6 +44,12 @@ pub(crate) trait TaskSql: Writes {
     const SHARED_UPDATE: &'static str;
     /// Session $1, prefix $2, after key $3 (NULL: from the start), limit $4; values left out.
     const SHARED_LIST: &'static str;
+    /// list_tasks' four reads, binds in the order of the plain statements ([`LIST_ALL`] …); the
+    /// fourth: session $1, assignee $2, state $3, id above $4, limit $5.
+    const LIST_ALL: &'static str;
+    const LIST_IN_STATE: &'static str;
+    const LIST_FOR_ASSIGNEE: &'static str;
+    const LIST_FOR_ASSIGNEE_IN_STATE: &'static str;
 }
 
 /// Whether the transaction that produced `outcome` commits.
@@ -61,25 +67,24 @@ pub(crate) use shared_columns;
 
 const SESSION_STATE: &str = "SELECT is_active FROM sessions WHERE id = $1";
 const TASK_BY_ID: &str = concat!("SELECT ", task_columns!(), " FROM tasks WHERE id = $1");
-const LIST_ALL: &str = concat!(
+/// Session $1, id above $2, limit $3 (SQLite's statements; PostgreSQL's read through
+/// `list_tasks()`, migration 0016).
+pub(crate) const LIST_ALL: &str = concat!(
     "SELECT ",
     task_columns!(),
     " FROM tasks WHERE session_id = $1 AND id > $2 ORDER BY id LIMIT $3"
 );
-const LIST_IN_STATE: &str = concat!(
+/// Session $1, state $2, id above $3, limit $4.
+pub(crate) const LIST_IN_STATE: &str = concat!(
     "SELECT ",
     task_columns!(),
     " FROM tasks WHERE session_id = $1 AND state = $2 AND id > $3 ORDER BY id LIMIT $4"
 );
-const LIST_FOR_ASSIGNEE: &str = concat!(
+/// Session $1, assignee $2, id above $3, limit $4.
+pub(crate) const LIST_FOR_ASSIGNEE: &str = concat!(
     "SELECT ",
     task_columns!(),
     " FROM tasks WHERE session_id = $1 AND assignee = $2 AND id > $3 ORDER BY id LIMIT $4"
-);
-const LIST_FOR_ASSIGNEE_IN_STATE: &str = concat!(
-    "SELECT ",
-    task_columns!(),
-    " FROM tasks WHERE session_id = $1 AND assignee = $2 AND state = $3 AND id > $4 ORDER BY id LIMIT $5"
 );
 
 fn ids_json(ids: &[i64]) -> String {
@@ -388,12 +393,14 @@ where
         let limit = i64::from(q.limit);
         let state = q.state.map(TaskState::as_str);
         let query = match (state, q.assignee) {
-            (None, None) => sqlx::query_as(LIST_ALL).bind(q.session_id),
-            (Some(state), None) => sqlx::query_as(LIST_IN_STATE).bind(q.session_id).bind(state),
-            (None, Some(who)) => sqlx::query_as(LIST_FOR_ASSIGNEE)
+            (None, None) => sqlx::query_as(DB::LIST_ALL).bind(q.session_id),
+            (Some(state), None) => sqlx::query_as(DB::LIST_IN_STATE)
+                .bind(q.session_id)
+                .bind(state),
+            (None, Some(who)) => sqlx::query_as(DB::LIST_FOR_ASSIGNEE)
                 .bind(q.session_id)
                 .bind(who),
-            (Some(state), Some(who)) => sqlx::query_as(LIST_FOR_ASSIGNEE_IN_STATE)
+            (Some(state), Some(who)) => sqlx::query_as(DB::LIST_FOR_ASSIGNEE_IN_STATE)
                 .bind(q.session_id)
                 .bind(who)
                 .bind(state),

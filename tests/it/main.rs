@@ -42,6 +42,7 @@ mod settings;
 mod sqlite_group_commit;
 mod storage_contract;
 mod support;
+mod task_proofs;
 mod tasks;
 mod tls;
 mod tool_surface;

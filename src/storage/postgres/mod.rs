@@ -28,6 +28,7 @@ mod retention;
 mod search;
 mod tasks;
 pub use search::{BY_SENDER, IN_RANGE};
+pub use tasks::{LIST_TASKS, NEXT_CLAIMABLE_TASK};
 mod tokens;
 mod transfer;
 mod watch;

@@ -67,7 +67,42 @@ impl TaskSql for Postgres {
            created_at, updated_at FROM shared_memory \
          WHERE session_id = $1 AND key >= $2 AND left(key, char_length($2)) = $2 \
            AND ($3::text IS NULL OR key > $3) ORDER BY key LIMIT $4";
+    const LIST_ALL: &'static str = LIST_ALL;
+    const LIST_IN_STATE: &'static str = LIST_IN_STATE;
+    const LIST_FOR_ASSIGNEE: &'static str = LIST_FOR_ASSIGNEE;
+    const LIST_FOR_ASSIGNEE_IN_STATE: &'static str = LIST_FOR_ASSIGNEE_IN_STATE;
 }
+
+// list_tasks reads through the function of migration 0016, whose plan does not depend on
+// statistics (tests/it/task_proofs/plans.rs): session, state, assignee, after id, limit.
+const LIST_ALL: &str = concat!(
+    "SELECT ",
+    task_columns!(),
+    " FROM list_tasks($1, NULL, NULL, $2, $3)"
+);
+const LIST_IN_STATE: &str = concat!(
+    "SELECT ",
+    task_columns!(),
+    " FROM list_tasks($1, $2, NULL, $3, $4)"
+);
+const LIST_FOR_ASSIGNEE: &str = concat!(
+    "SELECT ",
+    task_columns!(),
+    " FROM list_tasks($1, NULL, $2, $3, $4)"
+);
+const LIST_FOR_ASSIGNEE_IN_STATE: &str = concat!(
+    "SELECT ",
+    task_columns!(),
+    " FROM list_tasks($1, $3, $2, $4, $5)"
+);
+/// list_tasks' reads and claim_task's next-claimable read (for the plan tests).
+pub const LIST_TASKS: [&str; 4] = [
+    LIST_ALL,
+    LIST_IN_STATE,
+    LIST_FOR_ASSIGNEE,
+    LIST_FOR_ASSIGNEE_IN_STATE,
+];
+pub const NEXT_CLAIMABLE_TASK: &str = <Postgres as TaskSql>::NEXT_CLAIMABLE;
 
 impl PgStore {
     /// Runs a change in a transaction; commits it only when `keep` says so.

@@ -27,6 +27,7 @@ mod tasks;
 pub use dashboard::READ_MESSAGES_BEFORE;
 pub use messages::{LIST_ACTIVE_SESSIONS, LIST_SESSIONS, READ_MESSAGES_ASC, READ_MESSAGES_DESC};
 pub use search::{BY_SENDER, IN_RANGE};
+pub use tasks::{LIST_TASKS, NEXT_CLAIMABLE_TASK};
 mod tokens;
 mod transfer;
 mod watch;

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use sqlx::Sqlite;
 
 use super::SqliteStore;
-use crate::storage::task_flow::{TaskFlow, TaskSql, keeps, shared_columns};
+use crate::storage::task_flow::{self, TaskFlow, TaskSql, keeps, shared_columns};
 use crate::storage::tasks::task_columns;
 use crate::storage::*;
 
@@ -63,7 +63,30 @@ impl TaskSql for Sqlite {
            created_at, updated_at FROM shared_memory \
          WHERE session_id = $1 AND key >= $2 AND substr(key, 1, length($2)) = $2 \
            AND ($3 IS NULL OR key > $3) ORDER BY key LIMIT $4";
+    const LIST_ALL: &'static str = task_flow::LIST_ALL;
+    const LIST_IN_STATE: &'static str = task_flow::LIST_IN_STATE;
+    const LIST_FOR_ASSIGNEE: &'static str = task_flow::LIST_FOR_ASSIGNEE;
+    const LIST_FOR_ASSIGNEE_IN_STATE: &'static str = LIST_FOR_ASSIGNEE_IN_STATE;
 }
+
+/// Named index: after ANALYZE, SQLite seeks the session's tasks in the state and filters the
+/// assignee, walking every task in that state (tests/it/task_proofs/plans.rs); the index of
+/// migration 0013 goes straight to the agent's.
+const LIST_FOR_ASSIGNEE_IN_STATE: &str = concat!(
+    "SELECT ",
+    task_columns!(),
+    " FROM tasks INDEXED BY tasks_assignee_state_idx \
+     WHERE session_id = $1 AND assignee = $2 AND state = $3 AND id > $4 ORDER BY id LIMIT $5"
+);
+
+/// list_tasks' reads and claim_task's next-claimable read (for the plan tests).
+pub const LIST_TASKS: [&str; 4] = [
+    task_flow::LIST_ALL,
+    task_flow::LIST_IN_STATE,
+    task_flow::LIST_FOR_ASSIGNEE,
+    LIST_FOR_ASSIGNEE_IN_STATE,
+];
+pub const NEXT_CLAIMABLE_TASK: &str = <Sqlite as TaskSql>::NEXT_CLAIMABLE;
 
 impl SqliteStore {
     /// Runs a change on the writer; commits it only when `keep` says so.
