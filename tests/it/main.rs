@@ -20,6 +20,7 @@ mod inbox;
 mod inbox_cli;
 mod inbox_crash;
 mod inbox_plans;
+mod inbox_stdio;
 mod inbox_writes;
 mod leases;
 mod limits;
