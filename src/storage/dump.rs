@@ -7,6 +7,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+mod coordination;
+pub use coordination::{LeaseDump, SharedMemoryDump, TaskDump};
+
 /// The tables of a dump, in the order they are written and imported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum DumpTable {
@@ -17,10 +20,13 @@ pub enum DumpTable {
     AgentMemory,
     AuditLog,
     AgentTokens,
+    Leases,
+    Tasks,
+    SharedMemory,
 }
 
 impl DumpTable {
-    pub const ALL: [DumpTable; 7] = [
+    pub const ALL: [DumpTable; 10] = [
         DumpTable::Sessions,
         DumpTable::Agents,
         DumpTable::Messages,
@@ -28,6 +34,9 @@ impl DumpTable {
         DumpTable::AgentMemory,
         DumpTable::AuditLog,
         DumpTable::AgentTokens,
+        DumpTable::Leases,
+        DumpTable::Tasks,
+        DumpTable::SharedMemory,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -39,6 +48,9 @@ impl DumpTable {
             DumpTable::AgentMemory => "agent_memory",
             DumpTable::AuditLog => "audit_log",
             DumpTable::AgentTokens => "agent_tokens",
+            DumpTable::Leases => "leases",
+            DumpTable::Tasks => "tasks",
+            DumpTable::SharedMemory => "shared_memory",
         }
     }
 }
@@ -168,6 +180,9 @@ pub enum DumpRow {
     AgentMemory(MemoryDump),
     AuditLog(AuditDump),
     AgentTokens(TokenDump),
+    Leases(LeaseDump),
+    Tasks(TaskDump),
+    SharedMemory(SharedMemoryDump),
 }
 
 impl DumpRow {
@@ -180,6 +195,9 @@ impl DumpRow {
             DumpRow::AgentMemory(_) => DumpTable::AgentMemory,
             DumpRow::AuditLog(_) => DumpTable::AuditLog,
             DumpRow::AgentTokens(_) => DumpTable::AgentTokens,
+            DumpRow::Leases(_) => DumpTable::Leases,
+            DumpRow::Tasks(_) => DumpTable::Tasks,
+            DumpRow::SharedMemory(_) => DumpTable::SharedMemory,
         }
     }
 }
@@ -191,6 +209,8 @@ pub enum DumpKey {
     Text(String),
     /// A (message id, agent id) key.
     IdText(i64, String),
+    /// A (session id, key) key.
+    TextText(String, String),
 }
 
 /// Rows of one table, as read in one page or inserted in one statement.
@@ -203,6 +223,9 @@ pub enum DumpBatch {
     AgentMemory(Vec<MemoryDump>),
     AuditLog(Vec<AuditDump>),
     AgentTokens(Vec<TokenDump>),
+    Leases(Vec<LeaseDump>),
+    Tasks(Vec<TaskDump>),
+    SharedMemory(Vec<SharedMemoryDump>),
 }
 
 impl DumpBatch {
@@ -215,6 +238,9 @@ impl DumpBatch {
             DumpTable::AgentMemory => DumpBatch::AgentMemory(Vec::new()),
             DumpTable::AuditLog => DumpBatch::AuditLog(Vec::new()),
             DumpTable::AgentTokens => DumpBatch::AgentTokens(Vec::new()),
+            DumpTable::Leases => DumpBatch::Leases(Vec::new()),
+            DumpTable::Tasks => DumpBatch::Tasks(Vec::new()),
+            DumpTable::SharedMemory => DumpBatch::SharedMemory(Vec::new()),
         }
     }
 
@@ -227,6 +253,9 @@ impl DumpBatch {
             DumpBatch::AgentMemory(_) => DumpTable::AgentMemory,
             DumpBatch::AuditLog(_) => DumpTable::AuditLog,
             DumpBatch::AgentTokens(_) => DumpTable::AgentTokens,
+            DumpBatch::Leases(_) => DumpTable::Leases,
+            DumpBatch::Tasks(_) => DumpTable::Tasks,
+            DumpBatch::SharedMemory(_) => DumpTable::SharedMemory,
         }
     }
 
@@ -239,6 +268,9 @@ impl DumpBatch {
             DumpBatch::AgentMemory(v) => v.len(),
             DumpBatch::AuditLog(v) => v.len(),
             DumpBatch::AgentTokens(v) => v.len(),
+            DumpBatch::Leases(v) => v.len(),
+            DumpBatch::Tasks(v) => v.len(),
+            DumpBatch::SharedMemory(v) => v.len(),
         }
     }
 
@@ -256,6 +288,9 @@ impl DumpBatch {
             (DumpBatch::AgentMemory(v), DumpRow::AgentMemory(r)) => v.push(r),
             (DumpBatch::AuditLog(v), DumpRow::AuditLog(r)) => v.push(r),
             (DumpBatch::AgentTokens(v), DumpRow::AgentTokens(r)) => v.push(r),
+            (DumpBatch::Leases(v), DumpRow::Leases(r)) => v.push(r),
+            (DumpBatch::Tasks(v), DumpRow::Tasks(r)) => v.push(r),
+            (DumpBatch::SharedMemory(v), DumpRow::SharedMemory(r)) => v.push(r),
             (_, row) => return Err(row.table()),
         }
         Ok(())
@@ -273,6 +308,11 @@ impl DumpBatch {
             DumpBatch::AgentMemory(v) => v.last().map(|r| DumpKey::Id(r.id)),
             DumpBatch::AuditLog(v) => v.last().map(|r| DumpKey::Id(r.id)),
             DumpBatch::AgentTokens(v) => v.last().map(|r| DumpKey::Text(r.token_hash.clone())),
+            DumpBatch::Leases(v) => v.last().map(|r| DumpKey::Id(r.fencing_token)),
+            DumpBatch::Tasks(v) => v.last().map(|r| DumpKey::Id(r.id)),
+            DumpBatch::SharedMemory(v) => v
+                .last()
+                .map(|r| DumpKey::TextText(r.session_id.clone(), r.key.clone())),
         }
     }
 
@@ -287,6 +327,17 @@ impl DumpBatch {
             DumpBatch::AgentMemory(v) => v.iter().map(|r| ROW + r.value_size.max(0) as usize).sum(),
             DumpBatch::AuditLog(v) => v.len() * ROW,
             DumpBatch::AgentTokens(v) => v.len() * ROW,
+            DumpBatch::Leases(v) => v
+                .iter()
+                .map(|r| ROW + r.resources.iter().map(String::len).sum::<usize>())
+                .sum(),
+            DumpBatch::Tasks(v) => v
+                .iter()
+                .map(|r| ROW + r.title.len() + r.description.as_ref().map_or(0, String::len))
+                .sum(),
+            DumpBatch::SharedMemory(v) => {
+                v.iter().map(|r| ROW + r.value_size.max(0) as usize).sum()
+            }
         }
     }
 
@@ -302,6 +353,9 @@ impl DumpBatch {
             DumpBatch::AgentMemory(v) => Box::new(v.into_iter().map(DumpRow::AgentMemory)),
             DumpBatch::AuditLog(v) => Box::new(v.into_iter().map(DumpRow::AuditLog)),
             DumpBatch::AgentTokens(v) => Box::new(v.into_iter().map(DumpRow::AgentTokens)),
+            DumpBatch::Leases(v) => Box::new(v.into_iter().map(DumpRow::Leases)),
+            DumpBatch::Tasks(v) => Box::new(v.into_iter().map(DumpRow::Tasks)),
+            DumpBatch::SharedMemory(v) => Box::new(v.into_iter().map(DumpRow::SharedMemory)),
         }
     }
 
@@ -315,6 +369,9 @@ impl DumpBatch {
             DumpBatch::AgentMemory(v) => DumpBatch::AgentMemory(v.split_off(at)),
             DumpBatch::AuditLog(v) => DumpBatch::AuditLog(v.split_off(at)),
             DumpBatch::AgentTokens(v) => DumpBatch::AgentTokens(v.split_off(at)),
+            DumpBatch::Leases(v) => DumpBatch::Leases(v.split_off(at)),
+            DumpBatch::Tasks(v) => DumpBatch::Tasks(v.split_off(at)),
+            DumpBatch::SharedMemory(v) => DumpBatch::SharedMemory(v.split_off(at)),
         }
     }
 }

@@ -1,17 +1,21 @@
 //! The dump format: JSON Lines, one object per line.
 //!
 //! ```text
-//! {"format":"shared-context-server/export","version":2,"exported_at":"…","source_backend":"sqlite","schema_version":7}
+//! {"format":"shared-context-server/export","version":3,"exported_at":"…","source_backend":"sqlite","schema_version":11}
 //! {"table":"sessions","seq":1,"id":"session_…","purpose":"…",…}
 //! {"table":"agents","agent_id":"alice","agent_type":"claude",…}
 //! {"table":"messages","id":1,"session_id":"session_…",…}
 //! {"table":"message_recipients","message_id":1,"agent_id":"bob","delivered_at":null,"acked_at":null,…}
 //! …
-//! {"end":{"sessions":1,"agents":2,"messages":1,"message_recipients":1,"agent_memory":0,"audit_log":2,"agent_tokens":1}}
+//! {"table":"leases","fencing_token":7,"lease_id":"lease_…","resources":["src/**"],…}
+//! {"table":"tasks","id":3,"session_id":"session_…","depends_on":[2],…}
+//! {"table":"shared_memory","session_id":"session_…","key":"plan","version":4,…}
+//! {"end":{"sessions":1,"agents":2,"messages":1,"message_recipients":1,"agent_memory":0,"audit_log":2,"agent_tokens":1,"leases":1,"tasks":3,"shared_memory":1}}
 //! ```
 //!
 //! Rows come table by table in foreign-key order (sessions, agents, messages,
-//! message_recipients, agent_memory, audit_log, agent_tokens), each table in primary-key order. Every column is written (except the generated
+//! message_recipients, agent_memory, audit_log, agent_tokens, leases, tasks, shared_memory), each
+//! table in primary-key order (leases by fencing token). Every column is written (except the generated
 //! `agent_memory.scope`), ids included; timestamps are RFC 3339 UTC with microseconds; JSON
 //! columns are JSON values. The last line counts the rows per table, so a truncated dump is
 //! recognised instead of half-imported.
@@ -21,15 +25,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use crate::storage::dump::{
-    AgentDump, AuditDump, DumpBatch, DumpKey, DumpRow, DumpTable, MemoryDump, MessageDump,
-    RecipientDump, SessionDump, TokenDump,
+    AgentDump, AuditDump, DumpBatch, DumpKey, DumpRow, DumpTable, LeaseDump, MemoryDump,
+    MessageDump, RecipientDump, SessionDump, SharedMemoryDump, TaskDump, TokenDump,
 };
 
 /// The header's `format`.
 pub const FORMAT: &str = "shared-context-server/export";
 /// The header's `version`: the shape of the rows, bumped when a table or column is added or
-/// changed. Version 2 added `agents` and `message_recipients` (direct messages, receipts, acks).
-pub const VERSION: u32 = 2;
+/// changed. Version 2 added `agents` and `message_recipients` (direct messages, receipts, acks);
+/// version 3 added `leases`, `tasks` and `shared_memory` (the coordination tables).
+pub const VERSION: u32 = 3;
 /// The oldest version this server still imports: version 1 lacks the two tables of version 2,
 /// which is harmless only for a source that had no direct messages ([`lost_recipients`]).
 pub const OLDEST_VERSION: u32 = 1;
@@ -69,6 +74,15 @@ pub struct TableCounts {
     pub agent_memory: u64,
     pub audit_log: u64,
     pub agent_tokens: u64,
+    /// Absent from version 1 and 2 dumps.
+    #[serde(default)]
+    pub leases: u64,
+    /// Absent from version 1 and 2 dumps.
+    #[serde(default)]
+    pub tasks: u64,
+    /// Absent from version 1 and 2 dumps.
+    #[serde(default)]
+    pub shared_memory: u64,
 }
 
 impl TableCounts {
@@ -81,6 +95,9 @@ impl TableCounts {
             DumpTable::AgentMemory => self.agent_memory,
             DumpTable::AuditLog => self.audit_log,
             DumpTable::AgentTokens => self.agent_tokens,
+            DumpTable::Leases => self.leases,
+            DumpTable::Tasks => self.tasks,
+            DumpTable::SharedMemory => self.shared_memory,
         }
     }
 
@@ -93,6 +110,9 @@ impl TableCounts {
             DumpTable::AgentMemory => &mut self.agent_memory,
             DumpTable::AuditLog => &mut self.audit_log,
             DumpTable::AgentTokens => &mut self.agent_tokens,
+            DumpTable::Leases => &mut self.leases,
+            DumpTable::Tasks => &mut self.tasks,
+            DumpTable::SharedMemory => &mut self.shared_memory,
         };
         *slot += n;
     }
@@ -117,6 +137,9 @@ impl std::fmt::Display for TableCounts {
 
 /// One parsed line of a dump.
 #[derive(Debug, Clone, PartialEq)]
+// Nearly every line is a row, so boxing it would cost an allocation per row to shrink the one
+// end line.
+#[allow(clippy::large_enum_variant)]
 pub enum Line {
     Row(DumpRow),
     End(TableCounts),
@@ -206,6 +229,25 @@ pub fn lost_recipients(header: &Header) -> Option<String> {
         })
 }
 
+/// The first migration with leases, tasks and shared memory, per source backend.
+fn coordination_since(backend: &str) -> i64 {
+    if backend == "sqlite" { 8 } else { 11 }
+}
+
+/// What a dump older than version 3 leaves behind, if its source may have had it: such a dump has
+/// no leases, tasks or shared memory, so those arrive empty (the import goes ahead; every lease of
+/// the source would have expired by now or soon, but tasks and shared memory are lost).
+pub fn lost_coordination(header: &Header) -> Option<String> {
+    (header.version < 3 && header.schema_version >= coordination_since(&header.source_backend))
+        .then(|| {
+            format!(
+                "the dump has format version {}, written by a server that left out leases, tasks and shared \
+                 session memory: they arrive empty. Export the source again with this version to carry them",
+                header.version
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,7 +315,12 @@ mod tests {
         );
         assert_eq!(
             parse_line(br#"{"end":{"sessions":1,"agents":6,"messages":2,"message_recipients":7,"agent_memory":3,"audit_log":4,"agent_tokens":5}}"#),
-            Ok(Line::End(TableCounts { sessions: 1, agents: 6, messages: 2, message_recipients: 7, agent_memory: 3, audit_log: 4, agent_tokens: 5 }))
+            Ok(Line::End(TableCounts { sessions: 1, agents: 6, messages: 2, message_recipients: 7, agent_memory: 3, audit_log: 4, agent_tokens: 5, ..TableCounts::default() })),
+            "a version 2 end line has no leases, tasks or shared_memory"
+        );
+        assert_eq!(
+            parse_line(br#"{"end":{"sessions":1,"agents":6,"messages":2,"message_recipients":7,"agent_memory":3,"audit_log":4,"agent_tokens":5,"leases":8,"tasks":9,"shared_memory":10}}"#),
+            Ok(Line::End(TableCounts { sessions: 1, agents: 6, messages: 2, message_recipients: 7, agent_memory: 3, audit_log: 4, agent_tokens: 5, leases: 8, tasks: 9, shared_memory: 10 }))
         );
     }
 
@@ -281,8 +328,10 @@ mod tests {
     fn headers_are_checked() {
         let good = r#"{"format":"shared-context-server/export","version":1,"exported_at":"2026-01-01T00:00:00.000000Z","source_backend":"sqlite","schema_version":3}"#;
         assert_eq!(parse_header(good.as_bytes()).unwrap().schema_version, 3);
-        let current = good.replace("\"version\":1", "\"version\":2");
-        assert_eq!(parse_header(current.as_bytes()).unwrap().version, 2);
+        let older = good.replace("\"version\":1", "\"version\":2");
+        assert_eq!(parse_header(older.as_bytes()).unwrap().version, 2);
+        let current = good.replace("\"version\":1", "\"version\":3");
+        assert_eq!(parse_header(current.as_bytes()).unwrap().version, 3);
         assert!(
             parse_header(good.replace("\"version\":1", "\"version\":0").as_bytes())
                 .unwrap_err()
@@ -293,11 +342,11 @@ mod tests {
                 .unwrap_err()
                 .contains("not a shared-context-server dump")
         );
-        let newer = good.replace("\"version\":1", "\"version\":3");
+        let newer = good.replace("\"version\":1", "\"version\":4");
         assert!(
             parse_header(newer.as_bytes())
                 .unwrap_err()
-                .contains("format version 3")
+                .contains("format version 4")
         );
         assert!(
             parse_header(b"\xff")
@@ -321,5 +370,22 @@ mod tests {
         assert!(lossy.contains("--accept-lost-recipients"), "{lossy}");
         assert!(lost_recipients(&header(1, "postgresql", 8)).is_some());
         assert_eq!(lost_recipients(&header(2, "sqlite", 7)), None);
+    }
+
+    #[test]
+    fn dumps_before_version_3_of_sources_with_coordination_tables_say_so() {
+        let header = |version, source_backend: &str, schema_version| Header {
+            format: FORMAT.into(),
+            version,
+            exported_at: at("2026-01-01T00:00:00Z"),
+            source_backend: source_backend.into(),
+            schema_version,
+        };
+        assert_eq!(lost_coordination(&header(2, "sqlite", 7)), None);
+        assert_eq!(lost_coordination(&header(2, "postgresql", 10)), None);
+        let lost = lost_coordination(&header(2, "sqlite", 8)).unwrap();
+        assert!(lost.contains("leases, tasks and shared"), "{lost}");
+        assert!(lost_coordination(&header(1, "postgresql", 11)).is_some());
+        assert_eq!(lost_coordination(&header(3, "postgresql", 14)), None);
     }
 }

@@ -186,7 +186,7 @@ impl Importer {
             let at = line.map(|l| format!("line {l}: ")).unwrap_or_default();
             bail!(
                 "{at}a {table} row after {last} rows; a dump lists sessions, agents, messages, \
-                 message_recipients, agent_memory, audit_log, agent_tokens in that order"
+                 message_recipients, agent_memory, audit_log, agent_tokens, leases, tasks, shared_memory in that order"
             );
         }
         self.last_table = Some(table);

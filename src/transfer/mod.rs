@@ -134,6 +134,9 @@ pub async fn import(
                     Some(why) => tracing::warn!("{why}; importing anyway as asked"),
                     None => {}
                 }
+                if let Some(why) = format::lost_coordination(&header) {
+                    tracing::warn!("{why}");
+                }
                 tracing::info!(
                     source = %header.source_backend,
                     exported_at = %crate::util::rfc3339(header.exported_at),

@@ -3,8 +3,9 @@
 //! transaction that first locks our tables against writers, inserts each batch with one
 //! `INSERT … SELECT FROM UNNEST(arrays)` (explicit ids need `OVERRIDING SYSTEM VALUE`), and
 //! moves the identity sequences past the imported ids before committing. The inbox tables are
-//! in `inbox_rows`.
+//! in `inbox_rows`, leases, tasks and shared memory in `coordination_rows`.
 
+mod coordination_rows;
 mod inbox_rows;
 
 use async_trait::async_trait;
@@ -75,7 +76,7 @@ type TokenRow = (
     Option<DateTime<Utc>>,
 );
 
-fn after_id(after: Option<&DumpKey>) -> i64 {
+pub(super) fn after_id(after: Option<&DumpKey>) -> i64 {
     match after {
         Some(DumpKey::Id(id)) => *id,
         _ => i64::MIN,
@@ -109,8 +110,8 @@ impl TransferStore for PgStore {
             // …but waiting for a running server's writes to finish is bounded.
             "SET LOCAL lock_timeout = '30s'",
             // Writers wait until the import commits; readers are not blocked.
-            "LOCK TABLE sessions, agents, messages, message_recipients, agent_memory, audit_log, agent_tokens \
-             IN EXCLUSIVE MODE",
+            "LOCK TABLE sessions, agents, messages, message_recipients, agent_memory, audit_log, agent_tokens, \
+             leases, tasks, shared_memory IN EXCLUSIVE MODE",
         ] {
             sqlx::query(setting).execute(&mut *tx).await?;
         }
@@ -168,6 +169,9 @@ impl ExportTx for Export {
             }
             DumpTable::Agents => inbox_rows::agents(conn, after, limit).await?,
             DumpTable::MessageRecipients => inbox_rows::recipients(conn, after, limit).await?,
+            DumpTable::Leases => coordination_rows::leases(conn, after, limit).await?,
+            DumpTable::Tasks => coordination_rows::tasks(conn, after, limit).await?,
+            DumpTable::SharedMemory => coordination_rows::shared_memory(conn, after, limit).await?,
             DumpTable::Messages => {
                 let rows: Vec<MessageRow> = sqlx::query_as(
                     "SELECT id, session_id, sender, sender_type, content, visibility, message_type, metadata, \
@@ -348,6 +352,7 @@ impl ImportTx for Import {
         .filter_map(|(t, used)| used.then_some(t))
         .collect();
         occupied.extend(inbox_rows::occupied(&mut self.0).await?);
+        occupied.extend(coordination_rows::occupied(&mut self.0).await?);
         occupied.sort();
         Ok(occupied)
     }
@@ -357,6 +362,11 @@ impl ImportTx for Import {
         match batch {
             DumpBatch::Agents(rows) => inbox_rows::insert_agents(conn, rows).await?,
             DumpBatch::MessageRecipients(rows) => inbox_rows::insert_recipients(conn, rows).await?,
+            DumpBatch::Leases(rows) => coordination_rows::insert_leases(conn, rows).await?,
+            DumpBatch::Tasks(rows) => coordination_rows::insert_tasks(conn, rows).await?,
+            DumpBatch::SharedMemory(rows) => {
+                coordination_rows::insert_shared_memory(conn, rows).await?
+            }
             DumpBatch::Sessions(rows) => {
                 sqlx::query(
                     "INSERT INTO sessions (seq, id, purpose, created_by, metadata, is_active, created_at, updated_at) \
@@ -463,6 +473,7 @@ impl ImportTx for Import {
         )
         .execute(&mut *self.0)
         .await?;
+        coordination_rows::advance_counters(&mut self.0).await?;
         self.0.commit().await?;
         Ok(())
     }

@@ -2,8 +2,9 @@
 //! WAL snapshot); the import holds the writer in one `BEGIN IMMEDIATE` transaction and inserts
 //! multi-row `VALUES`. The FTS triggers index imported messages as they arrive, and AUTOINCREMENT
 //! counters follow explicit ids by themselves (`sqlite_sequence` keeps the largest id inserted).
-//! The inbox tables are in `inbox_rows`.
+//! The inbox tables are in `inbox_rows`, leases, tasks and shared memory in `coordination_rows`.
 
+mod coordination_rows;
 mod inbox_rows;
 
 use async_trait::async_trait;
@@ -56,7 +57,7 @@ type TokenRow = (
     Option<String>,
 );
 
-fn json(raw: &str, column: &str) -> StoreResult<Value> {
+pub(super) fn json(raw: &str, column: &str) -> StoreResult<Value> {
     serde_json::from_str(raw)
         .map_err(|e| StoreError::Internal(format!("bad JSON in {column}: {e}")))
 }
@@ -65,7 +66,7 @@ fn opt_ts(raw: Option<String>) -> StoreResult<Option<chrono::DateTime<chrono::Ut
     raw.as_deref().map(ts).transpose()
 }
 
-fn after_id(after: Option<&DumpKey>) -> i64 {
+pub(super) fn after_id(after: Option<&DumpKey>) -> i64 {
     match after {
         Some(DumpKey::Id(id)) => *id,
         _ => i64::MIN,
@@ -140,6 +141,9 @@ impl ExportTx for Export {
             }
             DumpTable::Agents => inbox_rows::agents(conn, after, limit).await?,
             DumpTable::MessageRecipients => inbox_rows::recipients(conn, after, limit).await?,
+            DumpTable::Leases => coordination_rows::leases(conn, after, limit).await?,
+            DumpTable::Tasks => coordination_rows::tasks(conn, after, limit).await?,
+            DumpTable::SharedMemory => coordination_rows::shared_memory(conn, after, limit).await?,
             DumpTable::Messages => {
                 let rows: Vec<MessageRow> = sqlx::query_as(
                     "SELECT id, session_id, sender, sender_type, content, visibility, message_type, metadata, \
@@ -289,7 +293,7 @@ impl ExportTx for Export {
     }
 }
 
-fn object(map: &serde_json::Map<String, Value>) -> String {
+pub(super) fn object(map: &serde_json::Map<String, Value>) -> String {
     // Same text as the service writes: serde_json's rendering of the object.
     serde_json::to_string(map).unwrap_or_else(|_| "{}".into())
 }
@@ -315,6 +319,7 @@ impl ImportTx for Import {
         .filter_map(|(t, used)| used.then_some(t))
         .collect();
         occupied.extend(inbox_rows::occupied(&mut self.0).await?);
+        occupied.extend(coordination_rows::occupied(&mut self.0).await?);
         occupied.sort();
         Ok(occupied)
     }
@@ -342,6 +347,9 @@ impl ImportTx for Import {
             }
             DumpBatch::Agents(rows) => inbox_rows::insert_agents(rows),
             DumpBatch::MessageRecipients(rows) => inbox_rows::insert_recipients(rows),
+            DumpBatch::Leases(rows) => coordination_rows::insert_leases(rows),
+            DumpBatch::Tasks(rows) => coordination_rows::insert_tasks(rows),
+            DumpBatch::SharedMemory(rows) => coordination_rows::insert_shared_memory(rows),
             DumpBatch::Messages(rows) => {
                 let mut qb = QueryBuilder::new(
                     "INSERT INTO messages (id, session_id, sender, sender_type, content, visibility, message_type, \

@@ -28,7 +28,7 @@ fn newest_migration(dir: &str) -> i64 {
 fn check_dump_shape(dump: &[Value], source: &Snapshot, backend: &str, tokens: bool) {
     let header = &dump[0];
     assert_eq!(header["format"], json!("shared-context-server/export"));
-    assert_eq!(header["version"], json!(2));
+    assert_eq!(header["version"], json!(3));
     assert_eq!(header["source_backend"], json!(backend));
     // The newest migration of the source backend, read from migrations/ so a new one needs no edit here.
     let newest = newest_migration(if backend == "postgresql" {
@@ -262,7 +262,7 @@ pub(super) async fn transfer_import_damaged_dump_changes_nothing(backend: Backen
         assert!(run(&["migrate"], &server_env(&dst), None).await.ok);
         snapshot(&dst).await
     };
-    assert_eq!(counts(&empty), vec![0; 7]);
+    assert_eq!(counts(&empty), vec![0; TABLES.len()]);
     let good = synthetic_dump(2_500);
     let file = dst.dir.join("damaged.jsonl");
     let attempt = |lines: Vec<String>| {
@@ -346,7 +346,7 @@ pub(super) async fn transfer_import_damaged_dump_changes_nothing(backend: Backen
     let out = attempt(good).await;
     assert!(out.ok, "{}", out.stderr);
     let imported = snapshot(&dst).await;
-    assert_eq!(counts(&imported), vec![1, 0, 2_500, 0, 0, 0, 0]);
+    assert_eq!(counts(&imported), vec![1, 0, 2_500, 0, 0, 0, 0, 0, 0, 0]);
     assert_eq!(imported["sessions"][0][0], json!(7));
     assert_eq!(imported["messages"][2_499][0], json!(7_500));
     assert_eq!(imported["messages"][2_499][8], json!(7_497));

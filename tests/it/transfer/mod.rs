@@ -2,7 +2,7 @@
 //! table comes back exactly (ids, timestamps, JSON), new rows continue after the imported ids,
 //! imported messages are searchable and imported tokens still work; a direct message stays
 //! direct (same recipients, receipts and acks); a non-empty target or a damaged dump is refused
-//! and leaves the database as it was.
+//! and leaves the database as it was. Leases, tasks and shared memory: `coordination`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,12 +13,13 @@ use sqlx::Connection as _;
 
 use crate::support::*;
 
+mod coordination;
 mod copy;
 mod dump;
 
 use dump::{transfer_import_damaged_dump_changes_nothing, transfer_import_refuses_non_empty};
 
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 10] = [
     "sessions",
     "agents",
     "messages",
@@ -26,6 +27,9 @@ const TABLES: [&str; 7] = [
     "agent_memory",
     "audit_log",
     "agent_tokens",
+    "leases",
+    "tasks",
+    "shared_memory",
 ];
 
 /// Every row of every table, rendered by the database itself as a JSON array: timestamps as
@@ -77,6 +81,16 @@ async fn snapshot(db: &TestDb) -> Snapshot {
                         .map(|(r,)| serde_json::from_str(&r).unwrap())
                         .collect(),
                 );
+            }
+            for (table, sql) in coordination::snapshot_sql(Backend::Sqlite) {
+                let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                    .fetch_all(&mut conn)
+                    .await
+                    .expect(&sql);
+                let rows = rows
+                    .into_iter()
+                    .map(|(r,)| serde_json::from_str(&r).unwrap());
+                out.insert(table, rows.collect());
             }
         }
         Backend::Postgres => {
@@ -143,7 +157,10 @@ async fn snapshot(db: &TestDb) -> Snapshot {
                         t("revoked_at")
                     ),
                 ),
-            ] {
+            ]
+            .into_iter()
+            .chain(coordination::snapshot_sql(Backend::Postgres))
+            {
                 let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
                     .fetch_all(&mut conn)
                     .await
@@ -186,6 +203,7 @@ struct Filled {
     dora: String,
     /// bob's direct message to dora, delivered to her and acknowledged.
     direct: i64,
+    coordination: coordination::Coordination,
 }
 
 /// Fills a database through the real server: sessions (one closed) with metadata, messages of
@@ -356,6 +374,7 @@ async fn fill(db: &TestDb) -> Filled {
     )
     .await;
 
+    let coordination = coordination::fill(&client, &alice, &bob).await;
     let fresh = call(&client, "refresh_token", json!({"current_token": bob}))
         .await
         .ok();
@@ -378,6 +397,7 @@ async fn fill(db: &TestDb) -> Filled {
         bob: fresh,
         dora,
         direct,
+        coordination,
     }
 }
 
@@ -451,6 +471,7 @@ async fn check_live_copy(db: &TestDb, filled: &Filled) {
     assert_eq!(read["messages"].as_array().unwrap().len(), 1, "{read}");
     assert_eq!(read["total_count"], json!(1), "{read}");
     check_direct_stays_direct(&client, filled).await;
+    coordination::check_live(&client, filled).await;
     let stale = call(
         &client,
         "get_messages",
