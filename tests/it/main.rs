@@ -6,6 +6,7 @@ mod browser;
 mod cli_extras;
 mod client_snippets;
 mod compact_results;
+mod coordination_stdio;
 mod crash;
 mod dashboard;
 mod dashboard_guards;
