@@ -137,6 +137,13 @@ fn strip_noise(schema: &mut Map<String, Value>) {
     if schema.get("additionalProperties") == Some(&Value::Bool(true)) {
         schema.remove("additionalProperties");
     }
+    split_type_unions(schema);
+    if let Some(Value::Object(props)) = schema.get_mut("properties") {
+        props.values_mut().for_each(spell_out_any);
+    }
+    if let Some(items) = schema.get_mut("items") {
+        spell_out_any(items);
+    }
     for value in schema.values_mut() {
         match value {
             Value::Object(inner) => strip_noise(inner),
@@ -148,6 +155,52 @@ fn strip_noise(schema: &mut Map<String, Value>) {
             _ => {}
         }
     }
+}
+
+/// `type: ["string", "null"]` (schemars' `Option<T>`) becomes `anyOf` with one `type` per branch:
+/// a type array is legal JSON Schema, but the Inspector's `--strict` portability check fails it,
+/// since clients that map schemas onto a single-`type` dialect (Gemini's OpenAPI subset) reject it.
+fn split_type_unions(schema: &mut Map<String, Value>) {
+    if schema.contains_key("anyOf") {
+        return;
+    }
+    let Some(Value::Array(types)) = schema.get("type") else {
+        return;
+    };
+    let branches: Vec<Value> = types.iter().map(|t| json!({ "type": t })).collect();
+    schema.remove("type");
+    schema.insert("anyOf".into(), Value::Array(branches));
+}
+
+/// A schema that constrains nothing (`true`, or an object with no validation keyword: a free JSON
+/// value such as a memory value) is spelled out as "any JSON type": the Inspector's `--strict`
+/// check fails a bare `true` and warns on a keyword-less object.
+fn spell_out_any(schema: &mut Value) {
+    const VALIDATING: [&str; 9] = [
+        "type",
+        "anyOf",
+        "oneOf",
+        "allOf",
+        "$ref",
+        "const",
+        "enum",
+        "properties",
+        "items",
+    ];
+    let description = match schema {
+        Value::Bool(true) => None,
+        Value::Object(o) if !VALIDATING.iter().any(|k| o.contains_key(*k)) => {
+            o.get("description").cloned()
+        }
+        _ => return,
+    };
+    let kinds = ["object", "array", "string", "number", "boolean", "null"];
+    let mut any =
+        json!({ "anyOf": kinds.iter().map(|t| json!({ "type": t })).collect::<Vec<_>>() });
+    if let Some(d) = description {
+        any["description"] = d;
+    }
+    *schema = any;
 }
 
 #[cfg(test)]
@@ -181,6 +234,11 @@ mod tests {
         assert_eq!(s["anyOf"][1], json!({"$ref": "#/$defs/ToolError"}));
         assert!(s["$defs"]["Item"].is_object() && s["$defs"]["ToolError"].is_object());
         assert!(!s.to_string().contains("\"title\""));
+        assert_eq!(
+            success["properties"]["next"],
+            json!({"anyOf": [{"type": "integer"}, {"type": "null"}]}),
+            "an optional field is one type per branch, never a type array"
+        );
     }
 
     #[test]
