@@ -9,7 +9,9 @@ use std::marker::PhantomData;
 use chrono::{DateTime, Utc};
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Type};
 
-use super::rows::{audit_columns, memory_columns, session_columns, token_columns};
+use super::rows::{
+    audit_columns, memory_columns, memory_entry_columns, session_columns, token_columns,
+};
 use super::visibility::message_read_where;
 use super::*;
 use crate::storage::visibility::reader_binds;
@@ -72,6 +74,23 @@ const MEMORY_AT: &str = concat!(
     " FROM agent_memory WHERE agent_id = $1 AND scope = $2 AND key = $3 \
      AND (expires_at IS NULL OR expires_at > $4)"
 );
+
+/// The list read: agent `$1`, scope `$2` ('' = global, NULL = every scope), prefix `$3`, cursor
+/// `$4`/`$5`, now `$6`, limit `$7`. No casts: both drivers send each parameter's type with the
+/// statement (a NULL `Option<String>` is still `text` on PostgreSQL).
+const MEMORY_LIST: &str = concat!(
+    "SELECT ",
+    memory_entry_columns!(),
+    " FROM agent_memory \
+     WHERE agent_id = $1 AND ($2 IS NULL OR scope = $2) \
+       AND key >= $3 AND substr(key, 1, length($3)) = $3 \
+       AND ($4 IS NULL OR key > $4 OR (key = $4 AND scope > $5)) \
+       AND (expires_at IS NULL OR expires_at > $6) \
+     ORDER BY key, scope LIMIT $7"
+);
+
+/// Whether session `$1` exists.
+const SESSION_COUNT: &str = "SELECT COUNT(*) FROM sessions WHERE id = $1";
 
 /// A statement's bind values in the order it numbers them.
 type Query<DB, O> = sqlx::query::QueryAs<'static, DB, O, <DB as Database>::Arguments>;
@@ -232,15 +251,11 @@ where
             .await?)
     }
 
-    /// `sql`: the backend's list read (its NULL parameters typed as that dialect needs) over agent
-    /// `$1`, scope `$2` ('' = global, NULL = every scope), prefix `$3`, cursor `$4`/`$5`, now `$6`,
-    /// limit `$7`.
     pub(crate) async fn memory_list<'c>(
         exec: impl Executor<'c, Database = DB>,
-        sql: &'static str,
         q: &MemoryListQuery<'_>,
     ) -> StoreResult<Vec<MemoryEntry>> {
-        Ok(sqlx::query_as(sql)
+        Ok(sqlx::query_as(MEMORY_LIST)
             .bind(q.agent_id.to_owned())
             .bind(q.scope.map(|s| s.unwrap_or("").to_owned()))
             .bind(q.prefix.to_owned())
@@ -250,5 +265,25 @@ where
             .bind(i64::from(q.limit))
             .fetch_all(exec)
             .await?)
+    }
+
+    /// Why a memory write stored nothing: its session is missing, else the key holds an unexpired
+    /// entry and `overwrite` was false.
+    pub(crate) async fn memory_refusal<'c>(
+        exec: impl Executor<'c, Database = DB>,
+        session_id: Option<&str>,
+    ) -> StoreResult<SetMemoryOutcome> {
+        let Some(id) = session_id else {
+            return Ok(SetMemoryOutcome::KeyExists);
+        };
+        let (n,): (i64,) = sqlx::query_as(SESSION_COUNT)
+            .bind(id)
+            .fetch_one(exec)
+            .await?;
+        Ok(if n > 0 {
+            SetMemoryOutcome::KeyExists
+        } else {
+            SetMemoryOutcome::SessionMissing
+        })
     }
 }

@@ -8,23 +8,10 @@ use sqlx::Postgres;
 use super::PgStore;
 use crate::storage::once::Writes;
 use crate::storage::reads::Reads;
-use crate::storage::rows::memory_entry_columns;
 use crate::storage::{
     MemoryAddress, MemoryEntry, MemoryListQuery, MemoryRecord, MemoryStore, NewMemory,
     SetMemoryOutcome, StoreResult,
 };
-
-/// The list read; `$2` is the scope ('' = global) or NULL for every scope.
-const LIST: &str = concat!(
-    "SELECT ",
-    memory_entry_columns!(),
-    " FROM agent_memory \
-     WHERE agent_id = $1 AND ($2::text IS NULL OR scope = $2::text) \
-       AND key >= $3::text AND substr(key, 1, char_length($3::text)) = $3::text \
-       AND ($4::text IS NULL OR key > $4::text OR (key = $4::text AND scope > $5::text)) \
-       AND (expires_at IS NULL OR expires_at > $6) \
-     ORDER BY key, scope LIMIT $7"
-);
 
 #[async_trait]
 impl MemoryStore for PgStore {
@@ -39,7 +26,7 @@ impl MemoryStore for PgStore {
     }
 
     async fn list_memory(&self, q: &MemoryListQuery<'_>) -> StoreResult<Vec<MemoryEntry>> {
-        self.with_conn(async |conn| Reads::memory_list(conn, LIST, q).await)
+        self.with_conn(async |conn| Reads::memory_list(conn, q).await)
             .await
     }
 

@@ -190,19 +190,7 @@ impl Writes for Postgres {
                 new, created_at,
             )));
         }
-        let session_exists = match &new.session_id {
-            None => true,
-            Some(id) => sqlx::query_as::<_, (i32,)>("SELECT 1 FROM sessions WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *conn)
-                .await?
-                .is_some(),
-        };
-        Ok(if session_exists {
-            SetMemoryOutcome::KeyExists
-        } else {
-            SetMemoryOutcome::SessionMissing
-        })
+        Reads::memory_refusal(&mut *conn, new.session_id.as_deref()).await
     }
 
     async fn delete_memory(conn: &mut PgConnection, at: &MemoryAddress<'_>) -> StoreResult<bool> {

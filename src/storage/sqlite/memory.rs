@@ -9,23 +9,10 @@ use sqlx::Sqlite;
 use super::SqliteStore;
 use crate::storage::once::Writes;
 use crate::storage::reads::Reads;
-use crate::storage::rows::memory_entry_columns;
 use crate::storage::{
     MemoryAddress, MemoryEntry, MemoryListQuery, MemoryRecord, MemoryStore, NewMemory,
     SetMemoryOutcome, StoreResult,
 };
-
-/// The list read; `$2` is the scope ('' = global) or NULL for every scope.
-const LIST: &str = concat!(
-    "SELECT ",
-    memory_entry_columns!(),
-    " FROM agent_memory \
-     WHERE agent_id = $1 AND ($2 IS NULL OR scope = $2) \
-       AND key >= $3 AND substr(key, 1, length($3)) = $3 \
-       AND ($4 IS NULL OR key > $4 OR (key = $4 AND scope > $5)) \
-       AND (expires_at IS NULL OR expires_at > $6) \
-     ORDER BY key, scope LIMIT $7"
-);
 
 #[async_trait]
 impl MemoryStore for SqliteStore {
@@ -39,7 +26,7 @@ impl MemoryStore for SqliteStore {
     }
 
     async fn list_memory(&self, q: &MemoryListQuery<'_>) -> StoreResult<Vec<MemoryEntry>> {
-        Reads::memory_list(&self.reader, LIST, q).await
+        Reads::memory_list(&self.reader, q).await
     }
 
     async fn delete_memory(&self, at: &MemoryAddress<'_>) -> StoreResult<bool> {

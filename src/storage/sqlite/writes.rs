@@ -211,19 +211,7 @@ impl Writes for Sqlite {
             .fetch_optional(&mut *conn)
             .await?;
         let Some((created_at,)) = stored else {
-            let session_exists = match &new.session_id {
-                None => true,
-                Some(id) => sqlx::query_as::<_, (i64,)>("SELECT 1 FROM sessions WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&mut *conn)
-                    .await?
-                    .is_some(),
-            };
-            return Ok(if session_exists {
-                SetMemoryOutcome::KeyExists
-            } else {
-                SetMemoryOutcome::SessionMissing
-            });
+            return Reads::memory_refusal(&mut *conn, new.session_id.as_deref()).await;
         };
         let audit = AuditEvent {
             event: "memory_set",
