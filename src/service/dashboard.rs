@@ -10,7 +10,9 @@ use crate::domain::{
     AgentId, AgentType, DomainError, ErrorCode, Identity, Limit, Permission, Permissions, Reader,
     SessionId, Visibility,
 };
-use crate::storage::{AuditEvent, AuditRecord, MessageQuery, MessageRecord, SessionRecord};
+use crate::storage::{
+    AuditEvent, AuditRecord, MessageQuery, MessageRecord, SessionRead, SessionRecord,
+};
 
 /// One row of the session list: the session and how many of its messages this reader may read.
 pub struct SessionSummary {
@@ -127,7 +129,12 @@ impl Service {
         let reader = Reader::of(who);
         let mut messages = self
             .store()
-            .messages_before(&id, &reader, before, limit.get())
+            .messages_before(&SessionRead {
+                session_id: &id,
+                reader: &reader,
+                by: before,
+                limit: limit.get(),
+            })
             .await?;
         if messages.is_empty() {
             self.existing_session(&id).await?;

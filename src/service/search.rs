@@ -15,7 +15,7 @@ use crate::domain::search::{
 use crate::domain::{
     AgentId, DomainError, ErrorCode, Identity, Limit, Permission, Reader, SessionId,
 };
-use crate::storage::{MessageRecord, SearchFilter};
+use crate::storage::{MessageRecord, SearchFilter, SessionRead};
 
 /// `search_context` arguments as the tool received them.
 pub struct SearchContext {
@@ -83,6 +83,7 @@ impl Service {
                 } else {
                     None
                 },
+                in_metadata: with_metadata,
             };
             // Strongest tier first; stop once `limit` results pass the threshold. A full exact
             // tier is the whole answer: nothing outscores 100 and ties go to the newest.
@@ -91,7 +92,7 @@ impl Service {
             for tier in tiers {
                 let found = self
                     .store()
-                    .search_candidates(&filter, with_metadata, std::slice::from_ref(&tier))
+                    .search_candidates(&filter, std::slice::from_ref(&tier))
                     .await?;
                 let fresh: Vec<MessageRecord> =
                     found.into_iter().filter(|m| seen.insert(m.id)).collect();
@@ -141,7 +142,12 @@ impl Service {
         let reader = Reader::of(who);
         let mut messages = self
             .store()
-            .messages_by_sender(&session_id, &reader, sender.as_str(), limit)
+            .messages_by_sender(&SessionRead {
+                session_id: &session_id,
+                reader: &reader,
+                by: sender.as_str(),
+                limit,
+            })
             .await?;
         if messages.is_empty() {
             self.existing_session(&session_id).await?;
@@ -175,7 +181,12 @@ impl Service {
         let reader = Reader::of(who);
         let mut messages = self
             .store()
-            .messages_in_range(&session_id, &reader, start, end, limit)
+            .messages_in_range(&SessionRead {
+                session_id: &session_id,
+                reader: &reader,
+                by: start..=end,
+                limit,
+            })
             .await?;
         if messages.is_empty() {
             self.existing_session(&session_id).await?;

@@ -3,17 +3,11 @@
 
 use async_trait::async_trait;
 
-use super::{MessageRecord, StoreResult};
-use crate::domain::{Reader, SessionId};
+use super::{MessageRecord, SessionRead, StoreResult};
 
 #[async_trait]
 pub trait DashboardStore: Send + Sync + 'static {
-    /// Newest first: up to `limit` messages the reader may read with an id below `before_id`.
-    async fn messages_before(
-        &self,
-        session_id: &SessionId,
-        reader: &Reader,
-        before_id: i64,
-        limit: u32,
-    ) -> StoreResult<Vec<MessageRecord>>;
+    /// Newest first: up to `read.limit` messages the reader may read with an id below `read.by`.
+    async fn messages_before(&self, read: &SessionRead<'_, i64>)
+    -> StoreResult<Vec<MessageRecord>>;
 }

@@ -38,6 +38,9 @@ pub use visibility::VISIBLE_TO_READER;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// From, to: both ends included.
+pub type TimeSpan = std::ops::RangeInclusive<DateTime<Utc>>;
+
 /// Pool and database figures for `health`.
 #[derive(Debug, Clone, Default, serde::Serialize, schemars::JsonSchema)]
 pub struct PoolStats {
@@ -130,36 +133,54 @@ pub struct SearchFilter<'a> {
     pub only: Option<Visibility>,
     /// Only messages from this sender (`search_scope` private: the reader's own).
     pub sender: Option<&'a str>,
+    /// Whether top-level metadata values are searched too, not only the content.
+    pub in_metadata: bool,
+}
+
+/// A read of one session's messages as `reader` may read them, at most `limit`, narrowed by
+/// `by`: a sender ([`SearchStore::messages_by_sender`]), a time range
+/// ([`SearchStore::messages_in_range`]), or the id a page ends below
+/// ([`DashboardStore::messages_before`]).
+#[derive(Debug, Clone)]
+pub struct SessionRead<'a, By> {
+    pub session_id: &'a SessionId,
+    pub reader: &'a Reader,
+    pub by: By,
+    pub limit: u32,
 }
 
 /// Search over a session's messages. Every query applies the visibility rule in SQL.
 #[async_trait]
 pub trait SearchStore: Send + Sync + 'static {
     /// For each tier, the newest `tier.limit` messages passing `filter` whose content (and, when
-    /// `in_metadata`, top-level metadata values) satisfy `tier.matches` case-insensitively; the
-    /// union of the tiers, each message once.
+    /// `filter.in_metadata`, top-level metadata values) satisfy `tier.matches`
+    /// case-insensitively; the union of the tiers, each message once.
+    /// No tiers: nothing, and no statement runs.
     async fn search_candidates(
         &self,
         filter: &SearchFilter<'_>,
-        in_metadata: bool,
+        tiers: &[crate::domain::search::CandidateTier],
+    ) -> StoreResult<Vec<MessageRecord>> {
+        if tiers.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.search_tiers(filter, tiers).await
+    }
+    /// [`SearchStore::search_candidates`] for one tier or more, in the backend's statements.
+    async fn search_tiers(
+        &self,
+        filter: &SearchFilter<'_>,
         tiers: &[crate::domain::search::CandidateTier],
     ) -> StoreResult<Vec<MessageRecord>>;
-    /// Newest first: the readable messages `sender` posted in the session.
+    /// Newest first: the readable messages sender `read.by` posted in the session.
     async fn messages_by_sender(
         &self,
-        session_id: &SessionId,
-        reader: &Reader,
-        sender: &str,
-        limit: u32,
+        read: &SessionRead<'_, &str>,
     ) -> StoreResult<Vec<MessageRecord>>;
-    /// Oldest first: the readable messages created within `start..=end`.
+    /// Oldest first: the readable messages created within `read.by` (both ends included).
     async fn messages_in_range(
         &self,
-        session_id: &SessionId,
-        reader: &Reader,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-        limit: u32,
+        read: &SessionRead<'_, TimeSpan>,
     ) -> StoreResult<Vec<MessageRecord>>;
 }
 

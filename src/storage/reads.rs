@@ -41,6 +41,14 @@ pub(crate) trait Dialect: Database {
     fn stamp(at: DateTime<Utc>) -> Self::Stamp;
 }
 
+/// The reads whose statements differ between the dialects (each pins its plan its own way: see
+/// the plan tests); what they bind and decode is written once below.
+pub(crate) trait ReadSql: Dialect {
+    /// A session's messages newest first below an id: reader $1-$3, session $4, ids below $5,
+    /// limit $6.
+    const MESSAGES_BEFORE: &'static str;
+}
+
 pub(crate) const SESSION_BY_ID: &str = concat!(
     "SELECT ",
     session_columns!(),
@@ -155,6 +163,30 @@ where
             .bind(id.to_owned())
             .bind(ty.to_owned())
             .bind(session_id.as_str().to_owned())
+    }
+
+    /// Binds a search statement's filter: the read's `$1..$6` (no cursor) and the sender `$7`.
+    pub(crate) fn with_filter_binds<O>(q: Query<DB, O>, filter: &SearchFilter<'_>) -> Query<DB, O> {
+        Self::with_read_binds(q, filter.session_id, filter.reader, filter.only, 0)
+            .bind(filter.sender.map(str::to_owned))
+    }
+
+    pub(crate) async fn messages_before<'c>(
+        exec: impl Executor<'c, Database = DB>,
+        read: &SessionRead<'_, i64>,
+    ) -> StoreResult<Vec<MessageRecord>>
+    where
+        DB: ReadSql,
+    {
+        Ok(Self::with_reader_binds(
+            sqlx::query_as(DB::MESSAGES_BEFORE),
+            read.session_id,
+            read.reader,
+        )
+        .bind(read.by)
+        .bind(i64::from(read.limit))
+        .fetch_all(exec)
+        .await?)
     }
 
     pub(crate) async fn session<'c>(

@@ -11,7 +11,7 @@ use shared_context_server::domain::retention::{MessageRetention, RetentionSettin
 use shared_context_server::domain::{Reader, SessionId, Visibility};
 use shared_context_server::service::{Service, ServiceSettings};
 use shared_context_server::storage::{
-    AuditEvent, InsertOutcome, MessageQuery, NewMessage, NewSession, Store,
+    AuditEvent, InsertOutcome, MessageQuery, NewMessage, NewSession, SessionRead, Store,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -181,7 +181,12 @@ async fn prune_by_age_count_and_closing(backend: Backend) {
     // The reply outlived its parent, unlinked.
     let reader = Reader::Admin;
     let last = st
-        .messages_by_sender(&a, &reader, "agent2", 50)
+        .messages_by_sender(&SessionRead {
+            session_id: &a,
+            reader: &reader,
+            by: "agent2",
+            limit: 50,
+        })
         .await
         .unwrap();
     let reply = last
@@ -191,13 +196,12 @@ async fn prune_by_age_count_and_closing(backend: Backend) {
     assert_eq!(reply.parent_message_id, None);
     // Gone from search too, and from the counts.
     let hits = st
-        .messages_in_range(
-            &a,
-            &reader,
-            Utc::now() - Duration::days(100),
-            Utc::now(),
-            100,
-        )
+        .messages_in_range(&SessionRead {
+            session_id: &a,
+            reader: &reader,
+            by: Utc::now() - Duration::days(100)..=Utc::now(),
+            limit: 100,
+        })
         .await
         .unwrap();
     assert_eq!(hits.len(), recent.len());

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 
 use super::*;
 use crate::storage::dashboard::DashboardStore;
+use crate::storage::reads::ReadSql;
 use crate::storage::rows::message_columns;
-use crate::storage::visibility::reader_binds;
 
 /// Newest first below an id, through `read_messages_before` (migration 0010), whose plan walks
 /// the session's index in order and stops at the limit whatever the statistics say. Binds: reader
@@ -16,24 +16,17 @@ pub const READ_MESSAGES_BEFORE: &str = concat!(
     " FROM read_messages_before($1, $2, $3, $4, $5, $6) m"
 );
 
+impl ReadSql for sqlx::Postgres {
+    const MESSAGES_BEFORE: &'static str = READ_MESSAGES_BEFORE;
+}
+
 #[async_trait]
 impl DashboardStore for PgStore {
     async fn messages_before(
         &self,
-        session_id: &SessionId,
-        reader: &Reader,
-        before_id: i64,
-        limit: u32,
+        read: &SessionRead<'_, i64>,
     ) -> StoreResult<Vec<MessageRecord>> {
-        let (kind, id, ty) = reader_binds(reader);
-        let read = sqlx::query_as::<_, MessageRecord>(READ_MESSAGES_BEFORE)
-            .bind(kind)
-            .bind(id)
-            .bind(ty)
-            .bind(session_id.as_str())
-            .bind(before_id)
-            .bind(i64::from(limit));
-        self.with_conn(async |conn| Ok(read.fetch_all(conn).await?))
+        self.with_conn(async |conn| Reads::messages_before(conn, read).await)
             .await
     }
 }

@@ -3,16 +3,16 @@
 //! ones are checked row by row). Visibility is the shared predicate, in the same statement.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 
 use super::PgStore;
 use crate::domain::search::{CandidateTier, TextMatch};
-use crate::domain::{Reader, SessionId};
 use crate::storage::reads::Reads;
 use crate::storage::rows::{MESSAGE_COLUMNS as COLUMNS, message_columns};
 use crate::storage::search_sql::{condition, each_once, like_pattern};
 use crate::storage::visibility::message_read_where;
-use crate::storage::{MessageRecord, SearchFilter, SearchStore, StoreResult};
+use crate::storage::{
+    MessageRecord, SearchFilter, SearchStore, SessionRead, StoreResult, TimeSpan,
+};
 
 /// The read filter (`$1..$6`) plus the optional sender (`$7`) every search statement starts with.
 const FILTER: &str = concat!(
@@ -51,23 +51,17 @@ const RECENT_WINDOW: i64 = 2_000;
 
 #[async_trait]
 impl SearchStore for PgStore {
-    async fn search_candidates(
+    async fn search_tiers(
         &self,
         filter: &SearchFilter<'_>,
-        in_metadata: bool,
         tiers: &[CandidateTier],
     ) -> StoreResult<Vec<MessageRecord>> {
-        if tiers.is_empty() {
-            return Ok(Vec::new());
-        }
         // A common word matches thousands of rows, and the trigram index hands all of them over
         // before the newest few are kept. So a single tier first reads the session's newest rows
         // through the covering index: if they already hold `limit` matches, those are the newest
         // matches of the whole session, and the answer is complete.
         if let [tier] = tiers {
-            let recent = self
-                .tier_in_recent_window(filter, in_metadata, tier)
-                .await?;
+            let recent = self.tier_in_recent_window(filter, tier).await?;
             if recent.len() >= tier.limit as usize {
                 return Ok(recent);
             }
@@ -78,7 +72,7 @@ impl SearchStore for PgStore {
         let mut limits: Vec<(usize, i64)> = Vec::new();
         for (i, tier) in tiers.iter().enumerate() {
             let subs = tier.matches.substrings();
-            let cond = ilike_condition(&tier.matches, in_metadata, &subs, next);
+            let cond = ilike_condition(&tier.matches, filter.in_metadata, &subs, next);
             let limit = next + subs.len();
             parts.push(format!(
                 "(SELECT {COLUMNS} FROM messages m{FILTER}AND {cond} ORDER BY m.id DESC LIMIT ${limit}) AS t{i}"
@@ -92,14 +86,10 @@ impl SearchStore for PgStore {
             .map(|p| format!("SELECT * FROM {p}"))
             .collect::<Vec<_>>()
             .join(" UNION ALL ");
-        let mut q = Reads::with_read_binds(
+        let mut q = Reads::with_filter_binds(
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).persistent(false),
-            filter.session_id,
-            filter.reader,
-            filter.only,
-            0,
-        )
-        .bind(filter.sender.map(str::to_owned));
+            filter,
+        );
         // Placeholders run tier by tier: that tier's patterns, then its limit.
         let mut taken = 0;
         for (end, limit) in limits {
@@ -119,31 +109,24 @@ impl SearchStore for PgStore {
 
     async fn messages_by_sender(
         &self,
-        session_id: &SessionId,
-        reader: &Reader,
-        sender: &str,
-        limit: u32,
+        read: &SessionRead<'_, &str>,
     ) -> StoreResult<Vec<MessageRecord>> {
-        let read = Reads::with_reader_binds(sqlx::query_as(BY_SENDER), session_id, reader)
-            .bind(sender.to_owned())
-            .bind(i64::from(limit));
-        self.with_conn(async |conn| Ok(read.fetch_all(conn).await?))
+        let q = Reads::with_reader_binds(sqlx::query_as(BY_SENDER), read.session_id, read.reader)
+            .bind(read.by.to_owned())
+            .bind(i64::from(read.limit));
+        self.with_conn(async |conn| Ok(q.fetch_all(conn).await?))
             .await
     }
 
     async fn messages_in_range(
         &self,
-        session_id: &SessionId,
-        reader: &Reader,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-        limit: u32,
+        read: &SessionRead<'_, TimeSpan>,
     ) -> StoreResult<Vec<MessageRecord>> {
-        let read = Reads::with_reader_binds(sqlx::query_as(IN_RANGE), session_id, reader)
-            .bind(start)
-            .bind(end)
-            .bind(i64::from(limit));
-        self.with_conn(async |conn| Ok(read.fetch_all(conn).await?))
+        let q = Reads::with_reader_binds(sqlx::query_as(IN_RANGE), read.session_id, read.reader)
+            .bind(*read.by.start())
+            .bind(*read.by.end())
+            .bind(i64::from(read.limit));
+        self.with_conn(async |conn| Ok(q.fetch_all(conn).await?))
             .await
     }
 }
@@ -153,11 +136,10 @@ impl PgStore {
     async fn tier_in_recent_window(
         &self,
         filter: &SearchFilter<'_>,
-        in_metadata: bool,
         tier: &CandidateTier,
     ) -> StoreResult<Vec<MessageRecord>> {
         let subs = tier.matches.substrings();
-        let cond = ilike_condition(&tier.matches, in_metadata, &subs, 10);
+        let cond = ilike_condition(&tier.matches, filter.in_metadata, &subs, 10);
         let sql = format!(
             "SELECT {COLUMNS} FROM read_messages($1, $2, $3, $4, $5, $6, $8, 0, TRUE) m \
              WHERE ($7::text IS NULL OR m.sender = $7) AND {cond} ORDER BY m.id DESC LIMIT $9"
@@ -165,16 +147,9 @@ impl PgStore {
         // The window is `read_messages` newest first (an ordered index scan stopped by the limit,
         // whatever the statistics); the sender and the formula filter it. Prepared and cached
         // per connection (one statement per formula shape): planning cost more than running.
-        let mut q = Reads::with_read_binds(
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)),
-            filter.session_id,
-            filter.reader,
-            filter.only,
-            0,
-        )
-        .bind(filter.sender.map(str::to_owned))
-        .bind(RECENT_WINDOW)
-        .bind(i64::from(tier.limit));
+        let mut q = Reads::with_filter_binds(sqlx::query_as(sqlx::AssertSqlSafe(sql)), filter)
+            .bind(RECENT_WINDOW)
+            .bind(i64::from(tier.limit));
         for text in &subs {
             q = q.bind(like_pattern(text));
         }

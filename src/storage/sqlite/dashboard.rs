@@ -4,8 +4,8 @@ use async_trait::async_trait;
 
 use super::*;
 use crate::storage::dashboard::DashboardStore;
+use crate::storage::reads::ReadSql;
 use crate::storage::rows::message_columns;
-use crate::storage::visibility::reader_binds;
 use crate::storage::visibility::visible_to_reader;
 
 /// Newest first below an id, the session's read index pinned (as `READ_MESSAGES_DESC`). Binds:
@@ -18,24 +18,16 @@ pub const READ_MESSAGES_BEFORE: &str = concat!(
     " AND m.id < $5 ORDER BY m.id DESC LIMIT $6"
 );
 
+impl ReadSql for sqlx::Sqlite {
+    const MESSAGES_BEFORE: &'static str = READ_MESSAGES_BEFORE;
+}
+
 #[async_trait]
 impl DashboardStore for SqliteStore {
     async fn messages_before(
         &self,
-        session_id: &SessionId,
-        reader: &Reader,
-        before_id: i64,
-        limit: u32,
+        read: &SessionRead<'_, i64>,
     ) -> StoreResult<Vec<MessageRecord>> {
-        let (kind, id, ty) = reader_binds(reader);
-        Ok(sqlx::query_as::<_, MessageRecord>(READ_MESSAGES_BEFORE)
-            .bind(kind)
-            .bind(id)
-            .bind(ty)
-            .bind(session_id.as_str())
-            .bind(before_id)
-            .bind(i64::from(limit))
-            .fetch_all(&self.reader)
-            .await?)
+        Reads::messages_before(&self.reader, read).await
     }
 }

@@ -3,16 +3,16 @@
 //! the session's rows. Visibility is the shared predicate, in the same statement.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 
 use super::SqliteStore;
 use crate::domain::search::{CandidateTier, TextMatch};
-use crate::domain::{Reader, SessionId};
 use crate::storage::reads::Reads;
 use crate::storage::rows::{MESSAGE_COLUMNS as COLUMNS, message_columns};
 use crate::storage::search_sql::{condition, each_once, like_pattern};
 use crate::storage::visibility::message_read_where;
-use crate::storage::{MessageRecord, SearchFilter, SearchStore, StoreResult};
+use crate::storage::{
+    MessageRecord, SearchFilter, SearchStore, SessionRead, StoreResult, TimeSpan,
+};
 use crate::util::rfc3339;
 
 /// The read filter (`$1..$6`) plus the optional sender (`$7`) every search statement starts with.
@@ -114,33 +114,22 @@ pub const IN_RANGE: &str = concat!(
 
 #[async_trait]
 impl SearchStore for SqliteStore {
-    async fn search_candidates(
+    async fn search_tiers(
         &self,
         filter: &SearchFilter<'_>,
-        in_metadata: bool,
         tiers: &[CandidateTier],
     ) -> StoreResult<Vec<MessageRecord>> {
-        if tiers.is_empty() {
-            return Ok(Vec::new());
-        }
         let mut next = 8;
         let mut parts = Vec::new();
         let mut args = Vec::new();
         for tier in tiers {
-            let t = tier_sql(tier, in_metadata, next);
+            let t = tier_sql(tier, filter.in_metadata, next);
             next += t.args.len();
             parts.push(format!("SELECT * FROM ({})", t.sql));
             args.extend(t.args);
         }
         let sql = parts.join(" UNION ALL ");
-        let mut q = Reads::with_read_binds(
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)),
-            filter.session_id,
-            filter.reader,
-            filter.only,
-            0,
-        )
-        .bind(filter.sender.map(str::to_owned));
+        let mut q = Reads::with_filter_binds(sqlx::query_as(sqlx::AssertSqlSafe(sql)), filter);
         for arg in args {
             q = match arg {
                 Arg::Text(t) => q.bind(t),
@@ -153,32 +142,29 @@ impl SearchStore for SqliteStore {
 
     async fn messages_by_sender(
         &self,
-        session_id: &SessionId,
-        reader: &Reader,
-        sender: &str,
-        limit: u32,
+        read: &SessionRead<'_, &str>,
     ) -> StoreResult<Vec<MessageRecord>> {
-        Ok(Reads::message_read(BY_SENDER, session_id, reader, None, 0)
-            .bind(sender.to_owned())
-            .bind(i64::from(limit))
-            .fetch_all(&self.reader)
-            .await?)
+        Ok(
+            Reads::message_read(BY_SENDER, read.session_id, read.reader, None, 0)
+                .bind(read.by.to_owned())
+                .bind(i64::from(read.limit))
+                .fetch_all(&self.reader)
+                .await?,
+        )
     }
 
     async fn messages_in_range(
         &self,
-        session_id: &SessionId,
-        reader: &Reader,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-        limit: u32,
+        read: &SessionRead<'_, TimeSpan>,
     ) -> StoreResult<Vec<MessageRecord>> {
-        Ok(Reads::message_read(IN_RANGE, session_id, reader, None, 0)
-            .bind(rfc3339(start))
-            .bind(rfc3339(end))
-            .bind(i64::from(limit))
-            .fetch_all(&self.reader)
-            .await?)
+        Ok(
+            Reads::message_read(IN_RANGE, read.session_id, read.reader, None, 0)
+                .bind(rfc3339(*read.by.start()))
+                .bind(rfc3339(*read.by.end()))
+                .bind(i64::from(read.limit))
+                .fetch_all(&self.reader)
+                .await?,
+        )
     }
 }
 
