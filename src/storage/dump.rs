@@ -3,6 +3,8 @@
 //! rows of one table. Their serde form is the dump's line format (`transfer::format`), which
 //! owns the header, the end line and the parsing.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -53,6 +55,24 @@ impl DumpTable {
             DumpTable::SharedMemory => "shared_memory",
         }
     }
+}
+
+/// One statement for both backends: the names of the dump tables that hold a row (an import
+/// goes only into an empty database).
+pub(crate) static OCCUPIED_SQL: LazyLock<String> = LazyLock::new(|| {
+    DumpTable::ALL
+        .iter()
+        .map(|t| format!("SELECT CAST('{t}' AS TEXT) WHERE EXISTS (SELECT 1 FROM {t})"))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ")
+});
+
+/// The tables named by the rows of [`OCCUPIED_SQL`], in dump order.
+pub(crate) fn occupied(names: Vec<(String,)>) -> Vec<DumpTable> {
+    DumpTable::ALL
+        .into_iter()
+        .filter(|t| names.iter().any(|(n,)| n == t.as_str()))
+        .collect()
 }
 
 impl std::fmt::Display for DumpTable {

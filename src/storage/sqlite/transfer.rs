@@ -13,7 +13,7 @@ use sqlx::{QueryBuilder, Sqlite, Transaction};
 
 use super::{SqliteStore, json_map, ts};
 use crate::storage::dump::{
-    AuditDump, DumpBatch, DumpKey, DumpTable, MemoryDump, MessageDump, SessionDump, TokenDump,
+    self, AuditDump, DumpBatch, DumpKey, DumpTable, MemoryDump, MessageDump, SessionDump, TokenDump,
 };
 use crate::storage::{ExportTx, ImportTx, StoreError, StoreResult, TransferStore};
 use crate::util::rfc3339;
@@ -301,27 +301,10 @@ pub(super) fn object(map: &serde_json::Map<String, Value>) -> String {
 #[async_trait]
 impl ImportTx for Import {
     async fn occupied(&mut self) -> StoreResult<Vec<DumpTable>> {
-        let (s, m, a, l, t): (bool, bool, bool, bool, bool) = sqlx::query_as(
-            "SELECT EXISTS (SELECT 1 FROM sessions), EXISTS (SELECT 1 FROM messages), \
-             EXISTS (SELECT 1 FROM agent_memory), EXISTS (SELECT 1 FROM audit_log), EXISTS (SELECT 1 FROM agent_tokens)",
-        )
-        .fetch_one(&mut *self.0)
-        .await?;
-        let mut occupied: Vec<DumpTable> = [
-            DumpTable::Sessions,
-            DumpTable::Messages,
-            DumpTable::AgentMemory,
-            DumpTable::AuditLog,
-            DumpTable::AgentTokens,
-        ]
-        .into_iter()
-        .zip([s, m, a, l, t])
-        .filter_map(|(t, used)| used.then_some(t))
-        .collect();
-        occupied.extend(inbox_rows::occupied(&mut self.0).await?);
-        occupied.extend(coordination_rows::occupied(&mut self.0).await?);
-        occupied.sort();
-        Ok(occupied)
+        let names: Vec<(String,)> = sqlx::query_as(dump::OCCUPIED_SQL.as_str())
+            .fetch_all(&mut *self.0)
+            .await?;
+        Ok(dump::occupied(names))
     }
 
     async fn insert(&mut self, batch: &DumpBatch) -> StoreResult<()> {

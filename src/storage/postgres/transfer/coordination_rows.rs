@@ -11,25 +11,7 @@ use sqlx::types::Json;
 
 use super::after_id;
 use crate::storage::StoreResult;
-use crate::storage::dump::{DumpBatch, DumpKey, DumpTable, LeaseDump, SharedMemoryDump, TaskDump};
-
-/// Which of the coordination tables hold rows.
-pub(super) async fn occupied(conn: &mut PgConnection) -> StoreResult<Vec<DumpTable>> {
-    let (leases, tasks, shared): (bool, bool, bool) = sqlx::query_as(
-        "SELECT EXISTS (SELECT 1 FROM leases), EXISTS (SELECT 1 FROM tasks), \
-         EXISTS (SELECT 1 FROM shared_memory)",
-    )
-    .fetch_one(conn)
-    .await?;
-    Ok([
-        (DumpTable::Leases, leases),
-        (DumpTable::Tasks, tasks),
-        (DumpTable::SharedMemory, shared),
-    ]
-    .into_iter()
-    .filter_map(|(t, used)| used.then_some(t))
-    .collect())
-}
+use crate::storage::dump::{DumpBatch, DumpKey, LeaseDump, SharedMemoryDump, TaskDump};
 
 type LeaseRow = (
     i64,

@@ -6,23 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use crate::storage::StoreResult;
-use crate::storage::dump::{AgentDump, DumpBatch, DumpKey, DumpTable, RecipientDump};
-
-/// Which of the inbox tables hold rows.
-pub(super) async fn occupied(conn: &mut PgConnection) -> StoreResult<Vec<DumpTable>> {
-    let (agents, recipients): (bool, bool) = sqlx::query_as(
-        "SELECT EXISTS (SELECT 1 FROM agents), EXISTS (SELECT 1 FROM message_recipients)",
-    )
-    .fetch_one(conn)
-    .await?;
-    Ok([
-        (DumpTable::Agents, agents),
-        (DumpTable::MessageRecipients, recipients),
-    ]
-    .into_iter()
-    .filter_map(|(t, used)| used.then_some(t))
-    .collect())
-}
+use crate::storage::dump::{AgentDump, DumpBatch, DumpKey, RecipientDump};
 
 pub(super) async fn agents(
     conn: &mut PgConnection,

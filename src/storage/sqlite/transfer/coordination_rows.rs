@@ -7,27 +7,9 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::super::{json_map, ts};
 use super::{after_id, json, object};
-use crate::storage::dump::{DumpBatch, DumpKey, DumpTable, LeaseDump, SharedMemoryDump, TaskDump};
+use crate::storage::dump::{DumpBatch, DumpKey, LeaseDump, SharedMemoryDump, TaskDump};
 use crate::storage::{StoreError, StoreResult};
 use crate::util::rfc3339;
-
-/// Which of the coordination tables hold rows.
-pub(super) async fn occupied(conn: &mut SqliteConnection) -> StoreResult<Vec<DumpTable>> {
-    let (leases, tasks, shared): (bool, bool, bool) = sqlx::query_as(
-        "SELECT EXISTS (SELECT 1 FROM leases), EXISTS (SELECT 1 FROM tasks), \
-         EXISTS (SELECT 1 FROM shared_memory)",
-    )
-    .fetch_one(conn)
-    .await?;
-    Ok([
-        (DumpTable::Leases, leases),
-        (DumpTable::Tasks, tasks),
-        (DumpTable::SharedMemory, shared),
-    ]
-    .into_iter()
-    .filter_map(|(t, used)| used.then_some(t))
-    .collect())
-}
 
 type LeaseRow = (
     i64,

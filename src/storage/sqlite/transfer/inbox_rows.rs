@@ -7,24 +7,8 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use super::super::ts;
 use super::opt_ts;
 use crate::storage::StoreResult;
-use crate::storage::dump::{AgentDump, DumpBatch, DumpKey, DumpTable, RecipientDump};
+use crate::storage::dump::{AgentDump, DumpBatch, DumpKey, RecipientDump};
 use crate::util::rfc3339;
-
-/// Which of the inbox tables hold rows.
-pub(super) async fn occupied(conn: &mut SqliteConnection) -> StoreResult<Vec<DumpTable>> {
-    let (agents, recipients): (bool, bool) = sqlx::query_as(
-        "SELECT EXISTS (SELECT 1 FROM agents), EXISTS (SELECT 1 FROM message_recipients)",
-    )
-    .fetch_one(conn)
-    .await?;
-    Ok([
-        (DumpTable::Agents, agents),
-        (DumpTable::MessageRecipients, recipients),
-    ]
-    .into_iter()
-    .filter_map(|(t, used)| used.then_some(t))
-    .collect())
-}
 
 pub(super) async fn agents(
     conn: &mut SqliteConnection,
