@@ -22,7 +22,8 @@ pub const DEFAULT_MAX_TTL_SECONDS: u32 = 3600;
 /// The longest a reason may be, in characters.
 pub const MAX_REASON_CHARS: usize = 500;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LeaseMode {
     Exclusive,
     Shared,
@@ -168,7 +169,7 @@ pub struct HeldLease {
 }
 
 /// One overlap between a requested resource and a held lease.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Conflict {
     /// The requested resource.
     pub resource: String,

@@ -291,10 +291,10 @@ after_cursor\n{LEGEND}\n",
     ) -> CallToolResult {
         let caller = Self::caller(&ctx, p.auth_token, None);
         self.with_identity(caller, |svc, who| async move {
-            let body = svc
+            let acked = svc
                 .ack_messages(&who, &p.message_ids, p.idempotency_key.as_deref())
                 .await?;
-            Ok(Output::prebuilt::<Acked>(body))
+            Ok(Acked { acked })
         })
         .await
     }

@@ -8,8 +8,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::McpServer;
-use super::output::{self, Output, tool_output};
-use crate::service::{AcquireLease, CHECK_LEASES_MAX};
+use super::output::{self, tool_output};
+use crate::service::{AcquireLease, CHECK_LEASES_MAX, LeaseGrant};
+use crate::util::rfc3339;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct AcquireLeaseParams {
@@ -60,7 +61,7 @@ pub struct CheckLeasesParams {
     pub auth_token: Option<String>,
 }
 
-/// A grant or renewal (the service renders it; an idempotent retry replays it as stored).
+/// A grant or renewal (an idempotent retry replays the service's stored grant, rendered alike).
 #[derive(serde::Serialize, JsonSchema)]
 pub struct LeaseGranted {
     pub lease_id: String,
@@ -143,8 +144,30 @@ LEASE_CONFLICT listing conflicts, nothing granted. fencing_token grows with ever
                 lease_id: p.lease_id,
                 idempotency_key: p.idempotency_key,
             };
-            let body = svc.acquire_lease(&who, input).await?;
-            Ok(Output::prebuilt::<LeaseGranted>(body))
+            let LeaseGrant {
+                lease,
+                conflicts,
+                renewed,
+            } = svc.acquire_lease(&who, input).await?;
+            Ok(LeaseGranted {
+                lease_id: lease.lease_id,
+                fencing_token: lease.fencing_token,
+                expires_at: rfc3339(lease.expires_at),
+                resources: lease.resources,
+                mode: lease.mode.as_str().to_owned(),
+                conflicts: conflicts
+                    .into_iter()
+                    .map(|c| LeaseConflict {
+                        resource: c.resource,
+                        held_resource: c.held_resource,
+                        held_by: c.held_by,
+                        lease_id: c.lease_id,
+                        expires_at: rfc3339(c.expires_at),
+                    })
+                    .collect(),
+                renewed: renewed.then_some(true),
+                session_id: lease.session_id,
+            })
         })
         .await
     }
@@ -160,10 +183,13 @@ LEASE_CONFLICT listing conflicts, nothing granted. fencing_token grows with ever
     ) -> CallToolResult {
         let caller = Self::caller(&ctx, p.auth_token, None);
         self.with_identity(caller, |svc, who| async move {
-            let body = svc
+            let r = svc
                 .release_lease(&who, &p.lease_id, p.idempotency_key.as_deref())
                 .await?;
-            Ok(Output::prebuilt::<LeaseReleased>(body))
+            Ok(LeaseReleased {
+                lease_id: r.lease_id,
+                released: r.released,
+            })
         })
         .await
     }
@@ -191,7 +217,7 @@ LEASE_CONFLICT listing conflicts, nothing granted. fencing_token grows with ever
                     resources: l.resources,
                     held_by: l.holder,
                     mode: l.mode.as_str().to_owned(),
-                    expires_at: crate::util::rfc3339(l.expires_at),
+                    expires_at: rfc3339(l.expires_at),
                     fencing_token: l.fencing_token,
                     session_id: l.session_id,
                     reason: l.reason,

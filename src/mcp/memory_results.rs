@@ -108,6 +108,21 @@ pub struct MemoryStored {
     pub value_size: i64,
 }
 
+impl From<&MemoryEntry> for MemoryStored {
+    fn from(e: &MemoryEntry) -> Self {
+        Self {
+            key: e.key.clone(),
+            session_scoped: e.session_id.is_some(),
+            scope: scope_name(e.session_id.as_deref()),
+            session_id: e.session_id.clone(),
+            stored_at: rfc3339(e.updated_at),
+            created_at: rfc3339(e.created_at),
+            expires_at: e.expires_at.map(rfc3339),
+            value_size: e.value_size,
+        }
+    }
+}
+
 #[derive(Serialize, JsonSchema)]
 pub struct MemoryDeleted {
     pub deleted: bool,

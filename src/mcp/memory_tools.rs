@@ -12,7 +12,6 @@ use super::memory_results::{
 use super::output::{self, Output};
 use super::shared_memory_tools::{GetMemoryOutput, ListMemoryOutput, SetMemoryOutput};
 use crate::service::{ListMemory, SetMemory, memory_cursor};
-use crate::util::rfc3339;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::service::RequestContext;
@@ -50,22 +49,8 @@ shared: true writes the session's versioned shared memory. Needs write.",
                 overwrite: p.overwrite,
                 idempotency_key: p.idempotency_key,
             };
-            let body = svc
-                .set_memory(&who, input, |r| {
-                    serde_json::to_value(SetMemoryOutput::Private(MemoryStored {
-                        key: r.key.clone(),
-                        session_scoped: r.session_id.is_some(),
-                        scope: scope_name(r.session_id.as_deref()),
-                        session_id: r.session_id.clone(),
-                        stored_at: rfc3339(r.updated_at),
-                        created_at: rfc3339(r.created_at),
-                        expires_at: r.expires_at.map(rfc3339),
-                        value_size: r.value_size,
-                    }))
-                    .unwrap_or_default()
-                })
-                .await?;
-            Ok(Output::prebuilt::<SetMemoryOutput>(body))
+            let entry = svc.set_memory(&who, input).await?;
+            Ok(SetMemoryOutput::Private(MemoryStored::from(&entry)))
         })
         .await
     }
@@ -167,25 +152,20 @@ shared: true writes the session's versioned shared memory. Needs write.",
     ) -> CallToolResult {
         let caller = Self::caller(&ctx, p.auth_token, None);
         self.with_identity(caller, |svc, who| async move {
-            let key = p.key.trim().to_owned();
-            let body = svc
+            let gone = svc
                 .delete_memory(
                     &who,
-                    &key,
+                    &p.key,
                     p.session_id.as_deref(),
                     p.idempotency_key.as_deref(),
-                    |scope| {
-                        serde_json::to_value(MemoryDeleted {
-                            deleted: true,
-                            key: key.clone(),
-                            scope: scope.name(),
-                            session_id: scope.session_id().map(|s| s.as_str().to_owned()),
-                        })
-                        .unwrap_or_default()
-                    },
                 )
                 .await?;
-            Ok(Output::prebuilt::<MemoryDeleted>(body))
+            Ok(MemoryDeleted {
+                deleted: true,
+                scope: scope_name(gone.session_id.as_deref()),
+                key: gone.key,
+                session_id: gone.session_id,
+            })
         })
         .await
     }

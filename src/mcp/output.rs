@@ -50,13 +50,6 @@ impl Output {
         Self { body, text: None }
     }
 
-    /// A `T` already serialized: the body an idempotent write stored and now replays. `T` names
-    /// the type for the reader; tests/it/output_schema.rs validates the body against it.
-    #[allow(clippy::extra_unused_type_parameters)]
-    pub(crate) fn prebuilt<T: ToolOutput>(body: Value) -> Self {
-        Self { body, text: None }
-    }
-
     pub fn with_text(mut self, text: String) -> Self {
         self.text = Some(text);
         self

@@ -108,17 +108,18 @@ impl McpServer {
                 expected_version: p.expected_version,
                 idempotency_key: p.idempotency_key,
             };
-            let body = svc
-                .set_shared_memory(&who, input, |r| {
-                    serde_json::to_value(SetMemoryOutput::Shared(SharedStored {
-                        entry: SharedListed::from(r),
-                        session_id: r.session_id.clone(),
-                        shared: true,
-                    }))
-                    .unwrap_or_default()
-                })
-                .await?;
-            Ok(Output::prebuilt::<SetMemoryOutput>(body))
+            let r = svc.set_shared_memory(&who, input).await?;
+            Ok(SetMemoryOutput::Shared(SharedStored {
+                entry: SharedListed {
+                    key: r.key,
+                    version: r.version,
+                    updated_by: r.updated_by,
+                    updated_at: rfc3339(r.updated_at),
+                    value_size: r.value_size,
+                },
+                session_id: r.session_id,
+                shared: true,
+            }))
         })
         .await
     }

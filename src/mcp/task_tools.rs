@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::McpServer;
 use super::memory_params::any_json;
-use super::output::{self, Output, tool_output};
+use super::output::{self, tool_output};
 use crate::service::{ClaimTaskInput, CreateTask, ListTasks, UpdateTaskInput};
 use crate::storage::TaskRecord;
 use crate::util::rfc3339;
@@ -161,21 +161,15 @@ pub struct TaskList {
 
 tool_output!(TaskView, Claimed, TaskList);
 
-fn to_value<T: Serialize>(v: T) -> Value {
-    serde_json::to_value(v).unwrap_or_default()
-}
-
-fn claimed(t: Option<&TaskRecord>) -> Value {
-    to_value(Claimed {
-        task_id: t.map(|t| t.id),
-        state: t.map(|t| t.state.clone()),
-        claimed_by: t.and_then(|t| t.claimed_by.clone()),
-        task: t.map(TaskView::from),
-    })
-}
-
-fn plain(t: Option<&TaskRecord>) -> Value {
-    t.map_or(Value::Null, |t| to_value(TaskView::from(t)))
+impl From<Option<TaskRecord>> for Claimed {
+    fn from(t: Option<TaskRecord>) -> Self {
+        Self {
+            task_id: t.as_ref().map(|t| t.id),
+            state: t.as_ref().map(|t| t.state.clone()),
+            claimed_by: t.as_ref().and_then(|t| t.claimed_by.clone()),
+            task: t.as_ref().map(TaskView::from),
+        }
+    }
 }
 
 #[tool_router(router = task_router, vis = "pub(super)")]
@@ -201,8 +195,7 @@ handoff to that agent's inbox; only they may claim it.",
                 metadata: p.metadata,
                 idempotency_key: p.idempotency_key,
             };
-            let body = svc.create_task(&who, input, &plain).await?;
-            Ok(Output::prebuilt::<TaskView>(body))
+            Ok(TaskView::from(&svc.create_task(&who, input).await?))
         })
         .await
     }
@@ -224,8 +217,7 @@ becomes working and yours; {task: null} when none.",
                 task_id: p.task_id,
                 idempotency_key: p.idempotency_key,
             };
-            let body = svc.claim_task(&who, input, &claimed).await?;
-            Ok(Output::prebuilt::<Claimed>(body))
+            Ok(Claimed::from(svc.claim_task(&who, input).await?))
         })
         .await
     }
@@ -249,8 +241,7 @@ rejected). The creator may cancel, the assignee reject.",
                 result: p.result,
                 idempotency_key: p.idempotency_key,
             };
-            let body = svc.update_task(&who, input, &plain).await?;
-            Ok(Output::prebuilt::<TaskView>(body))
+            Ok(TaskView::from(&svc.update_task(&who, input).await?))
         })
         .await
     }

@@ -1,7 +1,10 @@
 //! Safe retries. A write (`create_session`, `add_message`, `close_session`, `set_memory`,
-//! `delete_memory`, `ack_messages`; `ask` through its `add_message`) may carry an `idempotency_key`: the first call with a key writes and stores
-//! its response body under (agent, key) in the same transaction; a later call with the same key
-//! and the same validated arguments writes nothing and gets that body back; the same key with
+//! `delete_memory`, `ack_messages`, the lease and task writes; `ask` through its `add_message`)
+//! may carry an `idempotency_key`: the first call with a key writes and stores its typed result
+//! (the service's record, serialized: `stored`) under (agent, key) in the same transaction; a
+//! later call with the same key and the same validated arguments writes nothing and gets that
+//! record back (`replayed`), which the front end renders as it rendered the first answer, so
+//! the replay is the same answer byte for byte; the same key with
 //! other arguments is `IDEMPOTENCY_CONFLICT`. Refused writes (errors) store nothing, so a failed
 //! call can be retried with its key. Keys expire after `IdempotencySettings::ttl` and are then
 //! free again; a background sweeper deletes them in batches.
@@ -50,21 +53,11 @@ pub(crate) struct RetryKey {
 /// write result (a message record) inline costs nothing worth a box.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Keyed {
-    /// It ran now. The body is what was stored under the key; `None` when the write was refused
-    /// (nothing was kept, key included).
-    Fresh(WriteResult, Option<Value>),
-    /// An identical earlier call holds the key: its body, and nothing was written.
+    /// It ran now (what it stored under the key, if anything, is `stored` of this result).
+    Fresh(WriteResult),
+    /// An identical earlier call holds the key: the result it stored (read it with
+    /// [`replayed`]), and nothing was written.
     Replayed(Value),
-}
-
-impl Keyed {
-    /// The body, for writes that are never refused once validated.
-    pub(crate) fn body(self) -> Result<Value, DomainError> {
-        match self {
-            Self::Replayed(body) | Self::Fresh(_, Some(body)) => Ok(body),
-            Self::Fresh(result, None) => Err(unexpected(&result)),
-        }
-    }
 }
 
 /// A write's typed result as stored under its key (the service's result, not a wire format:
@@ -130,8 +123,8 @@ impl Service {
         }))
     }
 
-    /// Runs `write` at most once under `retry` (see the module docs). `render` makes the
-    /// response body from a successful result, or returns `None` for a refused one.
+    /// Runs `write` at most once under `retry` (see the module docs). `render` makes the stored
+    /// result (`stored`) from a successful write, or returns `None` for a refused one.
     pub(crate) async fn write_once(
         &self,
         retry: &RetryKey,
@@ -151,10 +144,7 @@ impl Service {
         };
         let respond = |result: &WriteResult| render(result).map(|body| body.to_string());
         match self.store().write_once(&claim, write, &respond).await? {
-            OnceOutcome::Fresh { result, response } => {
-                let body = response.as_deref().map(parse_response).transpose()?;
-                Ok(Keyed::Fresh(result, body))
-            }
+            OnceOutcome::Fresh { result, .. } => Ok(Keyed::Fresh(result)),
             OnceOutcome::Replay { response } => {
                 tracing::debug!(tool = retry.tool, agent = %retry.agent_id, "idempotent replay");
                 Ok(Keyed::Replayed(parse_response(&response)?))

@@ -5,19 +5,17 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::Service;
-use super::idempotency::{Keyed, unexpected};
+use super::idempotency::{Keyed, replayed, stored, unexpected};
 use crate::domain::inbox::{
     LoopGuards, PAIR_WINDOW_SECONDS, check_depth, pair_wait, parse_cursor, parse_recipients,
     recipients_not_found,
 };
 use crate::domain::{DomainError, ErrorCode, Identity, Limit, Permission, SessionId};
-use crate::storage::{
-    AckOutcome, IdempotentWrite, InboxItem, InboxQuery, MessageRecord, Receipt, WriteResult,
-};
+use crate::storage::{IdempotentWrite, InboxItem, InboxQuery, MessageRecord, Receipt, WriteResult};
 
 /// How many known agent ids are ranked for `RECIPIENT_NOT_FOUND` suggestions.
 const SUGGESTION_POOL: u32 = 1000;
@@ -224,13 +222,13 @@ impl Service {
 
     /// `ack_messages`: acknowledges messages addressed to the caller; idempotent by nature, and
     /// with an `idempotency_key` through the one safe-retry protocol (a replay returns the first
-    /// body; the key with other ids is `IDEMPOTENCY_CONFLICT`). Returns `{acked: [ids]}`.
+    /// answer; the key with other ids is `IDEMPOTENCY_CONFLICT`). Returns the acknowledged ids.
     pub async fn ack_messages(
         &self,
         who: &Identity,
         ids: &[i64],
         idempotency_key: Option<&str>,
-    ) -> Result<Value, DomainError> {
+    ) -> Result<Vec<i64>, DomainError> {
         who.require(Permission::Read)?;
         let agent_id = who
             .agent_id()
@@ -258,7 +256,6 @@ impl Service {
             || json!({"message_ids": ids}),
         )?;
         let at = self.now();
-        let render = |outcome: &AckOutcome| json!({"acked": outcome.acked});
         let outcome = match &retry {
             None => self.store().ack(&agent_id, &ids, at).await?,
             Some(retry) => {
@@ -269,16 +266,14 @@ impl Service {
                 };
                 match self
                     .write_once(retry, write, &|r| match r {
-                        WriteResult::Acked(o) if o.not_addressed.is_empty() => Some(render(o)),
+                        WriteResult::Acked(o) if o.not_addressed.is_empty() => stored(&o.acked),
                         _ => None,
                     })
                     .await?
                 {
-                    Keyed::Replayed(body) | Keyed::Fresh(WriteResult::Acked(_), Some(body)) => {
-                        return Ok(body);
-                    }
-                    Keyed::Fresh(WriteResult::Acked(outcome), None) => outcome,
-                    Keyed::Fresh(other, _) => return Err(unexpected(&other)),
+                    Keyed::Replayed(body) => return replayed(body),
+                    Keyed::Fresh(WriteResult::Acked(outcome)) => outcome,
+                    Keyed::Fresh(other) => return Err(unexpected(&other)),
                 }
             }
         };
@@ -292,7 +287,7 @@ impl Service {
             )
             .suggest("acknowledge only ids that get_inbox returned to you"));
         }
-        Ok(render(&outcome))
+        Ok(outcome.acked)
     }
 
     /// `get_receipts`: for the sender or an admin, when each recipient first received the

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::Service;
-use super::idempotency::{Keyed, unexpected};
+use super::idempotency::{Keyed, replayed, stored, unexpected};
 use crate::domain::glob::Glob;
 use crate::domain::lease::{
     self, Conflict, DEFAULT_MAX_TTL_SECONDS, LeaseMode, OnConflict, parse_lease_id, parse_reason,
@@ -78,17 +78,20 @@ pub fn render_conflict(c: &Conflict) -> Value {
            "expires_at": rfc3339(c.expires_at), "held_resource": c.held_resource})
 }
 
-fn render_grant(l: &LeaseRecord, conflicts: &[Conflict], renewed: bool) -> Value {
-    let mut v = json!({"lease_id": l.lease_id, "fencing_token": l.fencing_token,
-        "expires_at": rfc3339(l.expires_at), "resources": l.resources, "mode": l.mode.as_str(),
-        "conflicts": conflicts.iter().map(render_conflict).collect::<Vec<_>>()});
-    if renewed {
-        v["renewed"] = true.into();
-    }
-    if let Some(s) = &l.session_id {
-        v["session_id"] = s.as_str().into();
-    }
-    v
+/// What `acquire_lease` answers: the lease granted or renewed, and (with on_conflict=warn) the
+/// overlaps it was granted despite. Serialized as the result an idempotent call stores and replays.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LeaseGrant {
+    pub lease: LeaseRecord,
+    pub conflicts: Vec<Conflict>,
+    pub renewed: bool,
+}
+
+/// What `release_lease` answers; `released` is false when the lease was no longer held.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ReleasedLease {
+    pub lease_id: String,
+    pub released: bool,
 }
 
 fn denied(conflicts: &[Conflict]) -> DomainError {
@@ -137,7 +140,7 @@ impl Service {
         &self,
         who: &Identity,
         input: AcquireLease,
-    ) -> Result<Value, DomainError> {
+    ) -> Result<LeaseGrant, DomainError> {
         let holder = holder(who)?;
         let ttl = parse_ttl(input.ttl_seconds, self.lease_settings().max_ttl_seconds)?;
         if let Some(raw) = input.lease_id.clone() {
@@ -170,29 +173,35 @@ impl Service {
             at,
             expires_at: at + chrono::Duration::seconds(i64::from(ttl)),
         };
-        let render = |r: &WriteResult| match r {
+        let keep = |r: &WriteResult| match r {
             WriteResult::Lease(AcquireOutcome::Granted { lease, conflicts }) => {
-                Some(render_grant(lease, conflicts, false))
+                stored(&LeaseGrant {
+                    lease: lease.clone(),
+                    conflicts: conflicts.clone(),
+                    renewed: false,
+                })
             }
             _ => None,
         };
-        let (outcome, body) = match &retry {
-            None => (self.store().acquire_lease(&new).await?, None),
+        let outcome = match &retry {
+            None => self.store().acquire_lease(&new).await?,
             Some(retry) => {
                 match self
-                    .write_once(retry, IdempotentWrite::AcquireLease(&new), &render)
+                    .write_once(retry, IdempotentWrite::AcquireLease(&new), &keep)
                     .await?
                 {
-                    Keyed::Replayed(body) => return Ok(body),
-                    Keyed::Fresh(WriteResult::Lease(outcome), body) => (outcome, body),
-                    Keyed::Fresh(other, _) => return Err(unexpected(&other)),
+                    Keyed::Replayed(body) => return replayed(body),
+                    Keyed::Fresh(WriteResult::Lease(outcome)) => outcome,
+                    Keyed::Fresh(other) => return Err(unexpected(&other)),
                 }
             }
         };
         match outcome {
-            AcquireOutcome::Granted { lease, conflicts } => {
-                Ok(body.unwrap_or_else(|| render_grant(&lease, &conflicts, false)))
-            }
+            AcquireOutcome::Granted { lease, conflicts } => Ok(LeaseGrant {
+                lease,
+                conflicts,
+                renewed: false,
+            }),
             AcquireOutcome::Denied(conflicts) => Err(denied(&conflicts)),
             AcquireOutcome::SessionMissing => Err(DomainError::session_not_found(
                 new.session_id.as_deref().unwrap_or_default(),
@@ -212,7 +221,7 @@ impl Service {
         raw_id: &str,
         ttl: u32,
         input: AcquireLease,
-    ) -> Result<Value, DomainError> {
+    ) -> Result<LeaseGrant, DomainError> {
         let lease_id = parse_lease_id(raw_id)?;
         let fixed = [
             ("mode", input.mode.is_some()),
@@ -240,24 +249,27 @@ impl Service {
             at,
             expires_at: at + chrono::Duration::seconds(i64::from(ttl)),
         };
+        let renewed = |lease: LeaseRecord| LeaseGrant {
+            lease,
+            conflicts: Vec::new(),
+            renewed: true,
+        };
         let outcome = match &retry {
             None => self.store().renew_lease(&renewal).await?,
             Some(retry) => match self
                 .write_once(retry, IdempotentWrite::RenewLease(&renewal), &|r| match r {
-                    WriteResult::Renewed(RenewOutcome::Renewed(l)) => {
-                        Some(render_grant(l, &[], true))
-                    }
+                    WriteResult::Renewed(RenewOutcome::Renewed(l)) => stored(&renewed(l.clone())),
                     _ => None,
                 })
                 .await?
             {
-                Keyed::Replayed(body) | Keyed::Fresh(_, Some(body)) => return Ok(body),
-                Keyed::Fresh(WriteResult::Renewed(outcome), None) => outcome,
-                Keyed::Fresh(other, None) => return Err(unexpected(&other)),
+                Keyed::Replayed(body) => return replayed(body),
+                Keyed::Fresh(WriteResult::Renewed(outcome)) => outcome,
+                Keyed::Fresh(other) => return Err(unexpected(&other)),
             },
         };
         match outcome {
-            RenewOutcome::Renewed(l) => Ok(render_grant(&l, &[], true)),
+            RenewOutcome::Renewed(l) => Ok(renewed(l)),
             RenewOutcome::NotFound => Err(not_found(&lease_id)),
         }
     }
@@ -269,7 +281,7 @@ impl Service {
         who: &Identity,
         raw_id: &str,
         idempotency_key: Option<&str>,
-    ) -> Result<Value, DomainError> {
+    ) -> Result<ReleasedLease, DomainError> {
         let actor = holder(who)?;
         let lease_id = parse_lease_id(raw_id)?;
         let retry = self.retry_key(
@@ -284,7 +296,10 @@ impl Service {
             admin: who.is_admin(),
             at: self.now(),
         };
-        let render = |released: bool| json!({"lease_id": lease_id, "released": released});
+        let render = |released: bool| ReleasedLease {
+            lease_id: lease_id.clone(),
+            released,
+        };
         let outcome = match &retry {
             None => self.store().release_lease(&release).await?,
             Some(retry) => match self
@@ -293,17 +308,17 @@ impl Service {
                     IdempotentWrite::ReleaseLease(&release),
                     &|r| match r {
                         WriteResult::Released(ReleaseOutcome::Released { was_live, .. }) => {
-                            Some(render(*was_live))
+                            stored(&render(*was_live))
                         }
-                        WriteResult::Released(ReleaseOutcome::Absent) => Some(render(false)),
+                        WriteResult::Released(ReleaseOutcome::Absent) => stored(&render(false)),
                         _ => None,
                     },
                 )
                 .await?
             {
-                Keyed::Replayed(body) | Keyed::Fresh(_, Some(body)) => return Ok(body),
-                Keyed::Fresh(WriteResult::Released(outcome), None) => outcome,
-                Keyed::Fresh(other, None) => return Err(unexpected(&other)),
+                Keyed::Replayed(body) => return replayed(body),
+                Keyed::Fresh(WriteResult::Released(outcome)) => outcome,
+                Keyed::Fresh(other) => return Err(unexpected(&other)),
             },
         };
         match outcome {

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::Service;
-use super::idempotency::{Keyed, unexpected};
+use super::idempotency::{Keyed, replayed, stored, unexpected};
 use crate::domain::memory::parse_prefix;
 use crate::domain::{
     AgentId, DomainError, ErrorCode, Identity, Limit, MemoryKey, MemoryLimits, MemoryScope,
@@ -55,6 +55,13 @@ pub struct ListMemory {
     pub prefix: Option<String>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+}
+
+/// The entry `delete_memory` deleted: its key and scope (`None`: global).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DeletedKey {
+    pub key: String,
+    pub session_id: Option<String>,
 }
 
 pub struct MemoryPage {
@@ -127,14 +134,13 @@ impl Service {
         }
     }
 
-    /// Stores an entry; returns `render` of it. With an idempotency key a retry returns the
-    /// first call's body and stores nothing.
+    /// Stores an entry; returns it without its value. With an idempotency key a retry returns
+    /// the first call's entry and stores nothing.
     pub async fn set_memory(
         &self,
         who: &Identity,
         input: SetMemory,
-        render: impl Fn(&MemoryRecord) -> Value + Send + Sync,
-    ) -> Result<Value, DomainError> {
+    ) -> Result<MemoryEntry, DomainError> {
         let agent = owner(who, Permission::Write)?;
         let key = MemoryKey::parse(&input.key)?;
         let scope = MemoryScope::parse(input.session_id.as_deref())?;
@@ -163,22 +169,24 @@ impl Service {
             overwrite: input.overwrite.unwrap_or(true),
             at,
         };
-        let (outcome, body) = match &retry {
-            None => (self.store().set_memory(&new).await?, None),
+        let outcome = match &retry {
+            None => self.store().set_memory(&new).await?,
             Some(retry) => match self
                 .write_once(retry, IdempotentWrite::SetMemory(&new), &|r| match r {
-                    WriteResult::Memory(SetMemoryOutcome::Stored(record)) => Some(render(record)),
+                    WriteResult::Memory(SetMemoryOutcome::Stored(record)) => {
+                        stored(&record.entry())
+                    }
                     _ => None,
                 })
                 .await?
             {
-                Keyed::Replayed(body) => return Ok(body),
-                Keyed::Fresh(WriteResult::Memory(outcome), body) => (outcome, body),
-                Keyed::Fresh(other, _) => return Err(unexpected(&other)),
+                Keyed::Replayed(body) => return replayed(body),
+                Keyed::Fresh(WriteResult::Memory(outcome)) => outcome,
+                Keyed::Fresh(other) => return Err(unexpected(&other)),
             },
         };
         match outcome {
-            SetMemoryOutcome::Stored(record) => Ok(body.unwrap_or_else(|| render(&record))),
+            SetMemoryOutcome::Stored(record) => Ok(record.entry()),
             SetMemoryOutcome::SessionMissing => Err(DomainError::session_not_found(
                 scope.session_id().map_or("", SessionId::as_str),
             )),
@@ -214,16 +222,15 @@ impl Service {
         Err(not_found(&key, &scope))
     }
 
-    /// Deletes one unexpired entry; returns `render` of its scope. With an idempotency key a
-    /// retry returns the first call's body (even though the entry is gone by then).
+    /// Deletes one unexpired entry; returns its address. With an idempotency key a retry
+    /// returns the first call's answer (even though the entry is gone by then).
     pub async fn delete_memory(
         &self,
         who: &Identity,
         key: &str,
         session_id: Option<&str>,
         idempotency_key: Option<&str>,
-        render: impl Fn(&MemoryScope) -> Value + Send + Sync,
-    ) -> Result<Value, DomainError> {
+    ) -> Result<DeletedKey, DomainError> {
         let agent = owner(who, Permission::Write)?;
         let key = MemoryKey::parse(key)?;
         let scope = MemoryScope::parse(session_id)?;
@@ -236,20 +243,30 @@ impl Service {
             key: key.as_str(),
             now: self.now(),
         };
+        let answer = DeletedKey {
+            key: key.as_str().to_owned(),
+            session_id: scope.session_id().map(|s| s.as_str().to_owned()),
+        };
         let deleted = match &retry {
             None => self.store().delete_memory(&address).await?,
             Some(retry) => match self
-                .write_once(retry, IdempotentWrite::DeleteMemory(&address), &|r| {
-                    matches!(r, WriteResult::Deleted(true)).then(|| render(&scope))
-                })
+                .write_once(
+                    retry,
+                    IdempotentWrite::DeleteMemory(&address),
+                    &|r| match r {
+                        WriteResult::Deleted(true) => stored(&answer),
+                        _ => None,
+                    },
+                )
                 .await?
             {
-                Keyed::Fresh(WriteResult::Deleted(false), None) => false,
-                keyed => return keyed.body(),
+                Keyed::Fresh(WriteResult::Deleted(deleted)) => deleted,
+                Keyed::Replayed(body) => return replayed(body),
+                Keyed::Fresh(other) => return Err(unexpected(&other)),
             },
         };
         if deleted {
-            return Ok(render(&scope));
+            return Ok(answer);
         }
         self.check_scope(&scope).await?;
         Err(not_found(&key, &scope))

@@ -135,8 +135,8 @@ impl Service {
                 .await?
             {
                 Keyed::Replayed(body) => return replayed(body),
-                Keyed::Fresh(WriteResult::Message(outcome), _) => outcome,
-                Keyed::Fresh(other, _) => return Err(unexpected(&other)),
+                Keyed::Fresh(WriteResult::Message(outcome)) => outcome,
+                Keyed::Fresh(other) => return Err(unexpected(&other)),
             },
         };
         let record = match outcome {

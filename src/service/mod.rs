@@ -32,15 +32,15 @@ pub use dashboard::{HumanPost, SessionSummary};
 pub use health::HealthReport;
 pub use idempotency::IdempotencySettings;
 pub use inbox::{GetInbox, InboxPage};
-pub use lease::{AcquireLease, CHECK_LEASES_MAX, LeaseSettings};
-pub use memory::{ListMemory, MemoryPage, MemorySettings, SetMemory, memory_cursor};
+pub use lease::{AcquireLease, CHECK_LEASES_MAX, LeaseGrant, LeaseSettings, ReleasedLease};
+pub use memory::{DeletedKey, ListMemory, MemoryPage, MemorySettings, SetMemory, memory_cursor};
 pub use messages::{AddMessage, GetMessages, MessagePage};
 pub use presence::{AgentView, ListAgents};
 pub use retention::{PruneProgress, PruneReport};
 pub use search::{SearchContext, SearchHit, SearchResults, TimeRange};
 pub use sessions::{SessionPage, SessionView};
 pub use shared_memory::{ListSharedMemory, SetSharedMemory};
-pub use tasks::{ClaimTaskInput, CreateTask, ListTasks, RenderTask, UpdateTaskInput};
+pub use tasks::{ClaimTaskInput, CreateTask, ListTasks, UpdateTaskInput};
 pub use wait::WaitForMessages;
 
 use crate::auth::{ApiKeys, TokenCache};

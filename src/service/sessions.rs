@@ -65,8 +65,8 @@ impl Service {
             .await?
         {
             Keyed::Replayed(body) => replayed(body),
-            Keyed::Fresh(WriteResult::Session(s), _) => Ok(s),
-            Keyed::Fresh(other, _) => Err(unexpected(&other)),
+            Keyed::Fresh(WriteResult::Session(s)) => Ok(s),
+            Keyed::Fresh(other) => Err(unexpected(&other)),
         }
     }
 
@@ -197,11 +197,11 @@ impl Service {
                 .await?
             {
                 Keyed::Replayed(body) => replayed(body),
-                Keyed::Fresh(WriteResult::Closed(Some(s)), _) => Ok(s),
-                Keyed::Fresh(WriteResult::Closed(None), _) => {
+                Keyed::Fresh(WriteResult::Closed(Some(s))) => Ok(s),
+                Keyed::Fresh(WriteResult::Closed(None)) => {
                     Err(DomainError::session_not_found(id.as_str()))
                 }
-                Keyed::Fresh(other, _) => Err(unexpected(&other)),
+                Keyed::Fresh(other) => Err(unexpected(&other)),
             };
         }
         if !session.is_active {

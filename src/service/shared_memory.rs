@@ -7,14 +7,14 @@
 use serde_json::{Value, json};
 
 use super::Service;
-use super::idempotency::{Keyed, unexpected};
+use super::idempotency::{Keyed, replayed, stored, unexpected};
 use crate::domain::shared_memory::{expected_version, version_conflict};
 use crate::domain::{
     DomainError, ErrorCode, Identity, Limit, MemoryKey, MemoryValue, Permission, SessionId,
 };
 use crate::storage::{
-    IdempotentWrite, NewSharedMemory, SharedListQuery, SharedMemoryRecord, SharedSetOutcome,
-    WriteResult,
+    IdempotentWrite, NewSharedMemory, SharedEntry, SharedListQuery, SharedMemoryRecord,
+    SharedSetOutcome, WriteResult,
 };
 
 pub struct SetSharedMemory {
@@ -50,14 +50,13 @@ fn not_found(key: &MemoryKey, session_id: &SessionId) -> DomainError {
 }
 
 impl Service {
-    /// Writes a shared entry; returns `render` of it. With an idempotency key a retry returns the
-    /// first call's body and writes nothing.
+    /// Writes a shared entry; returns it without its value. With an idempotency key a retry
+    /// returns the first call's entry and writes nothing.
     pub async fn set_shared_memory(
         &self,
         who: &Identity,
         input: SetSharedMemory,
-        render: impl Fn(&SharedMemoryRecord) -> Value + Send + Sync,
-    ) -> Result<Value, DomainError> {
+    ) -> Result<SharedEntry, DomainError> {
         who.require(Permission::Write)?;
         let agent = who
             .agent_id()
@@ -80,28 +79,28 @@ impl Service {
             agent_id: agent,
             at: self.now(),
         };
-        let (outcome, body) = match &retry {
-            None => (self.store().set_shared_memory(&new).await?, None),
+        let outcome = match &retry {
+            None => self.store().set_shared_memory(&new).await?,
             Some(retry) => match self
                 .write_once(
                     retry,
                     IdempotentWrite::SetSharedMemory(&new),
                     &|r| match r {
                         WriteResult::Shared(SharedSetOutcome::Stored(record)) => {
-                            Some(render(record))
+                            stored(&record.entry())
                         }
                         _ => None,
                     },
                 )
                 .await?
             {
-                Keyed::Replayed(body) => return Ok(body),
-                Keyed::Fresh(WriteResult::Shared(outcome), body) => (outcome, body),
-                Keyed::Fresh(other, _) => return Err(unexpected(&other)),
+                Keyed::Replayed(body) => return replayed(body),
+                Keyed::Fresh(WriteResult::Shared(outcome)) => outcome,
+                Keyed::Fresh(other) => return Err(unexpected(&other)),
             },
         };
         match outcome {
-            SharedSetOutcome::Stored(record) => Ok(body.unwrap_or_else(|| render(&record))),
+            SharedSetOutcome::Stored(record) => Ok(record.entry()),
             SharedSetOutcome::SessionMissing => {
                 Err(DomainError::session_not_found(session_id.as_str()))
             }

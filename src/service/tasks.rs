@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use super::Service;
-use super::idempotency::{Keyed, unexpected};
+use super::idempotency::{Keyed, replayed, stored, unexpected};
 use crate::domain::tasks::{self, TaskState, task_not_found};
 use crate::domain::{
     DomainError, ErrorCode, Identity, Limit, MemoryValue, Metadata, Permission, SessionId,
@@ -49,9 +49,6 @@ pub struct ListTasks {
     pub limit: Option<i64>,
     pub after_id: Option<i64>,
 }
-
-/// Renders a task (or `None`: nothing claimable) as the response body.
-pub type RenderTask<'a> = dyn Fn(Option<&TaskRecord>) -> Value + Send + Sync + 'a;
 
 fn positive_id(id: i64, what: &str) -> Result<i64, DomainError> {
     if id < 1 {
@@ -102,14 +99,15 @@ impl Service {
         }
     }
 
-    /// Runs a task change, under the idempotency key when there is one.
+    /// Runs a task change, under the idempotency key when there is one: the task changed (or
+    /// left as it was), `None` when nothing was claimable. A retry replays the task as the first
+    /// call answered it.
     async fn task_change(
         &self,
         retry: Option<super::idempotency::RetryKey>,
         write: IdempotentWrite<'_>,
         session_id: Option<&str>,
-        render: &RenderTask<'_>,
-    ) -> Result<Value, DomainError> {
+    ) -> Result<Option<TaskRecord>, DomainError> {
         let outcome = match (&retry, &write) {
             (None, IdempotentWrite::CreateTask(new)) => self.store().create_task(new).await?,
             (None, IdempotentWrite::ClaimTask(claim)) => self.store().claim_task(claim).await?,
@@ -117,30 +115,24 @@ impl Service {
             (None, _) => return Err(unexpected(&WriteResult::Deleted(false))),
             (Some(retry), _) => match self
                 .write_once(retry, write, &|r| match r {
-                    WriteResult::Task(TaskOutcome::Changed(c)) => Some(render(Some(&c.task))),
+                    WriteResult::Task(TaskOutcome::Changed(c)) => stored(&c.task),
                     _ => None,
                 })
                 .await?
             {
-                Keyed::Replayed(body) => return Ok(body),
-                Keyed::Fresh(WriteResult::Task(outcome), Some(body)) => {
-                    self.task_result(outcome, session_id)?;
-                    return Ok(body);
-                }
-                Keyed::Fresh(WriteResult::Task(outcome), None) => outcome,
-                Keyed::Fresh(other, _) => return Err(unexpected(&other)),
+                Keyed::Replayed(body) => return replayed(body).map(Some),
+                Keyed::Fresh(WriteResult::Task(outcome)) => outcome,
+                Keyed::Fresh(other) => return Err(unexpected(&other)),
             },
         };
-        let task = self.task_result(outcome, session_id)?;
-        Ok(render(task.as_ref()))
+        self.task_result(outcome, session_id)
     }
 
     pub async fn create_task(
         &self,
         who: &Identity,
         input: CreateTask,
-        render: &RenderTask<'_>,
-    ) -> Result<Value, DomainError> {
+    ) -> Result<TaskRecord, DomainError> {
         who.require(Permission::Write)?;
         let agent = agent_of(who)?;
         let session_id = SessionId::parse(&input.session_id)?;
@@ -175,9 +167,9 @@ impl Service {
             retry,
             IdempotentWrite::CreateTask(&new),
             Some(session_id.as_str()),
-            render,
         )
-        .await
+        .await?
+        .ok_or_else(|| unexpected(&WriteResult::Task(TaskOutcome::NothingClaimable)))
     }
 
     /// The agent id, when it names a known agent; else `RECIPIENT_NOT_FOUND` with suggestions.
@@ -195,8 +187,7 @@ impl Service {
         &self,
         who: &Identity,
         input: ClaimTaskInput,
-        render: &RenderTask<'_>,
-    ) -> Result<Value, DomainError> {
+    ) -> Result<Option<TaskRecord>, DomainError> {
         who.require(Permission::Write)?;
         let agent = agent_of(who)?;
         let session_id = SessionId::parse(&input.session_id)?;
@@ -220,7 +211,6 @@ impl Service {
             retry,
             IdempotentWrite::ClaimTask(&claim),
             Some(session_id.as_str()),
-            render,
         )
         .await
     }
@@ -229,8 +219,7 @@ impl Service {
         &self,
         who: &Identity,
         input: UpdateTaskInput,
-        render: &RenderTask<'_>,
-    ) -> Result<Value, DomainError> {
+    ) -> Result<TaskRecord, DomainError> {
         who.require(Permission::Write)?;
         let agent = agent_of(who)?;
         let task_id = positive_id(input.task_id, "task_id")?;
@@ -259,8 +248,9 @@ impl Service {
             result,
             at: self.now(),
         };
-        self.task_change(retry, IdempotentWrite::UpdateTask(&update), None, render)
-            .await
+        self.task_change(retry, IdempotentWrite::UpdateTask(&update), None)
+            .await?
+            .ok_or_else(|| unexpected(&WriteResult::Task(TaskOutcome::NothingClaimable)))
     }
 
     /// Tasks of a session in id order, with `blocked_by`; read permission.

@@ -24,7 +24,8 @@ pub struct NewLease {
     pub expires_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// Serialized as the result an idempotent grant stores and replays.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LeaseRecord {
     pub lease_id: String,
     pub fencing_token: i64,

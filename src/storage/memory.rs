@@ -73,10 +73,23 @@ impl MemoryRecord {
             expires_at: new.expires_at,
         }
     }
+
+    /// The entry without its value and metadata.
+    pub fn entry(&self) -> MemoryEntry {
+        MemoryEntry {
+            session_id: self.session_id.clone(),
+            key: self.key.clone(),
+            value_size: self.value_size,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            expires_at: self.expires_at,
+        }
+    }
 }
 
-/// A listed entry: everything but the value and metadata (`rows::memory_entry_columns!`).
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+/// A listed entry: everything but the value and metadata (`rows::memory_entry_columns!`); also
+/// what `set_memory` answers, serialized as the result an idempotent write stores and replays.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct MemoryEntry {
     pub session_id: Option<String>,
     pub key: String,

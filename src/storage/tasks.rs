@@ -33,8 +33,9 @@ pub struct NewTask {
     pub at: DateTime<Utc>,
 }
 
-/// Decoded by column name ([`task_columns!`]).
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+/// Decoded by column name ([`task_columns!`]); serialized as the result an idempotent task change
+/// stores and replays.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct TaskRecord {
     pub id: i64,
     pub session_id: String,
@@ -152,6 +153,34 @@ pub struct SharedMemoryRecord {
     pub key: String,
     #[sqlx(json)]
     pub value: Value,
+    pub value_size: i64,
+    pub version: i64,
+    pub updated_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl SharedMemoryRecord {
+    /// The entry without its value.
+    pub fn entry(&self) -> SharedEntry {
+        SharedEntry {
+            session_id: self.session_id.clone(),
+            key: self.key.clone(),
+            value_size: self.value_size,
+            version: self.version,
+            updated_by: self.updated_by.clone(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+/// A shared entry without its value: what a shared `set_memory` answers, serialized as the result
+/// an idempotent write stores and replays (the caller sent the value).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SharedEntry {
+    pub session_id: String,
+    pub key: String,
     pub value_size: i64,
     pub version: i64,
     pub updated_by: String,
