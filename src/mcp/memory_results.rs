@@ -8,6 +8,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::budget::{ReadBudget, estimate_tokens};
 use super::output::tool_output;
 use super::text::{self, LEGEND};
 use crate::storage::{MemoryEntry, MemoryRecord};
@@ -152,24 +153,84 @@ fn value_header(r: &MemoryRecord) -> String {
     text
 }
 
-/// `get_memory`'s text: the header, then the value quoted, or (`omitted`: over max_tokens) what
-/// to call to read it.
-pub(super) fn memory_text(r: &MemoryRecord, stored_by: &str, omitted: Option<usize>) -> String {
-    let mut text = value_header(r);
+/// After a value's header: the value quoted (`omitted: None`), or (over max_tokens) what to
+/// call to read it.
+pub(super) fn value_text(text: &mut String, value: &Value, by: &str, omitted: Option<usize>) {
     match omitted {
         Some(needed) => {
             let _ = write!(
                 text,
-                "\nvalue not shown: it needs about {needed} tokens, over max_tokens; call get_memory \
-again with max_tokens >= {needed}, or without it"
+                "\nvalue not shown (truncated at max_tokens): it needs about {needed} tokens; call \
+get_memory again with max_tokens >= {needed}, or without it"
             );
         }
         None => {
-            let _ = write!(text, "\n{LEGEND}\nvalue (stored by {stored_by}):\n");
-            text::quote(&mut text, &r.value.to_string());
+            let _ = write!(text, "\n{LEGEND}\nvalue ({by}):\n");
+            text::quote(text, &value.to_string());
         }
     }
+}
+
+/// `get_memory`'s text for a private entry (see [`value_text`]).
+pub(super) fn memory_text(r: &MemoryRecord, stored_by: &str, omitted: Option<usize>) -> String {
+    let mut text = value_header(r);
+    value_text(
+        &mut text,
+        &r.value,
+        &format!("stored by {stored_by}"),
+        omitted,
+    );
     text
+}
+
+/// One value is one entry: within `max_tokens` it is shown whole, over it left out whole, never
+/// cut. `render(None)` is the text with the value, `render(Some(needed))` the text without.
+/// Returns the text and whether the value was left out.
+pub(super) fn value_within(
+    budget: &ReadBudget,
+    render: impl Fn(Option<usize>) -> String,
+) -> (String, bool) {
+    let text = render(None);
+    let needed = estimate_tokens(&text);
+    match budget.max_tokens {
+        Some(max) if needed > max => (render(Some(needed)), true),
+        _ => (text, false),
+    }
+}
+
+/// A page of keys within `max_tokens`: whole lines only; when the budget ends it early, the
+/// cursor continues after the last key shown, else it is the store's `next_cursor`.
+pub(super) struct KeyPage<T> {
+    pub kept: Vec<T>,
+    pub text: String,
+    pub next_cursor: Option<String>,
+    pub truncated: bool,
+}
+
+pub(super) fn key_page<T>(
+    budget: &ReadBudget,
+    entries: Vec<T>,
+    next_cursor: Option<String>,
+    label: &str,
+    cursor_of: impl Fn(&T) -> String,
+    line: impl FnMut(&mut String, &T),
+) -> KeyPage<T> {
+    // The header ends with the cursor, which is the last key shown: room for the longest.
+    let longest = entries.iter().map(|e| cursor_of(e).len()).max();
+    let header = list_text(0, label, Some(&"x".repeat(longest.unwrap_or(0))), true, "");
+    let (kept, lines, truncated) = budget.whole(entries, estimate_tokens(&header), line);
+    let next_cursor = if truncated {
+        kept.last().map(&cursor_of)
+    } else {
+        next_cursor
+    };
+    let text = list_text(kept.len(), label, next_cursor.as_deref(), truncated, &lines);
+    KeyPage {
+        kept,
+        text,
+        next_cursor,
+        truncated,
+    }
 }
 
 /// One listed key: `key · scope · size · updated [· expires]`.

@@ -1,13 +1,13 @@
 //! Tools for agent memory: set_memory, get_memory, list_memory, delete_memory.
 
 use super::McpServer;
-use super::budget::{ReadBudget, estimate_tokens};
+use super::budget::ReadBudget;
 use super::memory_params::{
     DeleteMemoryParams, ListMemoryParams, MemoryKeyParams, SetMemoryParams,
 };
 use super::memory_results::{
-    MemoryDeleted, MemoryList, MemoryListed, MemoryRead, MemoryStored, entry_line, list_text,
-    memory_text, scope_name,
+    MemoryDeleted, MemoryList, MemoryListed, MemoryRead, MemoryStored, entry_line, key_page,
+    memory_text, scope_name, value_within,
 };
 use super::output::{self, Output};
 use super::shared_memory_tools::{GetMemoryOutput, ListMemoryOutput, SetMemoryOutput};
@@ -73,15 +73,13 @@ shared: true writes the session's versioned shared memory. Needs write.",
             let r = svc
                 .get_memory(&who, &p.key, p.session_id.as_deref())
                 .await?;
-            let text = memory_text(&r, who.audit_name(), None);
-            let needed = estimate_tokens(&text);
+            let (text, left_out) = value_within(&budget, |omitted| {
+                memory_text(&r, who.audit_name(), omitted)
+            });
             let mut result = MemoryRead::from(&r);
-            if budget.max_tokens.is_some_and(|max| needed > max) {
-                // One value is one entry: it is shown whole or not at all, never cut.
+            if left_out {
                 result.value = None;
                 result.truncated = true;
-                let text = memory_text(&r, who.audit_name(), Some(needed));
-                return Ok(Output::typed(GetMemoryOutput::Private(result)).with_text(text));
             }
             Ok(Output::typed(GetMemoryOutput::Private(result)).with_text(text))
         })
@@ -110,33 +108,24 @@ shared: true writes the session's versioned shared memory. Needs write.",
             };
             let budget = ReadBudget::parse(p.max_tokens, None, None)?;
             let page = svc.list_memory(&who, input).await?;
-            // The header ends with the cursor, which is the last key shown: room for the longest.
-            let longest = page.entries.iter().map(|e| memory_cursor(e).len()).max();
-            let header = list_text(0, "all", Some(&"x".repeat(longest.unwrap_or(0))), true, "");
-            let spent = estimate_tokens(&header);
-            let (kept, lines, truncated) = budget.whole(page.entries, spent, entry_line);
-            let next_cursor = if truncated {
-                kept.last().map(memory_cursor)
-            } else {
-                page.next_cursor
-            };
             let scope_filter = page.scope_filter.label().to_owned();
-            let text = list_text(
-                kept.len(),
+            let shown = key_page(
+                &budget,
+                page.entries,
+                page.next_cursor,
                 &scope_filter,
-                next_cursor.as_deref(),
-                truncated,
-                &lines,
+                memory_cursor,
+                entry_line,
             );
-            let entries: Vec<_> = kept.iter().map(MemoryListed::from).collect();
+            let entries: Vec<_> = shown.kept.iter().map(MemoryListed::from).collect();
             let result = MemoryList {
                 count: entries.len(),
                 entries,
                 scope_filter,
-                next_cursor,
-                truncated,
+                next_cursor: shown.next_cursor,
+                truncated: shown.truncated,
             };
-            Ok(Output::typed(ListMemoryOutput::Private(result)).with_text(text))
+            Ok(Output::typed(ListMemoryOutput::Private(result)).with_text(shown.text))
         })
         .await
     }

@@ -1,5 +1,8 @@
 //! `set_memory`, `get_memory` and `list_memory` with `shared: true`: the session's shared memory
-//! (`service::shared_memory`), rendered with `version`, `updated_by` and `updated_at`.
+//! (`service::shared_memory`), rendered with `version`, `updated_by` and `updated_at`. Reads honour
+//! `max_tokens` as private memory's do (`memory_results::value_within`, `key_page`).
+
+use std::fmt::Write;
 
 use rmcp::model::CallToolResult;
 use schemars::JsonSchema;
@@ -7,10 +10,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::McpServer;
+use super::budget::ReadBudget;
 use super::memory_params::{ListMemoryParams, MemoryKeyParams, SetMemoryParams};
-use super::memory_results::{MemoryList, MemoryRead, MemoryStored};
+use super::memory_results::{
+    MemoryList, MemoryRead, MemoryStored, key_page, value_text, value_within,
+};
 use super::output::{Output, tool_output};
-use super::text::{self, LEGEND};
 use crate::domain::DomainError;
 use crate::service::{Caller, ListSharedMemory, SetSharedMemory};
 use crate::storage::SharedMemoryRecord;
@@ -54,8 +59,13 @@ pub struct SharedRead {
     pub entry: SharedListed,
     pub session_id: String,
     pub shared: bool,
-    pub value: Value,
+    /// Left out when it does not fit max_tokens (then `truncated` is true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
     pub created_at: String,
+    /// The value was left out: it needs more than max_tokens.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -63,7 +73,44 @@ pub struct SharedList {
     pub entries: Vec<SharedListed>,
     pub count: usize,
     pub shared: bool,
+    /// Pass as cursor for the next page; absent on the last.
     pub next_cursor: Option<String>,
+    /// max_tokens ended the page early; next_cursor continues it.
+    pub truncated: bool,
+}
+
+/// `get_memory`'s text for a shared entry (see `value_text`).
+fn shared_text(r: &SharedMemoryRecord, omitted: Option<usize>) -> String {
+    let mut text = format!(
+        "{} (shared, session {}), version {}, {} bytes, updated {} by {}",
+        r.key,
+        r.session_id,
+        r.version,
+        r.value_size,
+        rfc3339(r.updated_at),
+        r.updated_by
+    );
+    // Written by any agent of the session: quoted as data.
+    value_text(
+        &mut text,
+        &r.value,
+        &format!("written by {}", r.updated_by),
+        omitted,
+    );
+    text
+}
+
+/// One listed shared key: `key · v<version> · size · updated … by …`.
+fn shared_line(out: &mut String, e: &SharedMemoryRecord) {
+    let _ = writeln!(
+        out,
+        "{} · v{} · {} B · updated {} by {}",
+        e.key,
+        e.version,
+        e.value_size,
+        rfc3339(e.updated_at),
+        e.updated_by
+    );
 }
 
 /// What `set_memory` returns: a private entry, or a shared one.
@@ -126,26 +173,18 @@ impl McpServer {
 
     pub(super) async fn get_shared(&self, p: MemoryKeyParams, caller: Caller) -> CallToolResult {
         self.with_identity(caller, |svc, who| async move {
+            let budget = ReadBudget::parse(p.max_tokens, None, None)?;
             let r = svc
                 .get_shared_memory(&who, &p.key, p.session_id.as_deref())
                 .await?;
-            let mut text = format!(
-                "{} (shared, session {}), version {}, {} bytes, updated {} by {}\n{LEGEND}\nvalue:\n",
-                r.key,
-                r.session_id,
-                r.version,
-                r.value_size,
-                rfc3339(r.updated_at),
-                r.updated_by
-            );
-            // Written by any agent of the session: quoted as data.
-            text::quote(&mut text, &r.value.to_string());
+            let (text, left_out) = value_within(&budget, |omitted| shared_text(&r, omitted));
             let read = SharedRead {
                 entry: SharedListed::from(&r),
                 session_id: r.session_id.clone(),
                 shared: true,
-                value: r.value.clone(),
+                value: (!left_out).then(|| r.value.clone()),
                 created_at: rfc3339(r.created_at),
+                truncated: left_out,
             };
             Ok(Output::typed(GetMemoryOutput::Shared(read)).with_text(text))
         })
@@ -154,6 +193,8 @@ impl McpServer {
 
     pub(super) async fn list_shared(&self, p: ListMemoryParams, caller: Caller) -> CallToolResult {
         self.with_identity(caller, |svc, who| async move {
+            let budget = ReadBudget::parse(p.max_tokens, None, None)?;
+            let session_id = p.session_id.clone().unwrap_or_default();
             let input = ListSharedMemory {
                 session_id: p.session_id,
                 prefix: p.prefix,
@@ -161,13 +202,24 @@ impl McpServer {
                 cursor: p.cursor,
             };
             let (entries, next_cursor) = svc.list_shared_memory(&who, input).await?;
-            let entries: Vec<SharedListed> = entries.iter().map(SharedListed::from).collect();
-            Ok(ListMemoryOutput::Shared(SharedList {
+            let label = format!("shared, session {}", session_id.trim());
+            let shown = key_page(
+                &budget,
+                entries,
+                next_cursor,
+                &label,
+                |e| e.key.clone(),
+                shared_line,
+            );
+            let entries: Vec<SharedListed> = shown.kept.iter().map(SharedListed::from).collect();
+            let result = SharedList {
                 count: entries.len(),
                 entries,
                 shared: true,
-                next_cursor,
-            }))
+                next_cursor: shown.next_cursor,
+                truncated: shown.truncated,
+            };
+            Ok(Output::typed(ListMemoryOutput::Shared(result)).with_text(shown.text))
         })
         .await
     }
