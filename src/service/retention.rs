@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Service;
 use crate::domain::retention::{MessageRetention, RetentionSettings};
-use crate::storage::{PruneRule, StoreError};
+use crate::storage::{PruneRule, SessionList, StoreError};
 
 /// What a prune removed (or, dry, would remove).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -63,7 +63,11 @@ impl Service {
         loop {
             let page = self
                 .store()
-                .list_sessions(false, SESSION_PAGE, before_seq)
+                .list_sessions(&SessionList {
+                    active_only: false,
+                    limit: SESSION_PAGE,
+                    before_seq,
+                })
                 .await?;
             for session in &page {
                 let rule = settings.messages.for_session(&session.metadata);

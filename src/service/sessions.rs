@@ -8,7 +8,8 @@ use crate::domain::{
     DomainError, ErrorCode, Identity, Limit, Metadata, Permission, Purpose, Reader, SessionId,
 };
 use crate::storage::{
-    IdempotentWrite, MessageQuery, MessageRecord, NewSession, SessionRecord, WriteResult,
+    IdempotentWrite, MessageQuery, MessageRecord, NewSession, SessionClose, SessionList,
+    SessionRecord, WriteResult,
 };
 
 /// How many recent messages `get_session` includes.
@@ -142,7 +143,11 @@ impl Service {
         };
         let sessions = self
             .store()
-            .list_sessions(active_only.unwrap_or(true), limit.get(), before)
+            .list_sessions(&SessionList {
+                active_only: active_only.unwrap_or(true),
+                limit: limit.get(),
+                before_seq: before,
+            })
             .await?;
         let next_cursor = (sessions.len() == limit.get() as usize)
             .then(|| sessions.last().map(|s| s.seq.to_string()))
@@ -183,12 +188,13 @@ impl Service {
             )
             .suggest("ask the creator to call close_session, or authenticate as admin"));
         }
+        let close = SessionClose {
+            id: &id,
+            actor: who.audit_name(),
+            at: self.now(),
+        };
         if let Some(retry) = retry {
-            let write = IdempotentWrite::CloseSession {
-                id: &id,
-                actor: who.audit_name(),
-                at: self.now(),
-            };
+            let write = IdempotentWrite::CloseSession(close);
             return match self
                 .write_once(&retry, write, &|r| match r {
                     WriteResult::Closed(Some(s)) => stored(s),
@@ -209,7 +215,7 @@ impl Service {
         }
         let closed = self
             .store()
-            .close_session(&id, who.audit_name(), self.now())
+            .close_session(&close)
             .await?
             .ok_or_else(|| DomainError::session_not_found(id.as_str()))?;
         Ok(closed)

@@ -74,12 +74,8 @@ impl IdempotencyClaim<'_> {
 pub enum IdempotentWrite<'a> {
     CreateSession(&'a NewSession),
     AddMessage(&'a NewMessage),
-    /// Marks the session inactive (audited as `actor`) unless it already is.
-    CloseSession {
-        id: &'a SessionId,
-        actor: &'a str,
-        at: DateTime<Utc>,
-    },
+    /// Marks the session inactive (audited) unless it already is.
+    CloseSession(SessionClose<'a>),
     SetMemory(&'a NewMemory),
     DeleteMemory(&'a MemoryAddress<'a>),
     /// Acknowledges `ids` for `agent_id` (audited) when all are addressed to it; else nothing.

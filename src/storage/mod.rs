@@ -137,6 +137,23 @@ pub struct SearchFilter<'a> {
     pub in_metadata: bool,
 }
 
+/// Closing session `id` at `at`, audited as `actor`.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionClose<'a> {
+    pub id: &'a SessionId,
+    pub actor: &'a str,
+    pub at: DateTime<Utc>,
+}
+
+/// A page of sessions, newest first: every session or only the open ones, below the cursor
+/// `before_seq` (the last `seq` of the previous page).
+#[derive(Debug, Clone, Copy)]
+pub struct SessionList {
+    pub active_only: bool,
+    pub limit: u32,
+    pub before_seq: Option<i64>,
+}
+
 /// A read of one session's messages as `reader` may read them, at most `limit`, narrowed by
 /// `by`: a sender ([`SearchStore::messages_by_sender`]), a time range
 /// ([`SearchStore::messages_in_range`]), or the id a page ends below
@@ -216,20 +233,9 @@ pub trait CoreStore: Send + Sync + 'static {
 pub trait MessageStore: Send + Sync + 'static {
     async fn create_session(&self, new: &NewSession) -> StoreResult<SessionRecord>;
     async fn get_session(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>>;
-    /// Newest first; `before_seq` is the cursor from the previous page.
-    async fn list_sessions(
-        &self,
-        active_only: bool,
-        limit: u32,
-        before_seq: Option<i64>,
-    ) -> StoreResult<Vec<SessionRecord>>;
-    /// Marks a session inactive (audited as `actor`); `None` when it does not exist.
-    async fn close_session(
-        &self,
-        id: &SessionId,
-        actor: &str,
-        at: DateTime<Utc>,
-    ) -> StoreResult<Option<SessionRecord>>;
+    async fn list_sessions(&self, page: &SessionList) -> StoreResult<Vec<SessionRecord>>;
+    /// Marks a session inactive (audited); `None` when it does not exist.
+    async fn close_session(&self, close: &SessionClose<'_>) -> StoreResult<Option<SessionRecord>>;
 
     /// Inserts a message and its audit row atomically, bumping the session's `updated_at`.
     /// Ids increase in commit order within a session, so they are safe cursors.

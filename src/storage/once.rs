@@ -110,8 +110,8 @@ async fn run<DB: Writes>(
             WriteResult::Session(DB::create_session(conn, new).await?)
         }
         IdempotentWrite::AddMessage(new) => WriteResult::Message(DB::add_message(conn, new).await?),
-        IdempotentWrite::CloseSession { id, actor, at } => {
-            WriteResult::Closed(DB::close_session(conn, id, actor, at).await?)
+        IdempotentWrite::CloseSession(c) => {
+            WriteResult::Closed(DB::close_session(conn, c.id, c.actor, c.at).await?)
         }
         IdempotentWrite::SetMemory(new) => WriteResult::Memory(DB::set_memory(conn, new).await?),
         IdempotentWrite::DeleteMemory(at) => {

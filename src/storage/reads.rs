@@ -47,7 +47,16 @@ pub(crate) trait ReadSql: Dialect {
     /// A session's messages newest first below an id: reader $1-$3, session $4, ids below $5,
     /// limit $6.
     const MESSAGES_BEFORE: &'static str;
+    /// Open sessions newest first, through the partial index on them: binds as [`LIST_SESSIONS`].
+    const ACTIVE_SESSIONS: &'static str;
 }
+
+/// Sessions newest first (binds: before seq $1, limit $2), the same text in both dialects.
+pub const LIST_SESSIONS: &str = concat!(
+    "SELECT ",
+    session_columns!(),
+    " FROM sessions WHERE seq < $1 ORDER BY seq DESC LIMIT $2"
+);
 
 pub(crate) const SESSION_BY_ID: &str = concat!(
     "SELECT ",
@@ -187,6 +196,26 @@ where
         .bind(i64::from(read.limit))
         .fetch_all(exec)
         .await?)
+    }
+
+    pub(crate) async fn sessions<'c>(
+        exec: impl Executor<'c, Database = DB>,
+        page: &SessionList,
+    ) -> StoreResult<Vec<SessionRecord>>
+    where
+        DB: ReadSql,
+    {
+        // Two statements so the active-only read can use the partial index.
+        let sql = if page.active_only {
+            DB::ACTIVE_SESSIONS
+        } else {
+            LIST_SESSIONS
+        };
+        Ok(sqlx::query_as(sql)
+            .bind(page.before_seq.unwrap_or(i64::MAX))
+            .bind(i64::from(page.limit))
+            .fetch_all(exec)
+            .await?)
     }
 
     pub(crate) async fn session<'c>(

@@ -11,7 +11,8 @@ use shared_context_server::domain::retention::{MessageRetention, RetentionSettin
 use shared_context_server::domain::{Reader, SessionId, Visibility};
 use shared_context_server::service::{Service, ServiceSettings};
 use shared_context_server::storage::{
-    AuditEvent, InsertOutcome, MessageQuery, NewMessage, NewSession, SessionRead, Store,
+    AuditEvent, InsertOutcome, MessageQuery, NewMessage, NewSession, SessionClose, SessionRead,
+    Store,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -140,12 +141,22 @@ async fn prune_by_age_count_and_closing(backend: Backend) {
     // C: closed 10 days ago, with messages; D: closed just now.
     let c = session(st, json!({})).await;
     post(st, &c, 1, 1, None).await;
-    st.close_session(&c, "alice", Utc::now() - Duration::days(10))
-        .await
-        .unwrap();
+    st.close_session(&SessionClose {
+        id: &c,
+        actor: "alice",
+        at: Utc::now() - Duration::days(10),
+    })
+    .await
+    .unwrap();
     let d = session(st, json!({})).await;
     post(st, &d, 1, 1, None).await;
-    st.close_session(&d, "alice", Utc::now()).await.unwrap();
+    st.close_session(&SessionClose {
+        id: &d,
+        actor: "alice",
+        at: Utc::now(),
+    })
+    .await
+    .unwrap();
     for _ in 0..9 {
         let mut e = AuditEvent::new("test_event", "alice", json!({}));
         e.at = Utc::now() - Duration::days(45);

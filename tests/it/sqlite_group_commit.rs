@@ -10,7 +10,7 @@ use serde_json::{Map, json};
 use shared_context_server::domain::{SessionId, Visibility};
 use shared_context_server::storage::{
     IdempotencyClaim, IdempotentWrite, InsertOutcome, NewMemory, NewMessage, NewSession,
-    OnceOutcome, SetMemoryOutcome, Store, WriteResult,
+    OnceOutcome, SessionClose, SetMemoryOutcome, Store, WriteResult,
 };
 
 use crate::support::*;
@@ -99,7 +99,11 @@ async fn sqlite_concurrent_writes_share_transactions_and_keep_their_own_outcome(
     let open = new_session(store.as_ref()).await;
     let closed = new_session(store.as_ref()).await;
     store
-        .close_session(&closed, "alice", Utc::now())
+        .close_session(&SessionClose {
+            id: &closed,
+            actor: "alice",
+            at: Utc::now(),
+        })
         .await
         .unwrap();
     let before = group_stats(store.as_ref()).await;

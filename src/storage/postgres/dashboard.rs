@@ -4,7 +4,6 @@ use async_trait::async_trait;
 
 use super::*;
 use crate::storage::dashboard::DashboardStore;
-use crate::storage::reads::ReadSql;
 use crate::storage::rows::message_columns;
 
 /// Newest first below an id, through `read_messages_before` (migration 0010), whose plan walks
@@ -15,10 +14,6 @@ pub const READ_MESSAGES_BEFORE: &str = concat!(
     message_columns!(),
     " FROM read_messages_before($1, $2, $3, $4, $5, $6) m"
 );
-
-impl ReadSql for sqlx::Postgres {
-    const MESSAGES_BEFORE: &'static str = READ_MESSAGES_BEFORE;
-}
 
 #[async_trait]
 impl DashboardStore for PgStore {

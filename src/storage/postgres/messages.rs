@@ -1,12 +1,12 @@
 //! Sessions and messages on PostgreSQL.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use sqlx::Postgres;
 
 use super::*;
 use crate::storage::MessageStore;
 use crate::storage::once::Writes;
+use crate::storage::reads::ReadSql;
 use crate::storage::rows::{message_columns, session_columns};
 
 /// The per-session read through `read_messages` (migration 0007), whose plan walks the session's
@@ -25,11 +25,6 @@ pub const LIST_ACTIVE_SESSIONS: &str = concat!(
     session_columns!(),
     " FROM sessions WHERE is_active AND seq < $1 ORDER BY seq DESC LIMIT $2"
 );
-const LIST_SESSIONS: &str = concat!(
-    "SELECT ",
-    session_columns!(),
-    " FROM sessions WHERE seq < $1 ORDER BY seq DESC LIMIT $2"
-);
 pub use crate::storage::visibility::COUNT_SESSION_MESSAGES;
 
 #[async_trait]
@@ -44,35 +39,13 @@ impl MessageStore for PgStore {
             .await
     }
 
-    async fn list_sessions(
-        &self,
-        active_only: bool,
-        limit: u32,
-        before_seq: Option<i64>,
-    ) -> StoreResult<Vec<SessionRecord>> {
-        // Two statements so the active-only read can use the partial index.
-        let sql = if active_only {
-            LIST_ACTIVE_SESSIONS
-        } else {
-            LIST_SESSIONS
-        };
-        self.with_conn(async |conn| {
-            Ok(sqlx::query_as(sql)
-                .bind(before_seq.unwrap_or(i64::MAX))
-                .bind(i64::from(limit))
-                .fetch_all(conn)
-                .await?)
-        })
-        .await
+    async fn list_sessions(&self, page: &SessionList) -> StoreResult<Vec<SessionRecord>> {
+        self.with_conn(async |conn| Reads::sessions(conn, page).await)
+            .await
     }
 
-    async fn close_session(
-        &self,
-        id: &SessionId,
-        actor: &str,
-        at: DateTime<Utc>,
-    ) -> StoreResult<Option<SessionRecord>> {
-        self.with_conn(async |conn| Postgres::close_session(conn, id, actor, at).await)
+    async fn close_session(&self, c: &SessionClose<'_>) -> StoreResult<Option<SessionRecord>> {
+        self.with_conn(async |conn| Postgres::close_session(conn, c.id, c.actor, c.at).await)
             .await
     }
 
@@ -106,4 +79,9 @@ impl MessageStore for PgStore {
         self.with_conn(async |conn| Reads::count_messages(conn, query).await)
             .await
     }
+}
+
+impl ReadSql for Postgres {
+    const MESSAGES_BEFORE: &'static str = super::dashboard::READ_MESSAGES_BEFORE;
+    const ACTIVE_SESSIONS: &'static str = LIST_ACTIVE_SESSIONS;
 }

@@ -4,7 +4,6 @@ use async_trait::async_trait;
 
 use super::*;
 use crate::storage::dashboard::DashboardStore;
-use crate::storage::reads::ReadSql;
 use crate::storage::rows::message_columns;
 use crate::storage::visibility::visible_to_reader;
 
@@ -17,10 +16,6 @@ pub const READ_MESSAGES_BEFORE: &str = concat!(
     visible_to_reader!(),
     " AND m.id < $5 ORDER BY m.id DESC LIMIT $6"
 );
-
-impl ReadSql for sqlx::Sqlite {
-    const MESSAGES_BEFORE: &'static str = READ_MESSAGES_BEFORE;
-}
 
 #[async_trait]
 impl DashboardStore for SqliteStore {

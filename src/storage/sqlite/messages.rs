@@ -1,12 +1,12 @@
 //! Sessions and messages on SQLite: writes in a transaction on the writer, reads on the readers.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use sqlx::Sqlite;
 
 use super::*;
 use crate::storage::MessageStore;
 use crate::storage::once::Writes;
+use crate::storage::reads::ReadSql;
 use crate::storage::rows::{message_columns, session_columns};
 use crate::storage::visibility::message_read_where;
 
@@ -29,13 +29,8 @@ pub const READ_MESSAGES_DESC: &str = concat!(
     message_read_where!(),
     "ORDER BY m.id DESC LIMIT $7 OFFSET $8"
 );
-/// Sessions newest first (binds: before seq $1, limit $2), all of them or only the open ones
-/// (through the partial index on open sessions).
-pub const LIST_SESSIONS: &str = concat!(
-    "SELECT ",
-    session_columns!(),
-    " FROM sessions WHERE seq < $1 ORDER BY seq DESC LIMIT $2"
-);
+/// Open sessions newest first, through the partial index on them (binds: before seq $1, limit
+/// $2).
 pub const LIST_ACTIVE_SESSIONS: &str = concat!(
     "SELECT ",
     session_columns!(),
@@ -54,31 +49,12 @@ impl MessageStore for SqliteStore {
         Reads::session(&self.reader, id).await
     }
 
-    async fn list_sessions(
-        &self,
-        active_only: bool,
-        limit: u32,
-        before_seq: Option<i64>,
-    ) -> StoreResult<Vec<SessionRecord>> {
-        let sql = if active_only {
-            LIST_ACTIVE_SESSIONS
-        } else {
-            LIST_SESSIONS
-        };
-        Ok(sqlx::query_as(sql)
-            .bind(before_seq.unwrap_or(i64::MAX))
-            .bind(i64::from(limit))
-            .fetch_all(&self.reader)
-            .await?)
+    async fn list_sessions(&self, page: &SessionList) -> StoreResult<Vec<SessionRecord>> {
+        Reads::sessions(&self.reader, page).await
     }
 
-    async fn close_session(
-        &self,
-        id: &SessionId,
-        actor: &str,
-        at: DateTime<Utc>,
-    ) -> StoreResult<Option<SessionRecord>> {
-        self.in_write_tx(async |tx| Sqlite::close_session(tx, id, actor, at).await)
+    async fn close_session(&self, c: &SessionClose<'_>) -> StoreResult<Option<SessionRecord>> {
+        self.in_write_tx(async |tx| Sqlite::close_session(tx, c.id, c.actor, c.at).await)
             .await
     }
 
@@ -109,4 +85,9 @@ impl MessageStore for SqliteStore {
     async fn count_messages(&self, query: &MessageQuery<'_>) -> StoreResult<i64> {
         Reads::count_messages(&self.reader, query).await
     }
+}
+
+impl ReadSql for Sqlite {
+    const MESSAGES_BEFORE: &'static str = super::dashboard::READ_MESSAGES_BEFORE;
+    const ACTIVE_SESSIONS: &'static str = LIST_ACTIVE_SESSIONS;
 }

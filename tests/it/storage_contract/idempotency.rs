@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use shared_context_server::domain::{SessionId, Visibility};
 use shared_context_server::storage::{
     IdempotencyClaim, IdempotentWrite, InsertOutcome, MemoryAddress, NewMemory, NewMessage,
-    NewSession, OnceOutcome, SetMemoryOutcome, Store, WriteResult,
+    NewSession, OnceOutcome, SessionClose, SetMemoryOutcome, Store, WriteResult,
 };
 
 use crate::support::*;
@@ -242,11 +242,11 @@ async fn keyed_writes_match_plain_writes(backend: Backend) {
     // Closing: once, then "already closed" without another audit row; a missing session is None.
     let closing = |id: &'static str| {
         (
-            IdempotentWrite::CloseSession {
+            IdempotentWrite::CloseSession(SessionClose {
                 id: &sid,
                 actor: "alice",
                 at: now,
-            },
+            }),
             id,
         )
     };
@@ -272,11 +272,11 @@ async fn keyed_writes_match_plain_writes(backend: Backend) {
         store
             .write_once(
                 &claim("c3", "f"),
-                IdempotentWrite::CloseSession {
+                IdempotentWrite::CloseSession(SessionClose {
                     id: &ghost,
                     actor: "alice",
                     at: now
-                },
+                }),
                 &|_| None
             )
             .await

@@ -6,7 +6,8 @@ use chrono::Duration;
 use serde_json::json;
 use shared_context_server::domain::{Reader, SessionId, Visibility};
 use shared_context_server::storage::{
-    InsertOutcome, MessageQuery, NewMessage, NewSession, Store, TokenRecord,
+    InsertOutcome, MessageQuery, NewMessage, NewSession, SessionClose, SessionList, Store,
+    TokenRecord,
 };
 use shared_context_server::util::now;
 
@@ -18,6 +19,14 @@ async fn open(backend: Backend) -> (TestDb, Arc<dyn Store>) {
     let db = TestDb::new(backend).await;
     let store = db.store(8).await;
     (db, store)
+}
+
+fn list(active_only: bool, limit: u32, before_seq: Option<i64>) -> SessionList {
+    SessionList {
+        active_only,
+        limit,
+        before_seq,
+    }
 }
 
 fn new_session(purpose: &str) -> NewSession {
@@ -84,10 +93,10 @@ async fn sessions_round_trip(backend: Backend) {
     );
 
     let second = store.create_session(&new_session("second")).await.unwrap();
-    let page = store.list_sessions(true, 1, None).await.unwrap();
+    let page = store.list_sessions(&list(true, 1, None)).await.unwrap();
     assert_eq!(page[0].id, second.id, "newest first");
     let next = store
-        .list_sessions(true, 10, Some(page[0].seq))
+        .list_sessions(&list(true, 10, Some(page[0].seq)))
         .await
         .unwrap();
     assert_eq!(
@@ -96,13 +105,31 @@ async fn sessions_round_trip(backend: Backend) {
     );
 
     let closed = store
-        .close_session(&new.id, "alice", now())
+        .close_session(&SessionClose {
+            id: &new.id,
+            actor: "alice",
+            at: now(),
+        })
         .await
         .unwrap()
         .expect("closed");
     assert!(!closed.is_active);
-    assert_eq!(store.list_sessions(true, 10, None).await.unwrap().len(), 1);
-    assert_eq!(store.list_sessions(false, 10, None).await.unwrap().len(), 2);
+    assert_eq!(
+        store
+            .list_sessions(&list(true, 10, None))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .list_sessions(&list(false, 10, None))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
     let m = new_message(&new.id, "alice", "claude", Visibility::Public);
     assert_eq!(
         store.add_message(&m).await.unwrap(),
@@ -397,7 +424,11 @@ async fn simultaneous_posts_keep_their_own_outcomes(backend: Backend) {
     let open_id = SessionId::parse(&open_s.id).unwrap();
     let closed_id = SessionId::parse(&closed_s.id).unwrap();
     store
-        .close_session(&closed_id, "alice", now())
+        .close_session(&SessionClose {
+            id: &closed_id,
+            actor: "alice",
+            at: now(),
+        })
         .await
         .unwrap();
     let missing_id = SessionId::generate();
