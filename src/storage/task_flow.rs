@@ -3,11 +3,12 @@
 //! plain store methods and the idempotent path share them); the caller commits only an outcome
 //! that [`keeps`], so a refused change writes nothing.
 //!
-//! Lock order, the same in every change: the task row first (PostgreSQL `FOR UPDATE`; the claim
-//! of the next task `FOR UPDATE SKIP LOCKED`, so concurrent claimants take different tasks), then
-//! the session row, which the system message's insert locks (`Writes::add_message`), then nothing
-//! else; so two changes never wait on each other in a cycle. On SQLite the single writer
-//! serialises them all.
+//! Lock order, the same in every change: task rows first (PostgreSQL `FOR UPDATE`; the claim of
+//! the next task `FOR UPDATE SKIP LOCKED`, so concurrent claimants take different tasks; a new
+//! task's dependencies `FOR SHARE` and a completed task's dependents, both by the triggers of
+//! migration 0017), then the session row, which the system message's insert locks
+//! (`Writes::add_message`), then nothing else; so two changes never wait on each other in a
+//! cycle. On SQLite the single writer serialises them all.
 
 use std::marker::PhantomData;
 
@@ -29,8 +30,11 @@ pub(crate) trait TaskSql: Writes {
     const INSERT_TASK: &'static str;
     /// Task $1, locked until commit.
     const LOCK_TASK: &'static str;
-    /// The oldest claimable task of session $1 for agent $2, locked, skipping rows others lock.
-    const NEXT_CLAIMABLE: &'static str;
+    /// The oldest claimable task of session $1 assigned to agent $2, locked, skipping rows others
+    /// lock.
+    const NEXT_ASSIGNED: &'static str;
+    /// The oldest claimable unassigned task of session $1 with an id below $2, locked likewise.
+    const NEXT_OPEN: &'static str;
     /// Task $1 to state $2; claimed_by $3 and note $4 and result JSON $5 (each NULL: kept);
     /// at $6; returns the row.
     const SET_STATE: &'static str;
@@ -278,6 +282,27 @@ where
         .await
     }
 
+    /// The oldest claimable task: two seeks of indexes that hold only claimable tasks (handoffs to
+    /// the caller, unassigned ones), so tasks assigned to others or blocked cost nothing. A handoff
+    /// found first stays locked while an older unassigned task is claimed instead; only its
+    /// assignee could claim it anyway.
+    async fn next_claimable(
+        conn: &mut DB::Connection,
+        claim: &ClaimTask,
+    ) -> StoreResult<Option<TaskRecord>> {
+        let assigned: Option<TaskRecord> = sqlx::query_as(DB::NEXT_ASSIGNED)
+            .bind(claim.session_id.as_str())
+            .bind(claim.agent_id.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+        let open: Option<TaskRecord> = sqlx::query_as(DB::NEXT_OPEN)
+            .bind(claim.session_id.as_str())
+            .bind(assigned.as_ref().map_or(i64::MAX, |t| t.id))
+            .fetch_optional(&mut *conn)
+            .await?;
+        Ok(open.or(assigned))
+    }
+
     pub(crate) async fn claim(
         conn: &mut DB::Connection,
         claim: &ClaimTask,
@@ -293,13 +318,7 @@ where
                 .fetch_optional(&mut *conn)
                 .await?
                 .filter(|t: &TaskRecord| t.session_id == claim.session_id),
-            None => {
-                sqlx::query_as(DB::NEXT_CLAIMABLE)
-                    .bind(claim.session_id.as_str())
-                    .bind(claim.agent_id.as_str())
-                    .fetch_optional(&mut *conn)
-                    .await?
-            }
+            None => Self::next_claimable(conn, claim).await?,
         };
         let Some(mut task) = found else {
             return Ok(match claim.task_id {

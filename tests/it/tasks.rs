@@ -166,6 +166,15 @@ async fn dependencies_gate_claims_and_final_states_are_final(backend: Backend) {
         texts[3].contains("completed") && texts[3].contains("see docs/design.md"),
         "{texts:?}"
     );
+    // The completion made build claimable for claim-next too (its index, migration 0017/0014).
+    let next = call(
+        &c,
+        "claim_task",
+        json!({"session_id": sid, "auth_token": alice}),
+    )
+    .await
+    .ok();
+    assert_eq!(next["task_id"], build, "{next}");
 }
 
 async fn a_handoff_reaches_the_inbox_and_only_the_assignee_claims_it(backend: Backend) {

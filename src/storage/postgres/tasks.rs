@@ -26,14 +26,17 @@ impl TaskSql for Postgres {
         task_columns!(),
         " FROM tasks WHERE id = $1 FOR UPDATE"
     );
-    const NEXT_CLAIMABLE: &'static str = concat!(
+    // Through next_claimable_task() (migration 0017): a walk of an index that holds only
+    // claimable tasks, whatever the statistics say.
+    const NEXT_ASSIGNED: &'static str = concat!(
         "SELECT ",
         task_columns!(),
-        " FROM tasks t WHERE t.session_id = $1 AND t.state = 'submitted' \
-           AND (t.assignee IS NULL OR t.assignee = $2) \
-           AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(t.depends_on) d(id) JOIN tasks x ON x.id = d.id::bigint \
-             WHERE x.state <> 'completed') \
-         ORDER BY t.id LIMIT 1 FOR UPDATE OF t SKIP LOCKED"
+        " FROM next_claimable_task($1, $2, NULL)"
+    );
+    const NEXT_OPEN: &'static str = concat!(
+        "SELECT ",
+        task_columns!(),
+        " FROM next_claimable_task($1, NULL, $2)"
     );
     const SET_STATE: &'static str = concat!(
         "UPDATE tasks SET state = $2, claimed_by = COALESCE($3, claimed_by), note = COALESCE($4, note), \
@@ -102,7 +105,11 @@ pub const LIST_TASKS: [&str; 4] = [
     LIST_FOR_ASSIGNEE,
     LIST_FOR_ASSIGNEE_IN_STATE,
 ];
-pub const NEXT_CLAIMABLE_TASK: &str = <Postgres as TaskSql>::NEXT_CLAIMABLE;
+/// claim_task's next-claimable reads: the caller's own handoffs, then the unassigned tasks.
+pub const NEXT_CLAIMABLE_TASK: [&str; 2] = [
+    <Postgres as TaskSql>::NEXT_ASSIGNED,
+    <Postgres as TaskSql>::NEXT_OPEN,
+];
 
 impl PgStore {
     /// Runs a change in a transaction; commits it only when `keep` says so.

@@ -22,14 +22,21 @@ impl TaskSql for Sqlite {
     );
     const LOCK_TASK: &'static str =
         concat!("SELECT ", task_columns!(), " FROM tasks WHERE id = $1");
-    const NEXT_CLAIMABLE: &'static str = concat!(
+    // Named indexes (migration 0014): they hold only claimable tasks, so each walk stops at its
+    // first row; the planner otherwise may take tasks_state_idx and filter.
+    const NEXT_ASSIGNED: &'static str = concat!(
         "SELECT ",
         task_columns!(),
-        " FROM tasks t WHERE t.session_id = $1 AND t.state = 'submitted' \
-           AND (t.assignee IS NULL OR t.assignee = $2) \
-           AND NOT EXISTS (SELECT 1 FROM json_each(t.depends_on) d JOIN tasks x ON x.id = d.value \
-             WHERE x.state <> 'completed') \
-         ORDER BY t.id LIMIT 1"
+        " FROM tasks INDEXED BY tasks_claimable_assigned_idx \
+         WHERE session_id = $1 AND assignee = $2 AND state = 'submitted' AND waiting = 0 \
+         ORDER BY id LIMIT 1"
+    );
+    const NEXT_OPEN: &'static str = concat!(
+        "SELECT ",
+        task_columns!(),
+        " FROM tasks INDEXED BY tasks_claimable_idx \
+         WHERE session_id = $1 AND assignee IS NULL AND state = 'submitted' AND waiting = 0 \
+           AND id < $2 ORDER BY id LIMIT 1"
     );
     const SET_STATE: &'static str = concat!(
         "UPDATE tasks SET state = $2, claimed_by = COALESCE($3, claimed_by), note = COALESCE($4, note), \
@@ -86,7 +93,11 @@ pub const LIST_TASKS: [&str; 4] = [
     task_flow::LIST_FOR_ASSIGNEE,
     LIST_FOR_ASSIGNEE_IN_STATE,
 ];
-pub const NEXT_CLAIMABLE_TASK: &str = <Sqlite as TaskSql>::NEXT_CLAIMABLE;
+/// claim_task's next-claimable reads: the caller's own handoffs, then the unassigned tasks.
+pub const NEXT_CLAIMABLE_TASK: [&str; 2] = [
+    <Sqlite as TaskSql>::NEXT_ASSIGNED,
+    <Sqlite as TaskSql>::NEXT_OPEN,
+];
 
 impl SqliteStore {
     /// Runs a change on the writer; commits it only when `keep` says so.

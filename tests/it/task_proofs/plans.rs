@@ -1,7 +1,8 @@
-//! list_tasks' four reads and claim_task's next-claimable read cost the same in a session of
-//! 50,000 tasks as in one of 100, on a table that was never analyzed and after ANALYZE.
-//! PostgreSQL: counted in buffers (list_tasks reads through the function of migration 0016);
-//! SQLite: each plan names its index and sorts nothing.
+//! list_tasks' four reads and claim_task's next-claimable reads cost the same in a session of
+//! 50,000 tasks as in one of 100, on a table that was never analyzed and after ANALYZE; and
+//! claim-next finds the one claimable task behind 20,000 assigned to others or blocked by a
+//! dependency without reading them. PostgreSQL: counted in buffers (list_tasks reads through the
+//! function of migration 0016); SQLite: each plan names its index and sorts nothing.
 
 use serde_json::Value;
 use shared_context_server::storage::{postgres as pg, sqlite};
@@ -15,14 +16,43 @@ const HOT: i64 = 50_000;
 const SMALL: i64 = 300;
 /// The agent whose tasks the assignee reads ask for: ~1 in 150 tasks, mostly finished.
 const AGENT: &str = "agent1";
+/// The session whose one claimable task (its last) sits behind [`BEHIND_N`] that are not: one
+/// working task, then tasks assigned to another agent, tasks blocked by the working one, and
+/// handoffs to [`AGENT`] blocked by it. Before migration 0017 claim-next walked them all
+/// (PostgreSQL: one heap page per 50 or so tasks walked).
+const BEHIND: &str = "session_0000000000000003";
+const BEHIND_N: i64 = 20_000;
 
 /// Sessions `hot` and `small`: all but the last 200 tasks finished, then 100 working, then 100
-/// submitted; every third task assigned to one of 50 agents.
-fn fill(series: &dyn Fn(i64) -> String, ts: &str) -> Vec<String> {
+/// submitted; every third task assigned to one of 50 agents. Then [`BEHIND`]; `array` is the
+/// dialect's JSON array constructor.
+fn fill(series: &dyn Fn(i64) -> String, ts: &str, array: &str) -> Vec<String> {
     let mut out = vec![format!(
         "INSERT INTO sessions (id, purpose, created_by, created_at, updated_at) \
-         SELECT s, 'plans', 'agent0', {ts}, {ts} FROM (SELECT 'hot' AS s UNION ALL SELECT 'small') x"
+         SELECT s, 'plans', 'agent0', {ts}, {ts} FROM \
+           (SELECT 'hot' AS s UNION ALL SELECT 'small' UNION ALL SELECT '{BEHIND}') x"
     )];
+    let task = |state: &str, assignee: &str, depends: &str, n: i64| {
+        format!(
+            "INSERT INTO tasks (session_id, title, state, created_by, assignee, depends_on, created_at, updated_at) \
+             SELECT '{BEHIND}', 'task ' || g, '{state}', 'agent0', {assignee}, {depends}, {ts}, {ts} FROM {}",
+            series(n)
+        )
+    };
+    let working = format!("{array}((SELECT min(id) FROM tasks WHERE session_id = '{BEHIND}'))");
+    let none = format!("{array}()");
+    out.extend([
+        task("working", "'agent9'", &none, 1),
+        task("submitted", "'agent7'", &none, BEHIND_N * 2 / 5),
+        task("submitted", "NULL", &working, BEHIND_N * 2 / 5),
+        task(
+            "submitted",
+            &format!("'{AGENT}'"),
+            &working,
+            BEHIND_N / 5 - 1,
+        ),
+        task("submitted", "NULL", &none, 1),
+    ]);
     for (session, n) in [("hot", HOT), ("small", SMALL)] {
         let state = format!(
             "CASE WHEN g > {n} - 100 THEN 'submitted' WHEN g > {n} - 200 THEN 'working' \
@@ -65,7 +95,7 @@ async fn pg_buffers(conn: &mut sqlx::PgConnection, sql: &str, args: &[Option<&st
 /// Each read with its binds for `session`: (name, statement, binds; numbers are bound as such).
 fn reads<'a>(
     list: [&'a str; 4],
-    next: &'a str,
+    next: [&'a str; 2],
     session: &'a str,
 ) -> Vec<(&'static str, &'a str, Vec<Option<&'a str>>)> {
     let s = Some(session);
@@ -86,9 +116,44 @@ fn reads<'a>(
             list[3],
             vec![s, Some(AGENT), Some("working"), Some("0"), Some("51")],
         ),
-        ("claim next", next, vec![s, Some(AGENT)]),
+        ("claim next (handoffs)", next[0], vec![s, Some(AGENT)]),
+        ("claim next (open)", next[1], vec![s, Some(NO_BOUND)]),
     ]
 }
+
+/// PostgreSQL's claim-next before migration 0017 (one walk of the session's submitted tasks).
+const WALK_BEFORE_0017: &str = "SELECT t.id FROM tasks t WHERE t.session_id = $1 AND t.state = 'submitted' \
+       AND (t.assignee IS NULL OR t.assignee = $2) \
+       AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(t.depends_on) d(id) JOIN tasks x ON x.id = d.id::bigint \
+         WHERE x.state <> 'completed') \
+     ORDER BY t.id LIMIT 1";
+
+/// claim-next's bound on the open task's id when the caller has no handoff.
+const NO_BOUND: &str = "9223372036854775807";
+
+/// claim-next in [`BEHIND`] through the store: the last task, then nothing.
+async fn claim_behind(store: &dyn shared_context_server::storage::Store) {
+    use shared_context_server::storage::{ClaimTask, TaskOutcome};
+    let claim = ClaimTask {
+        session_id: BEHIND.to_owned(),
+        task_id: None,
+        agent_id: AGENT.to_owned(),
+        at: chrono::Utc::now(),
+    };
+    let TaskOutcome::Changed(change) = store.claim_task(&claim).await.unwrap() else {
+        panic!("the claimable task behind {BEHIND_N} others was not found");
+    };
+    assert_eq!(change.task.title, "task 1", "{:?}", change.task);
+    assert_eq!(change.task.assignee, None, "{:?}", change.task);
+    assert_eq!(
+        store.claim_task(&claim).await.unwrap(),
+        TaskOutcome::NothingClaimable
+    );
+}
+
+/// The claimable task sits after every other task of [`BEHIND`], so each read's cost shows
+/// whether it walked them.
+const BEHIND_READS: [usize; 2] = [4, 5];
 
 #[tokio::test]
 async fn postgres_task_reads_do_not_grow_never_analyzed_or_analyzed() {
@@ -100,7 +165,8 @@ async fn postgres_task_reads_do_not_grow_never_analyzed_or_analyzed() {
         .execute(&mut conn)
         .await
         .unwrap();
-    for sql in fill(&|n| format!("generate_series(1, {n}) AS g"), "now()") {
+    let series = |n| format!("generate_series(1, {n}) AS g");
+    for sql in fill(&series, "now()", "jsonb_build_array") {
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .execute(&mut conn)
             .await
@@ -138,7 +204,29 @@ async fn postgres_task_reads_do_not_grow_never_analyzed_or_analyzed() {
                 "{name} (analyzed: {analyzed}) touched {big} buffers for {rows} rows among {HOT} tasks ({little} among {SMALL})"
             );
         }
+        let behind = reads(pg::LIST_TASKS, pg::NEXT_CLAIMABLE_TASK, BEHIND);
+        for (i, want) in BEHIND_READS.into_iter().zip([0, 1]) {
+            let (name, sql, args) = &behind[i];
+            let (cost, rows) = pg_buffers(&mut conn, sql, args).await;
+            println!(
+                "tasks {name} (analyzed: {analyzed}): {cost} buffers for {rows} rows behind {BEHIND_N} unclaimable tasks"
+            );
+            assert_eq!(rows, want, "{name} (analyzed: {analyzed})");
+            assert!(
+                cost <= 8,
+                "{name} (analyzed: {analyzed}) touched {cost} buffers: it walked the {BEHIND_N} unclaimable tasks"
+            );
+        }
     }
+    // For the record, the statement claim-next ran before migration 0017: it walks them all.
+    let (before, _) = pg_buffers(&mut conn, WALK_BEFORE_0017, &[Some(BEHIND), Some(AGENT)]).await;
+    println!(
+        "tasks claim next before migration 0017: {before} buffers behind {BEHIND_N} unclaimable tasks"
+    );
+    conn.close().await.unwrap();
+    let store = db.store(2).await;
+    claim_behind(store.as_ref()).await;
+    store.close().await;
 }
 
 #[tokio::test]
@@ -151,7 +239,11 @@ async fn sqlite_task_reads_name_their_index_never_analyzed_or_analyzed() {
             "(WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {n}) SELECT g FROM s)"
         )
     };
-    for sql in fill(&series, "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')") {
+    for sql in fill(
+        &series,
+        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+        "json_array",
+    ) {
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .execute(&mut conn)
             .await
@@ -162,7 +254,8 @@ async fn sqlite_task_reads_name_their_index_never_analyzed_or_analyzed() {
         "tasks_state_idx",
         "tasks_assignee_idx",
         "tasks_assignee_state_idx",
-        "tasks_state_idx",
+        "tasks_claimable_assigned_idx",
+        "tasks_claimable_idx",
     ];
     for analyzed in [false, true] {
         if analyzed {
@@ -184,5 +277,27 @@ async fn sqlite_task_reads_name_their_index_never_analyzed_or_analyzed() {
             assert!(!plan.contains("TEMP B-TREE"), "{name}: no sort: {plan}");
         }
     }
+    // The indexes hold only claimable tasks: the seeks in BEHIND meet nothing else (an index
+    // walk's length does not show in SQLite's plan, so the rows under each seek's key stand for
+    // it): one open task, and none of AGENT's handoffs (all blocked).
+    for (index, want) in [
+        ("tasks_claimable_idx", 1),
+        ("tasks_claimable_assigned_idx", 0),
+    ] {
+        let held: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM tasks INDEXED BY {index} WHERE session_id = '{BEHIND}' \
+               AND state = 'submitted' AND waiting = 0 AND assignee {}",
+            if want == 1 {
+                "IS NULL".to_owned()
+            } else {
+                format!("= '{AGENT}'")
+            }
+        )))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(held, want, "{index} in {BEHIND}");
+    }
+    claim_behind(store.as_ref()).await;
     store.close().await;
 }

@@ -185,4 +185,21 @@ pub(super) async fn check_live(client: &rmcp::Peer<rmcp::RoleClient>, filled: &F
     expect_code(client, "set_memory", json!({"session_id": sid, "key": "decisions", "value": 0, "shared": true, "expected_version": 2, "auth_token": alice}), "VERSION_CONFLICT").await;
     let set = call(client, "set_memory", json!({"session_id": sid, "key": "decisions", "value": 4, "shared": true, "expected_version": 3, "auth_token": bob})).await.ok();
     assert_eq!(set["version"], json!(4), "{set}");
+    // The imported dependency is tracked for claim-next: once bob completes the claimed task, the
+    // dependent one (older than the new task) is the next claimable.
+    call(
+        client,
+        "update_task",
+        json!({"task_id": c.claimed_task, "state": "completed", "auth_token": bob}),
+    )
+    .await
+    .ok();
+    let next = call(
+        client,
+        "claim_task",
+        json!({"session_id": sid, "auth_token": alice}),
+    )
+    .await
+    .ok();
+    assert_eq!(next["task_id"], json!(c.dependent_task), "{next}");
 }
