@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 mod coordination;
+mod counters;
 pub use coordination::{LeaseDump, SharedMemoryDump, TaskDump};
+pub use counters::IdCounters;
 
 /// The tables of a dump, in the order they are written and imported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -110,6 +110,9 @@ pub trait ExportTx: Send {
         after: Option<&dump::DumpKey>,
         limit: u32,
     ) -> StoreResult<dump::DumpBatch>;
+    /// The id counters (read after the rows): each the largest of its counter's last value and
+    /// the largest key in its table.
+    async fn counters(&mut self) -> StoreResult<dump::IdCounters>;
 }
 
 #[async_trait]
@@ -118,7 +121,9 @@ pub trait ImportTx: Send {
     async fn occupied(&mut self) -> StoreResult<Vec<dump::DumpTable>>;
     /// Inserts the rows as given (ids, timestamps, JSON) in one statement.
     async fn insert(&mut self, batch: &dump::DumpBatch) -> StoreResult<()>;
-    /// Moves the id counters past the imported ids, then commits.
+    /// Moves each id counter up to the given value; a counter already at or past it stays.
+    async fn advance(&mut self, counters: &dump::IdCounters) -> StoreResult<()>;
+    /// Moves the id counters past the imported ids (forward only), then commits.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
     /// Ends the import keeping nothing.
     async fn rollback(self: Box<Self>) -> StoreResult<()>;

@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::{Context, anyhow, bail};
 use tokio::sync::mpsc;
 
-use super::format::{DumpBatch, DumpKey, DumpTable, Header, TableCounts, Trailer};
+use super::format::{DumpBatch, DumpKey, DumpTable, Header, IdCounters, TableCounts, Trailer};
 use crate::storage::ExportTx;
 
 /// Rows per query at most (also the most rows an import statement inserts).
@@ -14,10 +14,11 @@ pub(crate) const MAX_ROWS: usize = 1000;
 const FIRST_PAGE: usize = 100;
 const PAGE_BYTES: usize = 4 << 20;
 
-/// What the reading side sends: pages, then the totals once everything was read.
+/// What the reading side sends: pages, then the totals and the id counters once everything was
+/// read.
 pub(crate) enum Page {
     Rows(DumpBatch),
-    Done(TableCounts),
+    Done(TableCounts, IdCounters),
 }
 
 /// Reads every table (tokens unless `tokens` is false) in dump order from the snapshot and sends
@@ -57,7 +58,14 @@ pub(crate) async fn produce(
         }
         tracing::debug!(%table, rows = counts.get(table), "table read");
     }
-    Ok(sink.send(Page::Done(counts)).await.ok().map(|()| counts))
+    // After the rows, in the same snapshot: a counter is never below the keys just read.
+    let counters = tx.counters().await.context("cannot read the id counters")?;
+    tracing::debug!(?counters, "id counters read");
+    Ok(sink
+        .send(Page::Done(counts, counters))
+        .await
+        .ok()
+        .map(|()| counts))
 }
 
 /// Writes the header, every page and the end line. Runs on a blocking thread. Without the
@@ -84,11 +92,15 @@ pub(crate) fn write_dump(
                     written.add(table, 1);
                 }
             }
-            Page::Done(read) => {
+            Page::Done(read, counters) => {
                 if read != written {
                     bail!("rows read ({read}) and written ({written}) differ");
                 }
-                serde_json::to_writer(&mut *out, &Trailer { end: written })
+                let trailer = Trailer {
+                    end: written,
+                    counters: Some(counters),
+                };
+                serde_json::to_writer(&mut *out, &trailer)
                     .map_err(|e| anyhow!("cannot write the dump: {e}"))?;
                 out.write_all(b"\n").map_err(io)?;
                 out.flush().map_err(io)?;

@@ -10,7 +10,7 @@
 //! {"table":"leases","fencing_token":7,"lease_id":"lease_…","resources":["src/**"],…}
 //! {"table":"tasks","id":3,"session_id":"session_…","depends_on":[2],…}
 //! {"table":"shared_memory","session_id":"session_…","key":"plan","version":4,…}
-//! {"end":{"sessions":1,"agents":2,"messages":1,"message_recipients":1,"agent_memory":0,"audit_log":2,"agent_tokens":1,"leases":1,"tasks":3,"shared_memory":1}}
+//! {"end":{"sessions":1,"agents":2,"messages":1,"message_recipients":1,"agent_memory":0,"audit_log":2,"agent_tokens":1,"leases":1,"tasks":3,"shared_memory":1},"counters":{"sessions":1,"messages":4,"agent_memory":0,"audit_log":2,"leases":9,"tasks":3}}
 //! ```
 //!
 //! Rows come table by table in foreign-key order (sessions, agents, messages,
@@ -18,25 +18,28 @@
 //! table in primary-key order (leases by fencing token). Every column is written (except the generated
 //! `agent_memory.scope`), ids included; timestamps are RFC 3339 UTC with microseconds; JSON
 //! columns are JSON values. The last line counts the rows per table, so a truncated dump is
-//! recognised instead of half-imported.
+//! recognised instead of half-imported, and carries the id counters ([`IdCounters`]): the
+//! largest fencing token or id each counter handed out, also for rows deleted before the export,
+//! so the importing database never hands one out again.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use crate::storage::dump::{
-    AgentDump, AuditDump, DumpBatch, DumpKey, DumpRow, DumpTable, LeaseDump, MemoryDump,
-    MessageDump, RecipientDump, SessionDump, SharedMemoryDump, TaskDump, TokenDump,
+    AgentDump, AuditDump, DumpBatch, DumpKey, DumpRow, DumpTable, IdCounters, LeaseDump,
+    MemoryDump, MessageDump, RecipientDump, SessionDump, SharedMemoryDump, TaskDump, TokenDump,
 };
 
 /// The header's `format`.
 pub const FORMAT: &str = "shared-context-server/export";
 /// The header's `version`: the shape of the rows, bumped when a table or column is added or
 /// changed. Version 2 added `agents` and `message_recipients` (direct messages, receipts, acks);
-/// version 3 added `leases`, `tasks` and `shared_memory` (the coordination tables).
-pub const VERSION: u32 = 3;
+/// version 3 added `leases`, `tasks` and `shared_memory` (the coordination tables); version 4
+/// added the id counters to the end line.
+pub const VERSION: u32 = 4;
 /// The oldest version this server still imports: version 1 lacks the two tables of version 2,
-/// which is harmless only for a source that had no direct messages ([`lost_recipients`]).
+/// which is harmless only for a source that had no direct messages (see `compat`).
 pub const OLDEST_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,11 +55,13 @@ pub struct Header {
     pub schema_version: i64,
 }
 
-/// The last line: rows per table.
+/// The last line: rows per table, and (from version 4) the id counters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Trailer {
     pub end: TableCounts,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counters: Option<IdCounters>,
 }
 
 /// Rows per table.
@@ -142,7 +147,7 @@ impl std::fmt::Display for TableCounts {
 #[allow(clippy::large_enum_variant)]
 pub enum Line {
     Row(DumpRow),
-    End(TableCounts),
+    End(TableCounts, Option<IdCounters>),
 }
 
 /// Parses a line after the header: a row, or the end line. The error names what is wrong (the
@@ -152,7 +157,10 @@ pub fn parse_line(bytes: &[u8]) -> Result<Line, String> {
         Ok(row) => Ok(Line::Row(row)),
         Err(row_err) => {
             if let Ok(trailer) = serde_json::from_slice::<Trailer>(bytes) {
-                return Ok(Line::End(trailer.end));
+                if let Some(counters) = &trailer.counters {
+                    counters.check().map_err(|e| format!("bad end line: {e}"))?;
+                }
+                return Ok(Line::End(trailer.end, trailer.counters));
             }
             // Say which table was meant when the object names one; the serde message otherwise.
             let table = serde_json::from_slice::<Value>(bytes)
@@ -205,47 +213,6 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, String> {
         None => return Err("the header has no numeric \"version\"".into()),
     }
     serde_json::from_value(value).map_err(|e| format!("bad header: {}", describe(&e)))
-}
-
-/// The first migration with direct messages, per source backend.
-fn direct_messages_since(backend: &str) -> i64 {
-    if backend == "sqlite" { 6 } else { 8 }
-}
-
-/// Why importing this dump would lose direct-message recipients, if it would: a version 1 dump
-/// of a database that had direct messages carries their rows but not who they were addressed
-/// to, so each would arrive as a private note of its sender (its recipients lose it; nobody
-/// else gains it).
-pub fn lost_recipients(header: &Header) -> Option<String> {
-    (header.version < 2 && header.schema_version >= direct_messages_since(&header.source_backend))
-        .then(|| {
-            format!(
-                "the dump has format version {}, written by a server that left out direct-message recipients, \
-                 receipts and the agent registry: its direct messages would arrive as private notes of their \
-                 senders. Export the source again with this version; if the source is gone, import with \
-                 --accept-lost-recipients",
-                header.version
-            )
-        })
-}
-
-/// The first migration with leases, tasks and shared memory, per source backend.
-fn coordination_since(backend: &str) -> i64 {
-    if backend == "sqlite" { 8 } else { 11 }
-}
-
-/// What a dump older than version 3 leaves behind, if its source may have had it: such a dump has
-/// no leases, tasks or shared memory, so those arrive empty (the import goes ahead; every lease of
-/// the source would have expired by now or soon, but tasks and shared memory are lost).
-pub fn lost_coordination(header: &Header) -> Option<String> {
-    (header.version < 3 && header.schema_version >= coordination_since(&header.source_backend))
-        .then(|| {
-            format!(
-                "the dump has format version {}, written by a server that left out leases, tasks and shared \
-                 session memory: they arrive empty. Export the source again with this version to carry them",
-                header.version
-            )
-        })
 }
 
 #[cfg(test)]
@@ -310,17 +277,45 @@ mod tests {
         assert!(time.contains("RFC 3339"), "{time}");
         assert_eq!(
             parse_line(br#"{"end":{"sessions":1,"messages":2,"agent_memory":3,"audit_log":4,"agent_tokens":5}}"#),
-            Ok(Line::End(TableCounts { sessions: 1, messages: 2, agent_memory: 3, audit_log: 4, agent_tokens: 5, ..TableCounts::default() })),
+            Ok(Line::End(TableCounts { sessions: 1, messages: 2, agent_memory: 3, audit_log: 4, agent_tokens: 5, ..TableCounts::default() }, None)),
             "a version 1 end line has no agents or message_recipients"
         );
         assert_eq!(
             parse_line(br#"{"end":{"sessions":1,"agents":6,"messages":2,"message_recipients":7,"agent_memory":3,"audit_log":4,"agent_tokens":5}}"#),
-            Ok(Line::End(TableCounts { sessions: 1, agents: 6, messages: 2, message_recipients: 7, agent_memory: 3, audit_log: 4, agent_tokens: 5, ..TableCounts::default() })),
+            Ok(Line::End(TableCounts { sessions: 1, agents: 6, messages: 2, message_recipients: 7, agent_memory: 3, audit_log: 4, agent_tokens: 5, ..TableCounts::default() }, None)),
             "a version 2 end line has no leases, tasks or shared_memory"
         );
         assert_eq!(
             parse_line(br#"{"end":{"sessions":1,"agents":6,"messages":2,"message_recipients":7,"agent_memory":3,"audit_log":4,"agent_tokens":5,"leases":8,"tasks":9,"shared_memory":10}}"#),
-            Ok(Line::End(TableCounts { sessions: 1, agents: 6, messages: 2, message_recipients: 7, agent_memory: 3, audit_log: 4, agent_tokens: 5, leases: 8, tasks: 9, shared_memory: 10 }))
+            Ok(Line::End(TableCounts { sessions: 1, agents: 6, messages: 2, message_recipients: 7, agent_memory: 3, audit_log: 4, agent_tokens: 5, leases: 8, tasks: 9, shared_memory: 10 }, None))
+        );
+    }
+
+    #[test]
+    fn the_end_line_carries_the_counters_from_version_4() {
+        let counters = IdCounters {
+            sessions: 2,
+            messages: 40,
+            agent_memory: 0,
+            audit_log: 9,
+            leases: 17,
+            tasks: 5,
+        };
+        let line = serde_json::to_string(&Trailer {
+            end: TableCounts::default(),
+            counters: Some(counters),
+        })
+        .unwrap();
+        assert!(line.contains(r#""counters":{"sessions":2,"messages":40,"agent_memory":0,"audit_log":9,"leases":17,"tasks":5}"#), "{line}");
+        assert_eq!(
+            parse_line(line.as_bytes()),
+            Ok(Line::End(TableCounts::default(), Some(counters)))
+        );
+        let negative = line.replace(r#""leases":17"#, r#""leases":-1"#);
+        let err = parse_line(negative.as_bytes()).unwrap_err();
+        assert!(
+            err.contains("bad end line") && err.contains("`leases` is -1"),
+            "{err}"
         );
     }
 
@@ -330,8 +325,8 @@ mod tests {
         assert_eq!(parse_header(good.as_bytes()).unwrap().schema_version, 3);
         let older = good.replace("\"version\":1", "\"version\":2");
         assert_eq!(parse_header(older.as_bytes()).unwrap().version, 2);
-        let current = good.replace("\"version\":1", "\"version\":3");
-        assert_eq!(parse_header(current.as_bytes()).unwrap().version, 3);
+        let current = good.replace("\"version\":1", "\"version\":4");
+        assert_eq!(parse_header(current.as_bytes()).unwrap().version, 4);
         assert!(
             parse_header(good.replace("\"version\":1", "\"version\":0").as_bytes())
                 .unwrap_err()
@@ -342,50 +337,16 @@ mod tests {
                 .unwrap_err()
                 .contains("not a shared-context-server dump")
         );
-        let newer = good.replace("\"version\":1", "\"version\":4");
+        let newer = good.replace("\"version\":1", "\"version\":5");
         assert!(
             parse_header(newer.as_bytes())
                 .unwrap_err()
-                .contains("format version 4")
+                .contains("format version 5")
         );
         assert!(
             parse_header(b"\xff")
                 .unwrap_err()
                 .contains("not valid JSON")
         );
-    }
-
-    #[test]
-    fn version_1_dumps_of_sources_with_direct_messages_are_lossy() {
-        let header = |version, source_backend: &str, schema_version| Header {
-            format: FORMAT.into(),
-            version,
-            exported_at: at("2026-01-01T00:00:00Z"),
-            source_backend: source_backend.into(),
-            schema_version,
-        };
-        assert_eq!(lost_recipients(&header(1, "sqlite", 5)), None);
-        assert_eq!(lost_recipients(&header(1, "postgresql", 7)), None);
-        let lossy = lost_recipients(&header(1, "sqlite", 6)).unwrap();
-        assert!(lossy.contains("--accept-lost-recipients"), "{lossy}");
-        assert!(lost_recipients(&header(1, "postgresql", 8)).is_some());
-        assert_eq!(lost_recipients(&header(2, "sqlite", 7)), None);
-    }
-
-    #[test]
-    fn dumps_before_version_3_of_sources_with_coordination_tables_say_so() {
-        let header = |version, source_backend: &str, schema_version| Header {
-            format: FORMAT.into(),
-            version,
-            exported_at: at("2026-01-01T00:00:00Z"),
-            source_backend: source_backend.into(),
-            schema_version,
-        };
-        assert_eq!(lost_coordination(&header(2, "sqlite", 7)), None);
-        assert_eq!(lost_coordination(&header(2, "postgresql", 10)), None);
-        let lost = lost_coordination(&header(2, "sqlite", 8)).unwrap();
-        assert!(lost.contains("leases, tasks and shared"), "{lost}");
-        assert!(lost_coordination(&header(1, "postgresql", 11)).is_some());
-        assert_eq!(lost_coordination(&header(3, "postgresql", 14)), None);
     }
 }

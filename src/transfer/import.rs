@@ -7,7 +7,7 @@ use anyhow::{Context, anyhow, bail};
 use tokio::sync::mpsc;
 
 use super::export::MAX_ROWS;
-use super::format::{self, DumpBatch, DumpRow, DumpTable, Header, Line, TableCounts};
+use super::format::{self, DumpBatch, DumpRow, DumpTable, Header, IdCounters, Line, TableCounts};
 use crate::storage::{ImportTx, Store};
 
 /// An insert statement carries at most this much row data (and at most `MAX_ROWS` rows).
@@ -23,6 +23,7 @@ pub(crate) enum Parsed {
     End {
         line: u64,
         counts: TableCounts,
+        counters: Option<IdCounters>,
     },
 }
 
@@ -91,13 +92,14 @@ pub(crate) fn read_dump(
                     }
                 }
             }
-            Ok(Line::End(counts)) => {
+            Ok(Line::End(counts, counters)) => {
                 if !chunk.is_empty() && !send(Ok(Parsed::Rows(std::mem::take(&mut chunk)))) {
                     return;
                 }
                 if !send(Ok(Parsed::End {
                     line: line_no,
                     counts,
+                    counters,
                 })) {
                     return;
                 }
@@ -141,6 +143,8 @@ pub(crate) struct Importer {
     pending: Option<Pending>,
     last_table: Option<DumpTable>,
     counts: TableCounts,
+    /// The source's id counters, applied (forward only) before the commit.
+    counters: Option<IdCounters>,
 }
 
 impl Importer {
@@ -171,6 +175,7 @@ impl Importer {
             pending: None,
             last_table: None,
             counts: TableCounts::default(),
+            counters: None,
         })
     }
 
@@ -276,6 +281,11 @@ impl Importer {
         Ok(())
     }
 
+    /// The source's id counters, for `finish` to apply.
+    pub(crate) fn set_counters(&mut self, counters: IdCounters) {
+        self.counters = Some(counters);
+    }
+
     /// Checks the end line's counts against the rows seen.
     pub(crate) fn check_end(&self, line: u64, expected: &TableCounts) -> anyhow::Result<()> {
         if *expected != self.counts {
@@ -287,11 +297,18 @@ impl Importer {
         Ok(())
     }
 
-    /// Inserts what is left, moves the id counters past the imported ids, commits.
+    /// Inserts what is left, moves the id counters up to the source's and past the imported
+    /// ids (never back), commits.
     pub(crate) async fn finish(mut self) -> anyhow::Result<TableCounts> {
         if let Err(e) = self.flush().await {
             self.abort().await;
             return Err(e);
+        }
+        if let Some(counters) = self.counters
+            && let Err(e) = self.tx.advance(&counters).await
+        {
+            self.abort().await;
+            return Err(anyhow::Error::from(e).context("cannot move the id counters"));
         }
         self.tx.commit().await.context("cannot commit the import")?;
         Ok(self.counts)

@@ -6,7 +6,9 @@
 //!   memory) and writes a JSON Lines dump ([`format`]).
 //! - `import` reads a dump into the configured database, which must be empty, in **one**
 //!   transaction: a bad line, a truncated file or a refused row leaves the database as it was.
-//!   Rows are inserted many per statement; the id counters then continue after the imported ids.
+//!   Rows are inserted many per statement; the id counters then move (forward only) to the
+//!   source's counters from the end line and past the imported ids, so no fencing token or id
+//!   the source handed out is handed out again.
 //! - `copy` is export piped into import inside the process: pages read from one database are
 //!   inserted into the other while the next page is read; no file.
 //!
@@ -14,6 +16,7 @@
 
 pub mod format;
 
+mod compat;
 mod export;
 mod import;
 mod progress;
@@ -127,14 +130,17 @@ pub async fn import(
         .spawn(move || import::read_dump(input, send))
         .context("cannot start the dump reader")?;
     let result = async {
-        match recv.recv().await {
+        let header = match recv.recv().await {
             Some(Ok(Parsed::Header(header))) => {
-                match format::lost_recipients(&header) {
+                match compat::lost_recipients(&header) {
                     Some(why) if !accept_lost_recipients => bail!("line 1: {why}"),
                     Some(why) => tracing::warn!("{why}; importing anyway as asked"),
                     None => {}
                 }
-                if let Some(why) = format::lost_coordination(&header) {
+                if let Some(why) = compat::lost_coordination(&header) {
+                    tracing::warn!("{why}");
+                }
+                if let Some(why) = compat::lost_counters(&header) {
                     tracing::warn!("{why}");
                 }
                 tracing::info!(
@@ -143,12 +149,13 @@ pub async fn import(
                     schema_version = header.schema_version,
                     "importing a dump"
                 );
+                header
             }
             Some(Err(e)) => return Err(e),
             Some(Ok(_)) | None => bail!("the dump has no header"),
-        }
+        };
         let mut importer = Importer::begin(store).await?;
-        match import_rows(&mut importer, &mut recv).await {
+        match import_rows(&mut importer, &header, &mut recv).await {
             Ok(()) => importer.finish().await,
             Err(e) => {
                 importer.abort().await;
@@ -164,6 +171,7 @@ pub async fn import(
 
 async fn import_rows(
     importer: &mut Importer,
+    header: &Header,
     parsed: &mut mpsc::Receiver<anyhow::Result<Parsed>>,
 ) -> anyhow::Result<()> {
     let mut ended = false;
@@ -176,8 +184,18 @@ async fn import_rows(
                     importer.push(row, line, bytes).await?;
                 }
             }
-            Parsed::End { line, counts } => {
+            Parsed::End {
+                line,
+                counts,
+                counters,
+            } => {
                 importer.check_end(line, &counts)?;
+                if let Some(why) = compat::missing_counters(header, counters.as_ref()) {
+                    bail!("line {line}: {why}");
+                }
+                if let Some(counters) = counters {
+                    importer.set_counters(counters);
+                }
                 ended = true;
             }
         }
@@ -212,7 +230,10 @@ pub async fn copy(
                     progress::rows(batch.table(), batch.len() as u64);
                     importer.push_batch(batch).await?
                 }
-                Page::Done(read) => return Ok(Some(read)),
+                Page::Done(read, counters) => {
+                    importer.set_counters(counters);
+                    return Ok(Some(read));
+                }
             }
         }
         Ok(None)

@@ -8,13 +8,14 @@
 
 mod coordination_rows;
 mod core_rows;
+mod counters;
 mod inbox_rows;
 
 use async_trait::async_trait;
 use sqlx::{Postgres, Transaction};
 
 use super::PgStore;
-use crate::storage::dump::{self, DumpBatch, DumpKey, DumpTable};
+use crate::storage::dump::{self, DumpBatch, DumpKey, DumpTable, IdCounters};
 use crate::storage::{ExportTx, ImportTx, StoreResult, TransferStore};
 
 struct Export(Transaction<'static, Postgres>);
@@ -86,6 +87,10 @@ impl ExportTx for Export {
             DumpTable::AgentTokens => core_rows::agent_tokens(conn, after, limit).await?,
         })
     }
+
+    async fn counters(&mut self) -> StoreResult<IdCounters> {
+        counters::read(&mut self.0).await
+    }
 }
 
 #[async_trait]
@@ -117,18 +122,15 @@ impl ImportTx for Import {
     }
 
     async fn commit(mut self: Box<Self>) -> StoreResult<()> {
-        // New rows continue after the imported ids. setval ignores a NULL (empty table).
-        sqlx::query(
-            "SELECT setval(pg_get_serial_sequence('shared_context.sessions', 'seq'), (SELECT max(seq) FROM sessions)), \
-                    setval(pg_get_serial_sequence('shared_context.messages', 'id'), (SELECT max(id) FROM messages)), \
-                    setval(pg_get_serial_sequence('shared_context.agent_memory', 'id'), (SELECT max(id) FROM agent_memory)), \
-                    setval(pg_get_serial_sequence('shared_context.audit_log', 'id'), (SELECT max(id) FROM audit_log))",
-        )
-        .execute(&mut *self.0)
-        .await?;
-        coordination_rows::advance_counters(&mut self.0).await?;
+        // New rows continue after the imported keys; no counter moves back.
+        let top = counters::read(&mut self.0).await?;
+        counters::advance(&mut self.0, &top).await?;
         self.0.commit().await?;
         Ok(())
+    }
+
+    async fn advance(&mut self, top: &IdCounters) -> StoreResult<()> {
+        counters::advance(&mut self.0, top).await
     }
 
     async fn rollback(self: Box<Self>) -> StoreResult<()> {

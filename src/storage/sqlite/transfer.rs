@@ -1,10 +1,12 @@
 //! Export and import on SQLite. The export reads in one transaction on a reader connection (a
 //! WAL snapshot); the import holds the writer in one `BEGIN IMMEDIATE` transaction and inserts
 //! multi-row `VALUES`. The FTS triggers index imported messages as they arrive, and AUTOINCREMENT
-//! counters follow explicit ids by themselves (`sqlite_sequence` keeps the largest id inserted).
-//! The inbox tables are in `inbox_rows`, leases, tasks and shared memory in `coordination_rows`.
+//! counters follow explicit ids by themselves (`sqlite_sequence` keeps the largest id inserted);
+//! the dump's counters move them further (`counters`). The inbox tables are in `inbox_rows`,
+//! leases, tasks and shared memory in `coordination_rows`.
 
 mod coordination_rows;
+mod counters;
 mod inbox_rows;
 
 use async_trait::async_trait;
@@ -13,7 +15,8 @@ use sqlx::{QueryBuilder, Sqlite, Transaction};
 
 use super::{SqliteStore, json_map, ts};
 use crate::storage::dump::{
-    self, AuditDump, DumpBatch, DumpKey, DumpTable, MemoryDump, MessageDump, SessionDump, TokenDump,
+    self, AuditDump, DumpBatch, DumpKey, DumpTable, IdCounters, MemoryDump, MessageDump,
+    SessionDump, TokenDump,
 };
 use crate::storage::{ExportTx, ImportTx, StoreError, StoreResult, TransferStore};
 use crate::util::rfc3339;
@@ -291,6 +294,10 @@ impl ExportTx for Export {
             }
         })
     }
+
+    async fn counters(&mut self) -> StoreResult<IdCounters> {
+        counters::read(&mut self.0).await
+    }
 }
 
 pub(super) fn object(map: &serde_json::Map<String, Value>) -> String {
@@ -404,6 +411,10 @@ impl ImportTx for Import {
         };
         qb.build().execute(&mut *self.0).await?;
         Ok(())
+    }
+
+    async fn advance(&mut self, top: &IdCounters) -> StoreResult<()> {
+        counters::advance(&mut self.0, top).await
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {

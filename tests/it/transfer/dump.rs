@@ -28,7 +28,7 @@ fn newest_migration(dir: &str) -> i64 {
 fn check_dump_shape(dump: &[Value], source: &Snapshot, backend: &str, tokens: bool) {
     let header = &dump[0];
     assert_eq!(header["format"], json!("shared-context-server/export"));
-    assert_eq!(header["version"], json!(3));
+    assert_eq!(header["version"], json!(4));
     assert_eq!(header["source_backend"], json!(backend));
     // The newest migration of the source backend, read from migrations/ so a new one needs no edit here.
     let newest = newest_migration(if backend == "postgresql" {
@@ -58,6 +58,18 @@ fn check_dump_shape(dump: &[Value], source: &Snapshot, backend: &str, tokens: bo
         .map(|l| l["id"].as_i64().unwrap())
         .collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "messages in id order");
+    let counters = &dump[dump.len() - 1]["counters"];
+    for (table, key) in [
+        ("sessions", "sessions"),
+        ("messages", "messages"),
+        ("leases", "leases"),
+        ("tasks", "tasks"),
+    ] {
+        assert!(
+            counters[key].as_i64().unwrap() >= max_id(source, table),
+            "the {key} counter must cover every {table} key: {counters}"
+        );
+    }
     let end = &dump[dump.len() - 1]["end"];
     assert_eq!(end["messages"], json!(source["messages"].len()));
     assert_eq!(

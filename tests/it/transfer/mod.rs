@@ -2,7 +2,8 @@
 //! table comes back exactly (ids, timestamps, JSON), new rows continue after the imported ids,
 //! imported messages are searchable and imported tokens still work; a direct message stays
 //! direct (same recipients, receipts and acks); a non-empty target or a damaged dump is refused
-//! and leaves the database as it was. Leases, tasks and shared memory: `coordination`.
+//! and leaves the database as it was. Leases, tasks and shared memory: `coordination`; fencing
+//! tokens and ids that never repeat after a move: `counters`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,6 +16,7 @@ use crate::support::*;
 
 mod coordination;
 mod copy;
+mod counters;
 mod dump;
 
 use dump::{transfer_import_damaged_dump_changes_nothing, transfer_import_refuses_non_empty};

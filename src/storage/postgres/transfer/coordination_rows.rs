@@ -1,8 +1,8 @@
 //! The coordination tables in a dump on PostgreSQL: `leases` (by fencing token), `tasks` (by id)
 //! and `shared_memory` (by session and key), read page by page along an index and inserted with
 //! one `INSERT … SELECT FROM UNNEST(arrays)` per batch. A lease's `resources` (a `text[]`) travels
-//! as a JSON array, since UNNEST cannot carry an array per row. `advance_counters` moves the
-//! fencing-token and task-id sequences past the imported values before the import commits.
+//! as a JSON array, since UNNEST cannot carry an array per row. Their counters (fencing tokens,
+//! task ids) move in `counters`.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -223,23 +223,6 @@ pub(super) async fn insert_shared_memory(
     .bind(rows.iter().map(|r| r.updated_by.as_str()).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.created_at).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.updated_at).collect::<Vec<_>>())
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Moves the fencing-token and task-id sequences past the imported values, never backwards: a
-/// fencing token must not be handed out twice, also when the target once granted more leases
-/// than it holds now.
-pub(super) async fn advance_counters(conn: &mut PgConnection) -> StoreResult<()> {
-    sqlx::query(
-        "SELECT setval(s.seq, s.top) FROM (VALUES \
-           (pg_get_serial_sequence('shared_context.leases', 'fencing_token')::regclass, \
-            (SELECT max(fencing_token) FROM leases)), \
-           (pg_get_serial_sequence('shared_context.tasks', 'id')::regclass, (SELECT max(id) FROM tasks)) \
-         ) AS s(seq, top) \
-         WHERE s.top > coalesce(pg_sequence_last_value(s.seq), 0)",
-    )
     .execute(conn)
     .await?;
     Ok(())
