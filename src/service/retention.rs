@@ -75,7 +75,7 @@ impl Service {
                     continue;
                 }
                 report.sessions_checked += 1;
-                let rule = prune_rule(&rule, now);
+                let rule = prune_rule(&session.id, &rule, now);
                 let tally = Tally::new("messages", progress);
                 self.drain(
                     batch,
@@ -83,7 +83,7 @@ impl Service {
                     tally,
                     &mut report,
                     |r| &mut r.messages,
-                    || self.store().prune_messages(&session.id, &rule, batch),
+                    || self.store().prune_messages(&rule, batch),
                 )
                 .await?;
                 if stop.is_cancelled() {
@@ -127,15 +127,16 @@ impl Service {
         report: &mut PruneReport,
         progress: PruneProgress<'_>,
     ) -> Result<u64, StoreError> {
-        let everything = PruneRule {
-            before: None,
-            keep_newest: Some(0),
-        };
         let mut removed = 0;
         loop {
             let ids = self.store().closed_sessions(cutoff, SESSION_PAGE).await?;
             let mut progressed = false;
             for id in &ids {
+                let everything = PruneRule {
+                    session_id: id,
+                    before: None,
+                    keep_newest: Some(0),
+                };
                 let tally = Tally::new("closed sessions", progress);
                 self.drain(
                     batch,
@@ -143,7 +144,7 @@ impl Service {
                     tally,
                     report,
                     |r| &mut r.messages,
-                    || self.store().prune_messages(id, &everything, batch),
+                    || self.store().prune_messages(&everything, batch),
                 )
                 .await?;
                 if batch.is_none() {
@@ -226,8 +227,13 @@ impl<'a> Tally<'a> {
 }
 
 /// The storage rule for a session's retention at `now`.
-fn prune_rule(rule: &MessageRetention, now: chrono::DateTime<chrono::Utc>) -> PruneRule {
+fn prune_rule<'a>(
+    session_id: &'a str,
+    rule: &MessageRetention,
+    now: chrono::DateTime<chrono::Utc>,
+) -> PruneRule<'a> {
     PruneRule {
+        session_id,
         before: rule
             .max_age_days
             .map(|d| now - Duration::days(i64::from(d))),

@@ -4,12 +4,18 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use sqlx::Postgres;
+
 use super::PgStore;
+use crate::storage::retention::{Prune, RetentionSql};
 use crate::storage::{PruneRule, RetentionStore, StoreResult, TableStats};
 
-/// The id at and below which `keep_newest` prunes: the (keep + 1)-th newest message, read
-/// through `read_messages` (an ordered index scan whatever the statistics). -1: none.
-const KEEP_THRESHOLD: &str = "SELECT COALESCE((SELECT id FROM read_messages('admin', '', '', $1, NULL, 0, 1, $2, TRUE)), -1)";
+impl RetentionSql for Postgres {
+    /// Through `read_messages`: an ordered index scan whatever the statistics.
+    const KEEP_THRESHOLD: &'static str = "SELECT COALESCE((SELECT id FROM read_messages('admin', '', '', $1, NULL, 0, 1, $2, TRUE)), -1)";
+    const CLOSED_SESSIONS: &'static str =
+        "SELECT id FROM sessions WHERE NOT is_active AND updated_at < $1 ORDER BY seq LIMIT $2";
+}
 
 /// Up to $4 messages of session $1 created before $2 or with an id at or below $3, oldest first.
 /// Replies to them lose their parent link in the same statement (the foreign key would refuse
@@ -27,59 +33,33 @@ const GROWING: &str = "'messages', 'audit_log', 'session_message_counts', 'sessi
 
 #[async_trait]
 impl RetentionStore for PgStore {
-    async fn prune_messages(
-        &self,
-        session_id: &str,
-        rule: &PruneRule,
-        batch: Option<u32>,
-    ) -> StoreResult<u64> {
+    async fn prune_messages(&self, rule: &PruneRule<'_>, batch: Option<u32>) -> StoreResult<u64> {
         self.with_conn(async |conn| {
-            let threshold: i64 = match rule.keep_newest {
-                None => -1,
-                Some(keep) => {
-                    sqlx::query_scalar(KEEP_THRESHOLD)
-                        .bind(session_id)
-                        .bind(i64::try_from(keep).unwrap_or(i64::MAX))
-                        .fetch_one(&mut *conn)
-                        .await?
-                }
-            };
-            let n = match batch {
-                None => {
-                    let n: i64 = sqlx::query_scalar(COUNT_MESSAGES)
-                        .bind(session_id)
-                        .bind(rule.before)
-                        .bind(threshold)
-                        .fetch_one(&mut *conn)
-                        .await?;
-                    n as u64
-                }
-                Some(batch) => sqlx::query(DELETE_MESSAGES)
-                    .bind(session_id)
+            let threshold = Prune::threshold(&mut *conn, rule).await?;
+            let Some(batch) = batch else {
+                let n: i64 = sqlx::query_scalar(COUNT_MESSAGES)
+                    .bind(rule.session_id)
                     .bind(rule.before)
                     .bind(threshold)
-                    .bind(i64::from(batch))
-                    .execute(&mut *conn)
-                    .await?
-                    .rows_affected(),
+                    .fetch_one(&mut *conn)
+                    .await?;
+                return Ok(n as u64);
             };
-            Ok(n)
+            let done = sqlx::query(DELETE_MESSAGES)
+                .bind(rule.session_id)
+                .bind(rule.before)
+                .bind(threshold)
+                .bind(i64::from(batch))
+                .execute(&mut *conn)
+                .await?;
+            Ok(done.rows_affected())
         })
         .await
     }
 
     async fn closed_sessions(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<Vec<String>> {
-        self.with_conn(async |conn| {
-            let ids = sqlx::query_scalar(
-            "SELECT id FROM sessions WHERE NOT is_active AND updated_at < $1 ORDER BY seq LIMIT $2",
-        )
-        .bind(before)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *conn)
-        .await?;
-            Ok(ids)
-        })
-        .await
+        self.with_conn(async |conn| Prune::closed_sessions(conn, before, limit).await)
+            .await
     }
 
     async fn drop_closed_session(&self, session_id: &str) -> StoreResult<bool> {
@@ -104,29 +84,8 @@ impl RetentionStore for PgStore {
     }
 
     async fn prune_audit(&self, before: DateTime<Utc>, batch: Option<u32>) -> StoreResult<u64> {
-        self.with_conn(async |conn| {
-            let n = match batch {
-                None => {
-                    let n: i64 =
-                        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE created_at < $1")
-                            .bind(before)
-                            .fetch_one(&mut *conn)
-                            .await?;
-                    n as u64
-                }
-                Some(batch) => sqlx::query(
-                    "DELETE FROM audit_log WHERE id IN \
-                 (SELECT id FROM audit_log WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
-                )
-                .bind(before)
-                .bind(i64::from(batch))
-                .execute(&mut *conn)
-                .await?
-                .rows_affected(),
-            };
-            Ok(n)
-        })
-        .await
+        self.with_conn(async |conn| Prune::audit(conn, before, batch).await)
+            .await
     }
 
     async fn table_stats(&self) -> StoreResult<Vec<TableStats>> {

@@ -4,41 +4,33 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use sqlx::Sqlite;
+
 use super::SqliteStore;
+use crate::storage::retention::{Prune, RetentionSql};
 use crate::storage::{PruneRule, RetentionStore, StoreResult, TableStats};
 use crate::util::rfc3339;
 
-/// The id at and below which `keep_newest` prunes: the (keep + 1)-th newest message. -1: none.
-const KEEP_THRESHOLD: &str = "SELECT COALESCE((SELECT id FROM messages INDEXED BY messages_session_read_idx \
+impl RetentionSql for Sqlite {
+    const KEEP_THRESHOLD: &'static str = "SELECT COALESCE((SELECT id FROM messages INDEXED BY messages_session_read_idx \
      WHERE session_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2), -1)";
+    const CLOSED_SESSIONS: &'static str =
+        "SELECT id FROM sessions WHERE is_active = 0 AND updated_at < $1 ORDER BY seq LIMIT $2";
+}
 /// The messages of session $1 created before $2 or with an id at or below $3, oldest first.
 const DOOMED: &str = "SELECT id FROM messages INDEXED BY messages_session_read_idx \
      WHERE session_id = $1 AND (created_at < $2 OR id <= $3) ORDER BY id LIMIT $4";
 
 #[async_trait]
 impl RetentionStore for SqliteStore {
-    async fn prune_messages(
-        &self,
-        session_id: &str,
-        rule: &PruneRule,
-        batch: Option<u32>,
-    ) -> StoreResult<u64> {
-        let threshold: i64 = match rule.keep_newest {
-            None => -1,
-            Some(keep) => {
-                sqlx::query_scalar(KEEP_THRESHOLD)
-                    .bind(session_id)
-                    .bind(i64::try_from(keep).unwrap_or(i64::MAX))
-                    .fetch_one(&self.reader)
-                    .await?
-            }
-        };
+    async fn prune_messages(&self, rule: &PruneRule<'_>, batch: Option<u32>) -> StoreResult<u64> {
+        let threshold = Prune::threshold(&self.reader, rule).await?;
         let before = rule.before.map(rfc3339);
         let Some(batch) = batch else {
             let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                 "SELECT COUNT(*) FROM ({DOOMED})"
             )))
-            .bind(session_id)
+            .bind(rule.session_id)
             .bind(before)
             .bind(threshold)
             .bind(-1i64)
@@ -48,7 +40,7 @@ impl RetentionStore for SqliteStore {
         };
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let ids: Vec<i64> = sqlx::query_scalar(DOOMED)
-            .bind(session_id)
+            .bind(rule.session_id)
             .bind(before)
             .bind(threshold)
             .bind(i64::from(batch))
@@ -77,13 +69,7 @@ impl RetentionStore for SqliteStore {
     }
 
     async fn closed_sessions(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM sessions WHERE is_active = 0 AND updated_at < $1 ORDER BY seq LIMIT $2",
-        )
-        .bind(rfc3339(before))
-        .bind(i64::from(limit))
-        .fetch_all(&self.reader)
-        .await?)
+        Prune::closed_sessions(&self.reader, before, limit).await
     }
 
     async fn drop_closed_session(&self, session_id: &str) -> StoreResult<bool> {
@@ -113,24 +99,11 @@ impl RetentionStore for SqliteStore {
     }
 
     async fn prune_audit(&self, before: DateTime<Utc>, batch: Option<u32>) -> StoreResult<u64> {
-        let before = rfc3339(before);
-        let Some(batch) = batch else {
-            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE created_at < $1")
-                .bind(before)
-                .fetch_one(&self.reader)
-                .await?;
-            return Ok(n as u64);
-        };
+        if batch.is_none() {
+            return Prune::audit(&self.reader, before, None).await;
+        }
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let n = sqlx::query(
-            "DELETE FROM audit_log WHERE id IN \
-             (SELECT id FROM audit_log WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
-        )
-        .bind(before)
-        .bind(i64::from(batch))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let n = Prune::audit(&mut *tx, before, batch).await?;
         tx.commit().await?;
         Ok(n)
     }
