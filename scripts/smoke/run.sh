@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Client smoke tests of shared-context-server with third-party MCP clients:
 #   - the official Python `mcp` SDK, latest 1.x and latest 2.x (their client APIs differ), over streamable HTTP;
+#   - with the same SDKs over stdio and HTTP, text_parity.py: for every read and coordination tool the text
+#     content alone carries every field a model needs, and structuredContent validates against outputSchema;
 #   - the MCP Inspector CLI (@modelcontextprotocol/inspector 2.12.0 --cli) over stdio and streamable HTTP.
 #
 # usage: scripts/smoke/run.sh
@@ -114,6 +116,10 @@ suite() { # suite NAME CMD...
 for v in mcp1 mcp2; do
   suite "python-sdk ($v: mcp $("$VENVS/$v/bin/python" -c 'from importlib.metadata import version; print(version("mcp"))'))" \
     "$VENVS/$v/bin/python" "$HERE/python_sdk_smoke.py" "$URL" "$API_KEY_VALUE"
+done
+for v in mcp1 mcp2; do
+  suite "text parity ($v: text-only and structured-only readers, stdio + http)" \
+    "$VENVS/$v/bin/python" "$HERE/text_parity.py" "$URL" "$API_KEY_VALUE" "$SCS_BIN"
 done
 suite "inspector $INSPECTOR_VERSION (stdio + http)" \
   env INSPECTOR="$NODE_DIR/node_modules/.bin/mcp-inspector" SCS_BIN="$SCS_BIN" \

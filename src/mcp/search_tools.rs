@@ -154,6 +154,8 @@ first, scored 0-100.",
     ) -> CallToolResult {
         let caller = Self::caller(&ctx, p.auth_token, None);
         self.with_identity(caller, |svc, who| async move {
+            // Said once in the header: the text of a hit leaves its session out.
+            let session = p.session_id.trim().to_owned();
             let input = SearchContext {
                 session_id: p.session_id,
                 query: p.query,
@@ -175,7 +177,11 @@ first, scored 0-100.",
                     writer.message(out, &h.message, body, &extra)
                 },
             );
-            let mut text = format!("{} results for {:?}", kept.len(), found.query);
+            let mut text = format!(
+                "{} results for {:?} in {session}",
+                kept.len(),
+                found.query
+            );
             omitted_note(&mut text, &ids[kept.len()..]);
             if !kept.is_empty() {
                 text = format!("{text}\n{LEGEND}\n{shown}");
@@ -223,9 +229,10 @@ first, scored 0-100.",
             let shown = budget::messages(&budget, messages, 40, &mut MessageWriter::new());
             let omitted = &ids[shown.count..];
             let mut text = format!(
-                "{} messages from {}, newest first",
+                "{} messages from {} in {}, newest first",
                 shown.count,
-                p.sender.trim()
+                p.sender.trim(),
+                p.session_id.trim()
             );
             omitted_note(&mut text, omitted);
             with_messages(&mut text, &shown.text);
@@ -261,7 +268,11 @@ means UTC; a date alone covers its day.",
             let shown = budget::messages(&budget, range.messages, 40, &mut MessageWriter::new());
             let omitted = &ids[shown.count..];
             let (start, end) = (rfc3339(range.start), rfc3339(range.end));
-            let mut text = format!("{} messages from {start} to {end}", shown.count);
+            let mut text = format!(
+                "{} messages from {start} to {end} in {}",
+                shown.count,
+                p.session_id.trim()
+            );
             omitted_note(&mut text, omitted);
             with_messages(&mut text, &shown.text);
             let result = TimerangeMessages {
