@@ -43,15 +43,12 @@ tool_output!(PerformanceMetrics);
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct GuidanceParams {
     /// operations (default), coordination, security or troubleshooting.
-    #[serde(default)]
     pub guidance_type: Option<String>,
-    #[serde(default)]
     pub auth_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct AdminParams {
-    #[serde(default)]
     pub auth_token: Option<String>,
 }
 

@@ -18,15 +18,11 @@ use crate::service::{Ask, GetInbox, ListAgents};
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ListAgentsParams {
     /// Agents seen within this many seconds are active (default 900).
-    #[serde(default)]
     pub active_within_seconds: Option<i64>,
     /// Only this agent_type.
-    #[serde(default)]
     pub agent_type: Option<String>,
     /// 1-1000 (default 100).
-    #[serde(default)]
     pub limit: Option<i64>,
-    #[serde(default)]
     pub auth_token: Option<String>,
 }
 
@@ -41,23 +37,16 @@ pub enum Cursor {
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct GetInboxParams {
     /// next_cursor from your previous call; omit to start from the oldest.
-    #[serde(default)]
     pub after_cursor: Option<Cursor>,
     /// 1-200 (default 50).
-    #[serde(default)]
     pub limit: Option<i64>,
     /// Only this session.
-    #[serde(default)]
     pub session_id: Option<String>,
     /// Block up to this many seconds for a new message (default 0; server-capped).
-    #[serde(default)]
     pub wait_seconds: Option<f64>,
     /// false: omit content (default true).
-    #[serde(default)]
     pub include_body: Option<bool>,
-    #[serde(default)]
     pub max_tokens: Option<i64>,
-    #[serde(default)]
     pub auth_token: Option<String>,
 }
 
@@ -65,9 +54,7 @@ pub struct GetInboxParams {
 pub struct AckMessagesParams {
     /// Ids of messages addressed to you.
     pub message_ids: Vec<i64>,
-    #[serde(default)]
     pub idempotency_key: Option<String>,
-    #[serde(default)]
     pub auth_token: Option<String>,
 }
 
@@ -75,7 +62,6 @@ pub struct AckMessagesParams {
 pub struct GetReceiptsParams {
     /// A direct message you sent.
     pub message_id: i64,
-    #[serde(default)]
     pub auth_token: Option<String>,
 }
 
@@ -86,15 +72,11 @@ pub struct AskParams {
     pub to: String,
     pub content: String,
     /// Wait this long for the reply (default 25; server-capped).
-    #[serde(default)]
     pub timeout_seconds: Option<f64>,
-    #[serde(default)]
     #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub metadata: Option<Value>,
     /// Makes a retry post nothing new.
-    #[serde(default)]
     pub idempotency_key: Option<String>,
-    #[serde(default)]
     pub auth_token: Option<String>,
 }
 

@@ -15,49 +15,35 @@ use crate::util::rfc3339;
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct AcquireLeaseParams {
     /// 1-50 path globs (src/db/**, docs/*.md) or plain names (deploy-slot). Omit when renewing.
-    #[serde(default)]
     pub resources: Option<Vec<String>>,
     /// exclusive (default) or shared (conflicts only with exclusive).
-    #[serde(default)]
     pub mode: Option<String>,
     /// 1 to the server maximum (default 300).
-    #[serde(default)]
     pub ttl_seconds: Option<i64>,
-    #[serde(default)]
     pub reason: Option<String>,
     /// Scope the lease to a session; omit for a global lease (conflicts everywhere).
-    #[serde(default)]
     pub session_id: Option<String>,
     /// deny (default) or warn (grant anyway, listing conflicts).
-    #[serde(default)]
     pub on_conflict: Option<String>,
     /// Your lease to renew for ttl_seconds from now.
-    #[serde(default)]
     pub lease_id: Option<String>,
-    #[serde(default)]
     pub idempotency_key: Option<String>,
-    #[serde(default)]
     pub auth_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ReleaseLeaseParams {
     pub lease_id: String,
-    #[serde(default)]
     pub idempotency_key: Option<String>,
-    #[serde(default)]
     pub auth_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct CheckLeasesParams {
     /// Paths or globs to check; omit to list every live lease.
-    #[serde(default)]
     pub resources: Option<Vec<String>>,
     /// That session's leases and the global ones; omit for all.
-    #[serde(default)]
     pub session_id: Option<String>,
-    #[serde(default)]
     pub auth_token: Option<String>,
 }
 

@@ -5,6 +5,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::service::ListMemory;
+
 /// Any JSON value, spelled out so that every property has a type (Gemini skips tools whose schema
 /// has an untyped property) and without type lists (Gemini rejects those). Null is accepted too.
 pub(super) fn any_json(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
@@ -27,28 +29,21 @@ pub struct SetMemoryParams {
     #[schemars(schema_with = "any_json")]
     pub value: Value,
     /// Scope it to this session (default: global).
-    #[serde(default)]
     pub session_id: Option<String>,
     /// Seconds to live, 1-31536000 (default: forever).
-    #[serde(default)]
+    #[serde(default)] // with schema_with, schemars sees no Option: this keeps it optional
     #[schemars(schema_with = "ttl_schema")]
     pub expires_in: Option<Value>,
     /// Optional JSON object.
-    #[serde(default)]
     #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub metadata: Option<Value>,
     /// false: fail with KEY_EXISTS if the key is set (default true).
-    #[serde(default)]
     pub overwrite: Option<bool>,
     /// true: the session's shared memory, versioned (needs session_id).
-    #[serde(default)]
     pub shared: Option<bool>,
     /// Shared only: write only if at this version (0: only if absent), else VERSION_CONFLICT.
-    #[serde(default)]
     pub expected_version: Option<i64>,
-    #[serde(default)]
     pub idempotency_key: Option<String>,
-    #[serde(default)]
     pub auth_token: Option<String>,
 }
 
@@ -56,14 +51,10 @@ pub struct SetMemoryParams {
 pub struct MemoryKeyParams {
     pub key: String,
     /// The scope it was stored in (default: global).
-    #[serde(default)]
     pub session_id: Option<String>,
     /// true: the session's shared memory.
-    #[serde(default)]
     pub shared: Option<bool>,
-    #[serde(default)]
     pub max_tokens: Option<i64>,
-    #[serde(default)]
     pub auth_token: Option<String>,
 }
 
@@ -71,33 +62,35 @@ pub struct MemoryKeyParams {
 pub struct DeleteMemoryParams {
     pub key: String,
     /// The scope it was stored in (default: global).
-    #[serde(default)]
     pub session_id: Option<String>,
-    #[serde(default)]
     pub idempotency_key: Option<String>,
-    #[serde(default)]
     pub auth_token: Option<String>,
+}
+
+impl ListMemoryParams {
+    /// The listing asked for (private or shared alike).
+    pub(super) fn listing(&self) -> ListMemory {
+        ListMemory {
+            session_id: self.session_id.clone(),
+            prefix: self.prefix.clone(),
+            limit: self.limit,
+            cursor: self.cursor.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ListMemoryParams {
     /// A session id, "all", or omit for global.
-    #[serde(default)]
     pub session_id: Option<String>,
     /// Only keys starting with this (literal).
-    #[serde(default)]
     pub prefix: Option<String>,
     /// 1-200, default 50.
-    #[serde(default)]
     pub limit: Option<i64>,
     /// next_cursor of the previous page.
-    #[serde(default)]
     pub cursor: Option<String>,
     /// true: the session's shared memory.
-    #[serde(default)]
     pub shared: Option<bool>,
-    #[serde(default)]
     pub max_tokens: Option<i64>,
-    #[serde(default)]
     pub auth_token: Option<String>,
 }

@@ -22,22 +22,15 @@ pub(super) fn scope_name(session_id: Option<&str>) -> &'static str {
     }
 }
 
-/// `get_memory`: one entry with its value.
+/// `get_memory`: one entry as listed, with its value and metadata.
 #[derive(Serialize, JsonSchema)]
 pub struct MemoryRead {
-    pub key: String,
+    #[serde(flatten)]
+    pub entry: MemoryListed,
     /// Left out when it does not fit max_tokens (then `truncated` is true).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<Value>,
     pub metadata: Map<String, Value>,
-    /// global or session.
-    pub scope: &'static str,
-    pub session_id: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-    pub expires_at: Option<String>,
-    /// The value's size in bytes (its JSON).
-    pub value_size: i64,
     /// The value was left out: it needs more than max_tokens.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
@@ -46,15 +39,9 @@ pub struct MemoryRead {
 impl From<&MemoryRecord> for MemoryRead {
     fn from(r: &MemoryRecord) -> Self {
         Self {
-            key: r.key.clone(),
+            entry: MemoryListed::from(&r.entry()),
             value: Some(r.value.clone()),
             metadata: r.metadata.clone(),
-            scope: scope_name(r.session_id.as_deref()),
-            session_id: r.session_id.clone(),
-            created_at: rfc3339(r.created_at),
-            updated_at: rfc3339(r.updated_at),
-            expires_at: r.expires_at.map(rfc3339),
-            value_size: r.value_size,
             truncated: false,
         }
     }
@@ -64,11 +51,13 @@ impl From<&MemoryRecord> for MemoryRead {
 #[derive(Serialize, JsonSchema)]
 pub struct MemoryListed {
     pub key: String,
+    /// global or session.
     pub scope: &'static str,
     pub session_id: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub expires_at: Option<String>,
+    /// The value's size in bytes (its JSON).
     pub value_size: i64,
 }
 
@@ -97,29 +86,22 @@ pub struct MemoryList {
     pub truncated: bool,
 }
 
+/// `set_memory`: the entry as listed, and when it was stored (its `updated_at`).
 #[derive(Serialize, JsonSchema)]
 pub struct MemoryStored {
-    pub key: String,
+    #[serde(flatten)]
+    pub entry: MemoryListed,
     pub session_scoped: bool,
-    pub scope: &'static str,
-    pub session_id: Option<String>,
     pub stored_at: String,
-    pub created_at: String,
-    pub expires_at: Option<String>,
-    pub value_size: i64,
 }
 
 impl From<&MemoryEntry> for MemoryStored {
     fn from(e: &MemoryEntry) -> Self {
+        let entry = MemoryListed::from(e);
         Self {
-            key: e.key.clone(),
-            session_scoped: e.session_id.is_some(),
-            scope: scope_name(e.session_id.as_deref()),
-            session_id: e.session_id.clone(),
-            stored_at: rfc3339(e.updated_at),
-            created_at: rfc3339(e.created_at),
-            expires_at: e.expires_at.map(rfc3339),
-            value_size: e.value_size,
+            session_scoped: entry.session_id.is_some(),
+            stored_at: entry.updated_at.clone(),
+            entry,
         }
     }
 }
@@ -135,18 +117,11 @@ pub struct MemoryDeleted {
 // set/get/list_memory declare the private-or-shared unions of `shared_memory_tools`.
 tool_output!(MemoryDeleted);
 
-/// The header of a stored value: key, scope, size, dates and metadata.
+/// The header of a stored value: its listed line (key, scope, size, dates), then its metadata.
 fn value_header(r: &MemoryRecord) -> String {
-    let mut text = format!(
-        "{} ({}), {} bytes, updated {}",
-        r.key,
-        r.session_id.as_deref().unwrap_or("global"),
-        r.value_size,
-        rfc3339(r.updated_at)
-    );
-    if let Some(at) = r.expires_at {
-        let _ = write!(text, ", expires {}", rfc3339(at));
-    }
+    let mut text = String::new();
+    entry_line(&mut text, &r.entry());
+    text.pop(); // the line's end: the metadata goes on it
     if !r.metadata.is_empty() {
         let _ = write!(text, " {}", Value::Object(r.metadata.clone()));
     }

@@ -11,7 +11,7 @@ use super::memory_results::{
 };
 use super::output::{self, Output};
 use super::shared_memory_tools::{GetMemoryOutput, ListMemoryOutput, SetMemoryOutput};
-use crate::service::{ListMemory, SetMemory, memory_cursor};
+use crate::service::{SetMemory, memory_cursor};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::service::RequestContext;
@@ -100,14 +100,8 @@ shared: true writes the session's versioned shared memory. Needs write.",
             return self.list_shared(p, caller).await;
         }
         self.with_identity(caller, |svc, who| async move {
-            let input = ListMemory {
-                session_id: p.session_id,
-                prefix: p.prefix,
-                limit: p.limit,
-                cursor: p.cursor,
-            };
             let budget = ReadBudget::parse(p.max_tokens, None, None)?;
-            let page = svc.list_memory(&who, input).await?;
+            let page = svc.list_memory(&who, p.listing()).await?;
             let scope_filter = page.scope_filter.label().to_owned();
             let shown = key_page(
                 &budget,

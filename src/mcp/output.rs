@@ -137,17 +137,7 @@ fn strip_noise(schema: &mut Map<String, Value>) {
     if let Some(items) = schema.get_mut("items") {
         spell_out_any(items);
     }
-    for value in schema.values_mut() {
-        match value {
-            Value::Object(inner) => strip_noise(inner),
-            Value::Array(items) => items.iter_mut().for_each(|item| {
-                if let Value::Object(inner) = item {
-                    strip_noise(inner);
-                }
-            }),
-            _ => {}
-        }
-    }
+    super::schema::each_subschema(schema, strip_noise);
 }
 
 /// `type: ["string", "null"]` (schemars' `Option<T>`) becomes `anyOf` with one `type` per branch:

@@ -17,10 +17,8 @@ pub struct SetupCollaborationArgs {
     /// What the agents will work on together.
     pub purpose: String,
     /// Agent types taking part, comma-separated or a JSON list (default "claude,gemini").
-    #[serde(default)]
     pub agent_types: Option<String>,
     /// Optional project name to put in the session metadata.
-    #[serde(default)]
     pub project_name: Option<String>,
 }
 
@@ -29,7 +27,6 @@ pub struct DebugSessionArgs {
     /// The session to analyse.
     pub session_id: String,
     /// Your token (over HTTP the bearer header works too); the analysis covers only what you may read.
-    #[serde(default)]
     pub auth_token: Option<String>,
 }
 

@@ -43,14 +43,22 @@ fn strip_noise(schema: &mut Map<String, Value>) {
     if schema.get("additionalProperties") == Some(&Value::Bool(true)) {
         schema.remove("additionalProperties");
     }
+    each_subschema(schema, strip_noise);
+}
+
+/// Runs `rewrite` on every object right below `schema` (a value, or an item of an array value):
+/// the recursion step of the input and output schema rewrites.
+pub(super) fn each_subschema(
+    schema: &mut Map<String, Value>,
+    mut rewrite: impl FnMut(&mut Map<String, Value>),
+) {
     for value in schema.values_mut() {
         match value {
-            Value::Object(inner) => strip_noise(inner),
-            Value::Array(items) => items.iter_mut().for_each(|item| {
-                if let Value::Object(inner) = item {
-                    strip_noise(inner);
-                }
-            }),
+            Value::Object(inner) => rewrite(inner),
+            Value::Array(items) => items
+                .iter_mut()
+                .filter_map(Value::as_object_mut)
+                .for_each(&mut rewrite),
             _ => {}
         }
     }

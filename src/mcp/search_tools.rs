@@ -22,20 +22,14 @@ pub struct SearchContextParams {
     /// 1-500 characters; case-insensitive, typos tolerated.
     pub query: String,
     /// Minimum score 0-100 (default 60; 100 verbatim, 80+ close).
-    #[serde(default)]
     pub fuzzy_threshold: Option<f64>,
     /// 1-100, default 10.
-    #[serde(default)]
     pub limit: Option<i64>,
     /// Match metadata values too (default true).
-    #[serde(default)]
     pub search_metadata: Option<bool>,
     /// all (default), public, or private (your own).
-    #[serde(default)]
     pub search_scope: Option<String>,
-    #[serde(default)]
     pub max_tokens: Option<i64>,
-    #[serde(default)]
     pub auth_token: Option<String>,
 }
 
@@ -45,11 +39,8 @@ pub struct SearchBySenderParams {
     /// The sender's exact agent_id.
     pub sender: String,
     /// 1-100, default 20.
-    #[serde(default)]
     pub limit: Option<i64>,
-    #[serde(default)]
     pub max_tokens: Option<i64>,
-    #[serde(default)]
     pub auth_token: Option<String>,
 }
 
@@ -60,11 +51,8 @@ pub struct SearchByTimerangeParams {
     pub start_time: String,
     pub end_time: String,
     /// 1-200, default 50.
-    #[serde(default)]
     pub limit: Option<i64>,
-    #[serde(default)]
     pub max_tokens: Option<i64>,
-    #[serde(default)]
     pub auth_token: Option<String>,
 }
 
@@ -177,11 +165,7 @@ first, scored 0-100.",
                     writer.message(out, &h.message, body, &extra)
                 },
             );
-            let mut text = format!(
-                "{} results for {:?} in {session}",
-                kept.len(),
-                found.query
-            );
+            let mut text = format!("{} results for {:?} in {session}", kept.len(), found.query);
             omitted_note(&mut text, &ids[kept.len()..]);
             if !kept.is_empty() {
                 text = format!("{text}\n{LEGEND}\n{shown}");

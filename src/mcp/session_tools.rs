@@ -18,8 +18,42 @@ use super::text::{self, LEGEND, MessageWriter};
 use super::{McpServer, render};
 use std::fmt::Write;
 
+/// A page of messages under `budget`, as get_messages and wait_for_messages answer it: the result
+/// (`timed_out` left for the caller) and its text. `more` and `next_after_id` are the store's.
+pub(super) fn message_page(
+    session_id: &str,
+    budget: &ReadBudget,
+    messages: Vec<crate::storage::MessageRecord>,
+    more: bool,
+    next_after_id: i64,
+    total_count: Option<i64>,
+) -> (MessagePage, String) {
+    let shown = budget::messages(budget, messages, 40, &mut MessageWriter::new());
+    let has_more = more || shown.truncated;
+    let next_after_id = shown.last_id.unwrap_or(next_after_id);
+    let text = page_text(
+        session_id,
+        shown.count,
+        total_count,
+        has_more,
+        next_after_id,
+        shown.truncated,
+        &shown.text,
+    );
+    let page = MessagePage {
+        timed_out: None,
+        count: shown.count,
+        total_count,
+        has_more,
+        next_after_id,
+        truncated: shown.truncated,
+        messages: shown.messages,
+    };
+    (page, text)
+}
+
 /// The text of a page of messages: one line of counts and the cursor, the legend, the messages.
-pub(super) fn page_text(
+fn page_text(
     session_id: &str,
     count: usize,
     total: Option<i64>,
@@ -305,28 +339,14 @@ next_after_id of your last read.",
             };
             let budget = ReadBudget::parse(p.max_tokens, p.include_body, p.max_content_chars)?;
             let page = svc.get_messages(&who, input).await?;
-            let mut writer = MessageWriter::new();
-            let shown = budget::messages(&budget, page.messages, 40, &mut writer);
-            let has_more = page.has_more || shown.truncated;
-            let next_after_id = shown.last_id.unwrap_or(page.next_after_id);
-            let text = page_text(
+            let (result, text) = message_page(
                 &p.session_id,
-                shown.count,
+                &budget,
+                page.messages,
+                page.has_more,
+                page.next_after_id,
                 page.total_count,
-                has_more,
-                next_after_id,
-                shown.truncated,
-                &shown.text,
             );
-            let result = MessagePage {
-                timed_out: None,
-                count: shown.count,
-                total_count: page.total_count,
-                has_more,
-                next_after_id,
-                truncated: shown.truncated,
-                messages: shown.messages,
-            };
             Ok(Output::typed(result).with_text(text))
         })
         .await

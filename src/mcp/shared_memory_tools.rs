@@ -17,7 +17,7 @@ use super::memory_results::{
 };
 use super::output::{Output, tool_output};
 use crate::domain::DomainError;
-use crate::service::{Caller, ListSharedMemory, SetSharedMemory};
+use crate::service::{Caller, SetSharedMemory};
 use crate::storage::SharedMemoryRecord;
 use crate::util::rfc3339;
 
@@ -194,14 +194,8 @@ impl McpServer {
     pub(super) async fn list_shared(&self, p: ListMemoryParams, caller: Caller) -> CallToolResult {
         self.with_identity(caller, |svc, who| async move {
             let budget = ReadBudget::parse(p.max_tokens, None, None)?;
-            let session_id = p.session_id.clone().unwrap_or_default();
-            let input = ListSharedMemory {
-                session_id: p.session_id,
-                prefix: p.prefix,
-                limit: p.limit,
-                cursor: p.cursor,
-            };
-            let (entries, next_cursor) = svc.list_shared_memory(&who, input).await?;
+            let (entries, next_cursor) = svc.list_shared_memory(&who, p.listing()).await?;
+            let session_id = p.session_id.as_deref().unwrap_or_default();
             let label = format!("shared, session {}", session_id.trim());
             let shown = key_page(
                 &budget,

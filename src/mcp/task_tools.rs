@@ -21,20 +21,14 @@ pub struct CreateTaskParams {
     pub session_id: String,
     /// Up to 200 characters.
     pub title: String,
-    #[serde(default)]
     pub description: Option<String>,
     /// Task ids of this session that must complete first.
-    #[serde(default)]
     pub depends_on: Option<Vec<i64>>,
     /// Hand off to this agent: it reaches their inbox and only they may claim it.
-    #[serde(default)]
     pub assignee: Option<String>,
-    #[serde(default)]
     #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub metadata: Option<Value>,
-    #[serde(default)]
     pub idempotency_key: Option<String>,
-    #[serde(default)]
     pub auth_token: Option<String>,
 }
 
@@ -42,11 +36,8 @@ pub struct CreateTaskParams {
 pub struct ClaimTaskParams {
     pub session_id: String,
     /// Omit to claim the oldest task open to you.
-    #[serde(default)]
     pub task_id: Option<i64>,
-    #[serde(default)]
     pub idempotency_key: Option<String>,
-    #[serde(default)]
     pub auth_token: Option<String>,
 }
 
@@ -55,32 +46,24 @@ pub struct UpdateTaskParams {
     pub task_id: i64,
     /// working, input-required, completed, failed, canceled or rejected.
     pub state: String,
-    #[serde(default)]
     pub note: Option<String>,
     /// Any JSON, up to 1 MB.
-    #[serde(default)]
+    #[serde(default)] // with schema_with, schemars sees no Option: this keeps it optional
     #[schemars(schema_with = "any_json")]
     pub result: Option<Value>,
-    #[serde(default)]
     pub idempotency_key: Option<String>,
-    #[serde(default)]
     pub auth_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ListTasksParams {
     pub session_id: String,
-    #[serde(default)]
     pub state: Option<String>,
-    #[serde(default)]
     pub assignee: Option<String>,
     /// 1-200 (default 50).
-    #[serde(default)]
     pub limit: Option<i64>,
     /// next_after_id of the previous page.
-    #[serde(default)]
     pub after_id: Option<i64>,
-    #[serde(default)]
     pub auth_token: Option<String>,
 }
 

@@ -50,6 +50,7 @@ pub struct SetMemory {
     pub idempotency_key: Option<String>,
 }
 
+/// A page of memory keys to list (`list_memory`, private or shared).
 pub struct ListMemory {
     pub session_id: Option<String>,
     pub prefix: Option<String>,

@@ -39,7 +39,7 @@ pub use presence::{AgentView, ListAgents};
 pub use retention::{PruneProgress, PruneReport};
 pub use search::{SearchContext, SearchHit, SearchResults, TimeRange};
 pub use sessions::{SessionPage, SessionView};
-pub use shared_memory::{ListSharedMemory, SetSharedMemory};
+pub use shared_memory::SetSharedMemory;
 pub use tasks::{ClaimTaskInput, CreateTask, ListTasks, UpdateTaskInput};
 pub use wait::WaitForMessages;
 

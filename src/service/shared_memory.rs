@@ -6,8 +6,8 @@
 
 use serde_json::{Value, json};
 
-use super::Service;
 use super::idempotency::{Keyed, replayed, stored, unexpected};
+use super::{ListMemory, Service};
 use crate::domain::shared_memory::{expected_version, version_conflict};
 use crate::domain::{
     DomainError, ErrorCode, Identity, Limit, MemoryKey, MemoryValue, Permission, SessionId,
@@ -23,13 +23,6 @@ pub struct SetSharedMemory {
     pub value: Value,
     pub expected_version: Option<i64>,
     pub idempotency_key: Option<String>,
-}
-
-pub struct ListSharedMemory {
-    pub session_id: Option<String>,
-    pub prefix: Option<String>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
 }
 
 /// Shared memory lives in a session: `session_id` is required.
@@ -141,7 +134,7 @@ impl Service {
     pub async fn list_shared_memory(
         &self,
         who: &Identity,
-        input: ListSharedMemory,
+        input: ListMemory,
     ) -> Result<(Vec<SharedMemoryRecord>, Option<String>), DomainError> {
         who.require(Permission::Read)?;
         let session_id = session_of(input.session_id.as_deref())?;

@@ -210,6 +210,61 @@ async fn every_tool_has_a_title_and_the_four_hints() {
     client.cancel().await.unwrap();
 }
 
+/// The arguments a call must give, per tool: the contract's, no more (an optional argument listed
+/// as required makes a model fill it in on every call, and costs tokens).
+#[tokio::test]
+async fn required_arguments_are_exactly_the_contracts() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let client = stdio_with(&db, &[], &["--tools", "all"]).await;
+    let tools = client.list_all_tools().await.unwrap();
+    let mut required: Vec<String> = tools
+        .iter()
+        .flat_map(|t| {
+            let names = t.input_schema.get("required").cloned().unwrap_or(json!([]));
+            let names: Vec<String> = serde_json::from_value(names).unwrap();
+            names.into_iter().map(move |n| format!("{}.{n}", t.name))
+        })
+        .collect();
+    required.sort();
+    let expected = [
+        "ack_messages.message_ids",
+        "add_message.content",
+        "add_message.session_id",
+        "ask.content",
+        "ask.session_id",
+        "ask.to",
+        "authenticate_agent.agent_id",
+        "authenticate_agent.agent_type",
+        "claim_task.session_id",
+        "close_session.session_id",
+        "create_session.purpose",
+        "create_task.session_id",
+        "create_task.title",
+        "delete_memory.key",
+        "get_memory.key",
+        "get_messages.session_id",
+        "get_receipts.message_id",
+        "get_session.session_id",
+        "list_tasks.session_id",
+        "refresh_token.current_token",
+        "release_lease.lease_id",
+        "search_by_sender.sender",
+        "search_by_sender.session_id",
+        "search_by_timerange.end_time",
+        "search_by_timerange.session_id",
+        "search_by_timerange.start_time",
+        "search_context.query",
+        "search_context.session_id",
+        "set_memory.key",
+        "set_memory.value",
+        "update_task.state",
+        "update_task.task_id",
+        "wait_for_messages.session_id",
+    ];
+    assert_eq!(required, expected);
+    client.cancel().await.unwrap();
+}
+
 fn names(tools: &[Tool]) -> Vec<String> {
     let mut names: Vec<String> = tools.iter().map(|t| t.name.to_string()).collect();
     names.sort();
