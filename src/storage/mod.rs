@@ -6,6 +6,7 @@ mod error;
 mod idempotency;
 mod inbox;
 mod lease;
+mod lease_flow;
 mod memory;
 mod once;
 pub mod postgres;

@@ -38,6 +38,9 @@ pub(crate) trait Dialect: Database {
     /// A timestamp as a bind value: RFC 3339 text on SQLite, `timestamptz` on PostgreSQL.
     type Stamp: for<'q> Encode<'q, Self> + Type<Self> + Send;
 
+    /// An audit row: at $1, event $2, actor $3, session $4 (or NULL), details as JSON text $5.
+    const AUDIT: &'static str;
+
     fn stamp(at: DateTime<Utc>) -> Self::Stamp;
 }
 
@@ -57,6 +60,53 @@ pub const LIST_SESSIONS: &str = concat!(
     session_columns!(),
     " FROM sessions WHERE seq < $1 ORDER BY seq DESC LIMIT $2"
 );
+
+const SESSION_STATE: &str = "SELECT is_active FROM sessions WHERE id = $1";
+
+/// Whether session `id` is open; `None` when there is no such session.
+pub(crate) async fn session_state<'c, DB>(
+    exec: impl Executor<'c, Database = DB>,
+    id: &str,
+) -> StoreResult<Option<bool>>
+where
+    DB: Database,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'r> (bool,): FromRow<'r, DB::Row>,
+{
+    let row: Option<(bool,)> = sqlx::query_as(SESSION_STATE)
+        .bind(id)
+        .fetch_optional(exec)
+        .await?;
+    Ok(row.map(|(active,)| active))
+}
+
+/// Writes an audit row ([`Dialect::AUDIT`]).
+pub(crate) async fn audit<'c, DB>(
+    exec: impl Executor<'c, Database = DB>,
+    at: DateTime<Utc>,
+    event: &str,
+    actor: &str,
+    session_id: Option<&str>,
+    details: serde_json::Value,
+) -> StoreResult<()>
+where
+    DB: Dialect,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    String: for<'q> Encode<'q, DB> + Type<DB>,
+{
+    sqlx::query(DB::AUDIT)
+        .bind(DB::stamp(at))
+        .bind(event)
+        .bind(actor)
+        .bind(session_id)
+        .bind(details.to_string())
+        .execute(exec)
+        .await?;
+    Ok(())
+}
 
 pub(crate) const SESSION_BY_ID: &str = concat!(
     "SELECT ",

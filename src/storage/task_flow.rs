@@ -38,8 +38,6 @@ pub(crate) trait TaskSql: Writes {
     /// Task $1 to state $2; claimed_by $3 and note $4 and result JSON $5 (each NULL: kept);
     /// at $6; returns the row.
     const SET_STATE: &'static str;
-    /// At $1, event $2, actor $3, session $4, details JSON $5.
-    const AUDIT: &'static str;
     /// Session $1, key $2, value JSON $3, size $4, agent $5, at $6: insert or bump the version.
     const SHARED_UPSERT: &'static str;
     /// As `SHARED_UPSERT`, only when the key is absent.
@@ -71,7 +69,6 @@ pub(crate) use shared_columns;
 
 mod shared;
 
-const SESSION_STATE: &str = "SELECT is_active FROM sessions WHERE id = $1";
 const TASK_BY_ID: &str = concat!("SELECT ", task_columns!(), " FROM tasks WHERE id = $1");
 /// Session $1, id above $2, limit $3 (SQLite's statements; PostgreSQL's read through
 /// `list_tasks()`, migration 0016).
@@ -116,11 +113,7 @@ where
     for<'r> (bool,): FromRow<'r, DB::Row>,
 {
     async fn session_state(conn: &mut DB::Connection, id: &str) -> StoreResult<Option<bool>> {
-        let row: Option<(bool,)> = sqlx::query_as(SESSION_STATE)
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
-        Ok(row.map(|(active,)| active))
+        super::reads::session_state::<DB>(conn, id).await
     }
 
     /// `(id, state)` of those of `ids` that are tasks of the session.
@@ -174,15 +167,7 @@ where
         details: Value,
         at: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<()> {
-        sqlx::query(DB::AUDIT)
-            .bind(DB::stamp(at))
-            .bind(event)
-            .bind(actor)
-            .bind(session_id)
-            .bind(details.to_string())
-            .execute(&mut *conn)
-            .await?;
-        Ok(())
+        super::reads::audit::<DB>(conn, at, event, actor, Some(session_id), details).await
     }
 
     /// Posts the change's system message and audit row; the outcome to return.

@@ -127,6 +127,9 @@ impl PgStore {
 impl Dialect for sqlx::Postgres {
     type Stamp = DateTime<Utc>;
 
+    const AUDIT: &'static str = "INSERT INTO audit_log (created_at, event, actor, session_id, details) \
+         VALUES ($1, $2, $3, $4, $5::jsonb)";
+
     fn stamp(at: DateTime<Utc>) -> DateTime<Utc> {
         at
     }

@@ -44,8 +44,6 @@ impl TaskSql for Postgres {
         " RETURNING ",
         task_columns!()
     );
-    const AUDIT: &'static str = "INSERT INTO audit_log (created_at, event, actor, session_id, details) \
-         VALUES ($1, $2, $3, $4, $5::jsonb)";
     const SHARED_UPSERT: &'static str = concat!(
         "INSERT INTO shared_memory (session_id, key, value, value_size, version, updated_by, created_at, updated_at) \
          VALUES ($1, $2, $3::jsonb, $4, 1, $5, $6, $6) \

@@ -224,21 +224,21 @@ impl Writes for Postgres {
         conn: &mut PgConnection,
         new: &crate::storage::NewLease,
     ) -> StoreResult<crate::storage::AcquireOutcome> {
-        super::leases::acquire(conn, new).await
+        crate::storage::lease_flow::LeaseFlow::<Postgres>::acquire(conn, new).await
     }
 
     async fn renew_lease(
         conn: &mut PgConnection,
         renewal: &crate::storage::LeaseRenewal<'_>,
     ) -> StoreResult<crate::storage::RenewOutcome> {
-        super::leases::renew(conn, renewal).await
+        crate::storage::lease_flow::LeaseFlow::<Postgres>::renew(conn, renewal).await
     }
 
     async fn release_lease(
         conn: &mut PgConnection,
         release: &crate::storage::LeaseRelease<'_>,
     ) -> StoreResult<crate::storage::ReleaseOutcome> {
-        super::leases::release(conn, release).await
+        crate::storage::lease_flow::LeaseFlow::<Postgres>::release(conn, release).await
     }
 }
 

@@ -105,7 +105,7 @@ fn json_map(raw: &str) -> StoreResult<Map<String, Value>> {
 }
 
 async fn insert_audit<'c, E: sqlx::SqliteExecutor<'c>>(exec: E, e: &AuditEvent) -> StoreResult<()> {
-    sqlx::query("INSERT INTO audit_log (created_at, event, actor, session_id, details) VALUES ($1, $2, $3, $4, $5)")
+    sqlx::query(<sqlx::Sqlite as Dialect>::AUDIT)
         .bind(rfc3339(e.at))
         .bind(e.event)
         .bind(&e.actor)
@@ -132,6 +132,9 @@ impl SqliteStore {
 
 impl Dialect for sqlx::Sqlite {
     type Stamp = String;
+
+    const AUDIT: &'static str = "INSERT INTO audit_log (created_at, event, actor, session_id, details) \
+         VALUES ($1, $2, $3, $4, $5)";
 
     fn stamp(at: DateTime<Utc>) -> String {
         rfc3339(at)

@@ -272,20 +272,20 @@ impl Writes for Sqlite {
         conn: &mut SqliteConnection,
         new: &crate::storage::NewLease,
     ) -> StoreResult<crate::storage::AcquireOutcome> {
-        super::leases::acquire(conn, new).await
+        crate::storage::lease_flow::LeaseFlow::<Sqlite>::acquire(conn, new).await
     }
 
     async fn renew_lease(
         conn: &mut SqliteConnection,
         renewal: &crate::storage::LeaseRenewal<'_>,
     ) -> StoreResult<crate::storage::RenewOutcome> {
-        super::leases::renew(conn, renewal).await
+        crate::storage::lease_flow::LeaseFlow::<Sqlite>::renew(conn, renewal).await
     }
 
     async fn release_lease(
         conn: &mut SqliteConnection,
         release: &crate::storage::LeaseRelease<'_>,
     ) -> StoreResult<crate::storage::ReleaseOutcome> {
-        super::leases::release(conn, release).await
+        crate::storage::lease_flow::LeaseFlow::<Sqlite>::release(conn, release).await
     }
 }
