@@ -50,6 +50,8 @@ enum Arg {
     Int(i64),
     Bool(bool),
     Time(DateTime<Utc>),
+    Int4(i32),
+    Texts(Vec<&'static str>),
 }
 
 /// Buffers (hit + read) one execution of `sql` touched, functions' statements included; measured
@@ -65,6 +67,8 @@ async fn pg_buffers(conn: &mut sqlx::PgConnection, sql: &str, args: &[Arg]) -> i
                 Arg::Int(i) => q.bind(*i),
                 Arg::Bool(b) => q.bind(*b),
                 Arg::Time(t) => q.bind(*t),
+                Arg::Int4(i) => q.bind(*i),
+                Arg::Texts(t) => q.bind(t.clone()),
             };
         }
         let plan = q.fetch_one(&mut *conn).await.expect("explain");
@@ -132,8 +136,39 @@ async fn pg_read_costs(url: &str) -> Vec<(&'static str, i64, i64)> {
         a.extend([Arg::Text(Some(session)), Arg::Int(below), Arg::Int(51)]);
         a
     };
+    // search_context's first pass: a word every message holds (the exact tier, one static
+    // statement), and a typo tier (two of three fragments, the statement built per call).
+    let search = |session: &'static str, patterns: Vec<&'static str>, shape: [i32; 3]| {
+        let mut a = agent();
+        a.extend([
+            Arg::Text(Some(session)),
+            Arg::Text(None),
+            Arg::Text(None),
+            Arg::Int(2_000),
+            Arg::Int(10),
+            Arg::Bool(true),
+            Arg::Texts(patterns),
+            Arg::Int4(shape[0]),
+            Arg::Int4(shape[1]),
+            Arg::Int4(shape[2]),
+        ]);
+        a
+    };
+    let typo = || vec!["%bus%", "%usy%", "%bus%", "%sxy%", "%usy%", "%sxy%"];
     let mut out = Vec::new();
     for (name, sql, hot, small) in [
+        (
+            "search window, exact",
+            pg::SEARCH_WINDOW,
+            search(HOT_ID, vec!["%busy%"], [1, 1, 1]),
+            search(SMALL_ID, vec!["%busy%"], [1, 1, 1]),
+        ),
+        (
+            "search window, typo",
+            pg::SEARCH_WINDOW,
+            search(HOT_ID, typo(), [1, 3, 2]),
+            search(SMALL_ID, typo(), [1, 3, 2]),
+        ),
         (
             "history page",
             pg::READ_MESSAGES_BEFORE,
@@ -325,11 +360,15 @@ async fn sqlite_reads_walk_their_index_analyzed_or_not() {
             .await
             .unwrap();
     }
+    // search_context's first pass: the window's co-routine walks the index newest first and
+    // nothing sorts it again (a sort would read the whole window before the first match).
+    let search_window = sqlite::search_window_statement("busy");
     let expected = [
         (sqlite::READ_MESSAGES_ASC, "messages_session_read_idx"),
         (sqlite::READ_MESSAGES_DESC, "messages_session_read_idx"),
         (sqlite::READ_MESSAGES_BEFORE, "messages_session_read_idx"),
         (sqlite::BY_SENDER, "messages_session_sender_idx"),
+        (search_window.as_str(), "messages_session_read_idx"),
         (sqlite::IN_RANGE, "messages_session_created_idx"),
         (sqlite::LIST_ACTIVE_SESSIONS, "sessions_active_seq_idx"),
         (sqlite::LIST_SESSIONS, "INTEGER PRIMARY KEY"),
@@ -366,4 +405,7 @@ fn postgres_read_functions_carry_the_shared_visibility_rule() {
     let dashboard = include_str!("../../migrations/postgres/0010_dashboard_reads.sql");
     assert_eq!(dashboard.matches("RETURN QUERY").count(), 1);
     assert_eq!(dashboard.matches(rule).count(), 1, "{rule}");
+    let search = include_str!("../../migrations/postgres/0018_search_window.sql");
+    assert_eq!(search.matches("RETURN QUERY").count(), 2);
+    assert_eq!(search.matches(rule).count(), 2, "{rule}");
 }

@@ -27,7 +27,7 @@ pub use messages::{COUNT_SESSION_MESSAGES, LIST_ACTIVE_SESSIONS, READ_MESSAGES};
 mod retention;
 mod search;
 mod tasks;
-pub use search::{BY_SENDER, IN_RANGE};
+pub use search::{BY_SENDER, IN_RANGE, WINDOW as SEARCH_WINDOW};
 pub use tasks::{LIST_TASKS, NEXT_CLAIMABLE_TASK};
 mod tokens;
 mod transfer;

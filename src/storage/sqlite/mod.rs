@@ -27,7 +27,7 @@ mod tasks;
 pub use crate::storage::reads::LIST_SESSIONS;
 pub use dashboard::READ_MESSAGES_BEFORE;
 pub use messages::{LIST_ACTIVE_SESSIONS, READ_MESSAGES_ASC, READ_MESSAGES_DESC};
-pub use search::{BY_SENDER, IN_RANGE};
+pub use search::{BY_SENDER, IN_RANGE, window_statement as search_window_statement};
 pub use tasks::{LIST_TASKS, NEXT_CLAIMABLE_TASK};
 mod tokens;
 mod transfer;

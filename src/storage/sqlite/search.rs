@@ -1,6 +1,14 @@
-//! Message search on SQLite. Substring formulas run on the FTS5 trigram index `messages_search`
-//! (3+ characters, case-insensitive); a formula with a shorter substring falls back to LIKE over
-//! the session's rows. Visibility is the shared predicate, in the same statement.
+//! Message search on SQLite. A tier (a substring formula, see `domain::search`) is first looked
+//! for among the session's 2,000 newest readable messages, newest first through
+//! `messages_session_read_idx`, with LIKE, stopping at the tier's limit; only when they hold fewer
+//! matches than asked (or a substring is not ASCII) does it run on the FTS5 trigram index
+//! `messages_search` (3+ characters, case-insensitive); a formula with a shorter substring falls
+//! back to LIKE over the session's rows. Visibility is the shared predicate, in the same statement.
+//!
+//! Why: FTS5 walks the matches of the whole table newest first and drops other sessions' rows, so
+//! a session whose messages are older than other sessions' pays for all their newer matches
+//! (search_context 6.1 ms at 1,000,000 messages against 2.3 ms at 10,000, docs/BENCHMARKS.md).
+//! The window's cost is the rows read until the limit is met, whatever the session's size.
 
 use async_trait::async_trait;
 
@@ -92,6 +100,46 @@ fn tier_sql(tier: &CandidateTier, in_metadata: bool, next: usize) -> TierSql {
     }
 }
 
+/// How many of the session's newest readable messages the first pass of a tier reads at most
+/// (it stops earlier, at the tier's limit).
+const RECENT_WINDOW: i64 = 2_000;
+
+/// The first pass of a tier: the session's `RECENT_WINDOW` newest readable messages, newest first
+/// through `messages_session_read_idx`, filtered with LIKE and stopped at the tier's limit (no
+/// outer ORDER BY: the window's rows come out of its co-routine newest first, and sorting them
+/// again would read the whole window first; tests/it/plans.rs checks the plan). `None`
+/// for a formula with a non-ASCII substring: LIKE folds the case of ASCII letters only, where
+/// the FTS5 index folds all of them, so such a tier goes to the index directly.
+fn window_sql(tier: &CandidateTier, in_metadata: bool) -> Option<TierSql> {
+    let subs = tier.matches.substrings();
+    if !subs.iter().all(|s| s.is_ascii()) {
+        return None;
+    }
+    let next = 8;
+    let condition = like_condition(&tier.matches, in_metadata, &subs, next);
+    let window = next + subs.len();
+    let mut args: Vec<Arg> = subs.iter().map(|s| Arg::Text(like_pattern(s))).collect();
+    args.push(Arg::Int(RECENT_WINDOW));
+    args.push(Arg::Int(i64::from(tier.limit)));
+    Some(TierSql {
+        sql: format!(
+            "SELECT {COLUMNS} FROM (SELECT * FROM messages m INDEXED BY messages_session_read_idx{FILTER}\
+             ORDER BY m.id DESC LIMIT ${window}) m WHERE {condition} LIMIT ${}",
+            window + 1
+        ),
+        args,
+    })
+}
+
+/// The first pass of the exact tier for `query` (content and metadata), for plan tests.
+pub fn window_statement(query: &str) -> String {
+    let tier = CandidateTier {
+        matches: TextMatch::Contains(query.to_owned()),
+        limit: 10,
+    };
+    window_sql(&tier, true).map_or_else(String::new, |t| t.sql)
+}
+
 /// `search_by_sender`, with the (session_id, sender, id) index pinned: newest first, stopped by the
 /// limit. Binds: the read's $1..$6, sender $7, limit $8.
 pub const BY_SENDER: &str = concat!(
@@ -119,6 +167,16 @@ impl SearchStore for SqliteStore {
         filter: &SearchFilter<'_>,
         tiers: &[CandidateTier],
     ) -> StoreResult<Vec<MessageRecord>> {
+        // As on PostgreSQL: when the newest messages already hold `limit` matches, those are the
+        // newest matches of the whole session, found without the index.
+        if let [tier] = tiers
+            && let Some(window) = window_sql(tier, filter.in_metadata)
+        {
+            let recent = self.run_tier_sql(filter, window).await?;
+            if recent.len() >= tier.limit as usize {
+                return Ok(recent);
+            }
+        }
         let mut next = 8;
         let mut parts = Vec::new();
         let mut args = Vec::new();
@@ -129,14 +187,7 @@ impl SearchStore for SqliteStore {
             args.extend(t.args);
         }
         let sql = parts.join(" UNION ALL ");
-        let mut q = Reads::with_filter_binds(sqlx::query_as(sqlx::AssertSqlSafe(sql)), filter);
-        for arg in args {
-            q = match arg {
-                Arg::Text(t) => q.bind(t),
-                Arg::Int(i) => q.bind(i),
-            };
-        }
-        let rows: Vec<MessageRecord> = q.fetch_all(&self.reader).await?;
+        let rows = self.run_tier_sql(filter, TierSql { sql, args }).await?;
         Ok(each_once(rows))
     }
 
@@ -165,6 +216,24 @@ impl SearchStore for SqliteStore {
                 .fetch_all(&self.reader)
                 .await?,
         )
+    }
+}
+
+impl SqliteStore {
+    /// Runs tier SQL after the read filter's binds (`$1..$7`).
+    async fn run_tier_sql(
+        &self,
+        filter: &SearchFilter<'_>,
+        t: TierSql,
+    ) -> StoreResult<Vec<MessageRecord>> {
+        let mut q = Reads::with_filter_binds(sqlx::query_as(sqlx::AssertSqlSafe(t.sql)), filter);
+        for arg in t.args {
+            q = match arg {
+                Arg::Text(t) => q.bind(t),
+                Arg::Int(i) => q.bind(i),
+            };
+        }
+        Ok(q.fetch_all(&self.reader).await?)
     }
 }
 
