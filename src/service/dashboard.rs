@@ -1,17 +1,19 @@
 //! Dashboard use-cases: the session list with per-reader message counts, history pages newest
-//! first, the human overseer's posts and closes, and the audit log. Every read goes through the
+//! first, a session's live leases and tasks, the human overseer's posts and closes, and the audit
+//! log. Every read goes through the
 //! same visibility predicate as the MCP tools; every write through the same `add_message` and
 //! `close_session`.
 
 use serde_json::json;
 
-use super::{AddMessage, Service, SessionPage};
+use super::{AddMessage, ListTasks, Service, SessionPage};
 use crate::domain::{
     AgentId, AgentType, DomainError, ErrorCode, Identity, Limit, Permission, Permissions, Reader,
     SessionId, Visibility,
 };
 use crate::storage::{
-    AuditEvent, AuditRecord, MessageQuery, MessageRecord, SessionRead, SessionRecord,
+    AuditEvent, AuditRecord, LeaseRecord, MessageQuery, MessageRecord, SessionRead, SessionRecord,
+    TaskRecord,
 };
 
 /// One row of the session list: the session and how many of its messages this reader may read.
@@ -30,7 +32,20 @@ pub struct HumanPost {
     pub parent_message_id: Option<i64>,
 }
 
+/// A session's coordination state as the dashboard shows it.
+pub struct SessionCoordination {
+    /// The live leases taken in this session (global leases belong to no session), soonest to
+    /// expire first.
+    pub leases: Vec<LeaseRecord>,
+    /// The session's first [`COORDINATION_TASKS`] tasks in id order, with `blocked_by`.
+    pub tasks: Vec<TaskRecord>,
+    /// More tasks than shown.
+    pub more_tasks: bool,
+}
+
 pub const HISTORY_MAX_LIMIT: u32 = 200;
+/// Tasks the session page lists (list_tasks' maximum page).
+pub const COORDINATION_TASKS: i64 = 200;
 pub const AUDIT_MAX_LIMIT: u32 = 500;
 
 fn require_admin(who: &Identity) -> Result<(), DomainError> {
@@ -141,6 +156,30 @@ impl Service {
         }
         self.with_recipients(who, &mut messages).await?;
         Ok(messages)
+    }
+
+    /// The session's live leases and its tasks, through the same reads (and so the same
+    /// visibility rule) as check_leases and list_tasks: whoever may read the session.
+    pub async fn session_coordination(
+        &self,
+        who: &Identity,
+        session_id: &str,
+    ) -> Result<SessionCoordination, DomainError> {
+        let mut leases = self.check_leases(who, None, Some(session_id)).await?;
+        leases.retain(|l| l.session_id.as_deref() == Some(session_id));
+        let input = ListTasks {
+            session_id: session_id.to_owned(),
+            state: None,
+            assignee: None,
+            limit: Some(COORDINATION_TASKS),
+            after_id: None,
+        };
+        let (tasks, more_tasks) = self.list_tasks(who, input).await?;
+        Ok(SessionCoordination {
+            leases,
+            tasks,
+            more_tasks,
+        })
     }
 
     /// A person's message: sender `name`, sender type `human`; audited as `human_message`.

@@ -1,6 +1,6 @@
 //! The dashboard's HTTP surface without a browser: the visibility matrix over its JSON and event
 //! stream (both backends), cookie attributes, CSRF and Origin checks, the sign-in limit, the
-//! human overseer's rules, and newest-first paging.
+//! human overseer's rules, newest-first paging, and a session's leases and tasks.
 
 use std::time::Duration;
 
@@ -111,7 +111,8 @@ macro_rules! contract_pairs {
 
 contract_pairs!(
     dashboard_visibility_matrix,
-    dashboard_history_pages_newest_first
+    dashboard_history_pages_newest_first,
+    dashboard_coordination_follows_the_read_rule
 );
 
 const VISIBILITIES: [&str; 4] = ["public", "private", "agent_only", "admin_only"];
@@ -433,4 +434,129 @@ pub async fn demo_sessions(c: &Client) {
         )
         .await;
     }
+}
+
+/// The session page's leases and tasks: a reader of the session sees its live leases (not those
+/// of another session, not global ones, not released ones) and its tasks with blocked_by; a
+/// revoked token and no sign-in at all see nothing.
+async fn dashboard_coordination_follows_the_read_rule(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = HttpServer::start(&db, &[]).await;
+    let c = server.client().await;
+    let alice = login(&c, "alice", "claude", false).await;
+    let bob = login(&c, "bob", "claude", false).await;
+    let session = |purpose: &'static str| {
+        let (c, alice) = (&c, &alice);
+        async move {
+            call(
+                c,
+                "create_session",
+                json!({"purpose": purpose, "auth_token": alice}),
+            )
+            .await
+            .ok()["session_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let (sid, other) = (session("coordination").await, session("elsewhere").await);
+    let lease = |args: Value| {
+        let c = &c;
+        async move {
+            call(c, "acquire_lease", args).await.ok()["lease_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let held =
+        lease(json!({"resources": ["src/db/**"], "session_id": sid, "auth_token": alice})).await;
+    let released = lease(
+        json!({"resources": ["docs/*.md"], "session_id": sid, "mode": "shared", "auth_token": bob}),
+    )
+    .await;
+    call(
+        &c,
+        "release_lease",
+        json!({"lease_id": released, "auth_token": bob}),
+    )
+    .await
+    .ok();
+    lease(json!({"resources": ["deploy-slot"], "session_id": other, "auth_token": bob})).await;
+    lease(json!({"resources": ["Cargo.lock"], "auth_token": bob})).await;
+    let task = |args: Value| {
+        let c = &c;
+        async move {
+            call(c, "create_task", args).await.ok()["task_id"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let design = task(json!({"session_id": sid, "title": "design", "auth_token": alice})).await;
+    let build = task(json!({"session_id": sid, "title": "build", "depends_on": [design], "assignee": "bob", "auth_token": alice})).await;
+    task(json!({"session_id": other, "title": "not here", "auth_token": alice})).await;
+    call(
+        &c,
+        "claim_task",
+        json!({"session_id": sid, "task_id": design, "auth_token": bob}),
+    )
+    .await
+    .ok();
+
+    let path = format!("/sessions/{sid}/coordination");
+    for secret in [API_KEY, bob.as_str(), ADMIN_KEY] {
+        let dash = sign_in(&server.base, secret).await.unwrap();
+        let (status, body) = dash.get(&path).await;
+        assert_eq!(status, 200, "{body}");
+        let leases = body["leases"].as_array().unwrap();
+        assert_eq!(leases.len(), 1, "only the session's live lease: {body}");
+        assert_eq!(leases[0]["lease_id"], json!(held), "{body}");
+        assert_eq!(leases[0]["resources"], json!(["src/db/**"]), "{body}");
+        assert_eq!(leases[0]["held_by"], json!("alice"), "{body}");
+        assert_eq!(leases[0]["mode"], json!("exclusive"), "{body}");
+        assert!(leases[0]["expires_at"].is_string(), "{body}");
+        let tasks = body["tasks"].as_array().unwrap();
+        let ids: Vec<i64> = tasks
+            .iter()
+            .map(|t| t["task_id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ids, [design, build], "{body}");
+        assert_eq!(tasks[0]["state"], json!("working"), "{body}");
+        assert_eq!(tasks[0]["claimed_by"], json!("bob"), "{body}");
+        assert_eq!(tasks[1]["assignee"], json!("bob"), "{body}");
+        assert_eq!(tasks[1]["blocked_by"], json!([design]), "{body}");
+    }
+
+    // Every credential holds read (it is granted with any other), so the readers without rights
+    // are those whose credential no longer counts: a revoked token's dashboard session gets 401
+    // and nothing of the board.
+    let wanda = login(&c, "wanda", "claude", false).await;
+    let dash = sign_in(&server.base, &wanda).await.unwrap();
+    assert_eq!(dash.get(&path).await.0, 200);
+    call(&c, "revoke_token", json!({"auth_token": wanda}))
+        .await
+        .ok();
+    let (status, body) = dash.get(&path).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body.get("leases").is_none() && body.get("tasks").is_none(),
+        "{body}"
+    );
+    // No sign-in at all.
+    let anonymous = reqwest::get(format!("{}/ui/api{path}", server.base))
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+    let text = anonymous.text().await.unwrap();
+    assert!(
+        !text.contains("src/db") && !text.contains("design"),
+        "{text}"
+    );
+    // An unknown session is an error, not an empty board.
+    let admin = sign_in(&server.base, ADMIN_KEY).await.unwrap();
+    let (status, _) = admin
+        .get("/sessions/session_0000000000000000/coordination")
+        .await;
+    assert_eq!(status, 404);
 }

@@ -120,6 +120,51 @@ pub(super) async fn messages(
     answer(result)
 }
 
+/// The session's live leases and tasks (the session page's coordination panel).
+pub(super) async fn coordination(
+    State(state): State<HttpState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Response {
+    let result = state
+        .service
+        .session_coordination(&caller.identity, &id)
+        .await
+        .map(|c| {
+            let leases: Vec<Value> = c
+                .leases
+                .iter()
+                .map(|l| {
+                    json!({
+                        "lease_id": l.lease_id,
+                        "resources": l.resources,
+                        "held_by": l.holder,
+                        "mode": l.mode.as_str(),
+                        "expires_at": crate::util::rfc3339(l.expires_at),
+                        "fencing_token": l.fencing_token,
+                    })
+                })
+                .collect();
+            let tasks: Vec<Value> = c
+                .tasks
+                .iter()
+                .map(|t| {
+                    json!({
+                        "task_id": t.id,
+                        "title": t.title,
+                        "state": t.state,
+                        "assignee": t.assignee,
+                        "claimed_by": t.claimed_by,
+                        "blocked_by": t.blocked_by,
+                        "updated_at": crate::util::rfc3339(t.updated_at),
+                    })
+                })
+                .collect();
+            json!({"leases": leases, "tasks": tasks, "more_tasks": c.more_tasks})
+        });
+    answer(result)
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct EventsQuery {

@@ -30,6 +30,7 @@ static ASSETS: &[Asset] = &[
     asset!("dom.js", JS),
     asset!("sessions.js", JS),
     asset!("session.js", JS),
+    asset!("coordination.js", JS),
     asset!("operations.js", JS),
     asset!("charts.js", JS),
     asset!("icon.svg", "image/svg+xml"),

@@ -56,6 +56,7 @@ pub(super) fn routes(state: HttpState) -> Router<HttpState> {
             get(api::messages).post(api::post),
         )
         .route("/sessions/{id}/events", get(api::events))
+        .route("/sessions/{id}/coordination", get(api::coordination))
         .route("/sessions/{id}/search", get(api::search))
         .route("/sessions/{id}/close", post(api::close))
         .route("/operations", get(api::operations))

@@ -5,6 +5,7 @@
 //! (`CI=true`, or `SCS_REQUIRE_BROWSER=1`, which `.ci/run` sets) they fail instead.
 //! `SCS_UI_SCREENSHOTS=dir` saves the main pages as PNGs there (docs/screenshots).
 
+mod coordination;
 mod load;
 mod pages;
 mod webdriver;

@@ -4,6 +4,7 @@
 
 import { api, query } from './api.js';
 import { h, mount, clear, timeEl, badge, number, colourOf, initials } from './dom.js';
+import { coordinationPanel } from './coordination.js';
 
 const PAGE = 50;
 const NAME_KEY = 'scs-ui-overseer-name';
@@ -33,6 +34,7 @@ export function sessionPage(sessionId, me) {
   const searchInput = h('input', { class: 'grow', type: 'search', id: 'search', placeholder: 'Search this session (fuzzy) and press Enter' });
   const searchResults = h('div', { class: 'msgs', id: 'search-results', hidden: true });
   const composer = me.admin ? buildComposer() : null;
+  const coordination = coordinationPanel(sessionId, fail);
 
   mount(
     h('div', { class: 'page-head' },
@@ -40,6 +42,7 @@ export function sessionPage(sessionId, me) {
       h('div', { class: 'toolbar' }, statusBadge, countBadge, liveBadge, actions)),
     error,
     composer,
+    coordination.panel,
     h('div', { class: 'toolbar' }, searchInput),
     threadBar,
     searchResults,
@@ -145,6 +148,7 @@ export function sessionPage(sessionId, me) {
   function addLive(m) {
     if (byId.has(m.id)) return;
     remember(m);
+    if (m.sender_type === 'system') coordination.refresh();
     if (session) { session.message_count += 1; countBadge.textContent = `${number(session.message_count)} messages`; }
     if (threadRoot !== null) { if (inThread(m, threadRoot)) list.append(messageEl(m, true)); return; }
     list.prepend(messageEl(m, true));
@@ -291,7 +295,7 @@ export function sessionPage(sessionId, me) {
   (async () => {
     try {
       // The session's header and its newest messages in parallel: one round trip, not two.
-      await Promise.all([loadSession(), loadOlder()]);
+      await Promise.all([loadSession(), loadOlder(), coordination.refresh()]);
       if (stopped) return;
       connect(newestId());
       observer.observe(sentinel);
@@ -303,6 +307,7 @@ export function sessionPage(sessionId, me) {
 
   return () => {
     stopped = true;
+    coordination.stop();
     observer.disconnect();
     if (source) source.close();
     document.title = 'Shared Context · Dashboard';
