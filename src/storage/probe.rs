@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::str::FromStr as _;
 use std::time::Duration;
 
-use sqlx::Connection as _;
+use sqlx::{Connection, Database, Executor, FromRow, IntoArguments};
 
 use crate::util::url::{DatabaseKind, SUPPORTED_FORMS, mask_url, sqlite_file};
 
@@ -56,29 +56,35 @@ pub async fn inspect(url: &str, timeout: Duration) -> anyhow::Result<Probe> {
     })?
 }
 
+/// How `doctor` reads one dialect's server version and applied migrations.
+struct Catalog {
+    /// `PostgreSQL` or `SQLite`, before the version.
+    server: &'static str,
+    version: &'static str,
+    /// Whether sqlx's migrations table exists.
+    has_table: &'static str,
+    /// `(version, success, checksum)` of every applied migration.
+    applied: &'static str,
+}
+
+const POSTGRES: Catalog = Catalog {
+    server: "PostgreSQL",
+    version: "SHOW server_version",
+    has_table: "SELECT to_regclass('shared_context._sqlx_migrations') IS NOT NULL",
+    applied: "SELECT version, success, checksum FROM shared_context._sqlx_migrations",
+};
+
+const SQLITE: Catalog = Catalog {
+    server: "SQLite",
+    version: "SELECT sqlite_version()",
+    has_table: "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')",
+    applied: "SELECT version, success, checksum FROM _sqlx_migrations",
+};
+
 async fn postgres(url: &str) -> anyhow::Result<Probe> {
     let options = sqlx::postgres::PgConnectOptions::from_str(url)?;
-    let mut conn = sqlx::PgConnection::connect_with(&options).await?;
-    let server: String = sqlx::query_scalar("SHOW server_version")
-        .fetch_one(&mut conn)
-        .await?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT to_regclass('shared_context._sqlx_migrations') IS NOT NULL")
-            .fetch_one(&mut conn)
-            .await?;
-    let applied: Applied = if exists {
-        sqlx::query_as("SELECT version, success, checksum FROM shared_context._sqlx_migrations")
-            .fetch_all(&mut conn)
-            .await?
-    } else {
-        Vec::new()
-    };
-    let _ = conn.close().await;
-    Ok(Probe::Found(compare(
-        &super::postgres::MIGRATOR,
-        format!("PostgreSQL {server}"),
-        applied,
-    )))
+    let conn = sqlx::PgConnection::connect_with(&options).await?;
+    read(conn, &POSTGRES, &super::postgres::MIGRATOR).await
 }
 
 async fn sqlite(url: &str) -> anyhow::Result<Probe> {
@@ -91,26 +97,36 @@ async fn sqlite(url: &str) -> anyhow::Result<Probe> {
     let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
         .create_if_missing(false)
         .read_only(true);
-    let mut conn = sqlx::SqliteConnection::connect_with(&options).await?;
-    let server: String = sqlx::query_scalar("SELECT sqlite_version()")
-        .fetch_one(&mut conn)
-        .await?;
-    let exists: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')",
-    )
-    .fetch_one(&mut conn)
-    .await?;
+    let conn = sqlx::SqliteConnection::connect_with(&options).await?;
+    read(conn, &SQLITE, &super::sqlite::MIGRATOR).await
+}
+
+/// Reads the server version and the applied migrations on `conn` (then closes it) and compares
+/// them with `migrator`'s.
+async fn read<C>(
+    mut conn: C,
+    sql: &Catalog,
+    migrator: &sqlx::migrate::Migrator,
+) -> anyhow::Result<Probe>
+where
+    C: Connection,
+    for<'c> &'c mut C: Executor<'c, Database = C::Database>,
+    <C::Database as Database>::Arguments: IntoArguments<C::Database>,
+    for<'r> (String,): FromRow<'r, <C::Database as Database>::Row>,
+    for<'r> (bool,): FromRow<'r, <C::Database as Database>::Row>,
+    for<'r> (i64, bool, Vec<u8>): FromRow<'r, <C::Database as Database>::Row>,
+{
+    let (version,): (String,) = sqlx::query_as(sql.version).fetch_one(&mut conn).await?;
+    let (exists,): (bool,) = sqlx::query_as(sql.has_table).fetch_one(&mut conn).await?;
     let applied: Applied = if exists {
-        sqlx::query_as("SELECT version, success, checksum FROM _sqlx_migrations")
-            .fetch_all(&mut conn)
-            .await?
+        sqlx::query_as(sql.applied).fetch_all(&mut conn).await?
     } else {
         Vec::new()
     };
     let _ = conn.close().await;
     Ok(Probe::Found(compare(
-        &super::sqlite::MIGRATOR,
-        format!("SQLite {server}"),
+        migrator,
+        format!("{} {version}", sql.server),
         applied,
     )))
 }
