@@ -8,7 +8,7 @@ use crate::auth::{KeyKind, is_token_shaped, new_token, token_hash};
 use crate::domain::{
     AgentId, AgentType, DomainError, ErrorCode, Identity, Permission, Permissions,
 };
-use crate::storage::{AuditEvent, TokenRecord};
+use crate::storage::{AuditEvent, TokenRecord, TokenRotation};
 
 /// Where a call came from. Over stdio the user who launched us is trusted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,7 +259,11 @@ impl Service {
         );
         if !self
             .store()
-            .rotate_token(&old_hash, &record_of(&issued), issued.issued_at)
+            .rotate_token(&TokenRotation {
+                old_hash: &old_hash,
+                new: &record_of(&issued),
+                at: issued.issued_at,
+            })
             .await?
         {
             return Err(refresh_failed("was revoked or refreshed concurrently"));

@@ -56,26 +56,20 @@ pub struct PoolStats {
     pub acquisitions: u64,
 }
 
-/// Everything a backend provides. Each area is its own trait, implemented in its own file per
-/// backend (`sqlite/memory.rs`, `postgres/search.rs`, …), so the files stay small.
-pub trait Store:
-    CoreStore
-    + MessageStore
-    + TokenStore
-    + MemoryStore
-    + SearchStore
-    + TransferStore
-    + IdempotencyStore
-    + InboxStore
-    + RetentionStore
-    + DashboardStore
-    + LeaseStore
-    + TaskStore
-{
+/// Declares [`Store`] as every area trait together, and implements it for whatever implements
+/// them all: the list of areas is written once.
+macro_rules! store_of_areas {
+    ($first:ident $(+ $area:ident)*) => {
+        /// Everything a backend provides. Each area is its own trait, implemented in its own file
+        /// per backend (`sqlite/memory.rs`, `postgres/search.rs`, …), so the files stay small.
+        pub trait Store: $first $(+ $area)* {}
+
+        impl<T: $first $(+ $area)*> Store for T {}
+    };
 }
 
-impl<
-    T: CoreStore
+store_of_areas!(
+    CoreStore
         + MessageStore
         + TokenStore
         + MemoryStore
@@ -86,10 +80,8 @@ impl<
         + RetentionStore
         + DashboardStore
         + LeaseStore
-        + TaskStore,
-> Store for T
-{
-}
+        + TaskStore
+);
 
 /// Moving every row between databases (`export`, `import`, `copy`; the rows are defined in
 /// [`dump`]).
@@ -148,6 +140,14 @@ pub struct SearchFilter<'a> {
 pub struct SessionClose<'a> {
     pub id: &'a SessionId,
     pub actor: &'a str,
+    pub at: DateTime<Utc>,
+}
+
+/// Token `old_hash` revoked at `at`, and `new` issued in its place.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenRotation<'a> {
+    pub old_hash: &'a str,
+    pub new: &'a TokenRecord,
     pub at: DateTime<Utc>,
 }
 
@@ -260,12 +260,7 @@ pub trait TokenStore: Send + Sync + 'static {
     async fn revoke_token(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<bool>;
     /// Revokes `old_hash` and inserts `new` in one transaction, only if the old token is still
     /// live at `at`. False when it was not (so a token can be refreshed once).
-    async fn rotate_token(
-        &self,
-        old_hash: &str,
-        new: &TokenRecord,
-        at: DateTime<Utc>,
-    ) -> StoreResult<bool>;
+    async fn rotate_token(&self, rotation: &TokenRotation<'_>) -> StoreResult<bool>;
 
     async fn audit(&self, event: &AuditEvent) -> StoreResult<()>;
     async fn recent_audit(&self, limit: u32) -> StoreResult<Vec<AuditRecord>>;

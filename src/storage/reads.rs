@@ -129,6 +129,9 @@ const INSERT_TOKEN: &str = concat!(
     ") VALUES ($1, $2, $3, $4, $5, $6, NULL)"
 );
 
+const REVOKE_TOKEN: &str =
+    "UPDATE agent_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL";
+
 const RECENT_AUDIT: &str = concat!(
     "SELECT ",
     audit_columns!(),
@@ -321,6 +324,20 @@ where
             .execute(exec)
             .await?;
         Ok(())
+    }
+
+    /// Revokes a live token; false when it was unknown or already revoked.
+    pub(crate) async fn revoke_token<'c>(
+        exec: impl Executor<'c, Database = DB>,
+        token_hash: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(REVOKE_TOKEN)
+            .bind(token_hash)
+            .bind(DB::stamp(at))
+            .execute(exec)
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Runs a sweeper's `sql`, which deletes at most `$2` rows that expired by `$1`; how many it

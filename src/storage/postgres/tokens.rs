@@ -20,25 +20,12 @@ impl TokenStore for PgStore {
     }
 
     async fn revoke_token(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<bool> {
-        self.with_conn(async |conn| {
-            let done = sqlx::query(
-                "UPDATE agent_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
-            )
-            .bind(token_hash)
-            .bind(at)
-            .execute(conn)
-            .await?;
-            Ok(done.rows_affected() == 1)
-        })
-        .await
+        self.with_conn(async |conn| Reads::revoke_token(conn, token_hash, at).await)
+            .await
     }
 
-    async fn rotate_token(
-        &self,
-        old_hash: &str,
-        new: &TokenRecord,
-        at: DateTime<Utc>,
-    ) -> StoreResult<bool> {
+    async fn rotate_token(&self, rotation: &TokenRotation<'_>) -> StoreResult<bool> {
+        let TokenRotation { old_hash, new, at } = *rotation;
         self.with_conn(async |conn| {
             let row: Option<(String,)> = sqlx::query_as(
                 "WITH old AS (UPDATE agent_tokens SET revoked_at = $7 \

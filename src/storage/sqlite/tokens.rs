@@ -17,22 +17,11 @@ impl TokenStore for SqliteStore {
     }
 
     async fn revoke_token(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE agent_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
-        )
-        .bind(token_hash)
-        .bind(rfc3339(at))
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        Reads::revoke_token(&self.writer, token_hash, at).await
     }
 
-    async fn rotate_token(
-        &self,
-        old_hash: &str,
-        new: &TokenRecord,
-        at: DateTime<Utc>,
-    ) -> StoreResult<bool> {
+    async fn rotate_token(&self, rotation: &TokenRotation<'_>) -> StoreResult<bool> {
+        let TokenRotation { old_hash, new, at } = *rotation;
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let at = rfc3339(at);
         let done = sqlx::query(

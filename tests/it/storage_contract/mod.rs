@@ -7,7 +7,7 @@ use serde_json::json;
 use shared_context_server::domain::{Reader, SessionId, Visibility};
 use shared_context_server::storage::{
     InsertOutcome, MessageQuery, NewMessage, NewSession, SessionClose, SessionList, Store,
-    TokenRecord,
+    TokenRecord, TokenRotation,
 };
 use shared_context_server::util::now;
 
@@ -301,6 +301,14 @@ async fn sql_visibility_matches_rule(backend: Backend) {
     }
 }
 
+fn rotation<'a>(old_hash: &'a str, new: &'a TokenRecord) -> TokenRotation<'a> {
+    TokenRotation {
+        old_hash,
+        new,
+        at: now(),
+    }
+}
+
 async fn tokens(backend: Backend) {
     let (_db, store) = open(backend).await;
     let t = TokenRecord {
@@ -326,7 +334,7 @@ async fn tokens(backend: Backend) {
         token_hash: "h2".into(),
         ..t.clone()
     };
-    assert!(store.rotate_token("h1", &next, now()).await.unwrap());
+    assert!(store.rotate_token(&rotation("h1", &next)).await.unwrap());
     assert!(
         store
             .find_token("h1")
@@ -341,7 +349,7 @@ async fn tokens(backend: Backend) {
         ..t.clone()
     };
     assert!(
-        !store.rotate_token("h1", &again, now()).await.unwrap(),
+        !store.rotate_token(&rotation("h1", &again)).await.unwrap(),
         "a token rotates once"
     );
     assert!(
@@ -359,14 +367,13 @@ async fn tokens(backend: Backend) {
     store.insert_token(&expired).await.unwrap();
     assert!(
         !store
-            .rotate_token(
+            .rotate_token(&rotation(
                 "h4",
                 &TokenRecord {
                     token_hash: "h5".into(),
                     ..expired.clone()
-                },
-                now()
-            )
+                }
+            ))
             .await
             .unwrap()
     );
