@@ -182,6 +182,7 @@ impl Config {
                 src.value("postgres.idle_in_transaction_timeout_seconds")?,
             ),
             application_name: src.value("postgres.application_name")?,
+            sqlite_full_sync: src.one_of("sqlite.synchronous", &["normal", "full"])? == "full",
             ..ConnectOptions::default()
         };
         let sweep_seconds: u64 = src.value("memory_sweep_interval_seconds")?;

@@ -173,6 +173,8 @@ pub static SETTINGS: &[Setting] = &[
         "background pruning interval; 0: only `prune`, max 86400"),
     row!("retention_batch", ["RETENTION_BATCH"], None, Value("1000"), Plain, false,
         "rows deleted per short transaction, 1 to 10000"),
+    row!("sqlite.synchronous", ["SQLITE_SYNCHRONOUS"], None, Value("normal"), Plain, false,
+        "`full` fsyncs every commit: survives power loss, slower writes (docs/RELIABILITY.md)"),
     row!("postgres.pool_size", ["POSTGRES_POOL_SIZE"], None, Value("20"), Plain, false,
         "connections kept open; the pool maximum is pool_size + max_overflow"),
     row!("postgres.max_overflow", ["POSTGRES_MAX_OVERFLOW"], None, Value("10"), Plain, false,

@@ -124,9 +124,9 @@ impl Sources {
                         .try_into()
                         .with_context(|| format!("{}: [permissions] must map agent types to lists, e.g. reviewer = [\"read\", \"write\"]", at()))?;
                 }
-                ("postgres", toml::Value::Table(inner)) => {
+                (section @ ("postgres" | "sqlite"), toml::Value::Table(inner)) => {
                     for (k, v) in inner {
-                        self.file_value(format!("postgres.{k}"), v, path)?;
+                        self.file_value(format!("{section}.{k}"), v, path)?;
                     }
                 }
                 (_, value) => self.file_value(key, value, path)?,
@@ -235,6 +235,19 @@ impl Sources {
                 "1, true, yes, on or 0, false, no, off",
             )),
         }
+    }
+
+    /// One of a fixed set of words, any case; the default when unset.
+    pub fn one_of(&self, key: &str, choices: &[&'static str]) -> anyhow::Result<&'static str> {
+        let (raw, source) = self
+            .effective(key)
+            .ok_or_else(|| anyhow::anyhow!("setting `{key}` has no default"))?;
+        let wanted = raw.trim().to_ascii_lowercase();
+        choices
+            .iter()
+            .find(|c| **c == wanted)
+            .copied()
+            .ok_or_else(|| invalid(setting(key), &raw, &source, &choices.join(" or ")))
     }
 
     /// A comma list (a TOML array in the file).

@@ -327,6 +327,10 @@ pub struct ConnectOptions {
     pub application_name: String,
     /// How often PostgreSQL availability is probed.
     pub health_check_interval: std::time::Duration,
+    /// SQLite only: fsync the WAL at every COMMIT (`synchronous=FULL`), so a power loss loses
+    /// nothing acknowledged; the default (`NORMAL`) is durable against a process kill only
+    /// (docs/RELIABILITY.md).
+    pub sqlite_full_sync: bool,
 }
 
 impl Default for ConnectOptions {
@@ -341,6 +345,7 @@ impl Default for ConnectOptions {
             idle_in_transaction_timeout: std::time::Duration::from_secs(60),
             application_name: "shared_context_server".into(),
             health_check_interval: std::time::Duration::from_secs(1),
+            sqlite_full_sync: false,
         }
     }
 }

@@ -258,3 +258,35 @@ fn server_flags_belong_to_serve() {
         assert_eq!(has("migrate", long), !s.serve_only, "migrate and {flag}");
     }
 }
+
+#[test]
+fn sqlite_synchronous_is_a_choice_from_env_or_file() {
+    let home = temp_dir();
+    let db = format!("sqlite:{}", home.join("x.db").display());
+    let refused = run(
+        &home,
+        &[("SQLITE_SYNCHRONOUS", "fast")],
+        &["migrate", "--database-url", &db],
+    );
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "a bad value was accepted");
+    assert!(
+        err.contains("SQLITE_SYNCHRONOUS='fast'") && err.contains("normal or full"),
+        "{err}"
+    );
+    assert!(
+        !home.join("x.db").exists(),
+        "a refused setting opened the database"
+    );
+
+    let text = stdout(&run(
+        &home,
+        &[("SCS_SQLITE_SYNCHRONOUS", "FULL")],
+        &["config", "show"],
+    ));
+    assert_eq!(shown(&text, "sqlite.synchronous").0, "FULL");
+    write_default_file(&home, "[sqlite]\nsynchronous = \"full\"\n");
+    stdout(&run(&home, &[], &["migrate", "--database-url", &db]));
+    let text = stdout(&run(&home, &[], &["config", "show"]));
+    assert_eq!(shown(&text, "sqlite.synchronous").0, "full");
+}

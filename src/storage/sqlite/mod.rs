@@ -58,9 +58,13 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         if !in_memory {
-            opts = opts
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal);
+            opts = opts.journal_mode(SqliteJournalMode::Wal).synchronous(
+                if options.sqlite_full_sync {
+                    SqliteSynchronous::Full
+                } else {
+                    SqliteSynchronous::Normal
+                },
+            );
         }
         let acquire = options.acquire_timeout;
         // An in-memory database lives as long as its connection: pin exactly one for everything.
@@ -206,5 +210,36 @@ impl CoreStore for SqliteStore {
             // Writes per transaction under concurrency (group commit), since start.
             "group_commit": {"transactions": commits, "writes": writes},
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn synchronous(full: bool) -> i64 {
+        let dir = std::env::temp_dir().join(format!("scs-sync-{}-{full}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite:{}", dir.join("db.sqlite").display());
+        let options = ConnectOptions {
+            sqlite_full_sync: full,
+            ..ConnectOptions::default()
+        };
+        let store = SqliteStore::connect(&url, &options).await.unwrap();
+        let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&store.writer)
+            .await
+            .unwrap();
+        store.writer.close().await;
+        store.reader.close().await;
+        std::fs::remove_dir_all(&dir).unwrap();
+        level
+    }
+
+    /// The writer commits with the chosen durability: 1 is NORMAL, 2 is FULL.
+    #[tokio::test]
+    async fn writes_sync_as_configured() {
+        assert_eq!(synchronous(false).await, 1);
+        assert_eq!(synchronous(true).await, 2);
     }
 }
