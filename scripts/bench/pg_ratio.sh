@@ -4,16 +4,17 @@
 # MCP with the same concurrency. All on this machine, in one run.
 # Usage: scripts/bench/pg_ratio.sh [CLIENTS=50] [SECONDS=20]
 # Environment: MCP_STATELESS=true for the stateless HTTP mode; POSTGRES_POOL_SIZE and
-# POSTGRES_MAX_OVERFLOW for the server's pool (default 20 and 10).
+# POSTGRES_MAX_OVERFLOW for the server's pool (default 20 and 10); SCS_BIN and SCS_BENCH_BIN,
+# release binaries built beforehand (skips the build; e.g. to compare two builds in one sitting).
 set -euo pipefail
 # The load mixes every tool, memory and admin included, whatever the default profile lists.
 export SCS_TOOLS=${SCS_TOOLS:-all}
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 clients=${1:-50}
 secs=${2:-20}
-cargo build --release --locked --workspace >&2
-bin=${CARGO_TARGET_DIR:-target}/release/shared-context-server
-bench=${CARGO_TARGET_DIR:-target}/release/scs-bench
+if [ -z "${SCS_BIN:-}" ]; then cargo build --release --locked --workspace >&2; fi
+bin=${SCS_BIN:-${CARGO_TARGET_DIR:-target}/release/shared-context-server}
+bench=${SCS_BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release/scs-bench}
 scripts/ensure-postgres.sh >/dev/null  # installs PostgreSQL if missing
 # A cluster of our own with the shipped postgresql.conf (see bench-postgres.sh for why).
 pg_dir=$(mktemp -u /tmp/scs-bench-pg.XXXXXX)

@@ -17,6 +17,7 @@
 # Usage: scripts/bench/scale.sh [ROUNDS=300]
 # Environment (defaults = the issue's sizes): BIG=1000000 SPREAD_ROWS=10000000
 #   SPREAD_SESSIONS=10000 HOT=100000 RATIO_CLIENTS=50 RATIO_SECS=20 BACKENDS="postgres sqlite"
+#   (BACKENDS=hot: only the hot-session ratio, a few minutes)
 #   SCS_BIN and SCS_BENCH_BIN: release binaries of the server and
 #   of scs-bench built beforehand (skips the build)
 # Full size takes about 30-40 minutes on 2 busy cores, most of it the PostgreSQL fill.
@@ -173,6 +174,9 @@ print(f"   session of {n} messages: server get_messages {t['calls_per_sec']:.0f}
       f"pgbench SELECT of the same 50 rows {tps:.0f} tps; ratio {100 * t['calls_per_sec'] / tps:.1f} %")
 PY
 }
+
+# The hot-session ratio alone, without the million-row fill.
+run_hot() { hot_ratio; }
 
 # SQLite: the three measured sessions filled on PostgreSQL (generate_series) and copied over with
 # the server's own `copy` (its SQLite, with the FTS5 triggers, is newer than the sqlite3 CLI's).
