@@ -114,7 +114,10 @@ impl MessageWriter {
             let _ = write!(out, " ↩{parent}");
         }
         if !m.metadata.is_empty() {
-            let _ = write!(out, " {}", Value::Object(m.metadata.clone()));
+            // Serialized from the record's map: wrapping a clone in a `Value` to print it through
+            // `Display` copied every metadata map of a page once more.
+            out.push(' ');
+            out.push_str(&serde_json::to_string(&m.metadata).unwrap_or_default());
         }
         out.push_str(extra);
     }
