@@ -24,7 +24,19 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 /// A tool's successful result. Implement it with `tool_output!` on the result type.
-pub trait ToolOutput: Serialize + JsonSchema + 'static {}
+pub trait ToolOutput: Serialize + JsonSchema + 'static {
+    /// The result as `structuredContent`. Serializing our own result types cannot fail (string
+    /// keys, no custom serializers that error); should it, the body says so instead of
+    /// panicking. A result of many messages builds its value by moving its fields instead
+    /// (`MessagePage`), and its tests check that the value is the one serde gives.
+    fn into_body(self) -> Value
+    where
+        Self: Sized,
+    {
+        serde_json::to_value(&self)
+            .unwrap_or_else(|e| json!({"serialization_error": e.to_string()}))
+    }
+}
 
 /// `impl ToolOutput for …` for each type listed.
 macro_rules! tool_output {
@@ -42,12 +54,12 @@ pub struct Output {
 }
 
 impl Output {
-    /// A typed result. Serializing our own result types cannot fail (string keys, no custom
-    /// serializers that error); should it, the body says so instead of panicking.
+    /// A typed result.
     pub fn typed<T: ToolOutput>(result: T) -> Self {
-        let body = serde_json::to_value(&result)
-            .unwrap_or_else(|e| json!({"serialization_error": e.to_string()}));
-        Self { body, text: None }
+        Self {
+            body: result.into_body(),
+            text: None,
+        }
     }
 
     pub fn with_text(mut self, text: String) -> Self {

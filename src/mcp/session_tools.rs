@@ -145,9 +145,29 @@ tool_output!(
     SessionList,
     SessionClosed,
     MessagePosted,
-    MessagePage,
     HealthReport
 );
+
+impl output::ToolOutput for MessagePage {
+    /// Built by moving the messages in (`Message::into_value`): the page is most of a read's
+    /// instructions, and serde's `to_value` copies every string of it.
+    fn into_body(self) -> serde_json::Value {
+        let mut out = serde_json::Map::new();
+        if let Some(timed_out) = self.timed_out {
+            out.insert("timed_out".into(), timed_out.into());
+        }
+        out.insert("count".into(), self.count.into());
+        if let Some(total) = self.total_count {
+            out.insert("total_count".into(), total.into());
+        }
+        out.insert("has_more".into(), self.has_more.into());
+        out.insert("next_after_id".into(), self.next_after_id.into());
+        out.insert("truncated".into(), self.truncated.into());
+        let messages = self.messages.into_iter().map(Message::into_value).collect();
+        out.insert("messages".into(), serde_json::Value::Array(messages));
+        serde_json::Value::Object(out)
+    }
+}
 
 #[tool_router(router = session_router, vis = "pub(super)")]
 impl McpServer {
@@ -358,5 +378,31 @@ next_after_id of your last read.",
     )]
     async fn health(&self) -> CallToolResult {
         render::success(self.service.health().await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mcp::output::ToolOutput;
+
+    #[test]
+    fn a_page_moved_into_a_value_is_what_serde_gives() {
+        let page = |timed_out, total_count, messages: Vec<Message>| MessagePage {
+            timed_out,
+            count: messages.len(),
+            total_count,
+            has_more: true,
+            next_after_id: 12,
+            truncated: false,
+            messages,
+        };
+        let samples = || crate::mcp::render::tests::samples().to_vec();
+        for (timed_out, total) in [(None, Some(120)), (Some(false), None)] {
+            let serde = serde_json::to_value(page(timed_out, total, samples())).unwrap();
+            assert_eq!(page(timed_out, total, samples()).into_body(), serde);
+        }
+        let empty = serde_json::to_value(page(Some(true), None, Vec::new())).unwrap();
+        assert_eq!(page(Some(true), None, Vec::new()).into_body(), empty);
     }
 }
