@@ -5,15 +5,16 @@
 # divided by the calls made in it. On a machine where all three share the cores, calls/s can never
 # exceed cores / (sum of the three per-call figures).
 # Usage: scripts/bench/cpu_budget.sh [SECONDS=12]   (MCP_STATELESS=true for the stateless mode;
-# WORKLOADS="mixed get_messages" for some rows only)
+# WORKLOADS="mixed get_messages" for some rows only; SCS_BIN and SCS_BENCH_BIN, release binaries
+# built beforehand, as in pg_ratio.sh)
 set -euo pipefail
 # The load mixes every tool, memory and admin included, whatever the default profile lists.
 export SCS_TOOLS=${SCS_TOOLS:-all}
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 secs=${1:-12}
-cargo build --release --locked --workspace >&2
-bin=${CARGO_TARGET_DIR:-target}/release/shared-context-server
-bench=${CARGO_TARGET_DIR:-target}/release/scs-bench
+if [ -z "${SCS_BIN:-}" ]; then cargo build --release --locked --workspace >&2; fi
+bin=${SCS_BIN:-${CARGO_TARGET_DIR:-target}/release/shared-context-server}
+bench=${SCS_BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release/scs-bench}
 scripts/ensure-postgres.sh >/dev/null
 pg_dir=$(mktemp -u /tmp/scs-bench-pg.XXXXXX)
 pg_admin=$(scripts/bench/bench-postgres.sh start "$pg_dir")
