@@ -30,7 +30,13 @@ export API_KEY=bench-agent-key-0123456789 ADMIN_API_KEY=bench-admin-key-01234567
 tick=$(getconf CLK_TCK)
 # utime + stime of the given pids, in clock ticks.
 ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
-pg_pids() { pgrep -d ' ' -f "postgres: .*|$pg_dir/data" || true; }
+# This cluster's postmaster and its children only: `pgrep -f 'postgres: '` also counted every other
+# cluster's backends on the machine (on a shared host, other people's test databases).
+pg_pids() {
+    local pm
+    pm=$(head -1 "$pg_dir/data/postmaster.pid" 2>/dev/null) || return 0
+    echo "$pm $(pgrep -d ' ' -P "$pm" || true)"
+}
 
 echo "machine: $(nproc) cores; date: $(date -u +%F); HTTP mode: $([ "${MCP_STATELESS:-false}" = true ] && echo stateless || echo stateful); ${secs}s per row"
 printf '%-15s %9s %14s %14s %14s %14s\n' workload calls/s "server µs" "postgres µs" "generator µs" "total µs"
