@@ -14,10 +14,14 @@
 # HOT messages into one session through the server, reads it with RATIO_CLIENTS agents
 # (get_messages, 50 rows), and pgbench runs the same 50-row SELECT on that session right after.
 #
+# search_by_sender (limit 50) and get_inbox (limit 20) return fewer rows at 100 messages (agent-3
+# posted 5 of them, one is a direct message) than at 10,000 and 1,000,000: their "5 rows" and
+# "1 row" cases return the same number of rows at every size, so they compare the read alone.
+#
 # Usage: scripts/bench/scale.sh [ROUNDS=300]
 # Environment (defaults = the issue's sizes): BIG=1000000 SPREAD_ROWS=10000000
-#   SPREAD_SESSIONS=10000 HOT=100000 RATIO_CLIENTS=50 RATIO_SECS=20 BACKENDS="postgres sqlite"
-#   (BACKENDS=hot: only the hot-session ratio, a few minutes)
+#   SPREAD_SESSIONS=10000 HOT=100000 (0: no hot-session ratio) RATIO_CLIENTS=50 RATIO_SECS=20
+#   BACKENDS="postgres sqlite" (BACKENDS=hot: only the hot-session ratio, a few minutes)
 #   SCS_BIN and SCS_BENCH_BIN: release binaries of the server and
 #   of scs-bench built beforehand (skips the build)
 # Full size takes about 30-40 minutes on 2 busy cores, most of it the PostgreSQL fill.
@@ -85,7 +89,9 @@ write_cases() {
  {"label": "search_by_timerange (60 rows) @$label", "tool": "search_by_timerange", "args": {"session_id": "$s", "start_time": "$lo", "end_time": "$hi", "limit": 50}},
  {"label": "search_context 'cache' @$label", "tool": "search_context", "args": {"session_id": "$s", "query": "cache", "limit": 10}},
  {"label": "wait_for_messages at once @$label", "tool": "wait_for_messages", "args": {"session_id": "$s", "after_id": $mid, "limit": 50, "timeout_seconds": 1}},
- {"label": "get_inbox (session) @$label", "tool": "get_inbox", "args": {"session_id": "$s", "limit": 20}}
+ {"label": "get_inbox (session) @$label", "tool": "get_inbox", "args": {"session_id": "$s", "limit": 20}},
+ {"label": "search_by_sender, 5 rows @$label", "tool": "search_by_sender", "args": {"session_id": "$s", "sender": "agent-3", "limit": 5}},
+ {"label": "get_inbox (session), 1 row @$label", "tool": "get_inbox", "args": {"session_id": "$s", "limit": 1}}
 JSON
     done
     echo ', {"label": "list_sessions (10,003 sessions)", "tool": "list_sessions", "args": {"limit": 20}}]' >>"$out"
@@ -138,7 +144,7 @@ $($q "SELECT count(*) FROM pg_stat_user_tables WHERE relname = 'messages' AND la
     python3 scripts/bench/scale_client.py "$mcp" "$work/cases.json" "$rounds" | LC_ALL=C sort -t@ -k1,1 -s
     echo "   messages table analyzed during the run: $($q "SELECT coalesce(greatest(last_analyze, last_autoanalyze)::text, 'no') FROM pg_stat_user_tables WHERE relname = 'messages'")"
     stop_server
-    hot_ratio
+    if [ "$HOT" -gt 0 ]; then hot_ratio; fi
 }
 
 # The hot session: HOT messages posted through the server, read by RATIO_CLIENTS agents, then
