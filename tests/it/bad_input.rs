@@ -44,26 +44,8 @@ async fn bad_input(backend: Backend) {
     let bob = login(&client, "bob", "claude", false).await;
     let reader = login(&client, "viewer", "generic", false).await;
     let admin = login(&client, "ops", "admin", true).await;
-    let s1 = call(
-        &client,
-        "create_session",
-        json!({"purpose": "one", "auth_token": alice}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let s2 = call(
-        &client,
-        "create_session",
-        json!({"purpose": "two", "auth_token": alice}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let s1 = new_session(&client, &alice, "one").await;
+    let s2 = new_session(&client, &alice, "two").await;
     let m2 = call(
         &client,
         "add_message",
@@ -72,16 +54,7 @@ async fn bad_input(backend: Backend) {
     .await
     .ok()["message_id"]
         .clone();
-    let closed = call(
-        &client,
-        "create_session",
-        json!({"purpose": "closed", "auth_token": alice}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let closed = new_session(&client, &alice, "closed").await;
     call(
         &client,
         "close_session",

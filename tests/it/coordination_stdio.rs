@@ -12,16 +12,7 @@ async fn coordination_tools_across_stdio_processes(backend: Backend) {
     let bob_process = stdio_client(&db).await;
     let alice = login(&alice_process, "alice", "claude", false).await;
     let bob = login(&bob_process, "bob", "codex", false).await;
-    let sid = call(
-        &alice_process,
-        "create_session",
-        json!({"purpose": "stdio coordination", "auth_token": alice}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = new_session(&alice_process, &alice, "stdio coordination").await;
 
     // Leases: alice's glob blocks bob's file in the other process until she releases it.
     let held = call(

@@ -126,16 +126,7 @@ async fn dashboard_visibility_matrix(backend: Backend) {
     let bob = login(&c, "bob", "claude", false).await;
     let carol = login(&c, "carol", "gemini", false).await;
     let root = login(&c, "root", "admin", true).await;
-    let sid = call(
-        &c,
-        "create_session",
-        json!({"purpose": "matrix", "auth_token": alice}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = new_session(&c, &alice, "matrix").await;
     // Every message posted so far, with its visibility.
     let mut posted: Vec<(&str, i64)> = Vec::new();
     for vis in VISIBILITIES {
@@ -228,16 +219,7 @@ async fn dashboard_history_pages_newest_first(backend: Backend) {
     let server = HttpServer::start(&db, &[]).await;
     let c = server.client().await;
     let alice = login(&c, "alice", "claude", false).await;
-    let sid = call(
-        &c,
-        "create_session",
-        json!({"purpose": "paging", "auth_token": alice}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = new_session(&c, &alice, "paging").await;
     let mut posted = Vec::new();
     for i in 0..25 {
         let vis = if i % 5 == 0 { "private" } else { "public" };

@@ -64,16 +64,7 @@ async fn dashboard_writes_need_origin_and_csrf_and_sign_out_ends_the_cookie() {
     let server = HttpServer::start(&db, &[]).await;
     let c = server.client().await;
     let alice = login(&c, "alice", "claude", false).await;
-    let sid = call(
-        &c,
-        "create_session",
-        json!({"purpose": "guards", "auth_token": alice}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = new_session(&c, &alice, "guards").await;
     let dash = sign_in(&server.base, ADMIN_KEY).await.unwrap();
     let post = |origin: Option<&str>, csrf: Option<&str>| {
         let mut r = dash
@@ -172,16 +163,7 @@ async fn dashboard_only_admins_act_as_humans_and_agents_cannot_claim_to_be_human
     let server = HttpServer::start(&db, &[]).await;
     let c = server.client().await;
     let alice = login(&c, "alice", "claude", false).await;
-    let sid = call(
-        &c,
-        "create_session",
-        json!({"purpose": "humans", "auth_token": alice}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = new_session(&c, &alice, "humans").await;
     let body = json!({"name": "Ada", "content": "hello"});
     for secret in [API_KEY, alice.as_str()] {
         let dash: Dash = sign_in(&server.base, secret).await.unwrap();
@@ -257,16 +239,7 @@ async fn dashboard_event_stream_resumes_after_last_event_id() {
     let server = HttpServer::start(&db, &[]).await;
     let c = server.client().await;
     let alice = login(&c, "alice", "claude", false).await;
-    let sid = call(
-        &c,
-        "create_session",
-        json!({"purpose": "resume", "auth_token": alice}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = new_session(&c, &alice, "resume").await;
     let mut ids = Vec::new();
     for i in 0..5 {
         ids.push(

@@ -133,16 +133,7 @@ async fn resources_and_prompts_honour_identity(backend: Backend) {
     let (_db, server) = setup(backend).await;
     let keyed = server.client().await;
     let alice = login(&keyed, "alice", "claude", false).await;
-    let sid = call(
-        &keyed,
-        "create_session",
-        json!({"purpose": "res", "auth_token": alice}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = new_session(&keyed, &alice, "res").await;
     call(
         &keyed,
         "add_message",

@@ -7,28 +7,6 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-async fn session(client: &Client, token: &str) -> String {
-    call(
-        client,
-        "create_session",
-        json!({"purpose": "inbox", "auth_token": token}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-fn ids(messages: &Value) -> Vec<i64> {
-    messages
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_i64().unwrap())
-        .collect()
-}
-
 async fn direct_messages_and_inbox(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = HttpServer::start(&db, &[]).await;
@@ -36,7 +14,7 @@ async fn direct_messages_and_inbox(backend: Backend) {
     let alice = login(&c, "alice", "claude", false).await;
     let bob = login(&c, "bob", "claude", false).await;
     let carol = login(&c, "carol", "gemini", false).await;
-    let sid = session(&c, &alice).await;
+    let sid = new_session(&c, &alice, "inbox").await;
 
     // An unknown recipient: refused with suggestions, nothing written.
     let refused = call(
@@ -79,12 +57,12 @@ async fn direct_messages_and_inbox(backend: Backend) {
     )
     .await
     .ok();
-    assert!(!ids(&seen_by_carol["messages"]).contains(&dm_id));
+    assert!(!ids_of(&seen_by_carol["messages"], "id").contains(&dm_id));
 
     // Bob's inbox: reading twice returns the same thing (reads change nothing).
     let first = call(&c, "get_inbox", json!({"auth_token": bob})).await.ok();
     let again = call(&c, "get_inbox", json!({"auth_token": bob})).await.ok();
-    assert_eq!(ids(&first["messages"]), vec![dm_id]);
+    assert_eq!(ids_of(&first["messages"], "id"), vec![dm_id]);
     assert_eq!(first["messages"], again["messages"]);
     let m = &first["messages"][0];
     assert_eq!(
@@ -149,7 +127,7 @@ async fn direct_messages_and_inbox(backend: Backend) {
     .await
     .ok();
     assert_eq!(
-        ids(&alice_inbox["messages"]),
+        ids_of(&alice_inbox["messages"], "id"),
         vec![reply["message_id"].as_i64().unwrap()]
     );
 
@@ -259,7 +237,7 @@ async fn ask_and_long_poll(backend: Backend) {
     let c = server.client().await;
     let alice = login(&c, "alice", "claude", false).await;
     let bob = login(&c, "bob", "claude", false).await;
-    let sid = session(&c, &alice).await;
+    let sid = new_session(&c, &alice, "inbox").await;
 
     // Bob long-polls his inbox; alice's question wakes him; he answers; alice's ask returns it.
     let bob_client = server.client().await;
@@ -303,7 +281,7 @@ async fn ask_and_long_poll(backend: Backend) {
     let inbox = call(&c, "get_inbox", json!({"auth_token": alice}))
         .await
         .ok();
-    assert!(ids(&inbox["messages"]).contains(&late["message_id"].as_i64().unwrap()));
+    assert!(ids_of(&inbox["messages"], "id").contains(&late["message_id"].as_i64().unwrap()));
     assert_eq!(
         call(
             &c,
@@ -378,7 +356,7 @@ async fn loop_guards(backend: Backend) {
     for name in ["a", "b", "c"] {
         agents.push((name, login(&c, name, "claude", false).await));
     }
-    let sid = session(&c, &agents[0].1).await;
+    let sid = new_session(&c, &agents[0].1, "inbox").await;
 
     // Ping-pong in one thread: stopped at the depth limit.
     let (posted, refused) = reply_chain(&c, &sid, &agents[..2], 50).await;
@@ -412,7 +390,7 @@ async fn loop_guards(backend: Backend) {
     assert_eq!(round, 18);
 
     // A normal exchange (a question, an answer, a thanks; public posts) is untouched.
-    let sid2 = session(&c, &agents[0].1).await;
+    let sid2 = new_session(&c, &agents[0].1, "inbox").await;
     let q = call(
         &c,
         "add_message",
@@ -446,7 +424,7 @@ async fn wakeups_across_processes(rounds: usize) -> (Vec<f64>, Vec<f64>) {
     let c2 = two.client().await;
     let bob = login(&c1, "bob", "claude", false).await;
     let alice = login(&c2, "alice", "claude", false).await;
-    let sid = session(&c2, &alice).await;
+    let sid = new_session(&c2, &alice, "inbox").await;
     let waiter_client = one.client().await;
     let (mut inbox_ms, mut wait_ms) = (Vec::new(), Vec::new());
     let (mut cursor, mut after_id) = (json!("0"), 0i64);

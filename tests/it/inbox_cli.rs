@@ -38,16 +38,7 @@ async fn inbox_command_prints_new_direct_messages_once() {
     let c = server.client().await;
     let alice = login(&c, "alice", "claude", false).await;
     let bob = login(&c, "bob", "claude", false).await;
-    let sid = call(
-        &c,
-        "create_session",
-        json!({"purpose": "cli", "auth_token": alice}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = new_session(&c, &alice, "cli").await;
     call(&c, "add_message", json!({"session_id": sid, "content": "please review #12", "to": ["bob"], "auth_token": alice})).await.ok();
     let url = server.mcp_url();
     let dir = temp_dir();

@@ -40,16 +40,7 @@ async fn direct_messages_and_acks_survive_sigkill(backend: Backend) {
     let setup = server.client().await;
     let alice = login(&setup, "alice", "claude", false).await;
     let bob = login(&setup, "bob", "claude", false).await;
-    let sid = call(
-        &setup,
-        "create_session",
-        json!({"purpose": "crash", "auth_token": alice}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = new_session(&setup, &alice, "crash").await;
     let sent: Arc<Mutex<Vec<i64>>> = Arc::default();
     let acked: Arc<Mutex<BTreeSet<i64>>> = Arc::default();
 

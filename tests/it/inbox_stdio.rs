@@ -23,16 +23,7 @@ async fn inbox_tools_across_stdio_processes(backend: Backend) {
     let bob_process = stdio_client(&db).await;
     let alice = login(&alice_process, "alice", "claude", false).await;
     let bob = login(&bob_process, "bob", "codex", false).await;
-    let sid = call(
-        &alice_process,
-        "create_session",
-        json!({"purpose": "stdio inbox", "auth_token": alice}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = new_session(&alice_process, &alice, "stdio inbox").await;
 
     // An empty inbox: the long-poll waits out its wait_seconds and returns nothing.
     let started = Instant::now();

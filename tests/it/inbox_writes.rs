@@ -6,31 +6,6 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-async fn session(client: &Client, token: &str) -> String {
-    call(
-        client,
-        "create_session",
-        json!({"purpose": "inbox writes", "auth_token": token}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-async fn direct(client: &Client, sid: &str, from: &str, to: &str, content: &str) -> i64 {
-    call(
-        client,
-        "add_message",
-        json!({"session_id": sid, "content": content, "to": [to], "auth_token": from}),
-    )
-    .await
-    .ok()["message_id"]
-        .as_i64()
-        .unwrap()
-}
-
 /// A direct message says so (`visibility: "direct"`, `to`) and `direct` is accepted back when the
 /// message gets recipients; without recipients, or as a filter, it is refused and writes nothing.
 async fn inbox_direct_visibility_is_reported_and_accepted(backend: Backend) {
@@ -39,7 +14,7 @@ async fn inbox_direct_visibility_is_reported_and_accepted(backend: Backend) {
     let c = server.client().await;
     let alice = login(&c, "alice", "claude", false).await;
     let bob = login(&c, "bob", "claude", false).await;
-    let sid = session(&c, &alice).await;
+    let sid = new_session(&c, &alice, "inbox writes").await;
 
     let posted = call(&c, "add_message", json!({"session_id": sid, "content": "yours", "visibility": "direct", "to": ["bob"], "auth_token": alice})).await.ok();
     assert_eq!(
@@ -108,7 +83,7 @@ async fn inbox_ack_takes_an_idempotency_key(backend: Backend) {
     let c = server.client().await;
     let alice = login(&c, "alice", "claude", false).await;
     let bob = login(&c, "bob", "claude", false).await;
-    let sid = session(&c, &alice).await;
+    let sid = new_session(&c, &alice, "inbox writes").await;
     let first = direct(&c, &sid, &alice, "bob", "one").await;
     let second = direct(&c, &sid, &alice, "bob", "two").await;
     let own = direct(&c, &sid, &bob, "alice", "not for bob").await;
@@ -165,7 +140,7 @@ async fn inbox_pair_rate_is_shared_by_two_processes(backend: Backend) {
     let alice = login(&c1, "alice", "claude", false).await;
     login(&c2, "bob", "claude", false).await;
     login(&c2, "carol", "claude", false).await;
-    let sid = session(&c1, &alice).await;
+    let sid = new_session(&c1, &alice, "inbox writes").await;
     for (i, client) in [&c1, &c2, &c1, &c2].into_iter().enumerate() {
         direct(client, &sid, &alice, "bob", &format!("ping {i}")).await;
     }

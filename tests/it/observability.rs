@@ -8,7 +8,9 @@ use prometheus_parse::{Sample, Scrape, Value as Prom};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::support::{API_KEY, BIN, Backend, HttpServer, TestDb, call, login, server_env};
+use crate::support::{
+    API_KEY, BIN, Backend, HttpServer, TestDb, call, login, new_session, server_env,
+};
 
 fn scrape(text: &str) -> Scrape {
     Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).expect("Prometheus text format")
@@ -47,16 +49,7 @@ async fn metrics_parse(backend: Backend) {
     let server = HttpServer::start(&db, &[]).await;
     let client = server.client().await;
     let token = login(&client, "alice", "claude", false).await;
-    let sid = call(
-        &client,
-        "create_session",
-        json!({"purpose": "metrics", "auth_token": token}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = new_session(&client, &token, "metrics").await;
     call(
         &client,
         "add_message",

@@ -15,16 +15,7 @@ async fn postgres_restart_fails_fast_and_recovers() {
     let server = HttpServer::start(&db, &[("POSTGRES_POOL_TIMEOUT", "30")]).await;
     let client = server.client().await;
     let alice = login(&client, "alice", "claude", false).await;
-    let sid = call(
-        &client,
-        "create_session",
-        json!({"purpose": "outage", "auth_token": alice}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = new_session(&client, &alice, "outage").await;
     let mut acked = Vec::new();
     for i in 0..5 {
         let r = call(

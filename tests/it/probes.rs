@@ -13,7 +13,7 @@ use shared_context_server::service::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{API_KEY, Backend, HttpServer, TestDb, call, contract, login};
+use crate::support::{API_KEY, Backend, HttpServer, TestDb, contract, login, new_session};
 
 async fn get(url: &str, host: Option<&str>) -> (u16, String) {
     let mut req = reqwest::Client::new().get(url);
@@ -107,16 +107,7 @@ async fn sigterm_with_open_event_stream_exits_at_once(backend: Backend) {
     let mut server = HttpServer::start(&db, &[("SHUTDOWN_GRACE_SECONDS", "10")]).await;
     let client = server.client().await;
     let token = login(&client, "alice", "claude", false).await;
-    let sid = call(
-        &client,
-        "create_session",
-        json!({"purpose": "stream open at shutdown", "auth_token": token}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = new_session(&client, &token, "stream open at shutdown").await;
     let mut stream = reqwest::Client::new()
         .get(format!("{}/sessions/{sid}/events", server.base))
         .bearer_auth(&token)

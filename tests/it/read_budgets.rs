@@ -4,20 +4,9 @@
 //! whole, with what to call to read it.
 //! (get_messages, get_session, waits and searches: compact_results.rs.)
 
-use rmcp::model::CallToolRequestParams;
 use serde_json::{Value, json};
 
 use crate::support::*;
-
-/// The text part of a successful call, and the structured part.
-async fn both(client: &Client, tool: &str, args: Value) -> (String, Value) {
-    let params = CallToolRequestParams::new(tool.to_owned())
-        .with_arguments(args.as_object().cloned().unwrap());
-    let result = client.call_tool(params).await.unwrap();
-    assert_ne!(result.is_error, Some(true), "{tool}: {result:?}");
-    let text = result.content[0].as_text().unwrap().text.clone();
-    (text, result.structured_content.unwrap())
-}
 
 fn tokens(text: &str) -> usize {
     bpe_openai::o200k_base().count(text)
@@ -29,37 +18,21 @@ async fn paging_the_inbox_with_max_tokens_reads_every_message_exactly_once(backe
     let client = app.client().await;
     let alice = login(&client, "alice", "claude", false).await;
     let bob = login(&client, "bob", "codex", false).await;
-    let session = call(
+    let sid = new_session(&client, &alice, "p").await;
+    let posted = post_varied(
         &client,
-        "create_session",
-        json!({"purpose": "p", "auth_token": alice}),
+        json!({"session_id": sid, "to": ["bob"], "auth_token": alice}),
+        30,
+        11,
     )
-    .await
-    .ok();
-    let sid = session["session_id"].as_str().unwrap().to_owned();
-    let mut posted = Vec::new();
-    for i in 0..30 {
-        let content = if i == 11 {
-            "y".repeat(3_000)
-        } else {
-            format!("direct {i} ").repeat(1 + i % 5)
-        };
-        let m = call(
-            &client,
-            "add_message",
-            json!({"session_id": sid, "content": content, "to": ["bob"], "auth_token": alice}),
-        )
-        .await
-        .ok();
-        posted.push(m["message_id"].as_i64().unwrap());
-    }
+    .await;
     let (mut seen, mut cursor, mut pages) = (Vec::new(), Value::Null, 0);
     loop {
         let mut args = json!({"max_tokens": 200, "auth_token": bob});
         if !cursor.is_null() {
             args["after_cursor"] = cursor.clone();
         }
-        let (text, page) = both(&client, "get_inbox", args).await;
+        let (text, page) = text_and_structured(&client, "get_inbox", args).await;
         pages += 1;
         assert!(
             tokens(&text) <= 200,
@@ -92,14 +65,7 @@ async fn paging_memory_keys_with_max_tokens_lists_every_key_exactly_once(backend
     let app = TestApp::start(&db).await;
     let client = app.client().await;
     let token = login(&client, "alice", "claude", false).await;
-    let session = call(
-        &client,
-        "create_session",
-        json!({"purpose": "p", "auth_token": token}),
-    )
-    .await
-    .ok();
-    let sid = session["session_id"].as_str().unwrap().to_owned();
+    let sid = new_session(&client, &token, "p").await;
     let mut stored = Vec::new();
     for i in 0..45 {
         // Keys of varied lengths, in both scopes.
@@ -118,7 +84,7 @@ async fn paging_memory_keys_with_max_tokens_lists_every_key_exactly_once(backend
         if let Some(c) = &cursor {
             args["cursor"] = json!(c);
         }
-        let (text, page) = both(&client, "list_memory", args).await;
+        let (text, page) = text_and_structured(&client, "list_memory", args).await;
         pages += 1;
         assert!(
             tokens(&text) <= 120,
@@ -167,7 +133,7 @@ async fn a_memory_value_over_max_tokens_is_left_out_whole_with_how_to_read_it(ba
     )
     .await
     .ok();
-    let (text, body) = both(
+    let (text, body) = text_and_structured(
         &client,
         "get_memory",
         json!({"key": "plan", "max_tokens": 100, "auth_token": token}),
@@ -179,7 +145,7 @@ async fn a_memory_value_over_max_tokens_is_left_out_whole_with_how_to_read_it(ba
     assert!(tokens(&text) <= 100, "{text}");
     assert!(text.contains("max_tokens >="), "{text}");
     assert!(!text.contains("step step"), "{text}");
-    let (text, body) = both(
+    let (text, body) = text_and_structured(
         &client,
         "get_memory",
         json!({"key": "plan", "max_tokens": 5_000, "auth_token": token}),
@@ -195,14 +161,7 @@ async fn shared_memory_reads_honour_max_tokens_and_page_every_key_once(backend: 
     let app = TestApp::start(&db).await;
     let client = app.client().await;
     let token = login(&client, "alice", "claude", false).await;
-    let session = call(
-        &client,
-        "create_session",
-        json!({"purpose": "p", "auth_token": token}),
-    )
-    .await
-    .ok();
-    let sid = session["session_id"].as_str().unwrap().to_owned();
+    let sid = new_session(&client, &token, "p").await;
     let mut stored = Vec::new();
     for i in 0..40 {
         let key = format!("decisions/{i:02}/{}", "k".repeat(i % 7 * 12));
@@ -218,7 +177,7 @@ async fn shared_memory_reads_honour_max_tokens_and_page_every_key_once(backend: 
         if let Some(c) = &cursor {
             args["cursor"] = json!(c);
         }
-        let (text, page) = both(&client, "list_memory", args).await;
+        let (text, page) = text_and_structured(&client, "list_memory", args).await;
         pages += 1;
         assert!(
             tokens(&text) <= 120,
@@ -258,14 +217,14 @@ async fn shared_memory_reads_honour_max_tokens_and_page_every_key_once(backend: 
     let set = json!({"session_id": sid, "key": "plan", "value": value, "shared": true, "auth_token": token});
     call(&client, "set_memory", set).await.ok();
     let get = |max: i64| json!({"session_id": sid, "key": "plan", "shared": true, "max_tokens": max, "auth_token": token});
-    let (text, body) = both(&client, "get_memory", get(100)).await;
+    let (text, body) = text_and_structured(&client, "get_memory", get(100)).await;
     assert_eq!(body["truncated"], true, "{body}");
     assert!(body.get("value").is_none(), "a cut value: {body}");
     assert_eq!(body["version"], 1, "{body}");
     assert!(tokens(&text) <= 100, "{text}");
     assert!(text.contains("max_tokens >="), "{text}");
     assert!(!text.contains("step step"), "{text}");
-    let (text, body) = both(&client, "get_memory", get(5_000)).await;
+    let (text, body) = text_and_structured(&client, "get_memory", get(5_000)).await;
     assert_eq!(body["value"], value);
     assert!(body.get("truncated").is_none(), "{body}");
     assert!(text.contains("│ {\"plan\":\"step step"), "{text}");

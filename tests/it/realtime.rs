@@ -13,19 +13,6 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-async fn session(client: &rmcp::Peer<RoleClient>, token: &str) -> String {
-    call(
-        client,
-        "create_session",
-        json!({"purpose": "realtime", "auth_token": token}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 async fn wait_for_messages(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = HttpServer::start(&db, &[]).await;
@@ -33,7 +20,7 @@ async fn wait_for_messages(backend: Backend) {
     let writer = server.client().await;
     let alice = login(&writer, "alice", "claude", false).await;
     let carol = login(&waiter_client, "carol", "gemini", false).await;
-    let sid = session(&writer, &alice).await;
+    let sid = new_session(&writer, &alice, "realtime").await;
 
     // Timeout: empty, with the cursor to use next.
     let started = Instant::now();
@@ -144,7 +131,7 @@ async fn two_processes_on_one_postgres() {
     let on_b = b.client().await;
     let alice = login(&on_b, "alice", "claude", false).await;
     let bob = login(&on_a, "bob", "claude", false).await;
-    let sid = session(&on_b, &alice).await;
+    let sid = new_session(&on_b, &alice, "realtime").await;
     let waiter = {
         let (client, sid, bob) = (on_a.clone(), sid.clone(), bob.clone());
         tokio::spawn(async move {
@@ -214,7 +201,7 @@ async fn four_stdio_processes_share_one_sqlite_file() {
     let db = TestDb::new(Backend::Sqlite).await;
     let first = stdio_client(&db).await;
     let token = login(&first, "setup", "claude", false).await;
-    let sid = session(&first, &token).await;
+    let sid = new_session(&first, &token, "realtime").await;
     let mut processes = vec![first];
     for _ in 1..4 {
         processes.push(stdio_client(&db).await);
@@ -283,7 +270,7 @@ async fn resource_subscription_notifies(backend: Backend) {
     let keyed = server.client().await;
     let alice = login(&keyed, "alice", "claude", false).await;
     let carol = login(&keyed, "carol", "gemini", false).await;
-    let sid = session(&keyed, &alice).await;
+    let sid = new_session(&keyed, &alice, "realtime").await;
     let recorder = Recorder::default();
     let headers = [(
         reqwest::header::AUTHORIZATION,
@@ -364,7 +351,7 @@ async fn sse_stream_filtered_and_resumable(backend: Backend) {
     let client = server.client().await;
     let alice = login(&client, "alice", "claude", false).await;
     let carol = login(&client, "carol", "gemini", false).await;
-    let sid = session(&client, &alice).await;
+    let sid = new_session(&client, &alice, "realtime").await;
     let http = reqwest::Client::new();
     let url = format!("{}/sessions/{sid}/events", server.base);
     assert_eq!(

@@ -121,16 +121,7 @@ async fn setup(backend: Backend) -> Setup {
     let server = HttpServer::start(&db, &one_connection).await;
     let client = server.client().await;
     let alice = login(&client, "alice", "claude", false).await;
-    let sid = call(
-        &client,
-        "create_session",
-        json!({"purpose": "search corpus", "auth_token": alice}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = new_session(&client, &alice, "search corpus").await;
     let post = |content: String, metadata: Value| {
         let args = json!({"session_id": sid, "content": content, "metadata": metadata, "auth_token": alice});
         let client = &client;
@@ -330,16 +321,7 @@ async fn search_visibility_matrix(backend: Backend) {
     let carol = login(&client, "carol", "gemini", false).await;
     let root = login(&client, "root", "admin", true).await;
     let ops = login(&client, "ops", "system", true).await;
-    let sid = call(
-        &client,
-        "create_session",
-        json!({"purpose": "leaks", "auth_token": alice}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = new_session(&client, &alice, "leaks").await;
     let posts = [
         (&alice, "public", "zebra public note"),
         (&alice, "private", "zebra private note of alice"),
@@ -480,16 +462,7 @@ async fn search_by_sender_and_timerange(backend: Backend) {
     let server = HttpServer::start(&db, &[]).await;
     let client = server.client().await;
     let alice = login(&client, "alice", "claude", false).await;
-    let sid = call(
-        &client,
-        "create_session",
-        json!({"purpose": "time", "auth_token": alice}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = new_session(&client, &alice, "time").await;
     let mut stamps = Vec::new();
     for i in 0..4 {
         let body = call(
@@ -583,16 +556,7 @@ async fn search_rejects_bad_input() {
     let server = HttpServer::start(&db, &[]).await;
     let client = server.client().await;
     let alice = login(&client, "alice", "claude", false).await;
-    let sid = call(
-        &client,
-        "create_session",
-        json!({"purpose": "bad", "auth_token": alice}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = new_session(&client, &alice, "bad").await;
     let ctx = |extra: Value| {
         let mut args = json!({"session_id": sid, "query": "x", "auth_token": alice});
         args.as_object_mut()

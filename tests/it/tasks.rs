@@ -9,19 +9,6 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-async fn session(client: &Client, token: &str) -> String {
-    call(
-        client,
-        "create_session",
-        json!({"purpose": "tasks", "auth_token": token}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 async fn create(client: &Client, token: &str, sid: &str, extra: Value) -> i64 {
     let args = with(
         json!({"session_id": sid, "title": "a task", "auth_token": token}),
@@ -32,22 +19,13 @@ async fn create(client: &Client, token: &str, sid: &str, extra: Value) -> i64 {
     body["task_id"].as_i64().unwrap()
 }
 
-fn ids(tasks: &Value) -> Vec<i64> {
-    tasks
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["task_id"].as_i64().unwrap())
-        .collect()
-}
-
 async fn dependencies_gate_claims_and_final_states_are_final(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = HttpServer::start(&db, &[]).await;
     let c = server.client().await;
     let alice = login(&c, "alice", "claude", false).await;
     let bob = login(&c, "bob", "claude", false).await;
-    let sid = session(&c, &alice).await;
+    let sid = new_session(&c, &alice, "tasks").await;
     let design = create(&c, &alice, &sid, json!({"title": "design"})).await;
     let build = create(
         &c,
@@ -64,7 +42,7 @@ async fn dependencies_gate_claims_and_final_states_are_final(backend: Backend) {
     )
     .await
     .ok();
-    assert_eq!(ids(&listed["tasks"]), [design, build]);
+    assert_eq!(ids_of(&listed["tasks"], "task_id"), [design, build]);
     assert_eq!(listed["tasks"][1]["blocked_by"], json!([design]));
 
     // A blocked task cannot be claimed; the next claimable one is the design.
@@ -120,7 +98,7 @@ async fn dependencies_gate_claims_and_final_states_are_final(backend: Backend) {
     )
     .await
     .ok();
-    assert_eq!(ids(&freed["tasks"]), [build]);
+    assert_eq!(ids_of(&freed["tasks"], "task_id"), [build]);
     assert_eq!(freed["tasks"][0]["blocked_by"], json!([]));
 
     // Final is final, even for the claimant.
@@ -184,7 +162,7 @@ async fn a_handoff_reaches_the_inbox_and_only_the_assignee_claims_it(backend: Ba
     let alice = login(&c, "alice", "claude", false).await;
     let bob = login(&c, "bob", "claude", false).await;
     let carol = login(&c, "carol", "gemini", false).await;
-    let sid = session(&c, &alice).await;
+    let sid = new_session(&c, &alice, "tasks").await;
 
     let unknown = expect_code(
         &c,
@@ -289,7 +267,7 @@ async fn bad_input_writes_nothing(backend: Backend) {
     let server = HttpServer::start(&db, &[]).await;
     let c = server.client().await;
     let alice = login(&c, "alice", "claude", false).await;
-    let sid = session(&c, &alice).await;
+    let sid = new_session(&c, &alice, "tasks").await;
     let base = json!({"session_id": sid, "title": "t", "auth_token": alice});
     expect_code(
         &c,
@@ -369,7 +347,7 @@ async fn idempotent_task_writes_replay(backend: Backend) {
     let server = HttpServer::start(&db, &[]).await;
     let c = server.client().await;
     let alice = login(&c, "alice", "claude", false).await;
-    let sid = session(&c, &alice).await;
+    let sid = new_session(&c, &alice, "tasks").await;
     let args = json!({"session_id": sid, "title": "once", "idempotency_key": "create-1", "auth_token": alice});
     let first = call(&c, "create_task", args.clone()).await.ok();
     let second = call(&c, "create_task", args).await.ok();
@@ -411,7 +389,7 @@ async fn fifty_concurrent_claimants_one_winner_per_task(backend: Backend) {
     let server = HttpServer::start(&db, &[]).await;
     let c = server.client().await;
     let owner = login(&c, "owner", "claude", false).await;
-    let sid = session(&c, &owner).await;
+    let sid = new_session(&c, &owner, "tasks").await;
     for _ in 0..10 {
         create(&c, &owner, &sid, json!({})).await;
     }
@@ -478,7 +456,7 @@ async fn concurrent_cas_increments_lose_no_update(backend: Backend) {
     let server = HttpServer::start(&db, &[]).await;
     let c = server.client().await;
     let owner = login(&c, "owner", "claude", false).await;
-    let sid = session(&c, &owner).await;
+    let sid = new_session(&c, &owner, "tasks").await;
     let created = call(
         &c,
         "set_memory",
@@ -581,7 +559,7 @@ async fn two_postgres_processes_one_winner_per_task() {
     let ca = Arc::new(a.client().await);
     let cb = Arc::new(b.client().await);
     let owner = login(&ca, "owner", "claude", false).await;
-    let sid = session(&ca, &owner).await;
+    let sid = new_session(&ca, &owner, "tasks").await;
     for _ in 0..20 {
         create(&ca, &owner, &sid, json!({})).await;
     }

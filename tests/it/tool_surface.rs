@@ -378,14 +378,7 @@ async fn unknown_arguments_are_refused_on_every_tool_with_the_accepted_names() {
     let db = TestDb::new(Backend::Sqlite).await;
     let client = stdio_with(&db, &[("SCS_TOOLS", "all")], &[]).await;
     let token = login(&client, "alice", "claude", false).await;
-    let session = call(
-        &client,
-        "create_session",
-        json!({"purpose": "p", "auth_token": token}),
-    )
-    .await
-    .ok();
-    let session_id = session["session_id"].as_str().unwrap().to_owned();
+    let session_id = new_session(&client, &token, "p").await;
     for tool in client.list_all_tools().await.unwrap() {
         let reply = call(&client, &tool.name, json!({"visibilty": "private"})).await;
         assert_eq!(

@@ -5,7 +5,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::json;
 
-use crate::support::{BIN, Backend, HttpServer, TestDb, call, login, server_env};
+use crate::support::{BIN, Backend, HttpServer, TestDb, call, login, new_session, server_env};
 
 fn run(db: &TestDb, args: &[&str]) -> Output {
     Command::new(BIN)
@@ -39,16 +39,7 @@ async fn export_import_and_copy_report_progress_postgres() {
         let server = HttpServer::start(&source, &[]).await;
         let client = server.client().await;
         let token = login(&client, "alice", "claude", false).await;
-        let sid = call(
-            &client,
-            "create_session",
-            json!({"purpose": "p", "auth_token": token}),
-        )
-        .await
-        .ok()["session_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let sid = new_session(&client, &token, "p").await;
         for i in 0..25 {
             call(
                 &client,

@@ -21,15 +21,6 @@ fn expected(visibility: &str, reader: &str) -> bool {
     }
 }
 
-fn ids(messages: &Value) -> Vec<i64> {
-    messages
-        .as_array()
-        .expect("messages array")
-        .iter()
-        .map(|m| m["id"].as_i64().unwrap())
-        .collect()
-}
-
 /// Where a read returned message `id`, it reports its nature: a direct message says
 /// `visibility: "direct"` with its recipients, every other message its stored visibility.
 #[track_caller]
@@ -87,14 +78,7 @@ pub async fn run_matrix(client: &Client) -> usize {
     // Same agent_type as root, but authenticated without the admin key: not an admin.
     let intern = login(client, "intern", "admin", false).await;
     let ops = login(client, "ops", "system", true).await;
-    let session = call(
-        client,
-        "create_session",
-        json!({"purpose": "matrix", "auth_token": alice}),
-    )
-    .await
-    .ok();
-    let sid = session["session_id"].as_str().unwrap().to_owned();
+    let sid = new_session(client, &alice, "matrix").await;
 
     let mut message_ids = Vec::new();
     for vis in VISIBILITIES {
@@ -128,7 +112,7 @@ pub async fn run_matrix(client: &Client) -> usize {
             .await
             .ok();
             assert_eq!(
-                ids(&all["messages"]).contains(&id),
+                ids_of(&all["messages"], "id").contains(&id),
                 want,
                 "get_messages: {reader} reading {vis}"
             );
@@ -144,7 +128,7 @@ pub async fn run_matrix(client: &Client) -> usize {
             )
             .await
             .ok();
-            let got = ids(&filtered["messages"]);
+            let got = ids_of(&filtered["messages"], "id");
             assert_eq!(
                 got.contains(&id),
                 want,
@@ -169,7 +153,7 @@ pub async fn run_matrix(client: &Client) -> usize {
             .await
             .ok();
             assert_eq!(
-                ids(&after["messages"]).contains(&id),
+                ids_of(&after["messages"], "id").contains(&id),
                 want,
                 "get_messages(after_id): {reader} reading {vis}"
             );
@@ -188,7 +172,7 @@ pub async fn run_matrix(client: &Client) -> usize {
             .await
             .ok();
             assert_eq!(
-                ids(&view["messages"]).contains(&id),
+                ids_of(&view["messages"], "id").contains(&id),
                 want,
                 "get_session: {reader} reading {vis}"
             );
@@ -285,7 +269,7 @@ async fn other_read_paths(
     .await
     .ok();
     assert_eq!(
-        ids(&by_sender["messages"]).contains(&id),
+        ids_of(&by_sender["messages"], "id").contains(&id),
         want,
         "search_by_sender: {reader} reading {vis}"
     );
@@ -295,7 +279,7 @@ async fn other_read_paths(
         .await
         .ok();
     assert_eq!(
-        ids(&by_time["messages"]).contains(&id),
+        ids_of(&by_time["messages"], "id").contains(&id),
         want,
         "search_by_timerange: {reader} reading {vis}"
     );
@@ -311,7 +295,7 @@ async fn other_read_paths(
     .await
     .ok();
     assert_eq!(
-        ids(&waited["messages"]).contains(&id),
+        ids_of(&waited["messages"], "id").contains(&id),
         want,
         "wait_for_messages: {reader} reading {vis}"
     );
@@ -360,16 +344,7 @@ async fn bearer_header_identity(backend: Backend) {
     let server = HttpServer::start(&db, &[]).await;
     let keyed = server.client().await;
     let alice = login(&keyed, "alice", "claude", false).await;
-    let sid = call(
-        &keyed,
-        "create_session",
-        json!({"purpose": "bearer", "auth_token": alice}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = new_session(&keyed, &alice, "bearer").await;
     let bearer = format!("Bearer {alice}");
     let as_alice = server
         .client_with(&[("authorization", &bearer)])
@@ -435,16 +410,7 @@ async fn resource_and_sse_matrix(backend: Backend) -> usize {
     let root = login(&client, "root", "admin", true).await;
     let intern = login(&client, "intern", "admin", false).await;
     let ops = login(&client, "ops", "system", true).await;
-    let sid = call(
-        &client,
-        "create_session",
-        json!({"purpose": "matrix", "auth_token": alice}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = new_session(&client, &alice, "matrix").await;
     for vis in VISIBILITIES {
         let sender = if vis == "admin_only" { &root } else { &alice };
         call(&client, "add_message", post_args(&sid, vis, sender))

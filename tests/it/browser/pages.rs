@@ -27,14 +27,7 @@ async fn cast(ui: &Ui) -> Cast {
     let bob = login(c, "bob", "claude", false).await;
     let carol = login(c, "carol", "gemini", false).await;
     let root = login(c, "root", "admin", true).await;
-    let session = call(
-        c,
-        "create_session",
-        json!({"purpose": "Matrix of visibilities", "auth_token": alice}),
-    )
-    .await
-    .ok();
-    let session_id = session["session_id"].as_str().unwrap().to_owned();
+    let session_id = new_session(c, &alice, "Matrix of visibilities").await;
     let mut ids = Vec::new();
     for vis in VISIBILITIES {
         let sender = if vis == "admin_only" { &root } else { &alice };
@@ -430,16 +423,7 @@ async fn browser_ui_direct_message_is_marked_with_its_recipients() {
     let alice = login(c, "alice", "claude", false).await;
     let bob = login(c, "bob", "claude", false).await;
     let carol = login(c, "carol", "claude", false).await;
-    let sid = call(
-        c,
-        "create_session",
-        json!({"purpose": "Direct", "auth_token": alice}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = new_session(c, &alice, "Direct").await;
     let id = call(c, "add_message", json!({"session_id": sid, "content": "bob: the parser is yours", "to": ["bob"], "auth_token": alice}))
         .await
         .ok()["message_id"]

@@ -12,7 +12,7 @@ pub(super) async fn idempotency_expiry_and_sweeper(backend: Backend) {
         let server = HttpServer::start(&db, &[("IDEMPOTENCY_TTL_SECONDS", "7")]).await;
         let client = server.client().await;
         let bob = login(&client, "bob", "claude", false).await;
-        let sid = new_session(&client, &bob).await;
+        let sid = new_session(&client, &bob, "retries").await;
         ok(
             &client,
             "add_message",
@@ -43,7 +43,7 @@ pub(super) async fn idempotency_expiry_and_sweeper(backend: Backend) {
     .await;
     let client = app.client().await;
     let alice = login(&client, "alice", "claude", false).await;
-    let sid = new_session(&client, &alice).await;
+    let sid = new_session(&client, &alice, "retries").await;
 
     // After the TTL the key is free: the same key with other arguments writes instead of conflicting.
     let post = json!({"session_id": sid, "content": "first", "idempotency_key": "t-1", "auth_token": alice});
@@ -146,7 +146,7 @@ pub(super) async fn idempotency_concurrent_identical_calls(backend: Backend) {
         clients.push(Arc::new(server.client().await));
     }
     let alice = login(&clients[0], "alice", "claude", false).await;
-    let sid = new_session(&clients[0], &alice).await;
+    let sid = new_session(&clients[0], &alice, "retries").await;
     let before = db_count(&db, "messages").await;
 
     // 20 identical add_message calls racing on one key: one message, 20 identical answers.
@@ -200,7 +200,7 @@ pub(super) async fn idempotency_two_processes(backend: Backend) {
     // Tokens live in the database: alice's token works on both processes.
     let alice = login(&on_a, "alice", "claude", false).await;
     let token_b = alice.clone();
-    let sid = new_session(&on_a, &alice).await;
+    let sid = new_session(&on_a, &alice, "retries").await;
 
     let post = json!({"session_id": sid, "content": "via A", "idempotency_key": "p-1", "auth_token": alice});
     let first = ok(&on_a, "add_message", post.clone()).await;

@@ -88,19 +88,6 @@ async fn audits(db: &TestDb, event: &str) -> i64 {
     .await
 }
 
-async fn new_session(client: &Client, token: &str) -> String {
-    call(
-        client,
-        "create_session",
-        json!({"purpose": "retries", "auth_token": token}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 /// A tools/call with hand-written JSON arguments, on a stateless server: key order and spacing
 /// as the caller wrote them.
 async fn raw_http(server: &HttpServer, tool: &str, arguments: &str) -> Value {

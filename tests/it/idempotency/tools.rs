@@ -267,7 +267,7 @@ pub(super) async fn idempotency_memory_and_close(backend: Backend) {
     let server = HttpServer::start(&db, &[]).await;
     let client = server.client().await;
     let alice = login(&client, "alice", "claude", false).await;
-    let sid = new_session(&client, &alice).await;
+    let sid = new_session(&client, &alice, "retries").await;
 
     // set_memory: the replay returns the first body and does not overwrite what came later.
     let set = json!({"key": "plan", "value": {"step": 1}, "expires_in": 3600, "metadata": {"m": true}, "idempotency_key": "sm-1", "auth_token": alice});
@@ -376,7 +376,7 @@ pub(super) async fn idempotency_memory_and_close(backend: Backend) {
         "closing twice changes nothing"
     );
     assert_eq!(audits(&db, "session_closed").await, 1);
-    let other = new_session(&client, &alice).await;
+    let other = new_session(&client, &alice, "retries").await;
     expect_code(
         &client,
         "close_session",

@@ -92,16 +92,7 @@ async fn insert_expired(db: &TestDb, agent: &str, prefix: &str, n: u32) {
 }
 
 async fn create_session(client: &Client, token: &str) -> String {
-    call(
-        client,
-        "create_session",
-        json!({"purpose": "memory", "auth_token": token}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    new_session(client, token, "memory").await
 }
 
 contract!(

@@ -2,8 +2,10 @@
 //! binary over HTTP or stdio, and rmcp clients that talk to it.
 
 mod app;
+mod tools;
 
 pub use app::{ManualClock, TestApp, test_settings};
+pub use tools::{direct, ids_of, new_session, post_varied, text_and_structured};
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -42,16 +42,7 @@ async fn claims_and_cas_writes_survive_sigkill(backend: Backend) {
     let setup = server.client().await;
     let alice = login(&setup, "alice", "claude", false).await;
     let bob = login(&setup, "bob", "codex", false).await;
-    let sid = call(
-        &setup,
-        "create_session",
-        json!({"purpose": "task crash", "auth_token": alice}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = new_session(&setup, &alice, "task crash").await;
     for i in 0..TASKS {
         call(
             &setup,

@@ -21,14 +21,7 @@ pub(super) async fn fill(
     alice: &str,
     bob: &str,
 ) -> Coordination {
-    let session = call(
-        client,
-        "create_session",
-        json!({"purpose": "split the refactor", "auth_token": alice}),
-    )
-    .await
-    .ok();
-    let session = session["session_id"].as_str().unwrap().to_owned();
+    let session = new_session(client, alice, "split the refactor").await;
     let session = session.as_str();
     let released = call(
         client,

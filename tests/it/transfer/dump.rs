@@ -388,16 +388,7 @@ pub(super) async fn transfer_import_damaged_dump_changes_nothing(backend: Backen
         .as_i64()
         .unwrap();
     assert!(id > 7_500, "new id {id} must follow the imported ids");
-    let sid = call(
-        &client,
-        "create_session",
-        json!({"purpose": "next", "auth_token": token}),
-    )
-    .await
-    .ok()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = new_session(&client, &token, "next").await;
     drop(client);
     drop(server);
     let after = snapshot(&dst).await;
