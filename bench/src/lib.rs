@@ -9,6 +9,7 @@
 //! Each agent then keeps exactly one call in flight until the duration ends.
 
 mod agent;
+mod coordination;
 mod report;
 mod rss;
 mod stats;
@@ -49,7 +50,8 @@ pub struct BenchArgs {
     pub warmup: f64,
     /// `mixed` (the --tools set, weighted: get_messages 35, add_message 25, search_context 15,
     /// get_memory 15, set_memory 10), or one tool: add_message, get_messages, search_context,
-    /// set_memory, get_memory.
+    /// set_memory, get_memory. `lease` and `task`: the coordination workloads (acquire and
+    /// release; create, claim next and complete), checked for correctness at the end.
     #[arg(long, default_value = "mixed", value_parser = workload::parse_workload)]
     pub workload: Workload,
     /// The tools of the mixed workload, comma separated. Default: those of the five the server
@@ -109,6 +111,7 @@ fn select_tools(args: &BenchArgs, listed: &[String]) -> anyhow::Result<Vec<Tool>
     let tools = match (args.workload, &args.tools) {
         (Workload::Single(_), Some(_)) => bail!("--tools applies to --workload mixed only"),
         (Workload::Single(t), None) => vec![t],
+        (Workload::Coordination(_), _) => bail!("lease and task are not tool workloads"),
         (Workload::Mixed, Some(list)) => {
             let mut list = list.clone();
             list.sort();
@@ -185,6 +188,17 @@ async fn drive(args: BenchArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome {
             output,
             failed_calls: 0,
+        });
+    }
+    if let Workload::Coordination(kind) = args.workload {
+        ensure!(
+            args.tools.is_none(),
+            "--tools applies to --workload mixed only"
+        );
+        let (output, failed_calls) = coordination::run(&args, kind).await?;
+        return Ok(Outcome {
+            output,
+            failed_calls,
         });
     }
     ensure!(args.agents >= 1, "--agents must be at least 1");

@@ -60,6 +60,8 @@ impl Tool {
 pub enum Workload {
     Mixed,
     Single(Tool),
+    /// Leases or tasks at N agents (`coordination.rs`).
+    Coordination(crate::coordination::Kind),
 }
 
 impl std::fmt::Display for Workload {
@@ -67,17 +69,25 @@ impl std::fmt::Display for Workload {
         match self {
             Workload::Mixed => f.write_str("mixed"),
             Workload::Single(t) => f.write_str(t.name()),
+            Workload::Coordination(crate::coordination::Kind::Lease) => f.write_str("lease"),
+            Workload::Coordination(crate::coordination::Kind::Task) => f.write_str("task"),
         }
     }
 }
 
 pub fn parse_workload(s: &str) -> Result<Workload, String> {
-    if s == "mixed" {
-        return Ok(Workload::Mixed);
+    match s {
+        "mixed" => return Ok(Workload::Mixed),
+        "lease" => return Ok(Workload::Coordination(crate::coordination::Kind::Lease)),
+        "task" => return Ok(Workload::Coordination(crate::coordination::Kind::Task)),
+        _ => {}
     }
     Tool::from_str(s, false).map(Workload::Single).map_err(|_| {
         let names: Vec<_> = Tool::ALL.iter().map(|t| t.name()).collect();
-        format!("expected `mixed` or one of {}", names.join(", "))
+        format!(
+            "expected `mixed`, `lease`, `task` or one of {}",
+            names.join(", ")
+        )
     })
 }
 
@@ -137,6 +147,7 @@ impl Picker {
     pub fn new(workload: Workload, tools: &[Tool]) -> Self {
         let tools: Vec<(Tool, u32)> = match workload {
             Workload::Single(t) => vec![(t, 1)],
+            Workload::Coordination(_) => Vec::new(),
             Workload::Mixed => tools.iter().map(|&t| (t, t.mixed_weight())).collect(),
         };
         let total = tools.iter().map(|(_, w)| w).sum();
@@ -296,6 +307,10 @@ mod tests {
             Ok(Workload::Single(Tool::GetMessages))
         );
         assert!(parse_workload("get-messages").is_err());
+        assert_eq!(
+            parse_workload("lease"),
+            Ok(Workload::Coordination(crate::coordination::Kind::Lease))
+        );
     }
 
     #[test]

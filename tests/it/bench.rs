@@ -1,6 +1,7 @@
 //! The load generator (the `scs-bench` crate, driven in-process) against the real server: every tool driven
 //! in both HTTP modes with zero errors and percentiles per tool, its acknowledged writes really in
-//! the database, and a wrong key refused at the handshake with a sentence that says what to fix.
+//! the database, a wrong key refused at the handshake with a sentence that says what to fix, and
+//! the lease and task workloads with their end-of-run checks on both backends.
 
 use serde_json::Value;
 
@@ -86,3 +87,31 @@ async fn bench_refuses_a_wrong_key_at_the_handshake() {
         "the error names the handshake, the status and the setting to fix: {stderr}"
     );
 }
+
+/// `--workload lease` and `--workload task` on the real server: calls made, no errors, and the
+/// end-of-run check passed (no two holders of one lease, every task claimed exactly once).
+async fn bench_coordination_workloads_check_themselves(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = HttpServer::start(&db, &[]).await;
+    for (workload, rate) in [("lease", "acquisitions/s"), ("task", "claims/s")] {
+        let out = bench(&server.mcp_url(), API_KEY, &["--workload", workload])
+            .await
+            .unwrap_or_else(|e| panic!("{workload}: {e:#}"));
+        out.check(false)
+            .unwrap_or_else(|e| panic!("{workload}: {e:#}\n{}", out.output));
+        assert!(out.output.contains(rate), "{workload}: {}", out.output);
+        let passed = if workload == "lease" {
+            "distinct fencing tokens"
+        } else {
+            "tasks created, each claimed exactly once"
+        };
+        assert!(out.output.contains(passed), "{workload}: {}", out.output);
+        assert!(
+            out.output.contains("  check: ") && !out.output.contains("check FAILED"),
+            "{workload}: {}",
+            out.output
+        );
+    }
+}
+
+contract!(bench_coordination_workloads_check_themselves);
