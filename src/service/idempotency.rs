@@ -17,7 +17,9 @@ use tokio_util::sync::CancellationToken;
 use super::Service;
 use crate::domain::idempotency::{self, IdempotencyKey};
 use crate::domain::{DomainError, ErrorCode, Identity};
-use crate::storage::{IdempotencyClaim, IdempotentWrite, OnceOutcome, StoreError, WriteResult};
+use crate::storage::{
+    IdempotencyClaim, IdempotentWrite, OnceOutcome, OnceWrite, StoreError, WriteResult,
+};
 
 /// How many expired keys one sweeper statement deletes.
 pub const IDEMPOTENCY_SWEEP_BATCH: u32 = 500;
@@ -143,7 +145,12 @@ impl Service {
             expires_at: now + ttl,
         };
         let respond = |result: &WriteResult| render(result).map(|body| body.to_string());
-        match self.store().write_once(&claim, write, &respond).await? {
+        let once = OnceWrite {
+            claim: &claim,
+            write,
+            respond: &respond,
+        };
+        match self.store().write_once(once).await? {
             OnceOutcome::Fresh { result, .. } => Ok(Keyed::Fresh(result)),
             OnceOutcome::Replay { response } => {
                 tracing::debug!(tool = retry.tool, agent = %retry.agent_id, "idempotent replay");

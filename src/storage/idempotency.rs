@@ -16,18 +16,21 @@ pub trait IdempotencyStore: Send + Sync + 'static {
     /// is written: the stored response comes back if the fingerprint matches, else a conflict. A
     /// concurrent request with the same key waits for the first to finish (PostgreSQL: on the
     /// unique index; SQLite: on the single writer) and then replays it.
-    async fn write_once(
-        &self,
-        claim: &IdempotencyClaim<'_>,
-        write: IdempotentWrite<'_>,
-        respond: &Respond<'_>,
-    ) -> StoreResult<OnceOutcome>;
+    async fn write_once(&self, once: OnceWrite<'_>) -> StoreResult<OnceOutcome>;
     /// Deletes at most `batch` keys that expired by `now`; returns how many.
     async fn delete_expired_idempotency_keys(
         &self,
         now: DateTime<Utc>,
         batch: u32,
     ) -> StoreResult<u64>;
+}
+
+/// A write to make at most once under a key (see [`IdempotencyStore::write_once`]).
+pub struct OnceWrite<'a> {
+    pub claim: &'a IdempotencyClaim<'a>,
+    pub write: IdempotentWrite<'a>,
+    /// Makes the response stored with the key from the write's result.
+    pub respond: &'a Respond<'a>,
 }
 
 /// Makes the response body stored under a key from a write's result; `None` for a refused write.

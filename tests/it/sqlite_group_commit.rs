@@ -10,7 +10,7 @@ use serde_json::{Map, json};
 use shared_context_server::domain::{SessionId, Visibility};
 use shared_context_server::storage::{
     IdempotencyClaim, IdempotentWrite, InsertOutcome, NewMemory, NewMessage, NewSession,
-    OnceOutcome, SessionClose, SetMemoryOutcome, Store, WriteResult,
+    OnceOutcome, OnceWrite, SessionClose, SetMemoryOutcome, Store, WriteResult,
 };
 
 use crate::support::*;
@@ -61,7 +61,11 @@ async fn post_once(store: &dyn Store, key: &str, m: &NewMessage) -> OnceOutcome 
         _ => None,
     };
     store
-        .write_once(&claim, IdempotentWrite::AddMessage(m), &respond)
+        .write_once(OnceWrite {
+            claim: &claim,
+            write: IdempotentWrite::AddMessage(m),
+            respond: &respond,
+        })
         .await
         .unwrap()
 }

@@ -11,22 +11,16 @@ use super::PgStore;
 use crate::storage::once;
 use crate::storage::reads::Reads;
 use crate::storage::{
-    IdempotencyClaim, IdempotencyStore, IdempotentWrite, InsertOutcome, OnceOutcome, Respond,
-    StoreResult, TaskOutcome, WriteResult,
+    IdempotencyStore, InsertOutcome, OnceOutcome, OnceWrite, StoreResult, TaskOutcome, WriteResult,
 };
 
 #[async_trait]
 impl IdempotencyStore for PgStore {
-    async fn write_once(
-        &self,
-        claim: &IdempotencyClaim<'_>,
-        write: IdempotentWrite<'_>,
-        respond: &Respond<'_>,
-    ) -> StoreResult<OnceOutcome> {
+    async fn write_once(&self, once: OnceWrite<'_>) -> StoreResult<OnceOutcome> {
         let outcome = self
             .with_conn(async |conn| {
                 let tx = sqlx::Connection::begin(conn).await?;
-                once::write_once(tx, claim, write, respond).await
+                once::write_once(tx, once.claim, once.write, once.respond).await
             })
             .await?;
         // Other processes hear of a message only once it is committed (a response was stored).

@@ -12,18 +12,16 @@ use sqlx::Sqlite;
 use super::SqliteStore;
 use crate::storage::once;
 use crate::storage::reads::Reads;
-use crate::storage::{
-    IdempotencyClaim, IdempotencyStore, IdempotentWrite, OnceOutcome, Respond, StoreResult,
-};
+use crate::storage::{IdempotencyStore, OnceOutcome, OnceWrite, StoreResult};
 
 #[async_trait]
 impl IdempotencyStore for SqliteStore {
-    async fn write_once(
-        &self,
-        claim: &IdempotencyClaim<'_>,
-        write: IdempotentWrite<'_>,
-        respond: &Respond<'_>,
-    ) -> StoreResult<OnceOutcome> {
+    async fn write_once(&self, once: OnceWrite<'_>) -> StoreResult<OnceOutcome> {
+        let OnceWrite {
+            claim,
+            write,
+            respond,
+        } = once;
         self.group
             .write(async |conn| once::write_once_in::<Sqlite>(conn, claim, write, respond).await)
             .await

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use shared_context_server::domain::{SessionId, Visibility};
 use shared_context_server::storage::{
     IdempotencyClaim, IdempotentWrite, InsertOutcome, MemoryAddress, NewMemory, NewMessage,
-    NewSession, OnceOutcome, SessionClose, SetMemoryOutcome, Store, WriteResult,
+    NewSession, OnceOutcome, OnceWrite, SessionClose, SetMemoryOutcome, Store, WriteResult,
 };
 
 use crate::support::*;
@@ -45,11 +45,11 @@ async fn keyed_writes_match_plain_writes(backend: Backend) {
         result: WriteResult::Session(keyed),
         response: Some(response),
     } = store
-        .write_once(
-            &claim("s", "f1"),
-            IdempotentWrite::CreateSession(&keyed_new),
-            &keep,
-        )
+        .write_once(OnceWrite {
+            claim: &claim("s", "f1"),
+            write: IdempotentWrite::CreateSession(&keyed_new),
+            respond: &keep,
+        })
         .await
         .unwrap()
     else {
@@ -70,11 +70,11 @@ async fn keyed_writes_match_plain_writes(backend: Backend) {
     );
     assert_eq!(
         store
-            .write_once(
-                &claim("s", "f1"),
-                IdempotentWrite::CreateSession(&session("again")),
-                &keep
-            )
+            .write_once(OnceWrite {
+                claim: &claim("s", "f1"),
+                write: IdempotentWrite::CreateSession(&session("again")),
+                respond: &keep
+            })
             .await
             .unwrap(),
         OnceOutcome::Replay {
@@ -83,11 +83,11 @@ async fn keyed_writes_match_plain_writes(backend: Backend) {
     );
     assert_eq!(
         store
-            .write_once(
-                &claim("s", "f2"),
-                IdempotentWrite::CreateSession(&session("other")),
-                &keep
-            )
+            .write_once(OnceWrite {
+                claim: &claim("s", "f2"),
+                write: IdempotentWrite::CreateSession(&session("other")),
+                respond: &keep
+            })
             .await
             .unwrap(),
         OnceOutcome::Conflict { tool: "t".into() }
@@ -113,14 +113,14 @@ async fn keyed_writes_match_plain_writes(backend: Backend) {
         result: WriteResult::Message(InsertOutcome::Inserted(k)),
         ..
     } = store
-        .write_once(
-            &claim("m", "f"),
-            IdempotentWrite::AddMessage(&NewMessage {
+        .write_once(OnceWrite {
+            claim: &claim("m", "f"),
+            write: IdempotentWrite::AddMessage(&NewMessage {
                 parent_message_id: Some(p.id),
                 ..message("keyed")
             }),
-            &keep,
-        )
+            respond: &keep,
+        })
         .await
         .unwrap()
     else {
@@ -137,11 +137,11 @@ async fn keyed_writes_match_plain_writes(backend: Backend) {
     };
     assert_eq!(
         store
-            .write_once(
-                &claim("r", "f"),
-                IdempotentWrite::AddMessage(&missing),
-                &|_| None
-            )
+            .write_once(OnceWrite {
+                claim: &claim("r", "f"),
+                write: IdempotentWrite::AddMessage(&missing),
+                respond: &|_| None
+            })
             .await
             .unwrap(),
         OnceOutcome::Fresh {
@@ -151,11 +151,11 @@ async fn keyed_writes_match_plain_writes(backend: Backend) {
     );
     assert!(matches!(
         store
-            .write_once(
-                &claim("r", "g"),
-                IdempotentWrite::AddMessage(&message("now")),
-                &keep
-            )
+            .write_once(OnceWrite {
+                claim: &claim("r", "g"),
+                write: IdempotentWrite::AddMessage(&message("now")),
+                respond: &keep
+            })
             .await
             .unwrap(),
         OnceOutcome::Fresh {
@@ -183,11 +183,11 @@ async fn keyed_writes_match_plain_writes(backend: Backend) {
         result: WriteResult::Memory(SetMemoryOutcome::Stored(k)),
         ..
     } = store
-        .write_once(
-            &claim("sm", "f"),
-            IdempotentWrite::SetMemory(&memory("keyed")),
-            &keep,
-        )
+        .write_once(OnceWrite {
+            claim: &claim("sm", "f"),
+            write: IdempotentWrite::SetMemory(&memory("keyed")),
+            respond: &keep,
+        })
         .await
         .unwrap()
     else {
@@ -196,11 +196,11 @@ async fn keyed_writes_match_plain_writes(backend: Backend) {
     assert_eq!(MemoryRecordView::of(&k), MemoryRecordView::of(&p));
     assert_eq!(
         store
-            .write_once(
-                &claim("sm2", "f"),
-                IdempotentWrite::SetMemory(&memory("keyed")),
-                &|_| None
-            )
+            .write_once(OnceWrite {
+                claim: &claim("sm2", "f"),
+                write: IdempotentWrite::SetMemory(&memory("keyed")),
+                respond: &|_| None
+            })
             .await
             .unwrap(),
         OnceOutcome::Fresh {
@@ -225,11 +225,11 @@ async fn keyed_writes_match_plain_writes(backend: Backend) {
     );
     assert_eq!(
         store
-            .write_once(
-                &claim("dm", "f"),
-                IdempotentWrite::DeleteMemory(&address),
-                &keep
-            )
+            .write_once(OnceWrite {
+                claim: &claim("dm", "f"),
+                write: IdempotentWrite::DeleteMemory(&address),
+                respond: &keep
+            })
             .await
             .unwrap(),
         OnceOutcome::Fresh {
@@ -255,7 +255,11 @@ async fn keyed_writes_match_plain_writes(backend: Backend) {
         result: WriteResult::Closed(Some(closed)),
         ..
     } = store
-        .write_once(&claim(key, "f"), write, &keep)
+        .write_once(OnceWrite {
+            claim: &claim(key, "f"),
+            write,
+            respond: &keep,
+        })
         .await
         .unwrap()
     else {
@@ -264,21 +268,21 @@ async fn keyed_writes_match_plain_writes(backend: Backend) {
     assert!(!closed.is_active);
     let (write, key) = closing("c2");
     assert!(matches!(
-        store.write_once(&claim(key, "f"), write, &keep).await.unwrap(),
+        store.write_once(OnceWrite { claim: &claim(key, "f"), write, respond: &keep }).await.unwrap(),
         OnceOutcome::Fresh { result: WriteResult::Closed(Some(ref s)), .. } if !s.is_active && s.updated_at == closed.updated_at
     ));
     let ghost = SessionId::generate();
     assert_eq!(
         store
-            .write_once(
-                &claim("c3", "f"),
-                IdempotentWrite::CloseSession(SessionClose {
+            .write_once(OnceWrite {
+                claim: &claim("c3", "f"),
+                write: IdempotentWrite::CloseSession(SessionClose {
                     id: &ghost,
                     actor: "alice",
                     at: now
                 }),
-                &|_| None
-            )
+                respond: &|_| None
+            })
             .await
             .unwrap(),
         OnceOutcome::Fresh {
