@@ -3,8 +3,10 @@
 mod dashboard;
 pub mod dump;
 mod error;
+mod flow_writes;
 mod idempotency;
 mod inbox;
+mod inbox_flow;
 mod lease;
 mod lease_flow;
 mod memory;

@@ -9,6 +9,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use sqlx::{Encode, Executor, FromRow, Transaction, Type};
 
+use super::flow_writes::FlowWrites;
 use super::reads::Dialect;
 
 use super::*;
@@ -28,7 +29,8 @@ const RESPOND: &str = "UPDATE idempotency_keys SET response = $3 WHERE agent_id 
 
 /// The writes that take an idempotency key, on a connection the caller provides (the plain store
 /// methods and the idempotent path share them, so each write has one statement per backend),
-/// on top of the dialect's timestamps.
+/// on top of the dialect's timestamps. The writes whose flow is generic (tasks, shared memory,
+/// leases, acks) are [`FlowWrites`], implemented once for both backends.
 pub(crate) trait Writes: Dialect {
     fn create_session(
         conn: &mut Self::Connection,
@@ -56,52 +58,9 @@ pub(crate) trait Writes: Dialect {
         conn: &mut Self::Connection,
         at: &MemoryAddress<'_>,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
-
-    /// Writes nothing when any id is not addressed to the agent (`not_addressed` says which).
-    fn ack(
-        conn: &mut Self::Connection,
-        agent_id: &str,
-        ids: &[i64],
-        at: DateTime<Utc>,
-    ) -> impl Future<Output = StoreResult<AckOutcome>> + Send;
-
-    fn acquire_lease(
-        conn: &mut Self::Connection,
-        new: &NewLease,
-    ) -> impl Future<Output = StoreResult<AcquireOutcome>> + Send;
-
-    fn renew_lease(
-        conn: &mut Self::Connection,
-        renewal: &LeaseRenewal<'_>,
-    ) -> impl Future<Output = StoreResult<RenewOutcome>> + Send;
-
-    fn release_lease(
-        conn: &mut Self::Connection,
-        release: &LeaseRelease<'_>,
-    ) -> impl Future<Output = StoreResult<ReleaseOutcome>> + Send;
-
-    fn create_task(
-        conn: &mut Self::Connection,
-        new: &NewTask,
-    ) -> impl Future<Output = StoreResult<TaskOutcome>> + Send;
-
-    fn claim_task(
-        conn: &mut Self::Connection,
-        claim: &ClaimTask,
-    ) -> impl Future<Output = StoreResult<TaskOutcome>> + Send;
-
-    fn update_task(
-        conn: &mut Self::Connection,
-        update: &UpdateTask,
-    ) -> impl Future<Output = StoreResult<TaskOutcome>> + Send;
-
-    fn set_shared_memory(
-        conn: &mut Self::Connection,
-        new: &NewSharedMemory,
-    ) -> impl Future<Output = StoreResult<SharedSetOutcome>> + Send;
 }
 
-async fn run<DB: Writes>(
+async fn run<DB: Writes + FlowWrites>(
     conn: &mut DB::Connection,
     write: IdempotentWrite<'_>,
 ) -> StoreResult<WriteResult> {
@@ -146,7 +105,7 @@ pub(crate) async fn write_once<DB>(
     respond: &Respond<'_>,
 ) -> StoreResult<OnceOutcome>
 where
-    DB: Writes,
+    DB: Writes + FlowWrites,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: sqlx::IntoArguments<DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
@@ -172,7 +131,7 @@ pub(crate) async fn write_once_in<DB>(
     respond: &Respond<'_>,
 ) -> StoreResult<(OnceOutcome, bool)>
 where
-    DB: Writes,
+    DB: Writes + FlowWrites,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: sqlx::IntoArguments<DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,

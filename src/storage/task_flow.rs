@@ -54,9 +54,46 @@ pub(crate) trait TaskSql: Writes {
     const LIST_FOR_ASSIGNEE_IN_STATE: &'static str;
 }
 
+/// A dialect's list_tasks reads, in [`TaskSql`]'s order (for the plan tests).
+pub(crate) const fn list_statements<DB: TaskSql>() -> [&'static str; 4] {
+    [
+        DB::LIST_ALL,
+        DB::LIST_IN_STATE,
+        DB::LIST_FOR_ASSIGNEE,
+        DB::LIST_FOR_ASSIGNEE_IN_STATE,
+    ]
+}
+
+/// A dialect's next-claimable reads: the caller's own handoffs, then the unassigned tasks (for
+/// the plan tests).
+pub(crate) const fn claim_statements<DB: TaskSql>() -> [&'static str; 2] {
+    [DB::NEXT_ASSIGNED, DB::NEXT_OPEN]
+}
+
 /// Whether the transaction that produced `outcome` commits.
 pub(crate) fn keeps(outcome: &TaskOutcome) -> bool {
     matches!(outcome, TaskOutcome::Changed(_))
+}
+
+/// Whether the transaction that produced a shared-memory `outcome` commits.
+pub(crate) fn keeps_shared(outcome: &SharedSetOutcome) -> bool {
+    matches!(outcome, SharedSetOutcome::Stored(_))
+}
+
+/// Runs `work` in `tx` and commits only an outcome that `keep` approves; anything else, and an
+/// error, rolls back (a dropped transaction rolls back), so a refused change writes nothing.
+pub(crate) async fn commit_if<DB: sqlx::Database, T>(
+    mut tx: sqlx::Transaction<'_, DB>,
+    work: impl AsyncFnOnce(&mut DB::Connection) -> StoreResult<T>,
+    keep: impl FnOnce(&T) -> bool,
+) -> StoreResult<T> {
+    let out = work(&mut tx).await?;
+    if keep(&out) {
+        tx.commit().await?;
+    } else {
+        tx.rollback().await?;
+    }
+    Ok(out)
 }
 
 /// [`SharedMemoryRecord`]'s columns of `shared_memory`.

@@ -5,11 +5,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::*;
+use crate::storage::inbox_flow::{InboxFlow, InboxSql};
 use crate::storage::rows::message_columns;
 use crate::storage::{
     AckOutcome, AgentFilter, AgentRecord, InboxItem, InboxQuery, InboxStore, PairSends,
     ParentThread, Receipt, SeenAgent,
 };
+use sqlx::Postgres;
 
 /// A recipient's inbox after a cursor, across sessions: a walk of the inbox index. Binds: agent
 /// $1, after id $2, limit $3. Public so tests can check its plan.
@@ -259,7 +261,7 @@ impl InboxStore for PgStore {
     async fn ack(&self, agent_id: &str, ids: &[i64], at: DateTime<Utc>) -> StoreResult<AckOutcome> {
         self.with_conn(async |conn| {
             let mut tx = sqlx::Connection::begin(conn).await?;
-            let outcome = ack_in(&mut tx, agent_id, ids, at).await?;
+            let outcome = InboxFlow::<Postgres>::ack(&mut tx, agent_id, ids, at).await?;
             tx.commit().await?;
             Ok(outcome)
         })
@@ -267,99 +269,25 @@ impl InboxStore for PgStore {
     }
 
     async fn receipts(&self, message_id: i64) -> StoreResult<Option<(String, Vec<Receipt>)>> {
-        self.with_conn(async |conn| {
-            let sender: Option<String> =
-                sqlx::query_scalar("SELECT sender FROM messages WHERE id = $1")
-                    .bind(message_id)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            let Some(sender) = sender else {
-                return Ok(None);
-            };
-            let rows: Vec<(String, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> = sqlx::query_as(
-                "SELECT agent_id, delivered_at, acked_at FROM message_recipients WHERE message_id = $1 ORDER BY agent_id",
-            )
-            .bind(message_id)
-            .fetch_all(&mut *conn)
-            .await?;
-            let receipts = rows
-                .into_iter()
-                .map(|(agent_id, delivered_at, acked_at)| Receipt {
-                    agent_id,
-                    delivered_at,
-                    acked_at,
-                })
-                .collect();
-            Ok(Some((sender, receipts)))
-        })
-        .await
+        self.with_conn(async |conn| InboxFlow::<Postgres>::receipts(conn, message_id).await)
+            .await
     }
 
     async fn first_reply(&self, parent: i64, sender: &str) -> StoreResult<Option<MessageRecord>> {
-        self.with_conn(async |conn| {
-            let found: Option<MessageRecord> = sqlx::query_as(concat!(
-                "SELECT ",
-                message_columns!(),
-                " FROM messages m WHERE m.parent_message_id = $1 AND m.sender = $2 ORDER BY m.id LIMIT 1"
-            ))
-            .bind(parent)
-            .bind(sender)
-            .fetch_optional(&mut *conn)
-            .await?;
-            let Some(mut m) = found else { return Ok(None) };
-            m.to = sqlx::query_scalar(
-                "SELECT agent_id FROM message_recipients WHERE message_id = $1 ORDER BY agent_id",
-            )
-            .bind(m.id)
-            .fetch_all(&mut *conn)
-            .await?;
-            Ok(Some(m))
-        })
-        .await
+        self.with_conn(async |conn| InboxFlow::<Postgres>::first_reply(conn, parent, sender).await)
+            .await
     }
 }
 
-/// `ack` in an open transaction (the plain and the idempotent path, `writes.rs`): acknowledges
-/// `ids` with an audit row, or writes nothing when any is not addressed to the agent. The
-/// addressed rows are locked first, in id order, so concurrent acks cannot deadlock.
-pub(super) async fn ack_in(
-    conn: &mut sqlx::PgConnection,
-    agent_id: &str,
-    ids: &[i64],
-    at: DateTime<Utc>,
-) -> StoreResult<AckOutcome> {
-    let addressed: Vec<i64> = sqlx::query_scalar(
-        "SELECT message_id FROM message_recipients WHERE agent_id = $1 AND message_id = ANY($2) \
-         ORDER BY message_id FOR UPDATE",
-    )
-    .bind(agent_id)
-    .bind(ids)
-    .fetch_all(&mut *conn)
-    .await?;
-    let not_addressed: Vec<i64> = ids
-        .iter()
-        .copied()
-        .filter(|id| !addressed.contains(id))
-        .collect();
-    if !not_addressed.is_empty() {
-        return Ok(AckOutcome {
-            acked: Vec::new(),
-            not_addressed,
-        });
+impl InboxSql for Postgres {
+    type Ids = Vec<i64>;
+
+    fn ids(ids: &[i64]) -> Vec<i64> {
+        ids.to_vec()
     }
-    sqlx::query(
-        "WITH u AS (UPDATE message_recipients SET acked_at = COALESCE(acked_at, $3) \
-           WHERE agent_id = $1 AND message_id = ANY($2)) \
-         INSERT INTO audit_log (created_at, event, actor, session_id, details) \
-         VALUES ($3, 'messages_acked', $1, NULL, jsonb_build_object('message_ids', $2::bigint[]))",
-    )
-    .bind(agent_id)
-    .bind(ids)
-    .bind(at)
-    .execute(&mut *conn)
-    .await?;
-    Ok(AckOutcome {
-        acked: ids.to_vec(),
-        not_addressed,
-    })
+
+    const ADDRESSED: &'static str = "SELECT message_id FROM message_recipients \
+         WHERE agent_id = $1 AND message_id = ANY($2) ORDER BY message_id FOR UPDATE";
+    const ACK: &'static str = "UPDATE message_recipients SET acked_at = COALESCE(acked_at, $3) \
+         WHERE agent_id = $1 AND message_id = ANY($2)";
 }

@@ -21,6 +21,7 @@ use sqlx::{PgConnection, Postgres};
 use super::PgStore;
 use crate::storage::lease_flow::{LeaseFlow, LeaseSql, lease_columns};
 use crate::storage::reads::Reads;
+use crate::storage::task_flow::commit_if;
 use crate::storage::{
     AcquireOutcome, LeaseRecord, LeaseRelease, LeaseRenewal, LeaseStore, NewLease, ReleaseOutcome,
     RenewOutcome, StoreResult,
@@ -57,10 +58,7 @@ impl PgStore {
         work: impl AsyncFnOnce(&mut PgConnection) -> StoreResult<T> + Send,
     ) -> StoreResult<T> {
         self.with_conn(async |conn| {
-            let mut tx = sqlx::Connection::begin(conn).await?;
-            let out = work(&mut tx).await?;
-            tx.commit().await?;
-            Ok(out)
+            commit_if(sqlx::Connection::begin(conn).await?, work, |_| true).await
         })
         .await
     }

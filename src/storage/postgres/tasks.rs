@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use sqlx::Postgres;
 
 use super::PgStore;
-use crate::storage::task_flow::{TaskFlow, TaskSql, keeps, shared_columns};
+use crate::storage::task_flow::{
+    self, TaskFlow, TaskSql, commit_if, keeps, keeps_shared, shared_columns,
+};
 use crate::storage::tasks::task_columns;
 use crate::storage::*;
 
@@ -96,18 +98,10 @@ const LIST_FOR_ASSIGNEE_IN_STATE: &str = concat!(
     task_columns!(),
     " FROM list_tasks($1, $3, $2, $4, $5)"
 );
-/// list_tasks' reads and claim_task's next-claimable read (for the plan tests).
-pub const LIST_TASKS: [&str; 4] = [
-    LIST_ALL,
-    LIST_IN_STATE,
-    LIST_FOR_ASSIGNEE,
-    LIST_FOR_ASSIGNEE_IN_STATE,
-];
-/// claim_task's next-claimable reads: the caller's own handoffs, then the unassigned tasks.
-pub const NEXT_CLAIMABLE_TASK: [&str; 2] = [
-    <Postgres as TaskSql>::NEXT_ASSIGNED,
-    <Postgres as TaskSql>::NEXT_OPEN,
-];
+/// list_tasks' reads (for the plan tests).
+pub const LIST_TASKS: [&str; 4] = task_flow::list_statements::<Postgres>();
+/// claim_task's next-claimable reads (for the plan tests).
+pub const NEXT_CLAIMABLE_TASK: [&str; 2] = task_flow::claim_statements::<Postgres>();
 
 impl PgStore {
     /// Runs a change in a transaction; commits it only when `keep` says so.
@@ -117,14 +111,7 @@ impl PgStore {
         keep: impl FnOnce(&T) -> bool,
     ) -> StoreResult<T> {
         self.with_conn(async |conn| {
-            let mut tx = sqlx::Connection::begin(conn).await?;
-            let out = work(&mut tx).await?;
-            if keep(&out) {
-                tx.commit().await?;
-            } else {
-                tx.rollback().await?;
-            }
-            Ok(out)
+            commit_if(sqlx::Connection::begin(conn).await?, work, keep).await
         })
         .await
     }
@@ -177,7 +164,7 @@ impl TaskStore for PgStore {
     async fn set_shared_memory(&self, new: &NewSharedMemory) -> StoreResult<SharedSetOutcome> {
         self.change(
             async |c| TaskFlow::<Postgres>::set_shared(c, new).await,
-            |o| matches!(o, SharedSetOutcome::Stored(_)),
+            keeps_shared,
         )
         .await
     }

@@ -64,35 +64,6 @@ pub(super) const MEMORY_UPSERT: &str = "WITH up AS (INSERT INTO agent_memory \
      SELECT created_at FROM up";
 
 impl Writes for Postgres {
-    // Tasks and shared memory: one generic flow for both backends (`storage/task_flow.rs`).
-    async fn create_task(
-        conn: &mut PgConnection,
-        new: &crate::storage::NewTask,
-    ) -> StoreResult<crate::storage::TaskOutcome> {
-        crate::storage::task_flow::TaskFlow::<Postgres>::create(conn, new).await
-    }
-
-    async fn claim_task(
-        conn: &mut PgConnection,
-        claim: &crate::storage::ClaimTask,
-    ) -> StoreResult<crate::storage::TaskOutcome> {
-        crate::storage::task_flow::TaskFlow::<Postgres>::claim(conn, claim).await
-    }
-
-    async fn update_task(
-        conn: &mut PgConnection,
-        update: &crate::storage::UpdateTask,
-    ) -> StoreResult<crate::storage::TaskOutcome> {
-        crate::storage::task_flow::TaskFlow::<Postgres>::update(conn, update).await
-    }
-
-    async fn set_shared_memory(
-        conn: &mut PgConnection,
-        new: &crate::storage::NewSharedMemory,
-    ) -> StoreResult<crate::storage::SharedSetOutcome> {
-        crate::storage::task_flow::TaskFlow::<Postgres>::set_shared(conn, new).await
-    }
-
     async fn create_session(
         conn: &mut PgConnection,
         new: &NewSession,
@@ -209,36 +180,6 @@ impl Writes for Postgres {
         .fetch_one(&mut *conn)
         .await?;
         Ok(deleted > 0)
-    }
-
-    async fn ack(
-        conn: &mut PgConnection,
-        agent_id: &str,
-        ids: &[i64],
-        at: DateTime<Utc>,
-    ) -> StoreResult<crate::storage::AckOutcome> {
-        super::inbox::ack_in(conn, agent_id, ids, at).await
-    }
-
-    async fn acquire_lease(
-        conn: &mut PgConnection,
-        new: &crate::storage::NewLease,
-    ) -> StoreResult<crate::storage::AcquireOutcome> {
-        crate::storage::lease_flow::LeaseFlow::<Postgres>::acquire(conn, new).await
-    }
-
-    async fn renew_lease(
-        conn: &mut PgConnection,
-        renewal: &crate::storage::LeaseRenewal<'_>,
-    ) -> StoreResult<crate::storage::RenewOutcome> {
-        crate::storage::lease_flow::LeaseFlow::<Postgres>::renew(conn, renewal).await
-    }
-
-    async fn release_lease(
-        conn: &mut PgConnection,
-        release: &crate::storage::LeaseRelease<'_>,
-    ) -> StoreResult<crate::storage::ReleaseOutcome> {
-        crate::storage::lease_flow::LeaseFlow::<Postgres>::release(conn, release).await
     }
 }
 

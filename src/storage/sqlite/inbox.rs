@@ -5,11 +5,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::*;
+use crate::storage::inbox_flow::{InboxFlow, InboxSql};
 use crate::storage::rows::message_columns;
 use crate::storage::{
     AckOutcome, AgentFilter, AgentRecord, InboxItem, InboxQuery, InboxStore, PairSends,
     ParentThread, Receipt, SeenAgent,
 };
+use sqlx::Sqlite;
 
 /// A recipient's inbox after a cursor, across sessions: a walk of the inbox index. Binds: agent
 /// $1, after id $2, limit $3. Public so tests can check its plan.
@@ -241,103 +243,31 @@ impl InboxStore for SqliteStore {
     }
 
     async fn ack(&self, agent_id: &str, ids: &[i64], at: DateTime<Utc>) -> StoreResult<AckOutcome> {
-        self.in_write_tx(async |tx| ack_in(tx, agent_id, ids, at).await)
+        self.in_write_tx(async |tx| InboxFlow::<Sqlite>::ack(tx, agent_id, ids, at).await)
             .await
     }
 
     async fn receipts(&self, message_id: i64) -> StoreResult<Option<(String, Vec<Receipt>)>> {
-        let sender: Option<(String,)> = sqlx::query_as("SELECT sender FROM messages WHERE id = $1")
-            .bind(message_id)
-            .fetch_optional(&self.reader)
-            .await?;
-        let Some((sender,)) = sender else {
-            return Ok(None);
-        };
-        let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT agent_id, delivered_at, acked_at FROM message_recipients WHERE message_id = $1 ORDER BY agent_id",
-        )
-        .bind(message_id)
-        .fetch_all(&self.reader)
-        .await?;
-        let receipts = rows
-            .into_iter()
-            .map(|(agent_id, delivered, acked)| {
-                Ok(Receipt {
-                    agent_id,
-                    delivered_at: delivered.as_deref().map(ts).transpose()?,
-                    acked_at: acked.as_deref().map(ts).transpose()?,
-                })
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Some((sender, receipts)))
+        let mut conn = self.reader.acquire().await?;
+        InboxFlow::<Sqlite>::receipts(&mut conn, message_id).await
     }
 
     async fn first_reply(&self, parent: i64, sender: &str) -> StoreResult<Option<MessageRecord>> {
-        let row: Option<MessageRecord> = sqlx::query_as(concat!(
-            "SELECT ",
-            message_columns!(),
-            " FROM messages m WHERE m.parent_message_id = $1 AND m.sender = $2 ORDER BY m.id LIMIT 1"
-        ))
-        .bind(parent)
-        .bind(sender)
-        .fetch_optional(&self.reader)
-        .await?;
-        let Some(m) = row else { return Ok(None) };
-        let mut found = [m];
-        self.with_recipients(&mut found).await?;
-        let [m] = found;
-        Ok(Some(m))
+        let mut conn = self.reader.acquire().await?;
+        InboxFlow::<Sqlite>::first_reply(&mut conn, parent, sender).await
     }
 }
 
-/// `ack` on the writer's open transaction (the plain and the idempotent path, `writes.rs`):
-/// acknowledges `ids` with an audit row, or writes nothing when any is not addressed to the agent.
-pub(super) async fn ack_in(
-    conn: &mut sqlx::SqliteConnection,
-    agent_id: &str,
-    ids: &[i64],
-    at: DateTime<Utc>,
-) -> StoreResult<AckOutcome> {
-    let addressed: Vec<(i64,)> = sqlx::query_as(
-        "SELECT message_id FROM message_recipients \
-         WHERE agent_id = $1 AND message_id IN (SELECT value FROM json_each($2))",
-    )
-    .bind(agent_id)
-    .bind(json_ids(ids))
-    .fetch_all(&mut *conn)
-    .await?;
-    let addressed: Vec<i64> = addressed.into_iter().map(|(id,)| id).collect();
-    let not_addressed: Vec<i64> = ids
-        .iter()
-        .copied()
-        .filter(|id| !addressed.contains(id))
-        .collect();
-    if !not_addressed.is_empty() {
-        return Ok(AckOutcome {
-            acked: Vec::new(),
-            not_addressed,
-        });
+impl InboxSql for Sqlite {
+    type Ids = String;
+
+    fn ids(ids: &[i64]) -> String {
+        json_ids(ids)
     }
-    sqlx::query(
-        "UPDATE message_recipients SET acked_at = coalesce(acked_at, $3) \
-         WHERE agent_id = $1 AND message_id IN (SELECT value FROM json_each($2))",
-    )
-    .bind(agent_id)
-    .bind(json_ids(ids))
-    .bind(rfc3339(at))
-    .execute(&mut *conn)
-    .await?;
-    let audit = AuditEvent {
-        at,
-        ..AuditEvent::new(
-            "messages_acked",
-            agent_id,
-            serde_json::json!({"message_ids": ids}),
-        )
-    };
-    insert_audit(&mut *conn, &audit).await?;
-    Ok(AckOutcome {
-        acked: ids.to_vec(),
-        not_addressed,
-    })
+
+    /// No row locks to take: the writer's transaction holds the database's write lock.
+    const ADDRESSED: &'static str = "SELECT message_id FROM message_recipients \
+         WHERE agent_id = $1 AND message_id IN (SELECT value FROM json_each($2))";
+    const ACK: &'static str = "UPDATE message_recipients SET acked_at = coalesce(acked_at, $3) \
+         WHERE agent_id = $1 AND message_id IN (SELECT value FROM json_each($2))";
 }

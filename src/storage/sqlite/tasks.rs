@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use sqlx::Sqlite;
 
 use super::SqliteStore;
-use crate::storage::task_flow::{self, TaskFlow, TaskSql, keeps, shared_columns};
+use crate::storage::task_flow::{
+    self, TaskFlow, TaskSql, commit_if, keeps, keeps_shared, shared_columns,
+};
 use crate::storage::tasks::task_columns;
 use crate::storage::*;
 
@@ -84,34 +86,20 @@ const LIST_FOR_ASSIGNEE_IN_STATE: &str = concat!(
      WHERE session_id = $1 AND assignee = $2 AND state = $3 AND id > $4 ORDER BY id LIMIT $5"
 );
 
-/// list_tasks' reads and claim_task's next-claimable read (for the plan tests).
-pub const LIST_TASKS: [&str; 4] = [
-    task_flow::LIST_ALL,
-    task_flow::LIST_IN_STATE,
-    task_flow::LIST_FOR_ASSIGNEE,
-    LIST_FOR_ASSIGNEE_IN_STATE,
-];
-/// claim_task's next-claimable reads: the caller's own handoffs, then the unassigned tasks.
-pub const NEXT_CLAIMABLE_TASK: [&str; 2] = [
-    <Sqlite as TaskSql>::NEXT_ASSIGNED,
-    <Sqlite as TaskSql>::NEXT_OPEN,
-];
+/// list_tasks' reads (for the plan tests).
+pub const LIST_TASKS: [&str; 4] = task_flow::list_statements::<Sqlite>();
+/// claim_task's next-claimable reads (for the plan tests).
+pub const NEXT_CLAIMABLE_TASK: [&str; 2] = task_flow::claim_statements::<Sqlite>();
 
 impl SqliteStore {
-    /// Runs a change on the writer; commits it only when `keep` says so.
+    /// Runs a change in its own `BEGIN IMMEDIATE` transaction on the writer.
     async fn change<T>(
         &self,
         work: impl AsyncFnOnce(&mut sqlx::SqliteConnection) -> StoreResult<T>,
         keep: impl FnOnce(&T) -> bool,
     ) -> StoreResult<T> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let out = work(&mut tx).await?;
-        if keep(&out) {
-            tx.commit().await?;
-        } else {
-            tx.rollback().await?;
-        }
-        Ok(out)
+        let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        commit_if(tx, work, keep).await
     }
 }
 
@@ -145,7 +133,7 @@ impl TaskStore for SqliteStore {
     async fn set_shared_memory(&self, new: &NewSharedMemory) -> StoreResult<SharedSetOutcome> {
         self.change(
             async |c| TaskFlow::<Sqlite>::set_shared(c, new).await,
-            |o| matches!(o, SharedSetOutcome::Stored(_)),
+            keeps_shared,
         )
         .await
     }

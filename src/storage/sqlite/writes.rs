@@ -31,35 +31,6 @@ pub(super) const MEMORY_UPSERT: &str = "INSERT INTO agent_memory \
      RETURNING created_at";
 
 impl Writes for Sqlite {
-    // Tasks and shared memory: one generic flow for both backends (`storage/task_flow.rs`).
-    async fn create_task(
-        conn: &mut SqliteConnection,
-        new: &crate::storage::NewTask,
-    ) -> StoreResult<crate::storage::TaskOutcome> {
-        crate::storage::task_flow::TaskFlow::<Sqlite>::create(conn, new).await
-    }
-
-    async fn claim_task(
-        conn: &mut SqliteConnection,
-        claim: &crate::storage::ClaimTask,
-    ) -> StoreResult<crate::storage::TaskOutcome> {
-        crate::storage::task_flow::TaskFlow::<Sqlite>::claim(conn, claim).await
-    }
-
-    async fn update_task(
-        conn: &mut SqliteConnection,
-        update: &crate::storage::UpdateTask,
-    ) -> StoreResult<crate::storage::TaskOutcome> {
-        crate::storage::task_flow::TaskFlow::<Sqlite>::update(conn, update).await
-    }
-
-    async fn set_shared_memory(
-        conn: &mut SqliteConnection,
-        new: &crate::storage::NewSharedMemory,
-    ) -> StoreResult<crate::storage::SharedSetOutcome> {
-        crate::storage::task_flow::TaskFlow::<Sqlite>::set_shared(conn, new).await
-    }
-
     async fn create_session(
         conn: &mut SqliteConnection,
         new: &NewSession,
@@ -257,35 +228,5 @@ impl Writes for Sqlite {
         };
         insert_audit(&mut *conn, &audit).await?;
         Ok(true)
-    }
-
-    async fn ack(
-        conn: &mut SqliteConnection,
-        agent_id: &str,
-        ids: &[i64],
-        at: DateTime<Utc>,
-    ) -> StoreResult<crate::storage::AckOutcome> {
-        super::inbox::ack_in(conn, agent_id, ids, at).await
-    }
-
-    async fn acquire_lease(
-        conn: &mut SqliteConnection,
-        new: &crate::storage::NewLease,
-    ) -> StoreResult<crate::storage::AcquireOutcome> {
-        crate::storage::lease_flow::LeaseFlow::<Sqlite>::acquire(conn, new).await
-    }
-
-    async fn renew_lease(
-        conn: &mut SqliteConnection,
-        renewal: &crate::storage::LeaseRenewal<'_>,
-    ) -> StoreResult<crate::storage::RenewOutcome> {
-        crate::storage::lease_flow::LeaseFlow::<Sqlite>::renew(conn, renewal).await
-    }
-
-    async fn release_lease(
-        conn: &mut SqliteConnection,
-        release: &crate::storage::LeaseRelease<'_>,
-    ) -> StoreResult<crate::storage::ReleaseOutcome> {
-        crate::storage::lease_flow::LeaseFlow::<Sqlite>::release(conn, release).await
     }
 }
