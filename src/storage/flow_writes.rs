@@ -63,7 +63,7 @@ where
     for<'r> (bool,): FromRow<'r, DB::Row>,
     for<'r> (i64,): FromRow<'r, DB::Row>,
     for<'r> (String,): FromRow<'r, DB::Row>,
-    for<'r> (String, Option<DateTime<Utc>>, Option<DateTime<Utc>>): FromRow<'r, DB::Row>,
+    for<'r> Receipt: FromRow<'r, DB::Row>,
 {
     async fn ack(
         conn: &mut DB::Connection,

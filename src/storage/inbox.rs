@@ -65,7 +65,8 @@ pub struct ParentThread {
     pub depth: u32,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// Decoded by column name (`agent_id, delivered_at, acked_at` of `message_recipients`).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct Receipt {
     pub agent_id: String,
     pub delivered_at: Option<DateTime<Utc>>,

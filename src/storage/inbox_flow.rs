@@ -51,7 +51,7 @@ where
     for<'r> MessageRecord: FromRow<'r, DB::Row>,
     for<'r> (i64,): FromRow<'r, DB::Row>,
     for<'r> (String,): FromRow<'r, DB::Row>,
-    for<'r> (String, Option<DateTime<Utc>>, Option<DateTime<Utc>>): FromRow<'r, DB::Row>,
+    for<'r> Receipt: FromRow<'r, DB::Row>,
 {
     /// `ack` in an open transaction (the plain and the idempotent path): acknowledges `ids` with
     /// an audit row, or writes nothing when any is not addressed to the agent.
@@ -103,19 +103,10 @@ where
         let Some((sender,)) = sender else {
             return Ok(None);
         };
-        let rows: Vec<(String, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> =
-            sqlx::query_as(RECEIPTS)
-                .bind(message_id)
-                .fetch_all(&mut *conn)
-                .await?;
-        let receipts = rows
-            .into_iter()
-            .map(|(agent_id, delivered_at, acked_at)| Receipt {
-                agent_id,
-                delivered_at,
-                acked_at,
-            })
-            .collect();
+        let receipts: Vec<Receipt> = sqlx::query_as(RECEIPTS)
+            .bind(message_id)
+            .fetch_all(&mut *conn)
+            .await?;
         Ok(Some((sender, receipts)))
     }
 

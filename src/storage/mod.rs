@@ -22,6 +22,7 @@ pub mod sqlite;
 mod task_flow;
 mod tasks;
 mod visibility;
+mod writes;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -2,15 +2,12 @@
 //! store its response, commit. A request whose key is already held writes nothing and reads the
 //! stored response instead. A backend supplies the transaction (how it begins is what makes a
 //! concurrent claim of the same key wait: see `sqlite/idempotency.rs` and
-//! `postgres/idempotency.rs`), how it stores a timestamp, and its write statements ([`Writes`]).
+//! `postgres/idempotency.rs`), how it stores a timestamp, and its write statements ([`Writes`], `writes.rs`).
 
-use std::future::Future;
-
-use chrono::{DateTime, Utc};
 use sqlx::{Encode, Executor, FromRow, Transaction, Type};
 
 use super::flow_writes::FlowWrites;
-use super::reads::Dialect;
+use super::writes::Writes;
 
 use super::*;
 
@@ -26,39 +23,6 @@ const HELD: &str =
     "SELECT tool, fingerprint, response FROM idempotency_keys WHERE agent_id = $1 AND key = $2";
 
 const RESPOND: &str = "UPDATE idempotency_keys SET response = $3 WHERE agent_id = $1 AND key = $2";
-
-/// The writes that take an idempotency key, on a connection the caller provides (the plain store
-/// methods and the idempotent path share them, so each write has one statement per backend),
-/// on top of the dialect's timestamps. The writes whose flow is generic (tasks, shared memory,
-/// leases, acks) are [`FlowWrites`], implemented once for both backends.
-pub(crate) trait Writes: Dialect {
-    fn create_session(
-        conn: &mut Self::Connection,
-        new: &NewSession,
-    ) -> impl Future<Output = StoreResult<SessionRecord>> + Send;
-
-    fn add_message(
-        conn: &mut Self::Connection,
-        new: &NewMessage,
-    ) -> impl Future<Output = StoreResult<InsertOutcome>> + Send;
-
-    fn close_session(
-        conn: &mut Self::Connection,
-        id: &SessionId,
-        actor: &str,
-        at: DateTime<Utc>,
-    ) -> impl Future<Output = StoreResult<Option<SessionRecord>>> + Send;
-
-    fn set_memory(
-        conn: &mut Self::Connection,
-        new: &NewMemory,
-    ) -> impl Future<Output = StoreResult<SetMemoryOutcome>> + Send;
-
-    fn delete_memory(
-        conn: &mut Self::Connection,
-        at: &MemoryAddress<'_>,
-    ) -> impl Future<Output = StoreResult<bool>> + Send;
-}
 
 async fn run<DB: Writes + FlowWrites>(
     conn: &mut DB::Connection,

@@ -15,7 +15,7 @@ use std::marker::PhantomData;
 use serde_json::{Value, json};
 use sqlx::{Encode, Executor, FromRow, IntoArguments, Type};
 
-use super::once::Writes;
+use super::writes::Writes;
 use super::*;
 use crate::domain::tasks::{
     self, ClaimCheck, TaskActor, TaskEvent, TaskState, check_claim, check_update,

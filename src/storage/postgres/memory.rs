@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use sqlx::Postgres;
 
 use super::PgStore;
-use crate::storage::once::Writes;
 use crate::storage::reads::Reads;
+use crate::storage::writes::Writes;
 use crate::storage::{
     MemoryAddress, MemoryEntry, MemoryListQuery, MemoryRecord, MemoryStore, NewMemory,
     SetMemoryOutcome, StoreResult,

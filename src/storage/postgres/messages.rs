@@ -5,9 +5,9 @@ use sqlx::Postgres;
 
 use super::*;
 use crate::storage::MessageStore;
-use crate::storage::once::Writes;
 use crate::storage::reads::ReadSql;
 use crate::storage::rows::{message_columns, session_columns};
+use crate::storage::writes::Writes;
 
 /// The per-session read through `read_messages` (migration 0007), whose plan walks the session's
 /// index in order and stops at the limit whatever the statistics say. Binds: reader $1-$3,

@@ -7,9 +7,9 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres};
 
 use crate::domain::SessionId;
-use crate::storage::once::Writes;
 use crate::storage::reads::Reads;
 use crate::storage::rows::session_columns;
+use crate::storage::writes::Writes;
 use crate::storage::{
     InsertOutcome, MemoryAddress, MemoryRecord, MessageRecord, NewMemory, NewMessage, NewSession,
     SessionRecord, SetMemoryOutcome, StoreError, StoreResult,

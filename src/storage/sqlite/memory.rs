@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use sqlx::Sqlite;
 
 use super::SqliteStore;
-use crate::storage::once::Writes;
 use crate::storage::reads::Reads;
+use crate::storage::writes::Writes;
 use crate::storage::{
     MemoryAddress, MemoryEntry, MemoryListQuery, MemoryRecord, MemoryStore, NewMemory,
     SetMemoryOutcome, StoreResult,

@@ -5,10 +5,10 @@ use sqlx::Sqlite;
 
 use super::*;
 use crate::storage::MessageStore;
-use crate::storage::once::Writes;
 use crate::storage::reads::ReadSql;
 use crate::storage::rows::{message_columns, session_columns};
 use crate::storage::visibility::message_read_where;
+use crate::storage::writes::Writes;
 
 /// The per-session read, oldest first. `INDEXED BY` pins the (session_id, id) index whatever
 /// `ANALYZE` has recorded: the scan seeks the session, walks ids in order and stops at the limit.

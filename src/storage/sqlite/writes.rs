@@ -8,9 +8,9 @@ use sqlx::{Sqlite, SqliteConnection};
 
 use super::insert_audit;
 use crate::domain::SessionId;
-use crate::storage::once::Writes;
 use crate::storage::reads::Reads;
 use crate::storage::rows::session_columns;
+use crate::storage::writes::Writes;
 use crate::storage::{
     AuditEvent, InsertOutcome, MemoryAddress, MemoryRecord, MessageRecord, NewMemory, NewMessage,
     NewSession, SessionRecord, SetMemoryOutcome, StoreResult,

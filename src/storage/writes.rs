@@ -1,0 +1,44 @@
+//! The write statements each backend supplies ([`Writes`]: sessions, messages, agent memory),
+//! on a connection the caller provides, so the plain store methods and the idempotent path
+//! (`once.rs`) share one statement per write. Its own module so that the generic flows
+//! (`task_flow.rs`) can post their system messages through it without depending on `once.rs`.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+
+use super::reads::Dialect;
+use super::*;
+
+/// The writes that take an idempotency key, on a connection the caller provides (the plain store
+/// methods and the idempotent path share them, so each write has one statement per backend),
+/// on top of the dialect's timestamps. The writes whose flow is generic (tasks, shared memory,
+/// leases, acks) are [`FlowWrites`], implemented once for both backends.
+pub(crate) trait Writes: Dialect {
+    fn create_session(
+        conn: &mut Self::Connection,
+        new: &NewSession,
+    ) -> impl Future<Output = StoreResult<SessionRecord>> + Send;
+
+    fn add_message(
+        conn: &mut Self::Connection,
+        new: &NewMessage,
+    ) -> impl Future<Output = StoreResult<InsertOutcome>> + Send;
+
+    fn close_session(
+        conn: &mut Self::Connection,
+        id: &SessionId,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<Option<SessionRecord>>> + Send;
+
+    fn set_memory(
+        conn: &mut Self::Connection,
+        new: &NewMemory,
+    ) -> impl Future<Output = StoreResult<SetMemoryOutcome>> + Send;
+
+    fn delete_memory(
+        conn: &mut Self::Connection,
+        at: &MemoryAddress<'_>,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+}
