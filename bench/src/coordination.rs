@@ -13,7 +13,7 @@
 //! Setup is outside the clock; calls started during the warm-up are left out of the figures but
 //! not out of the checks.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,7 @@ use tokio::task::JoinSet;
 
 use super::BenchArgs;
 use super::agent::{self, Agent, LATE_GRACE, call, call_ok, object};
+use super::coordination_check::{Grant, check_leases, check_tasks};
 use super::stats::{Latency, Outcome};
 use super::workload::Rng;
 
@@ -98,16 +99,6 @@ impl Tally {
             .copied()
             .unwrap_or(0)
     }
-}
-
-/// One granted lease as the agent saw it: its response arrived at `granted`, its release was
-/// sent at `released` (`None`: the release failed, so it may be held until its TTL).
-#[derive(Debug)]
-struct Grant {
-    path: String,
-    token: i64,
-    granted: Instant,
-    released: Option<Instant>,
 }
 
 /// What one agent did, for the checks.
@@ -414,74 +405,4 @@ async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output>
     })
     .await;
     out.into_iter().flatten().collect()
-}
-
-/// No token twice; per path, each grant (by token) came after the previous holder released.
-fn check_leases(grants: &[Grant]) -> Result<String, String> {
-    let mut tokens = HashSet::new();
-    for g in grants {
-        if !tokens.insert(g.token) {
-            return Err(format!("fencing token {} granted twice", g.token));
-        }
-    }
-    let mut by_path: HashMap<&str, Vec<&Grant>> = HashMap::new();
-    for g in grants {
-        by_path.entry(&g.path).or_default().push(g);
-    }
-    let mut contended = 0;
-    for (path, mut list) in by_path {
-        list.sort_by_key(|g| g.token);
-        if list.len() > 1 {
-            contended += list.len();
-        }
-        for pair in list.windows(2) {
-            let (before, after) = (pair[0], pair[1]);
-            match before.released {
-                Some(released) if after.granted >= released => {}
-                Some(_) => {
-                    return Err(format!(
-                        "{path}: token {} was granted before token {} was released: two holders at once",
-                        after.token, before.token
-                    ));
-                }
-                None => {
-                    return Err(format!(
-                        "{path}: token {} was granted while token {} was never released",
-                        after.token, before.token
-                    ));
-                }
-            }
-        }
-    }
-    Ok(format!(
-        "{} grants, {} distinct fencing tokens; {contended} grants on paths granted more than once, \
-         each after its predecessor's release (no two holders at once)",
-        grants.len(),
-        tokens.len()
-    ))
-}
-
-/// Every created task claimed exactly once, and nothing else claimed.
-fn check_tasks(created: &[i64], claimed: &[i64], drained: bool) -> Result<String, String> {
-    let mut seen = HashSet::new();
-    for id in claimed {
-        if !seen.insert(*id) {
-            return Err(format!("task {id} claimed twice"));
-        }
-    }
-    let made: HashSet<i64> = created.iter().copied().collect();
-    let unclaimed = made.difference(&seen).count();
-    let foreign = seen.difference(&made).count();
-    if unclaimed > 0 || foreign > 0 || !drained {
-        return Err(format!(
-            "{} created, {} claimed: {unclaimed} never claimed, {foreign} claimed but not created here \
-             (drain clean: {drained})",
-            made.len(),
-            seen.len()
-        ));
-    }
-    Ok(format!(
-        "{} tasks created, each claimed exactly once (run and drain)",
-        made.len()
-    ))
 }

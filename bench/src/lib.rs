@@ -10,6 +10,7 @@
 
 mod agent;
 mod coordination;
+mod coordination_check;
 mod report;
 mod rss;
 mod stats;
