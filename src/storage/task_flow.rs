@@ -80,22 +80,6 @@ pub(crate) fn keeps_shared(outcome: &SharedSetOutcome) -> bool {
     matches!(outcome, SharedSetOutcome::Stored(_))
 }
 
-/// Runs `work` in `tx` and commits only an outcome that `keep` approves; anything else, and an
-/// error, rolls back (a dropped transaction rolls back), so a refused change writes nothing.
-pub(crate) async fn commit_if<DB: sqlx::Database, T>(
-    mut tx: sqlx::Transaction<'_, DB>,
-    work: impl AsyncFnOnce(&mut DB::Connection) -> StoreResult<T>,
-    keep: impl FnOnce(&T) -> bool,
-) -> StoreResult<T> {
-    let out = work(&mut tx).await?;
-    if keep(&out) {
-        tx.commit().await?;
-    } else {
-        tx.rollback().await?;
-    }
-    Ok(out)
-}
-
 /// [`SharedMemoryRecord`]'s columns of `shared_memory`.
 macro_rules! shared_columns {
     () => {

@@ -2,6 +2,7 @@
 //! on a connection the caller provides, so the plain store methods and the idempotent path
 //! (`once.rs`) share one statement per write. Its own module so that the generic flows
 //! (`task_flow.rs`) can post their system messages through it without depending on `once.rs`.
+//! And [`commit_if`]: how a task or lease change commits only an outcome it keeps.
 
 use std::future::Future;
 
@@ -41,4 +42,20 @@ pub(crate) trait Writes: Dialect {
         conn: &mut Self::Connection,
         at: &MemoryAddress<'_>,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
+/// Runs `work` in `tx` and commits only an outcome that `keep` approves; anything else, and an
+/// error, rolls back (a dropped transaction rolls back), so a refused change writes nothing.
+pub(crate) async fn commit_if<DB: sqlx::Database, T>(
+    mut tx: sqlx::Transaction<'_, DB>,
+    work: impl AsyncFnOnce(&mut DB::Connection) -> StoreResult<T>,
+    keep: impl FnOnce(&T) -> bool,
+) -> StoreResult<T> {
+    let out = work(&mut tx).await?;
+    if keep(&out) {
+        tx.commit().await?;
+    } else {
+        tx.rollback().await?;
+    }
+    Ok(out)
 }

@@ -21,7 +21,7 @@ use sqlx::{PgConnection, Postgres};
 use super::PgStore;
 use crate::storage::lease_flow::{LeaseFlow, LeaseSql, lease_columns};
 use crate::storage::reads::Reads;
-use crate::storage::task_flow::commit_if;
+use crate::storage::writes::commit_if;
 use crate::storage::{
     AcquireOutcome, LeaseRecord, LeaseRelease, LeaseRenewal, LeaseStore, NewLease, ReleaseOutcome,
     RenewOutcome, StoreResult,

@@ -7,10 +7,9 @@ use async_trait::async_trait;
 use sqlx::Sqlite;
 
 use super::SqliteStore;
-use crate::storage::task_flow::{
-    self, TaskFlow, TaskSql, commit_if, keeps, keeps_shared, shared_columns,
-};
+use crate::storage::task_flow::{self, TaskFlow, TaskSql, keeps, keeps_shared, shared_columns};
 use crate::storage::tasks::task_columns;
+use crate::storage::writes::commit_if;
 use crate::storage::*;
 
 impl TaskSql for Sqlite {
