@@ -89,15 +89,19 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
-    #[test]
-    fn dumps_before_version_4_of_sources_that_deleted_rows_warn_of_repeated_tokens() {
-        let header = |version, source_backend: &str, schema_version| Header {
+    /// A dump header of this format version from that source.
+    fn header(version: u32, source_backend: &str, schema_version: i64) -> Header {
+        Header {
             format: FORMAT.into(),
             version,
             exported_at: at("2026-01-01T00:00:00Z"),
             source_backend: source_backend.into(),
             schema_version,
-        };
+        }
+    }
+
+    #[test]
+    fn dumps_before_version_4_of_sources_that_deleted_rows_warn_of_repeated_tokens() {
         assert_eq!(lost_counters(&header(3, "sqlite", 6)), None);
         assert_eq!(lost_counters(&header(2, "postgresql", 8)), None);
         let lost = lost_counters(&header(3, "sqlite", 7)).unwrap();
@@ -111,13 +115,6 @@ mod tests {
 
     #[test]
     fn version_1_dumps_of_sources_with_direct_messages_are_lossy() {
-        let header = |version, source_backend: &str, schema_version| Header {
-            format: FORMAT.into(),
-            version,
-            exported_at: at("2026-01-01T00:00:00Z"),
-            source_backend: source_backend.into(),
-            schema_version,
-        };
         assert_eq!(lost_recipients(&header(1, "sqlite", 5)), None);
         assert_eq!(lost_recipients(&header(1, "postgresql", 7)), None);
         let lossy = lost_recipients(&header(1, "sqlite", 6)).unwrap();
@@ -128,13 +125,6 @@ mod tests {
 
     #[test]
     fn dumps_before_version_3_of_sources_with_coordination_tables_say_so() {
-        let header = |version, source_backend: &str, schema_version| Header {
-            format: FORMAT.into(),
-            version,
-            exported_at: at("2026-01-01T00:00:00Z"),
-            source_backend: source_backend.into(),
-            schema_version,
-        };
         assert_eq!(lost_coordination(&header(2, "sqlite", 7)), None);
         assert_eq!(lost_coordination(&header(2, "postgresql", 10)), None);
         let lost = lost_coordination(&header(2, "sqlite", 8)).unwrap();
@@ -146,13 +136,7 @@ mod tests {
     #[test]
     fn a_version_4_end_line_must_carry_the_counters() {
         let counters = IdCounters::default();
-        let header = |version| Header {
-            format: FORMAT.into(),
-            version,
-            exported_at: at("2026-01-01T00:00:00Z"),
-            source_backend: "sqlite".into(),
-            schema_version: 13,
-        };
+        let header = |version| header(version, "sqlite", 13);
         assert!(
             missing_counters(&header(4), None)
                 .unwrap()

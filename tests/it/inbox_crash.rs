@@ -4,7 +4,6 @@
 //! every acknowledgement that got one is still recorded.
 
 use std::collections::BTreeSet;
-use std::os::unix::process::ExitStatusExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -102,19 +101,7 @@ async fn direct_messages_and_acks_survive_sigkill(backend: Backend) {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    let pid = server.child.id().expect("running");
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-9", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let status = tokio::time::timeout(Duration::from_secs(10), server.child.wait())
-        .await
-        .expect("reap")
-        .unwrap();
-    assert_eq!(status.signal(), Some(9));
+    server.kill_9_and_reap().await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     sender.abort();
     reader.abort();

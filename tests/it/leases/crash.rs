@@ -2,7 +2,6 @@
 //! same database, and check that every grant that got a success answer is still held with its
 //! fencing token, and that no lease (answered or in flight at the kill) blocks anyone past its TTL.
 
-use std::os::unix::process::ExitStatusExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -60,19 +59,7 @@ async fn grants_survive_sigkill(backend: Backend) {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    let pid = server.child.id().expect("running");
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-9", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let status = tokio::time::timeout(Duration::from_secs(10), server.child.wait())
-        .await
-        .expect("reap")
-        .unwrap();
-    assert_eq!(status.signal(), Some(9));
+    server.kill_9_and_reap().await;
     writer.abort();
     let _ = writer.await;
     let granted = granted.lock().unwrap().clone();

@@ -218,6 +218,24 @@ pub struct HttpServer {
 }
 
 impl HttpServer {
+    /// `kill -9` the server and reap it, checking SIGKILL is what ended it (the crash tests).
+    pub async fn kill_9_and_reap(&mut self) {
+        use std::os::unix::process::ExitStatusExt;
+        let pid = self.child.id().expect("running");
+        assert!(
+            std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let status = tokio::time::timeout(std::time::Duration::from_secs(10), self.child.wait())
+            .await
+            .expect("reap")
+            .unwrap();
+        assert_eq!(status.signal(), Some(9));
+    }
+
     pub async fn start(db: &TestDb, extra_env: &[(&str, &str)]) -> Self {
         let mut cmd = tokio::process::Command::new(BIN);
         cmd.args(["--port", "0"])

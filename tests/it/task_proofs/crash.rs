@@ -3,7 +3,6 @@
 //! check that every answered claim is still held by its claimant (and never handed out again) and
 //! that the counter is at least at the last answered version, with that write's value.
 
-use std::os::unix::process::ExitStatusExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -116,19 +115,7 @@ async fn claims_and_cas_writes_survive_sigkill(backend: Backend) {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    let pid = server.child.id().expect("running");
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-9", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let status = tokio::time::timeout(Duration::from_secs(10), server.child.wait())
-        .await
-        .expect("reap")
-        .unwrap();
-    assert_eq!(status.signal(), Some(9));
+    server.kill_9_and_reap().await;
     claimer.abort();
     bumper.abort();
     let _ = claimer.await;
