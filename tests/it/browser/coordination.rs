@@ -58,6 +58,18 @@ async fn browser_ui_session_page_shows_leases_and_tasks() {
             WAIT,
         )
         .await;
+    let open = ui
+        .browser
+        .js(
+            "return document.getElementById('coordination').open",
+            json!([]),
+        )
+        .await;
+    assert_eq!(
+        open,
+        json!(true),
+        "a session with leases and tasks shows them"
+    );
     let leases = rows(&ui, "lease-rows").await;
     assert_eq!(leases.len(), 1, "{leases:?}");
     assert_eq!(
@@ -65,7 +77,10 @@ async fn browser_ui_session_page_shows_leases_and_tasks() {
         ["src/db/**, deploy-slot", "alice", "exclusive"],
         "{leases:?}"
     );
-    assert!(!leases[0][3].is_empty(), "the expiry is shown: {leases:?}");
+    assert!(
+        leases[0][3].starts_with("in "),
+        "the expiry is shown ahead of now: {leases:?}"
+    );
     let tasks = rows(&ui, "task-rows").await;
     assert_eq!(
         tasks,

@@ -23,7 +23,13 @@ export function coordinationPanel(sessionId, fail) {
     body.append(h('tr', { class: 'empty' }, h('td', { colspan: cols, class: 'muted' }, text)));
   }
 
+  // Closed while the session has no leases and no tasks (most sessions: it would only push the
+  // messages down), opened when the first one appears; after that the reader's choice stands.
+  let hadAny = null;
   function render(c) {
+    const any = c.leases.length + c.tasks.length > 0;
+    if (hadAny === null ? true : any && !hadAny) panel.open = any;
+    hadAny = any;
     clear(leaseRows);
     clear(taskRows);
     leaseCount.textContent = `${c.leases.length} lease${c.leases.length === 1 ? '' : 's'}`;

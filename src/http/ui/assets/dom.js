@@ -43,7 +43,8 @@ export function mount(...children) {
   return app;
 }
 
-/** "3 min ago", with the full date in a title. */
+/** "3 min ago" (or "in 3 min" for a time ahead, such as a lease's expiry), with the full date in
+ * a title. */
 export function timeEl(iso) {
   const t = new Date(iso);
   const el = h('time', { datetime: iso, title: t.toLocaleString() }, ago(t));
@@ -51,10 +52,13 @@ export function timeEl(iso) {
 }
 
 export function ago(t) {
-  const sec = Math.max(0, (Date.now() - t.getTime()) / 1000);
-  if (sec < 45) return 'just now';
-  if (sec < 3600) return `${Math.round(sec / 60)} min ago`;
-  if (sec < 86400) return `${Math.round(sec / 3600)} h ago`;
+  const diff = (Date.now() - t.getTime()) / 1000;
+  const sec = Math.abs(diff);
+  const ahead = diff < 0;
+  if (sec < 45) return ahead ? 'in a moment' : 'just now';
+  const span = sec < 3600 ? `${Math.round(sec / 60)} min`
+    : sec < 86400 ? `${Math.round(sec / 3600)} h` : null;
+  if (span) return ahead ? `in ${span}` : `${span} ago`;
   return t.toLocaleDateString(undefined, { month: 'short', day: 'numeric', year: 'numeric' });
 }
 
