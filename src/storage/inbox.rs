@@ -121,6 +121,12 @@ pub trait InboxStore: Send + Sync + 'static {
         deliveries: &[(i64, String)],
         at: DateTime<Utc>,
     ) -> StoreResult<()>;
+}
+
+/// Acknowledgements, receipts and replies: the inbox's part whose flow is written once
+/// (`inbox_flow.rs`), implemented once for both backends (`flow_store.rs`).
+#[async_trait]
+pub trait ReceiptStore: Send + Sync + 'static {
     /// Acknowledges `ids` for `agent_id` in one transaction with an audit row; idempotent (the
     /// first `acked_at` stays). Nothing is written when any id is not addressed to the agent.
     async fn ack(&self, agent_id: &str, ids: &[i64], at: DateTime<Utc>) -> StoreResult<AckOutcome>;

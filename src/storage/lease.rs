@@ -1,6 +1,9 @@
-//! Leases: granting (with the conflict check in the same transaction), renewing, releasing, the
-//! live leases of a scope, and the sweep. The storage side of `service::lease` (implemented in
-//! `sqlite/leases.rs` and `postgres/leases.rs`); the overlap rule itself is `domain::lease`.
+//! Leases: granting (with the conflict check in the same transaction), renewing, releasing and
+//! the live leases of a scope (the sweep of expired ones is [`RetentionStore`]'s). The storage
+//! side of `service::lease`, implemented once for both backends (`flow_store.rs` over
+//! `lease_flow.rs`); the overlap rule itself is `domain::lease`.
+//!
+//! [`RetentionStore`]: super::RetentionStore
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -114,8 +117,6 @@ pub trait LeaseStore: Send + Sync + 'static {
         now: DateTime<Utc>,
         session_id: Option<&str>,
     ) -> StoreResult<Vec<LeaseRecord>>;
-    /// Deletes at most `batch` leases that expired by `now`; returns how many.
-    async fn delete_expired_leases(&self, now: DateTime<Utc>, batch: u32) -> StoreResult<u64>;
 }
 
 /// The decision both backends make once they hold the grant lock and have read the live leases

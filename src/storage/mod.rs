@@ -3,7 +3,8 @@
 mod dashboard;
 pub mod dump;
 mod error;
-mod flow_writes;
+mod flow_store;
+mod flows;
 mod idempotency;
 mod inbox;
 mod inbox_flow;
@@ -80,6 +81,7 @@ store_of_areas!(
         + TransferStore
         + IdempotencyStore
         + InboxStore
+        + ReceiptStore
         + RetentionStore
         + DashboardStore
         + LeaseStore

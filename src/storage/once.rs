@@ -6,7 +6,7 @@
 
 use sqlx::{Encode, Executor, FromRow, Transaction, Type};
 
-use super::flow_writes::FlowWrites;
+use super::flows::Flows;
 use super::writes::Writes;
 
 use super::*;
@@ -24,7 +24,7 @@ const HELD: &str =
 
 const RESPOND: &str = "UPDATE idempotency_keys SET response = $3 WHERE agent_id = $1 AND key = $2";
 
-async fn run<DB: Writes + FlowWrites>(
+async fn run<DB: Writes + Flows>(
     conn: &mut DB::Connection,
     write: IdempotentWrite<'_>,
 ) -> StoreResult<WriteResult> {
@@ -69,7 +69,7 @@ pub(crate) async fn write_once<DB>(
     respond: &Respond<'_>,
 ) -> StoreResult<OnceOutcome>
 where
-    DB: Writes + FlowWrites,
+    DB: Writes + Flows,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: sqlx::IntoArguments<DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
@@ -95,7 +95,7 @@ pub(crate) async fn write_once_in<DB>(
     respond: &Respond<'_>,
 ) -> StoreResult<(OnceOutcome, bool)>
 where
-    DB: Writes + FlowWrites,
+    DB: Writes + Flows,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: sqlx::IntoArguments<DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,

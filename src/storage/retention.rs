@@ -1,6 +1,7 @@
-//! Retention storage: bounded deletes of old messages, closed sessions and audit rows, and the
-//! per-table figures `health` reports. Every delete removes at most `batch` rows in one short
-//! transaction, so pruning never holds a lock for long; `batch = None` only counts (dry run).
+//! Retention storage: bounded deletes of old messages, closed sessions, audit rows and expired
+//! leases, and the per-table figures `health` reports. Every delete removes at most `batch` rows
+//! in one short transaction, so pruning never holds a lock for long; `batch = None` only counts
+//! (dry run).
 //! The reads and the audit prune are written once here ([`Prune`]) over each dialect's
 //! statements ([`RetentionSql`]); the message deletes are each backend's own (one statement on
 //! PostgreSQL, a batch transaction on SQLite's writer).
@@ -52,6 +53,8 @@ pub trait RetentionStore: Send + Sync + 'static {
     async fn prune_audit(&self, before: DateTime<Utc>, batch: Option<u32>) -> StoreResult<u64>;
     /// Size and upkeep of the tables that grow.
     async fn table_stats(&self) -> StoreResult<Vec<TableStats>>;
+    /// Deletes at most `batch` leases that expired by `now`; returns how many.
+    async fn delete_expired_leases(&self, now: DateTime<Utc>, batch: u32) -> StoreResult<u64>;
 }
 
 /// Up to $2 audit rows created before $1, oldest first (the same text in both dialects).

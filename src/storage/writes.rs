@@ -14,7 +14,7 @@ use super::*;
 /// The writes that take an idempotency key, on a connection the caller provides (the plain store
 /// methods and the idempotent path share them, so each write has one statement per backend),
 /// on top of the dialect's timestamps. The writes whose flow is generic (tasks, shared memory,
-/// leases, acks) are [`FlowWrites`], implemented once for both backends.
+/// leases, acks) are [`Flows`](super::flows::Flows), implemented once for both backends.
 pub(crate) trait Writes: Dialect {
     fn create_session(
         conn: &mut Self::Connection,

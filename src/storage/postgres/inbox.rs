@@ -5,11 +5,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::*;
-use crate::storage::inbox_flow::{InboxFlow, InboxSql};
+use crate::storage::inbox_flow::InboxSql;
 use crate::storage::rows::message_columns;
 use crate::storage::{
-    AckOutcome, AgentFilter, AgentRecord, InboxItem, InboxQuery, InboxStore, PairSends,
-    ParentThread, Receipt, SeenAgent,
+    AgentFilter, AgentRecord, InboxItem, InboxQuery, InboxStore, PairSends, ParentThread, SeenAgent,
 };
 use sqlx::Postgres;
 
@@ -256,26 +255,6 @@ impl InboxStore for PgStore {
             Ok(())
         })
         .await
-    }
-
-    async fn ack(&self, agent_id: &str, ids: &[i64], at: DateTime<Utc>) -> StoreResult<AckOutcome> {
-        self.with_conn(async |conn| {
-            let mut tx = sqlx::Connection::begin(conn).await?;
-            let outcome = InboxFlow::<Postgres>::ack(&mut tx, agent_id, ids, at).await?;
-            tx.commit().await?;
-            Ok(outcome)
-        })
-        .await
-    }
-
-    async fn receipts(&self, message_id: i64) -> StoreResult<Option<(String, Vec<Receipt>)>> {
-        self.with_conn(async |conn| InboxFlow::<Postgres>::receipts(conn, message_id).await)
-            .await
-    }
-
-    async fn first_reply(&self, parent: i64, sender: &str) -> StoreResult<Option<MessageRecord>> {
-        self.with_conn(async |conn| InboxFlow::<Postgres>::first_reply(conn, parent, sender).await)
-            .await
     }
 }
 

@@ -1,6 +1,6 @@
 //! Leases on PostgreSQL, correct under READ COMMITTED across any number of server processes: the
-//! dialect's statements and grant lock ([`LeaseSql`]; the flow is `storage/lease_flow.rs`) and
-//! the store methods.
+//! dialect's statements and grant lock ([`LeaseSql`]; the flow is `storage/lease_flow.rs`, the
+//! store methods `storage/flow_store.rs`, the sweep `retention.rs`).
 //!
 //! A grant takes a transaction-level advisory lock ([`GRANT_LOCK`]) before it reads the live
 //! leases, then checks for conflicts (`domain::lease`) and inserts, and the lock is released by the
@@ -14,18 +14,10 @@
 //! The fencing token is the identity sequence, drawn under the lock, so it also increases in
 //! commit order.
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Postgres};
 
-use super::PgStore;
-use crate::storage::lease_flow::{LeaseFlow, LeaseSql, lease_columns};
-use crate::storage::reads::Reads;
-use crate::storage::writes::commit_if;
-use crate::storage::{
-    AcquireOutcome, LeaseRecord, LeaseRelease, LeaseRenewal, LeaseStore, NewLease, ReleaseOutcome,
-    RenewOutcome, StoreResult,
-};
+use crate::storage::StoreResult;
+use crate::storage::lease_flow::{LeaseSql, lease_columns};
 
 /// The advisory lock key of lease grants ("SCSLEASE" in ASCII).
 pub const GRANT_LOCK: i64 = 0x5343_534C_4541_5345;
@@ -48,53 +40,5 @@ impl LeaseSql for Postgres {
             .execute(&mut *conn)
             .await?;
         Ok(())
-    }
-}
-
-impl PgStore {
-    /// Runs one lease write in its own transaction.
-    async fn in_tx<T: Send>(
-        &self,
-        work: impl AsyncFnOnce(&mut PgConnection) -> StoreResult<T> + Send,
-    ) -> StoreResult<T> {
-        self.with_conn(async |conn| {
-            commit_if(sqlx::Connection::begin(conn).await?, work, |_| true).await
-        })
-        .await
-    }
-}
-
-#[async_trait]
-impl LeaseStore for PgStore {
-    async fn acquire_lease(&self, new: &NewLease) -> StoreResult<AcquireOutcome> {
-        self.in_tx(async |conn| LeaseFlow::<Postgres>::acquire(conn, new).await)
-            .await
-    }
-
-    async fn renew_lease(&self, renewal: &LeaseRenewal<'_>) -> StoreResult<RenewOutcome> {
-        self.in_tx(async |conn| LeaseFlow::<Postgres>::renew(conn, renewal).await)
-            .await
-    }
-
-    async fn release_lease(&self, release: &LeaseRelease<'_>) -> StoreResult<ReleaseOutcome> {
-        self.in_tx(async |conn| LeaseFlow::<Postgres>::release(conn, release).await)
-            .await
-    }
-
-    async fn live_leases(
-        &self,
-        now: DateTime<Utc>,
-        session_id: Option<&str>,
-    ) -> StoreResult<Vec<LeaseRecord>> {
-        self.with_conn(async |conn| LeaseFlow::<Postgres>::live(conn, now, session_id).await)
-            .await
-    }
-
-    async fn delete_expired_leases(&self, now: DateTime<Utc>, batch: u32) -> StoreResult<u64> {
-        // SKIP LOCKED: several servers sweep without waiting on each other or on a release.
-        const SQL: &str = "DELETE FROM leases WHERE lease_id IN (SELECT lease_id FROM leases \
-             WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) AND expires_at <= $1";
-        self.with_conn(async |conn| Reads::sweep(conn, SQL, now, batch).await)
-            .await
     }
 }

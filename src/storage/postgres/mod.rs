@@ -34,7 +34,9 @@ mod transfer;
 mod watch;
 mod writes;
 
+use super::flow_store::{Backend, FlowCall};
 use super::reads::{Dialect, Reads};
+use super::writes::commit_if;
 use super::*;
 use crate::domain::SessionId;
 
@@ -121,6 +123,30 @@ impl PgStore {
     /// sqlx's pool for work off the request path (export, import).
     fn aux_pool(&self) -> &PgPool {
         &self.aux
+    }
+}
+
+/// The store methods written once (`flow_store.rs`): each write in its own transaction on a
+/// guarded connection, its committed system message announced to other processes; reads on a
+/// guarded connection.
+impl Backend for PgStore {
+    type Db = sqlx::Postgres;
+
+    async fn write<C: FlowCall<sqlx::Postgres>>(&self, call: &C) -> StoreResult<C::Out> {
+        let out = self
+            .with_conn(async |conn| {
+                let tx = sqlx::Connection::begin(conn).await?;
+                commit_if(tx, async |c| call.run(c).await, C::keep).await
+            })
+            .await?;
+        if let Some(message) = C::message(&out) {
+            self.publisher.announce(message);
+        }
+        Ok(out)
+    }
+
+    async fn read<C: FlowCall<sqlx::Postgres>>(&self, call: &C) -> StoreResult<C::Out> {
+        self.with_conn(async |conn| call.run(conn).await).await
     }
 }
 

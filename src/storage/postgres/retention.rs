@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Postgres;
 
 use super::PgStore;
+use crate::storage::reads::Reads;
 use crate::storage::retention::{Prune, RetentionSql};
 use crate::storage::{PruneRule, RetentionStore, StoreResult, TableStats};
 
@@ -119,5 +120,13 @@ impl RetentionStore for PgStore {
             .collect())
         })
         .await
+    }
+
+    async fn delete_expired_leases(&self, now: DateTime<Utc>, batch: u32) -> StoreResult<u64> {
+        // SKIP LOCKED: several servers sweep without waiting on each other or on a release.
+        const SQL: &str = "DELETE FROM leases WHERE lease_id IN (SELECT lease_id FROM leases \
+             WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) AND expires_at <= $1";
+        self.with_conn(async |conn| Reads::sweep(conn, SQL, now, batch).await)
+            .await
     }
 }

@@ -1,17 +1,13 @@
-//! Tasks and shared memory on PostgreSQL: the dialect's statements ([`TaskSql`]) and the store
-//! methods. Changes run in one READ COMMITTED transaction on a guarded connection; the task row
+//! Tasks and shared memory on PostgreSQL: the dialect's statements ([`TaskSql`]; the flow is
+//! `storage/task_flow.rs`, the store methods `storage/flow_store.rs`). Changes run in one READ COMMITTED transaction on a guarded connection; the task row
 //! is locked (`FOR UPDATE`, the next claimable one `FOR UPDATE SKIP LOCKED`) before it is checked
 //! and changed, so exactly one claimant wins a task, also across server processes. Committed
 //! system messages are announced to other processes (`watch::Publisher`).
 
-use async_trait::async_trait;
 use sqlx::Postgres;
 
-use super::PgStore;
-use crate::storage::task_flow::{self, TaskFlow, TaskSql, keeps, keeps_shared, shared_columns};
+use crate::storage::task_flow::{self, TaskSql, shared_columns};
 use crate::storage::tasks::task_columns;
-use crate::storage::writes::commit_if;
-use crate::storage::*;
 
 impl TaskSql for Postgres {
     const DEP_STATES: &'static str = "SELECT id, state FROM tasks \
@@ -101,87 +97,3 @@ const LIST_FOR_ASSIGNEE_IN_STATE: &str = concat!(
 pub const LIST_TASKS: [&str; 4] = task_flow::list_statements::<Postgres>();
 /// claim_task's next-claimable reads (for the plan tests).
 pub const NEXT_CLAIMABLE_TASK: [&str; 2] = task_flow::claim_statements::<Postgres>();
-
-impl PgStore {
-    /// Runs a change in a transaction; commits it only when `keep` says so.
-    async fn change<T>(
-        &self,
-        work: impl AsyncFnOnce(&mut sqlx::PgConnection) -> StoreResult<T>,
-        keep: impl FnOnce(&T) -> bool,
-    ) -> StoreResult<T> {
-        self.with_conn(async |conn| {
-            commit_if(sqlx::Connection::begin(conn).await?, work, keep).await
-        })
-        .await
-    }
-
-    /// A committed change's message, told to other processes.
-    fn announced(&self, outcome: TaskOutcome) -> TaskOutcome {
-        if let TaskOutcome::Changed(change) = &outcome {
-            self.publisher.announce(&change.message);
-        }
-        outcome
-    }
-}
-
-#[async_trait]
-impl TaskStore for PgStore {
-    async fn create_task(&self, new: &NewTask) -> StoreResult<TaskOutcome> {
-        let out = self
-            .change(async |c| TaskFlow::<Postgres>::create(c, new).await, keeps)
-            .await?;
-        Ok(self.announced(out))
-    }
-
-    async fn claim_task(&self, claim: &ClaimTask) -> StoreResult<TaskOutcome> {
-        let out = self
-            .change(async |c| TaskFlow::<Postgres>::claim(c, claim).await, keeps)
-            .await?;
-        Ok(self.announced(out))
-    }
-
-    async fn update_task(&self, update: &UpdateTask) -> StoreResult<TaskOutcome> {
-        let out = self
-            .change(
-                async |c| TaskFlow::<Postgres>::update(c, update).await,
-                keeps,
-            )
-            .await?;
-        Ok(self.announced(out))
-    }
-
-    async fn get_task(&self, task_id: i64) -> StoreResult<Option<TaskRecord>> {
-        self.with_conn(async |c| TaskFlow::<Postgres>::task(c, task_id).await)
-            .await
-    }
-
-    async fn list_tasks(&self, query: &TaskQuery<'_>) -> StoreResult<Vec<TaskRecord>> {
-        self.with_conn(async |c| TaskFlow::<Postgres>::list(c, query).await)
-            .await
-    }
-
-    async fn set_shared_memory(&self, new: &NewSharedMemory) -> StoreResult<SharedSetOutcome> {
-        self.change(
-            async |c| TaskFlow::<Postgres>::set_shared(c, new).await,
-            keeps_shared,
-        )
-        .await
-    }
-
-    async fn get_shared_memory(
-        &self,
-        session_id: &str,
-        key: &str,
-    ) -> StoreResult<Option<SharedMemoryRecord>> {
-        self.with_conn(async |c| TaskFlow::<Postgres>::shared(c, session_id, key).await)
-            .await
-    }
-
-    async fn list_shared_memory(
-        &self,
-        query: &SharedListQuery<'_>,
-    ) -> StoreResult<Vec<SharedMemoryRecord>> {
-        self.with_conn(async |c| TaskFlow::<Postgres>::list_shared(c, query).await)
-            .await
-    }
-}

@@ -5,11 +5,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::*;
-use crate::storage::inbox_flow::{InboxFlow, InboxSql};
+use crate::storage::inbox_flow::InboxSql;
 use crate::storage::rows::message_columns;
 use crate::storage::{
-    AckOutcome, AgentFilter, AgentRecord, InboxItem, InboxQuery, InboxStore, PairSends,
-    ParentThread, Receipt, SeenAgent,
+    AgentFilter, AgentRecord, InboxItem, InboxQuery, InboxStore, PairSends, ParentThread, SeenAgent,
 };
 use sqlx::Sqlite;
 
@@ -240,21 +239,6 @@ impl InboxStore for SqliteStore {
         }
         tx.commit().await?;
         Ok(())
-    }
-
-    async fn ack(&self, agent_id: &str, ids: &[i64], at: DateTime<Utc>) -> StoreResult<AckOutcome> {
-        self.in_write_tx(async |tx| InboxFlow::<Sqlite>::ack(tx, agent_id, ids, at).await)
-            .await
-    }
-
-    async fn receipts(&self, message_id: i64) -> StoreResult<Option<(String, Vec<Receipt>)>> {
-        let mut conn = self.reader.acquire().await?;
-        InboxFlow::<Sqlite>::receipts(&mut conn, message_id).await
-    }
-
-    async fn first_reply(&self, parent: i64, sender: &str) -> StoreResult<Option<MessageRecord>> {
-        let mut conn = self.reader.acquire().await?;
-        InboxFlow::<Sqlite>::first_reply(&mut conn, parent, sender).await
     }
 }
 

@@ -34,6 +34,7 @@ mod transfer;
 mod watch;
 mod writes;
 
+use super::flow_store::{Backend, FlowCall};
 use super::reads::{Dialect, Reads};
 use super::*;
 use crate::domain::SessionId;
@@ -131,6 +132,27 @@ impl SqliteStore {
         self.group
             .write(async |conn| work(conn).await.map(|v| (v, true)))
             .await
+    }
+}
+
+/// The store methods written once (`flow_store.rs`): writes as members of the group commit, reads
+/// on the reader pool.
+impl Backend for SqliteStore {
+    type Db = sqlx::Sqlite;
+
+    async fn write<C: FlowCall<sqlx::Sqlite>>(&self, call: &C) -> StoreResult<C::Out> {
+        self.group
+            .write(async |conn| {
+                let out = call.run(conn).await?;
+                let keep = C::keep(&out);
+                Ok((out, keep))
+            })
+            .await
+    }
+
+    async fn read<C: FlowCall<sqlx::Sqlite>>(&self, call: &C) -> StoreResult<C::Out> {
+        let mut conn = self.reader.acquire().await?;
+        call.run(&mut conn).await
     }
 }
 

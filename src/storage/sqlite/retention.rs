@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Sqlite;
 
 use super::SqliteStore;
+use crate::storage::reads::Reads;
 use crate::storage::retention::{Prune, RetentionSql};
 use crate::storage::{PruneRule, RetentionStore, StoreResult, TableStats};
 use crate::util::rfc3339;
@@ -128,5 +129,11 @@ impl RetentionStore for SqliteStore {
             });
         }
         Ok(out)
+    }
+
+    async fn delete_expired_leases(&self, now: DateTime<Utc>, batch: u32) -> StoreResult<u64> {
+        const SQL: &str = "DELETE FROM leases WHERE fencing_token IN (SELECT fencing_token FROM leases \
+             INDEXED BY leases_expires_idx WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)";
+        Reads::sweep(&self.writer, SQL, now, batch).await
     }
 }

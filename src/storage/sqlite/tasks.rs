@@ -1,16 +1,13 @@
-//! Tasks and shared memory on SQLite: the dialect's statements ([`TaskSql`]) and the store
-//! methods. Changes run in a `BEGIN IMMEDIATE` transaction on the single writer, which
-//! serialises claimants (also those of other processes on the same file): exactly one wins a
-//! task. Reads run on the reader pool.
+//! Tasks and shared memory on SQLite: the dialect's statements ([`TaskSql`]; the flow is
+//! `storage/task_flow.rs`, the store methods `storage/flow_store.rs`). Changes run in the group
+//! commit's `BEGIN IMMEDIATE` transaction on the single writer, which serialises claimants (also
+//! those of other processes on the same file): exactly one wins a task. Reads run on the reader
+//! pool.
 
-use async_trait::async_trait;
 use sqlx::Sqlite;
 
-use super::SqliteStore;
-use crate::storage::task_flow::{self, TaskFlow, TaskSql, keeps, keeps_shared, shared_columns};
+use crate::storage::task_flow::{self, TaskSql, shared_columns};
 use crate::storage::tasks::task_columns;
-use crate::storage::writes::commit_if;
-use crate::storage::*;
 
 impl TaskSql for Sqlite {
     const DEP_STATES: &'static str = "SELECT id, state FROM tasks \
@@ -89,68 +86,3 @@ const LIST_FOR_ASSIGNEE_IN_STATE: &str = concat!(
 pub const LIST_TASKS: [&str; 4] = task_flow::list_statements::<Sqlite>();
 /// claim_task's next-claimable reads (for the plan tests).
 pub const NEXT_CLAIMABLE_TASK: [&str; 2] = task_flow::claim_statements::<Sqlite>();
-
-impl SqliteStore {
-    /// Runs a change in its own `BEGIN IMMEDIATE` transaction on the writer.
-    async fn change<T>(
-        &self,
-        work: impl AsyncFnOnce(&mut sqlx::SqliteConnection) -> StoreResult<T>,
-        keep: impl FnOnce(&T) -> bool,
-    ) -> StoreResult<T> {
-        let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        commit_if(tx, work, keep).await
-    }
-}
-
-#[async_trait]
-impl TaskStore for SqliteStore {
-    async fn create_task(&self, new: &NewTask) -> StoreResult<TaskOutcome> {
-        self.change(async |c| TaskFlow::<Sqlite>::create(c, new).await, keeps)
-            .await
-    }
-
-    async fn claim_task(&self, claim: &ClaimTask) -> StoreResult<TaskOutcome> {
-        self.change(async |c| TaskFlow::<Sqlite>::claim(c, claim).await, keeps)
-            .await
-    }
-
-    async fn update_task(&self, update: &UpdateTask) -> StoreResult<TaskOutcome> {
-        self.change(async |c| TaskFlow::<Sqlite>::update(c, update).await, keeps)
-            .await
-    }
-
-    async fn get_task(&self, task_id: i64) -> StoreResult<Option<TaskRecord>> {
-        let mut conn = self.reader.acquire().await?;
-        TaskFlow::<Sqlite>::task(&mut conn, task_id).await
-    }
-
-    async fn list_tasks(&self, query: &TaskQuery<'_>) -> StoreResult<Vec<TaskRecord>> {
-        let mut conn = self.reader.acquire().await?;
-        TaskFlow::<Sqlite>::list(&mut conn, query).await
-    }
-
-    async fn set_shared_memory(&self, new: &NewSharedMemory) -> StoreResult<SharedSetOutcome> {
-        self.change(
-            async |c| TaskFlow::<Sqlite>::set_shared(c, new).await,
-            keeps_shared,
-        )
-        .await
-    }
-
-    async fn get_shared_memory(
-        &self,
-        session_id: &str,
-        key: &str,
-    ) -> StoreResult<Option<SharedMemoryRecord>> {
-        let mut conn = self.reader.acquire().await?;
-        TaskFlow::<Sqlite>::shared(&mut conn, session_id, key).await
-    }
-
-    async fn list_shared_memory(
-        &self,
-        query: &SharedListQuery<'_>,
-    ) -> StoreResult<Vec<SharedMemoryRecord>> {
-        let mut conn = self.reader.acquire().await?;
-        TaskFlow::<Sqlite>::list_shared(&mut conn, query).await
-    }
-}
