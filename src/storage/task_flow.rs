@@ -89,6 +89,7 @@ macro_rules! shared_columns {
 pub(crate) use shared_columns;
 
 mod shared;
+pub(crate) use shared::shared_writes;
 
 const TASK_BY_ID: &str = concat!("SELECT ", task_columns!(), " FROM tasks WHERE id = $1");
 /// Session $1, id above $2, limit $3 (SQLite's statements; PostgreSQL's read through

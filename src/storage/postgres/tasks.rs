@@ -6,7 +6,7 @@
 
 use sqlx::Postgres;
 
-use crate::storage::task_flow::{self, TaskSql, shared_columns};
+use crate::storage::task_flow::{self, TaskSql, shared_writes};
 use crate::storage::tasks::task_columns;
 
 impl TaskSql for Postgres {
@@ -41,26 +41,7 @@ impl TaskSql for Postgres {
         " RETURNING ",
         task_columns!()
     );
-    const SHARED_UPSERT: &'static str = concat!(
-        "INSERT INTO shared_memory (session_id, key, value, value_size, version, updated_by, created_at, updated_at) \
-         VALUES ($1, $2, $3::jsonb, $4, 1, $5, $6, $6) \
-         ON CONFLICT (session_id, key) DO UPDATE SET value = excluded.value, value_size = excluded.value_size, \
-           version = shared_memory.version + 1, updated_by = excluded.updated_by, updated_at = excluded.updated_at",
-        " RETURNING ",
-        shared_columns!()
-    );
-    const SHARED_INSERT: &'static str = concat!(
-        "INSERT INTO shared_memory (session_id, key, value, value_size, version, updated_by, created_at, updated_at) \
-         VALUES ($1, $2, $3::jsonb, $4, 1, $5, $6, $6) ON CONFLICT (session_id, key) DO NOTHING",
-        " RETURNING ",
-        shared_columns!()
-    );
-    const SHARED_UPDATE: &'static str = concat!(
-        "UPDATE shared_memory SET value = $3::jsonb, value_size = $4, version = version + 1, updated_by = $5, \
-           updated_at = $6 WHERE session_id = $1 AND key = $2 AND version = $7",
-        " RETURNING ",
-        shared_columns!()
-    );
+    shared_writes!("$3::jsonb");
     const SHARED_LIST: &'static str = "SELECT session_id, key, 'null'::jsonb AS value, value_size, version, updated_by, \
            created_at, updated_at FROM shared_memory \
          WHERE session_id = $1 AND key >= $2 AND left(key, char_length($2)) = $2 \

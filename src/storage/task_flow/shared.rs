@@ -7,6 +7,40 @@ use sqlx::{Encode, Executor, FromRow, IntoArguments, Type};
 use super::{TaskFlow, TaskSql};
 use crate::storage::*;
 
+/// [`TaskSql`]'s three shared-memory writes, the same in both dialects but for how the JSON value
+/// bound at $3 is read (`$json`: `"$3"` on SQLite, `"$3::jsonb"` on PostgreSQL).
+macro_rules! shared_writes {
+    ($json:literal) => {
+        const SHARED_UPSERT: &'static str = concat!(
+            "INSERT INTO shared_memory (session_id, key, value, value_size, version, updated_by, created_at, updated_at) \
+             VALUES ($1, $2, ",
+            $json,
+            ", $4, 1, $5, $6, $6) \
+             ON CONFLICT (session_id, key) DO UPDATE SET value = excluded.value, value_size = excluded.value_size, \
+               version = shared_memory.version + 1, updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+            " RETURNING ",
+            $crate::storage::task_flow::shared_columns!()
+        );
+        const SHARED_INSERT: &'static str = concat!(
+            "INSERT INTO shared_memory (session_id, key, value, value_size, version, updated_by, created_at, updated_at) \
+             VALUES ($1, $2, ",
+            $json,
+            ", $4, 1, $5, $6, $6) ON CONFLICT (session_id, key) DO NOTHING",
+            " RETURNING ",
+            $crate::storage::task_flow::shared_columns!()
+        );
+        const SHARED_UPDATE: &'static str = concat!(
+            "UPDATE shared_memory SET value = ",
+            $json,
+            ", value_size = $4, version = version + 1, updated_by = $5, \
+               updated_at = $6 WHERE session_id = $1 AND key = $2 AND version = $7",
+            " RETURNING ",
+            $crate::storage::task_flow::shared_columns!()
+        );
+    };
+}
+pub(crate) use shared_writes;
+
 impl<DB> TaskFlow<DB>
 where
     DB: TaskSql,
