@@ -1,5 +1,5 @@
-//! The store methods the generic flows answer (leases, tasks and shared memory, acknowledgements
-//! and receipts), implemented once for both backends. A backend says only how it runs one call
+//! The store methods the generic flows answer (sessions, leases, tasks and shared memory,
+//! acknowledgements and receipts), implemented once for both backends. A backend says only how it runs one call
 //! ([`Backend`]): a write in a transaction (SQLite: a member of the group commit on the single
 //! writer, `sqlite/group.rs`; PostgreSQL: a transaction on a guarded connection, announcing the
 //! system message it committed), a read on a read connection (SQLite's reader pool; PostgreSQL's
@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use super::flows::Flows;
 use super::task_flow::{keeps, keeps_shared};
 use super::*;
+use crate::domain::SessionId;
 
 /// How a backend runs a [`FlowCall`].
 pub(crate) trait Backend: Send + Sync + 'static {
@@ -42,6 +43,10 @@ pub(crate) trait FlowCall<DB: Flows>: Sync {
 
     fn run(&self, conn: &mut DB::Connection)
     -> impl Future<Output = StoreResult<Self::Out>> + Send;
+
+    /// A write that is atomic on its own, one statement: PostgreSQL runs it without BEGIN and
+    /// COMMIT (two round trips fewer); SQLite's group commit runs every write in its transaction.
+    const ONE_STATEMENT: bool = false;
 
     /// Whether a write's transaction commits with this outcome.
     fn keep(_out: &Self::Out) -> bool {
@@ -79,6 +84,36 @@ fn task_message(out: &TaskOutcome) -> Option<&MessageRecord> {
     match out {
         TaskOutcome::Changed(change) => Some(&change.message),
         _ => None,
+    }
+}
+
+impl<DB: Flows> FlowCall<DB> for NewSession {
+    type Out = SessionRecord;
+    const ONE_STATEMENT: bool = true;
+    fn run(&self, c: &mut DB::Connection) -> impl Future<Output = StoreResult<Self::Out>> + Send {
+        DB::create_session(c, self)
+    }
+}
+
+impl<DB: Flows> FlowCall<DB> for SessionClose<'_> {
+    type Out = Option<SessionRecord>;
+    const ONE_STATEMENT: bool = true;
+    fn run(&self, c: &mut DB::Connection) -> impl Future<Output = StoreResult<Self::Out>> + Send {
+        DB::close_session(c, self.id, self.actor, self.at)
+    }
+}
+
+impl<DB: Flows> FlowCall<DB> for SessionId {
+    type Out = Option<SessionRecord>;
+    fn run(&self, c: &mut DB::Connection) -> impl Future<Output = StoreResult<Self::Out>> + Send {
+        DB::session(c, self)
+    }
+}
+
+impl<DB: Flows> FlowCall<DB> for SessionList {
+    type Out = Vec<SessionRecord>;
+    fn run(&self, c: &mut DB::Connection) -> impl Future<Output = StoreResult<Self::Out>> + Send {
+        DB::sessions(c, self)
     }
 }
 
@@ -205,6 +240,25 @@ impl<DB: Flows> FlowCall<DB> for SharedListQuery<'_> {
     type Out = Vec<SharedMemoryRecord>;
     fn run(&self, c: &mut DB::Connection) -> impl Future<Output = StoreResult<Self::Out>> + Send {
         DB::list_shared_memory(c, self)
+    }
+}
+
+#[async_trait]
+impl<S: Backend> SessionStore for S {
+    async fn create_session(&self, new: &NewSession) -> StoreResult<SessionRecord> {
+        self.write(new).await
+    }
+
+    async fn get_session(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
+        self.read(id).await
+    }
+
+    async fn list_sessions(&self, page: &SessionList) -> StoreResult<Vec<SessionRecord>> {
+        self.read(page).await
+    }
+
+    async fn close_session(&self, close: &SessionClose<'_>) -> StoreResult<Option<SessionRecord>> {
+        self.write(close).await
     }
 }
 

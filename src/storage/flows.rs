@@ -13,11 +13,24 @@ use sqlx::{Encode, Executor, FromRow, IntoArguments, Type};
 
 use super::inbox_flow::{InboxFlow, InboxSql};
 use super::lease_flow::{LeaseFlow, LeaseRow, LeaseSql, Resources};
+use super::reads::{ReadSql, Reads, RowsAffected};
+use super::rows::TokenRow;
 use super::task_flow::{TaskFlow, TaskSql};
+use super::writes::Writes;
 use super::*;
+use crate::domain::SessionId;
 
-/// The generic flows, on a connection (a write inside the caller's transaction).
-pub(crate) trait Flows: sqlx::Database {
+/// The generic flows, on a connection (a write inside the caller's transaction), on top of the
+/// session writes each backend supplies ([`Writes`]).
+pub(crate) trait Flows: Writes {
+    fn session(
+        conn: &mut Self::Connection,
+        id: &SessionId,
+    ) -> impl Future<Output = StoreResult<Option<SessionRecord>>> + Send;
+    fn sessions(
+        conn: &mut Self::Connection,
+        page: &SessionList,
+    ) -> impl Future<Output = StoreResult<Vec<SessionRecord>>> + Send;
     fn ack(
         conn: &mut Self::Connection,
         agent_id: &str,
@@ -87,9 +100,10 @@ pub(crate) trait Flows: sqlx::Database {
 
 impl<DB> Flows for DB
 where
-    DB: TaskSql + LeaseSql + InboxSql,
+    DB: TaskSql + LeaseSql + InboxSql + ReadSql,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
+    DB::QueryResult: RowsAffected,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
     String: for<'q> Encode<'q, DB> + Type<DB>,
@@ -105,7 +119,26 @@ where
     for<'r> (i64,): FromRow<'r, DB::Row>,
     for<'r> (String,): FromRow<'r, DB::Row>,
     for<'r> Receipt: FromRow<'r, DB::Row>,
+    for<'r> SessionRecord: FromRow<'r, DB::Row>,
+    for<'r> TokenRow: FromRow<'r, DB::Row>,
+    for<'r> AuditRecord: FromRow<'r, DB::Row>,
+    for<'r> MemoryRecord: FromRow<'r, DB::Row>,
+    for<'r> MemoryEntry: FromRow<'r, DB::Row>,
 {
+    async fn session(
+        conn: &mut DB::Connection,
+        id: &SessionId,
+    ) -> StoreResult<Option<SessionRecord>> {
+        Reads::session(conn, id).await
+    }
+
+    async fn sessions(
+        conn: &mut DB::Connection,
+        page: &SessionList,
+    ) -> StoreResult<Vec<SessionRecord>> {
+        Reads::sessions(conn, page).await
+    }
+
     async fn ack(
         conn: &mut DB::Connection,
         agent_id: &str,

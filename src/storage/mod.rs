@@ -74,6 +74,7 @@ macro_rules! store_of_areas {
 
 store_of_areas!(
     CoreStore
+        + SessionStore
         + MessageStore
         + TokenStore
         + MemoryStore
@@ -239,15 +240,19 @@ pub trait CoreStore: Send + Sync + 'static {
     async fn db_stats(&self) -> StoreResult<Value>;
 }
 
-/// Sessions and messages.
+/// Sessions: implemented once for both backends (`flow_store.rs`).
 #[async_trait]
-pub trait MessageStore: Send + Sync + 'static {
+pub trait SessionStore: Send + Sync + 'static {
     async fn create_session(&self, new: &NewSession) -> StoreResult<SessionRecord>;
     async fn get_session(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>>;
     async fn list_sessions(&self, page: &SessionList) -> StoreResult<Vec<SessionRecord>>;
     /// Marks a session inactive (audited); `None` when it does not exist.
     async fn close_session(&self, close: &SessionClose<'_>) -> StoreResult<Option<SessionRecord>>;
+}
 
+/// Messages.
+#[async_trait]
+pub trait MessageStore: Send + Sync + 'static {
     /// Inserts a message and its audit row atomically, bumping the session's `updated_at`.
     /// Ids increase in commit order within a session, so they are safe cursors.
     async fn add_message(&self, new: &NewMessage) -> StoreResult<InsertOutcome>;

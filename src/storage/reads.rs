@@ -201,6 +201,22 @@ where
         Self::with_read_binds(sqlx::query_as(sql), session_id, reader, only, after_id)
     }
 
+    /// `sql` as a page of `query`: [`Self::message_read`]'s binds, then limit $7 and offset $8.
+    pub(crate) fn message_page(
+        sql: &'static str,
+        query: &MessageQuery<'_>,
+    ) -> Query<DB, MessageRecord> {
+        Self::message_read(
+            sql,
+            query.session_id,
+            query.reader,
+            query.only,
+            query.after_id,
+        )
+        .bind(i64::from(query.limit))
+        .bind(query.offset)
+    }
+
     /// Binds the reader, session, visibility and cursor (`$1..$6`) onto `q`.
     pub(crate) fn with_read_binds<O>(
         q: Query<DB, O>,

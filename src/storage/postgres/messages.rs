@@ -7,7 +7,6 @@ use super::*;
 use crate::storage::MessageStore;
 use crate::storage::reads::ReadSql;
 use crate::storage::rows::{message_columns, session_columns};
-use crate::storage::writes::Writes;
 
 /// The per-session read through `read_messages` (migration 0007), whose plan walks the session's
 /// index in order and stops at the limit whatever the statistics say. Binds: reader $1-$3,
@@ -29,26 +28,6 @@ pub use crate::storage::visibility::COUNT_SESSION_MESSAGES;
 
 #[async_trait]
 impl MessageStore for PgStore {
-    async fn create_session(&self, new: &NewSession) -> StoreResult<SessionRecord> {
-        self.with_conn(async |conn| Postgres::create_session(conn, new).await)
-            .await
-    }
-
-    async fn get_session(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
-        self.with_conn(async |conn| Reads::session(conn, id).await)
-            .await
-    }
-
-    async fn list_sessions(&self, page: &SessionList) -> StoreResult<Vec<SessionRecord>> {
-        self.with_conn(async |conn| Reads::sessions(conn, page).await)
-            .await
-    }
-
-    async fn close_session(&self, c: &SessionClose<'_>) -> StoreResult<Option<SessionRecord>> {
-        self.with_conn(async |conn| Postgres::close_session(conn, c.id, c.actor, c.at).await)
-            .await
-    }
-
     async fn add_message(&self, new: &NewMessage) -> StoreResult<InsertOutcome> {
         let outcome = self
             .combiner
@@ -61,16 +40,7 @@ impl MessageStore for PgStore {
     }
 
     async fn list_messages(&self, query: &MessageQuery<'_>) -> StoreResult<Vec<MessageRecord>> {
-        let read = Reads::message_read(
-            READ_MESSAGES,
-            query.session_id,
-            query.reader,
-            query.only,
-            query.after_id,
-        )
-        .bind(i64::from(query.limit))
-        .bind(query.offset)
-        .bind(query.newest_first);
+        let read = Reads::message_page(READ_MESSAGES, query).bind(query.newest_first);
         self.with_conn(async |conn| Ok(read.fetch_all(conn).await?))
             .await
     }

@@ -38,7 +38,6 @@ use super::flow_store::{Backend, FlowCall};
 use super::reads::{Dialect, Reads};
 use super::writes::commit_if;
 use super::*;
-use crate::domain::SessionId;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -135,6 +134,9 @@ impl Backend for PgStore {
     async fn write<C: FlowCall<sqlx::Postgres>>(&self, call: &C) -> StoreResult<C::Out> {
         let out = self
             .with_conn(async |conn| {
+                if C::ONE_STATEMENT {
+                    return call.run(conn).await;
+                }
                 let tx = sqlx::Connection::begin(conn).await?;
                 commit_if(tx, async |c| call.run(c).await, C::keep).await
             })

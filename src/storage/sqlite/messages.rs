@@ -40,24 +40,6 @@ pub const LIST_ACTIVE_SESSIONS: &str = concat!(
 
 #[async_trait]
 impl MessageStore for SqliteStore {
-    async fn create_session(&self, new: &NewSession) -> StoreResult<SessionRecord> {
-        self.in_write_tx(async |tx| Sqlite::create_session(tx, new).await)
-            .await
-    }
-
-    async fn get_session(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
-        Reads::session(&self.reader, id).await
-    }
-
-    async fn list_sessions(&self, page: &SessionList) -> StoreResult<Vec<SessionRecord>> {
-        Reads::sessions(&self.reader, page).await
-    }
-
-    async fn close_session(&self, c: &SessionClose<'_>) -> StoreResult<Option<SessionRecord>> {
-        self.in_write_tx(async |tx| Sqlite::close_session(tx, c.id, c.actor, c.at).await)
-            .await
-    }
-
     async fn add_message(&self, new: &NewMessage) -> StoreResult<InsertOutcome> {
         self.in_write_tx(async |tx| Sqlite::add_message(tx, new).await)
             .await
@@ -69,17 +51,9 @@ impl MessageStore for SqliteStore {
         } else {
             READ_MESSAGES_ASC
         };
-        Ok(Reads::message_read(
-            sql,
-            query.session_id,
-            query.reader,
-            query.only,
-            query.after_id,
-        )
-        .bind(i64::from(query.limit))
-        .bind(query.offset)
-        .fetch_all(&self.reader)
-        .await?)
+        Ok(Reads::message_page(sql, query)
+            .fetch_all(&self.reader)
+            .await?)
     }
 
     async fn count_messages(&self, query: &MessageQuery<'_>) -> StoreResult<i64> {

@@ -37,7 +37,6 @@ mod writes;
 use super::flow_store::{Backend, FlowCall};
 use super::reads::{Dialect, Reads};
 use super::*;
-use crate::domain::SessionId;
 use crate::util::rfc3339;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
