@@ -1,5 +1,5 @@
-//! The store methods the generic flows answer (sessions, leases, tasks and shared memory,
-//! acknowledgements and receipts), implemented once for both backends. A backend says only how it runs one call
+//! The store methods the generic flows answer (sessions, leases, tasks and shared memory, direct
+//! messages' acknowledgements, receipts, replies, threads and sends per pair), implemented once for both backends. A backend says only how it runs one call
 //! ([`Backend`]): a write in a transaction (SQLite: a member of the group commit on the single
 //! writer, `sqlite/group.rs`; PostgreSQL: a transaction on a guarded connection, announcing the
 //! system message it committed), a read on a read connection (SQLite's reader pool; PostgreSQL's
@@ -69,6 +69,16 @@ struct FirstReply<'a> {
     parent: i64,
     sender: &'a str,
 }
+struct DirectSends<'a> {
+    sender: &'a str,
+    recipients: &'a [String],
+    since: DateTime<Utc>,
+}
+struct ParentOf<'a> {
+    session_id: &'a str,
+    message_id: i64,
+    max_depth: u32,
+}
 struct LiveLeases<'a> {
     now: DateTime<Utc>,
     session_id: Option<&'a str>,
@@ -135,6 +145,20 @@ impl<DB: Flows> FlowCall<DB> for FirstReply<'_> {
     type Out = Option<MessageRecord>;
     fn run(&self, c: &mut DB::Connection) -> impl Future<Output = StoreResult<Self::Out>> + Send {
         DB::first_reply(c, self.parent, self.sender)
+    }
+}
+
+impl<DB: Flows> FlowCall<DB> for DirectSends<'_> {
+    type Out = Vec<PairSends>;
+    fn run(&self, c: &mut DB::Connection) -> impl Future<Output = StoreResult<Self::Out>> + Send {
+        DB::direct_sends_since(c, self.sender, self.recipients, self.since)
+    }
+}
+
+impl<DB: Flows> FlowCall<DB> for ParentOf<'_> {
+    type Out = Option<ParentThread>;
+    fn run(&self, c: &mut DB::Connection) -> impl Future<Output = StoreResult<Self::Out>> + Send {
+        DB::parent_thread(c, self.session_id, self.message_id, self.max_depth)
     }
 }
 
@@ -263,7 +287,7 @@ impl<S: Backend> SessionStore for S {
 }
 
 #[async_trait]
-impl<S: Backend> ReceiptStore for S {
+impl<S: Backend> DirectStore for S {
     async fn ack(&self, agent_id: &str, ids: &[i64], at: DateTime<Utc>) -> StoreResult<AckOutcome> {
         self.write(&Ack { agent_id, ids, at }).await
     }
@@ -274,6 +298,34 @@ impl<S: Backend> ReceiptStore for S {
 
     async fn first_reply(&self, parent: i64, sender: &str) -> StoreResult<Option<MessageRecord>> {
         self.read(&FirstReply { parent, sender }).await
+    }
+
+    async fn direct_sends_since(
+        &self,
+        sender: &str,
+        recipients: &[String],
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<PairSends>> {
+        let call = DirectSends {
+            sender,
+            recipients,
+            since,
+        };
+        self.read(&call).await
+    }
+
+    async fn parent_thread(
+        &self,
+        session_id: &str,
+        message_id: i64,
+        max_depth: u32,
+    ) -> StoreResult<Option<ParentThread>> {
+        let call = ParentOf {
+            session_id,
+            message_id,
+            max_depth,
+        };
+        self.read(&call).await
     }
 }
 

@@ -46,6 +46,18 @@ pub(crate) trait Flows: Writes {
         parent: i64,
         sender: &str,
     ) -> impl Future<Output = StoreResult<Option<MessageRecord>>> + Send;
+    fn direct_sends_since(
+        conn: &mut Self::Connection,
+        sender: &str,
+        recipients: &[String],
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<Vec<PairSends>>> + Send;
+    fn parent_thread(
+        conn: &mut Self::Connection,
+        session_id: &str,
+        message_id: i64,
+        max_depth: u32,
+    ) -> impl Future<Output = StoreResult<Option<ParentThread>>> + Send;
     fn acquire_lease(
         conn: &mut Self::Connection,
         new: &NewLease,
@@ -124,6 +136,8 @@ where
     for<'r> AuditRecord: FromRow<'r, DB::Row>,
     for<'r> MemoryRecord: FromRow<'r, DB::Row>,
     for<'r> MemoryEntry: FromRow<'r, DB::Row>,
+    for<'r> (String, i64, DateTime<Utc>): FromRow<'r, DB::Row>,
+    for<'r> (String, i64, Option<String>): FromRow<'r, DB::Row>,
 {
     async fn session(
         conn: &mut DB::Connection,
@@ -161,6 +175,24 @@ where
         sender: &str,
     ) -> StoreResult<Option<MessageRecord>> {
         InboxFlow::<DB>::first_reply(conn, parent, sender).await
+    }
+
+    async fn direct_sends_since(
+        conn: &mut DB::Connection,
+        sender: &str,
+        recipients: &[String],
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<PairSends>> {
+        InboxFlow::<DB>::direct_sends_since(conn, sender, recipients, since).await
+    }
+
+    async fn parent_thread(
+        conn: &mut DB::Connection,
+        session_id: &str,
+        message_id: i64,
+        max_depth: u32,
+    ) -> StoreResult<Option<ParentThread>> {
+        InboxFlow::<DB>::parent_thread(conn, session_id, message_id, max_depth).await
     }
 
     async fn acquire_lease(

@@ -39,9 +39,10 @@ pub struct InboxQuery<'a> {
     pub limit: u32,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct InboxItem {
     /// With `to` filled in.
+    #[sqlx(flatten)]
     pub message: MessageRecord,
     pub acked_at: Option<DateTime<Utc>>,
 }
@@ -85,8 +86,15 @@ pub struct AckOutcome {
 #[async_trait]
 pub trait InboxStore: Send + Sync + 'static {
     /// Records agents as seen: inserts unknown ones, moves `last_seen` forward (never back) and
-    /// keeps the latest `agent_type`. One statement for the whole batch.
-    async fn record_agents_seen(&self, seen: &[SeenAgent]) -> StoreResult<()>;
+    /// keeps the latest `agent_type`. One statement for the whole batch; none for an empty one.
+    async fn record_agents_seen(&self, seen: &[SeenAgent]) -> StoreResult<()> {
+        if seen.is_empty() {
+            return Ok(());
+        }
+        self.upsert_agents(seen).await
+    }
+    /// [`InboxStore::record_agents_seen`] for one agent or more.
+    async fn upsert_agents(&self, seen: &[SeenAgent]) -> StoreResult<()>;
     /// Most recently seen first.
     async fn list_agents(&self, filter: &AgentFilter<'_>) -> StoreResult<Vec<AgentRecord>>;
     /// Which of `ids` are registered agents.
@@ -94,6 +102,32 @@ pub trait InboxStore: Send + Sync + 'static {
     /// Up to `limit` registered agent ids (for suggestions), most recently seen first.
     async fn agent_ids(&self, limit: u32) -> StoreResult<Vec<String>>;
 
+    /// The recipients of each of `ids` that has any, as (message id, agent id).
+    async fn recipients_of(&self, ids: &[i64]) -> StoreResult<Vec<(i64, String)>>;
+
+    /// Oldest first: direct messages addressed to the agent after the cursor. Reads only.
+    async fn inbox(&self, query: &InboxQuery<'_>) -> StoreResult<Vec<InboxItem>>;
+    /// Sets `delivered_at` where it is still unset, for each (message id, agent id); no statement
+    /// for an empty list.
+    async fn record_deliveries(
+        &self,
+        deliveries: &[(i64, String)],
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        self.mark_delivered(deliveries, at).await
+    }
+    /// [`InboxStore::record_deliveries`] for one delivery or more.
+    async fn mark_delivered(&self, list: &[(i64, String)], at: DateTime<Utc>) -> StoreResult<()>;
+}
+
+/// Direct messages' bookkeeping whose flow is written once (`inbox_flow.rs`), implemented once
+/// for both backends (`flow_store.rs`): acknowledgements, receipts, replies, the thread a reply
+/// continues and the sends per sender and recipient.
+#[async_trait]
+pub trait DirectStore: Send + Sync + 'static {
     /// For each of `recipients` that `sender` addressed a direct message to at or after `since`:
     /// (recipient, how many, the oldest's time). One range of `messages_direct_sender_idx`.
     async fn direct_sends_since(
@@ -110,23 +144,6 @@ pub trait InboxStore: Send + Sync + 'static {
         message_id: i64,
         max_depth: u32,
     ) -> StoreResult<Option<ParentThread>>;
-    /// The recipients of each of `ids` that has any, as (message id, agent id).
-    async fn recipients_of(&self, ids: &[i64]) -> StoreResult<Vec<(i64, String)>>;
-
-    /// Oldest first: direct messages addressed to the agent after the cursor. Reads only.
-    async fn inbox(&self, query: &InboxQuery<'_>) -> StoreResult<Vec<InboxItem>>;
-    /// Sets `delivered_at` where it is still unset, for each (message id, agent id).
-    async fn record_deliveries(
-        &self,
-        deliveries: &[(i64, String)],
-        at: DateTime<Utc>,
-    ) -> StoreResult<()>;
-}
-
-/// Acknowledgements, receipts and replies: the inbox's part whose flow is written once
-/// (`inbox_flow.rs`), implemented once for both backends (`flow_store.rs`).
-#[async_trait]
-pub trait ReceiptStore: Send + Sync + 'static {
     /// Acknowledges `ids` for `agent_id` in one transaction with an audit row; idempotent (the
     /// first `acked_at` stays). Nothing is written when any id is not addressed to the agent.
     async fn ack(&self, agent_id: &str, ids: &[i64], at: DateTime<Utc>) -> StoreResult<AckOutcome>;

@@ -23,6 +23,13 @@ pub(crate) trait InboxSql: Dialect {
     const ADDRESSED: &'static str;
     /// Sets `acked_at` to $3 where it is unset, for agent $1's recipient rows of the ids $2.
     const ACK: &'static str;
+
+    /// A list of agent ids as one bind value.
+    type Names: for<'q> Encode<'q, Self> + Type<Self> + Send;
+    fn names(names: &[String]) -> Self::Names;
+    /// Sender $1's direct messages since $2 per recipient among the names $3: (recipient, how
+    /// many, the oldest's time). Each dialect pins its plan its own way (tests/it/inbox_plans.rs).
+    const DIRECT_SENDS_SINCE: &'static str;
 }
 
 const SENDER: &str = "SELECT sender FROM messages WHERE id = $1";
@@ -35,6 +42,20 @@ const FIRST_REPLY: &str = concat!(
     message_columns!(),
     " FROM messages m WHERE m.parent_message_id = $1 AND m.sender = $2 ORDER BY m.id LIMIT 1"
 );
+
+/// What joins the recipients in [`PARENT_THREAD`]'s list (agent ids never hold it).
+const SEPARATOR: &str = "\u{1f}";
+/// Message $1's sender, the depth of its chain of parents (counted up to $3 + 1) and its
+/// recipients joined by $4, when it is in session $2; the same text in both dialects.
+const PARENT_THREAD: &str = "WITH RECURSIVE chain(id, parent, n) AS ( \
+       SELECT id, parent_message_id, CAST(1 AS BIGINT) FROM messages WHERE id = $1 \
+       UNION ALL \
+       SELECT p.id, p.parent_message_id, c.n + 1 FROM messages p JOIN chain c ON p.id = c.parent \
+       WHERE c.n <= $3) \
+     SELECT m.sender, (SELECT max(n) FROM chain), \
+       (SELECT string_agg(r.agent_id, $4 ORDER BY r.agent_id) FROM message_recipients r \
+        WHERE r.message_id = m.id) \
+     FROM messages m WHERE m.id = $1 AND m.session_id = $2";
 
 /// `InboxFlow::<DB>::x(conn, …)`.
 pub(crate) struct InboxFlow<DB>(PhantomData<DB>);
@@ -52,7 +73,56 @@ where
     for<'r> (i64,): FromRow<'r, DB::Row>,
     for<'r> (String,): FromRow<'r, DB::Row>,
     for<'r> Receipt: FromRow<'r, DB::Row>,
+    for<'r> (String, i64, DateTime<Utc>): FromRow<'r, DB::Row>,
+    for<'r> (String, i64, Option<String>): FromRow<'r, DB::Row>,
 {
+    /// For each of `recipients` that `sender` sent a direct message to since `since`: how many,
+    /// and the oldest's time.
+    pub(crate) async fn direct_sends_since(
+        conn: &mut DB::Connection,
+        sender: &str,
+        recipients: &[String],
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<PairSends>> {
+        let rows: Vec<(String, i64, DateTime<Utc>)> = sqlx::query_as(DB::DIRECT_SENDS_SINCE)
+            .bind(sender)
+            .bind(DB::stamp(since))
+            .bind(DB::names(recipients))
+            .fetch_all(&mut *conn)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(recipient, count, oldest)| PairSends {
+                recipient,
+                count: count as u64,
+                oldest,
+            })
+            .collect())
+    }
+
+    /// The sender, recipients and depth of `message_id`, when it is in `session_id`.
+    pub(crate) async fn parent_thread(
+        conn: &mut DB::Connection,
+        session_id: &str,
+        message_id: i64,
+        max_depth: u32,
+    ) -> StoreResult<Option<ParentThread>> {
+        let row: Option<(String, i64, Option<String>)> = sqlx::query_as(PARENT_THREAD)
+            .bind(message_id)
+            .bind(session_id)
+            .bind(i64::from(max_depth))
+            .bind(SEPARATOR)
+            .fetch_optional(&mut *conn)
+            .await?;
+        Ok(row.map(|(sender, depth, to)| ParentThread {
+            sender,
+            to: to
+                .map(|t| t.split(SEPARATOR).map(str::to_owned).collect())
+                .unwrap_or_default(),
+            depth: u32::try_from(depth).unwrap_or(u32::MAX),
+        }))
+    }
+
     /// `ack` in an open transaction (the plain and the idempotent path): acknowledges `ids` with
     /// an audit row, or writes nothing when any is not addressed to the agent.
     pub(crate) async fn ack(

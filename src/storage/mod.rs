@@ -82,7 +82,7 @@ store_of_areas!(
         + TransferStore
         + IdempotencyStore
         + InboxStore
-        + ReceiptStore
+        + DirectStore
         + RetentionStore
         + DashboardStore
         + LeaseStore

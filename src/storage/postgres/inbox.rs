@@ -7,9 +7,7 @@ use chrono::{DateTime, Utc};
 use super::*;
 use crate::storage::inbox_flow::InboxSql;
 use crate::storage::rows::message_columns;
-use crate::storage::{
-    AgentFilter, AgentRecord, InboxItem, InboxQuery, InboxStore, PairSends, ParentThread, SeenAgent,
-};
+use crate::storage::{AgentFilter, AgentRecord, InboxItem, InboxQuery, InboxStore, SeenAgent};
 use sqlx::Postgres;
 
 /// A recipient's inbox after a cursor, across sessions: a walk of the inbox index. Binds: agent
@@ -39,8 +37,7 @@ pub const INBOX_IN_SESSION: &str = concat!(
 #[derive(sqlx::FromRow)]
 struct InboxRow {
     #[sqlx(flatten)]
-    message: MessageRecord,
-    acked_at: Option<DateTime<Utc>>,
+    item: InboxItem,
     recipients: Vec<String>,
 }
 
@@ -55,10 +52,7 @@ fn agent(row: (String, String, DateTime<Utc>, DateTime<Utc>)) -> AgentRecord {
 
 #[async_trait]
 impl InboxStore for PgStore {
-    async fn record_agents_seen(&self, seen: &[SeenAgent]) -> StoreResult<()> {
-        if seen.is_empty() {
-            return Ok(());
-        }
+    async fn upsert_agents(&self, seen: &[SeenAgent]) -> StoreResult<()> {
         // Key order, so concurrent flushes from several processes lock rows in the same order.
         let mut seen = seen.to_vec();
         seen.sort_by(|a, b| a.agent_id.cmp(&b.agent_id));
@@ -124,64 +118,6 @@ impl InboxStore for PgStore {
         .await
     }
 
-    async fn direct_sends_since(
-        &self,
-        sender: &str,
-        recipients: &[String],
-        since: DateTime<Utc>,
-    ) -> StoreResult<Vec<PairSends>> {
-        let rows: Vec<(String, i64, DateTime<Utc>)> = self
-            .with_conn(async |conn| {
-                Ok(sqlx::query_as(DIRECT_SENDS_SINCE)
-                    .bind(sender)
-                    .bind(since)
-                    .bind(recipients)
-                    .fetch_all(conn)
-                    .await?)
-            })
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(recipient, count, oldest)| PairSends {
-                recipient,
-                count: count as u64,
-                oldest,
-            })
-            .collect())
-    }
-
-    async fn parent_thread(
-        &self,
-        session_id: &str,
-        message_id: i64,
-        max_depth: u32,
-    ) -> StoreResult<Option<ParentThread>> {
-        let row: Option<(String, i32, Vec<String>)> = self
-            .with_conn(async |conn| {
-                Ok(sqlx::query_as(
-                    "WITH RECURSIVE chain(id, parent, n) AS ( \
-                       SELECT id, parent_message_id, 1 FROM messages WHERE id = $1 \
-                       UNION ALL \
-                       SELECT p.id, p.parent_message_id, c.n + 1 FROM messages p JOIN chain c ON p.id = c.parent \
-                       WHERE c.n <= $3) \
-                     SELECT m.sender, (SELECT max(n) FROM chain), \
-                       ARRAY(SELECT r.agent_id FROM message_recipients r WHERE r.message_id = m.id ORDER BY r.agent_id) \
-                     FROM messages m WHERE m.id = $1 AND m.session_id = $2",
-                )
-                .bind(message_id)
-                .bind(session_id)
-                .bind(i32::try_from(max_depth).unwrap_or(i32::MAX))
-                .fetch_optional(conn)
-                .await?)
-            })
-            .await?;
-        Ok(row.map(|(sender, depth, to)| ParentThread {
-            sender,
-            to,
-            depth: u32::try_from(depth).unwrap_or(u32::MAX),
-        }))
-    }
-
     async fn recipients_of(&self, ids: &[i64]) -> StoreResult<Vec<(i64, String)>> {
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -218,25 +154,15 @@ impl InboxStore for PgStore {
         Ok(rows
             .into_iter()
             .map(|row| {
-                let mut message = row.message;
-                message.to = row.recipients;
-                InboxItem {
-                    message,
-                    acked_at: row.acked_at,
-                }
+                let mut item = row.item;
+                item.message.to = row.recipients;
+                item
             })
             .collect())
     }
 
-    async fn record_deliveries(
-        &self,
-        deliveries: &[(i64, String)],
-        at: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        if deliveries.is_empty() {
-            return Ok(());
-        }
-        let mut sorted = deliveries.to_vec();
+    async fn mark_delivered(&self, list: &[(i64, String)], at: DateTime<Utc>) -> StoreResult<()> {
+        let mut sorted = list.to_vec();
         sorted.sort();
         sorted.dedup();
         let ids: Vec<i64> = sorted.iter().map(|d| d.0).collect();
@@ -269,4 +195,12 @@ impl InboxSql for Postgres {
          WHERE agent_id = $1 AND message_id = ANY($2) ORDER BY message_id FOR UPDATE";
     const ACK: &'static str = "UPDATE message_recipients SET acked_at = COALESCE(acked_at, $3) \
          WHERE agent_id = $1 AND message_id = ANY($2)";
+
+    type Names = Vec<String>;
+
+    fn names(names: &[String]) -> Vec<String> {
+        names.to_vec()
+    }
+
+    const DIRECT_SENDS_SINCE: &'static str = DIRECT_SENDS_SINCE;
 }

@@ -7,9 +7,7 @@ use chrono::{DateTime, Utc};
 use super::*;
 use crate::storage::inbox_flow::InboxSql;
 use crate::storage::rows::message_columns;
-use crate::storage::{
-    AgentFilter, AgentRecord, InboxItem, InboxQuery, InboxStore, PairSends, ParentThread, SeenAgent,
-};
+use crate::storage::{AgentFilter, AgentRecord, InboxItem, InboxQuery, InboxStore, SeenAgent};
 use sqlx::Sqlite;
 
 /// A recipient's inbox after a cursor, across sessions: a walk of the inbox index. Binds: agent
@@ -36,13 +34,6 @@ pub const INBOX_IN_SESSION: &str = concat!(
      WHERE r.agent_id = $1 AND r.session_id = $4 AND r.message_id > $2 ORDER BY r.message_id LIMIT $3"
 );
 
-#[derive(sqlx::FromRow)]
-struct InboxRow {
-    #[sqlx(flatten)]
-    message: MessageRecord,
-    acked_at: Option<DateTime<Utc>>,
-}
-
 fn json_ids(ids: &[i64]) -> String {
     serde_json::to_string(ids).unwrap_or_else(|_| "[]".into())
 }
@@ -56,25 +47,9 @@ fn agent(row: (String, String, String, String)) -> StoreResult<AgentRecord> {
     })
 }
 
-impl SqliteStore {
-    /// Fills in `to` for the direct messages among `messages`.
-    async fn with_recipients(&self, messages: &mut [MessageRecord]) -> StoreResult<()> {
-        let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
-        for (id, agent_id) in self.recipients_of(&ids).await? {
-            if let Some(m) = messages.iter_mut().find(|m| m.id == id) {
-                m.to.push(agent_id);
-            }
-        }
-        Ok(())
-    }
-}
-
 #[async_trait]
 impl InboxStore for SqliteStore {
-    async fn record_agents_seen(&self, seen: &[SeenAgent]) -> StoreResult<()> {
-        if seen.is_empty() {
-            return Ok(());
-        }
+    async fn upsert_agents(&self, seen: &[SeenAgent]) -> StoreResult<()> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         for a in seen {
             sqlx::query(
@@ -110,7 +85,7 @@ impl InboxStore for SqliteStore {
         let rows: Vec<(String,)> = sqlx::query_as(
             "SELECT agent_id FROM agents WHERE agent_id IN (SELECT value FROM json_each($1))",
         )
-        .bind(serde_json::to_string(ids).unwrap_or_else(|_| "[]".into()))
+        .bind(Sqlite::names(ids))
         .fetch_all(&self.reader)
         .await?;
         Ok(rows.into_iter().map(|(id,)| id).collect())
@@ -123,59 +98,6 @@ impl InboxStore for SqliteStore {
                 .fetch_all(&self.reader)
                 .await?;
         Ok(rows.into_iter().map(|(id,)| id).collect())
-    }
-
-    async fn direct_sends_since(
-        &self,
-        sender: &str,
-        recipients: &[String],
-        since: DateTime<Utc>,
-    ) -> StoreResult<Vec<PairSends>> {
-        let rows: Vec<(String, i64, String)> = sqlx::query_as(DIRECT_SENDS_SINCE)
-            .bind(sender)
-            .bind(rfc3339(since))
-            .bind(serde_json::to_string(recipients).unwrap_or_else(|_| "[]".into()))
-            .fetch_all(&self.reader)
-            .await?;
-        rows.into_iter()
-            .map(|(recipient, count, oldest)| {
-                Ok(PairSends {
-                    recipient,
-                    count: count as u64,
-                    oldest: ts(&oldest)?,
-                })
-            })
-            .collect()
-    }
-
-    async fn parent_thread(
-        &self,
-        session_id: &str,
-        message_id: i64,
-        max_depth: u32,
-    ) -> StoreResult<Option<ParentThread>> {
-        let row: Option<(String, i64, Option<String>)> = sqlx::query_as(
-            "WITH RECURSIVE chain(id, parent, n) AS ( \
-               SELECT id, parent_message_id, 1 FROM messages WHERE id = $1 \
-               UNION ALL \
-               SELECT p.id, p.parent_message_id, c.n + 1 FROM messages p JOIN chain c ON p.id = c.parent \
-               WHERE c.n <= $3) \
-             SELECT m.sender, (SELECT max(n) FROM chain), \
-               (SELECT group_concat(r.agent_id, char(31)) FROM message_recipients r WHERE r.message_id = m.id) \
-             FROM messages m WHERE m.id = $1 AND m.session_id = $2",
-        )
-        .bind(message_id)
-        .bind(session_id)
-        .bind(i64::from(max_depth))
-        .fetch_optional(&self.reader)
-        .await?;
-        Ok(row.map(|(sender, depth, to)| ParentThread {
-            sender,
-            to: to
-                .map(|t| t.split('\u{1f}').map(str::to_owned).collect())
-                .unwrap_or_default(),
-            depth: u32::try_from(depth).unwrap_or(u32::MAX),
-        }))
     }
 
     async fn recipients_of(&self, ids: &[i64]) -> StoreResult<Vec<(i64, String)>> {
@@ -199,34 +121,26 @@ impl InboxStore for SqliteStore {
         } else {
             INBOX
         };
-        let rows: Vec<InboxRow> = sqlx::query_as(sql)
+        let mut items: Vec<InboxItem> = sqlx::query_as(sql)
             .bind(query.agent_id)
             .bind(query.after_id)
             .bind(i64::from(query.limit))
             .bind(query.session_id)
             .fetch_all(&self.reader)
             .await?;
-        let acks: Vec<Option<DateTime<Utc>>> = rows.iter().map(|r| r.acked_at).collect();
-        let mut messages: Vec<MessageRecord> = rows.into_iter().map(|r| r.message).collect();
-        self.with_recipients(&mut messages).await?;
-        Ok(messages
-            .into_iter()
-            .zip(acks)
-            .map(|(message, acked_at)| InboxItem { message, acked_at })
-            .collect())
+        let ids: Vec<i64> = items.iter().map(|i| i.message.id).collect();
+        for (id, agent_id) in self.recipients_of(&ids).await? {
+            if let Some(i) = items.iter_mut().find(|i| i.message.id == id) {
+                i.message.to.push(agent_id);
+            }
+        }
+        Ok(items)
     }
 
-    async fn record_deliveries(
-        &self,
-        deliveries: &[(i64, String)],
-        at: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        if deliveries.is_empty() {
-            return Ok(());
-        }
+    async fn mark_delivered(&self, list: &[(i64, String)], at: DateTime<Utc>) -> StoreResult<()> {
         let at = rfc3339(at);
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        for (id, agent_id) in deliveries {
+        for (id, agent_id) in list {
             sqlx::query(
                 "UPDATE message_recipients SET delivered_at = $3 \
                  WHERE message_id = $1 AND agent_id = $2 AND delivered_at IS NULL",
@@ -254,4 +168,12 @@ impl InboxSql for Sqlite {
          WHERE agent_id = $1 AND message_id IN (SELECT value FROM json_each($2))";
     const ACK: &'static str = "UPDATE message_recipients SET acked_at = coalesce(acked_at, $3) \
          WHERE agent_id = $1 AND message_id IN (SELECT value FROM json_each($2))";
+
+    type Names = String;
+
+    fn names(names: &[String]) -> String {
+        serde_json::to_string(names).unwrap_or_else(|_| "[]".into())
+    }
+
+    const DIRECT_SENDS_SINCE: &'static str = DIRECT_SENDS_SINCE;
 }
