@@ -65,7 +65,8 @@ pub struct PoolStats {
 macro_rules! store_of_areas {
     ($first:ident $(+ $area:ident)*) => {
         /// Everything a backend provides. Each area is its own trait, implemented in its own file
-        /// per backend (`sqlite/memory.rs`, `postgres/search.rs`, …), so the files stay small.
+        /// per backend (`sqlite/memory.rs`, `postgres/search.rs`, …), so the files stay small, or
+        /// once for both backends where its flow is written once (`flow_store.rs`).
         pub trait Store: $first $(+ $area)* {}
 
         impl<T: $first $(+ $area)*> Store for T {}

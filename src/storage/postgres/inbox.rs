@@ -1,5 +1,7 @@
-//! Agents, recipients, the inbox and receipts on PostgreSQL: id lists bound as arrays, batches in
-//! one statement (`unnest`), one round trip per call where the statement allows it.
+//! Agents, recipients, the inbox and deliveries on PostgreSQL, and the dialect's inbox statements
+//! ([`InboxSql`]; acks, receipts, replies, threads and sends per pair are written once in
+//! `storage/inbox_flow.rs`): id lists bound as arrays, batches in one statement (`unnest`), one
+//! round trip per call where the statement allows it.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

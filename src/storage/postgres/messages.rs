@@ -1,4 +1,4 @@
-//! Sessions and messages on PostgreSQL.
+//! Messages on PostgreSQL (sessions are written once for both backends: `storage/flow_store.rs`).
 
 use async_trait::async_trait;
 use sqlx::Postgres;

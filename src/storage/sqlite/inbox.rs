@@ -1,5 +1,7 @@
-//! Agents, recipients, the inbox and receipts on SQLite. Id lists travel as one JSON array bound
-//! once (`json_each`), so a statement never grows with its input.
+//! Agents, recipients, the inbox and deliveries on SQLite, and the dialect's inbox statements
+//! ([`InboxSql`]; acks, receipts, replies, threads and sends per pair are written once in
+//! `storage/inbox_flow.rs`). Id lists travel as one JSON array bound once (`json_each`), so a
+//! statement never grows with its input.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

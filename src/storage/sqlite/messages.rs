@@ -1,4 +1,5 @@
-//! Sessions and messages on SQLite: writes in a transaction on the writer, reads on the readers.
+//! Messages on SQLite: writes in the group commit's transaction on the writer, reads on the
+//! readers (sessions are written once for both backends: `storage/flow_store.rs`).
 
 use async_trait::async_trait;
 use sqlx::Sqlite;
