@@ -1,9 +1,10 @@
 //! The store methods the generic flows answer (sessions, leases, tasks and shared memory, direct
-//! messages' acknowledgements, receipts, replies, threads and sends per pair), implemented once for both backends. A backend says only how it runs one call
-//! ([`Backend`]): a write in a transaction (SQLite: a member of the group commit on the single
-//! writer, `sqlite/group.rs`; PostgreSQL: a transaction on a guarded connection, announcing the
-//! system message it committed), a read on a read connection (SQLite's reader pool; PostgreSQL's
-//! guarded pool). What a call runs is [`FlowCall`], one line per call over [`Flows`].
+//! messages' acknowledgements, receipts, replies, threads and sends per pair), implemented once
+//! for both backends. A backend says only how it runs one call ([`Backend`]): a write in a
+//! transaction (SQLite: a member of the group commit on the single writer, `sqlite/group.rs`;
+//! PostgreSQL: a transaction on a guarded connection, announcing the system message it
+//! committed), a read on a read connection (SQLite's reader pool; PostgreSQL's guarded pool).
+//! What a call runs is [`FlowCall`], one line per call over [`Flows`].
 //!
 //! Why calls are values and not closures: the store traits are `#[async_trait]`, so their futures
 //! must be `Send`, and the future of a closure passed through a generic trait method cannot be
