@@ -14,7 +14,7 @@ pub const READ_MESSAGES_BEFORE: &str = concat!(
     message_columns!(),
     " FROM messages m INDEXED BY messages_session_read_idx WHERE m.session_id = $4 AND ",
     visible_to_reader!(),
-    " AND m.id < $5 ORDER BY m.id DESC LIMIT $6"
+    " AND m.id < $5 ORDER BY m.id DESC LIMIT +$6"
 );
 
 #[async_trait]

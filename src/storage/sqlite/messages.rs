@@ -20,7 +20,7 @@ pub const READ_MESSAGES_ASC: &str = concat!(
     message_columns!(),
     " FROM messages m INDEXED BY messages_session_read_idx",
     message_read_where!(),
-    "ORDER BY m.id ASC LIMIT $7 OFFSET $8"
+    "ORDER BY m.id ASC LIMIT +$7 OFFSET $8"
 );
 /// The same read, newest first.
 pub const READ_MESSAGES_DESC: &str = concat!(
@@ -28,7 +28,7 @@ pub const READ_MESSAGES_DESC: &str = concat!(
     message_columns!(),
     " FROM messages m INDEXED BY messages_session_read_idx",
     message_read_where!(),
-    "ORDER BY m.id DESC LIMIT $7 OFFSET $8"
+    "ORDER BY m.id DESC LIMIT +$7 OFFSET $8"
 );
 /// Open sessions newest first, through the partial index on them (binds: before seq $1, limit
 /// $2).
@@ -36,7 +36,7 @@ pub const LIST_ACTIVE_SESSIONS: &str = concat!(
     "SELECT ",
     session_columns!(),
     " FROM sessions INDEXED BY sessions_active_seq_idx WHERE is_active = 1 AND seq < $1 \
-     ORDER BY seq DESC LIMIT $2"
+     ORDER BY seq DESC LIMIT +$2"
 );
 
 #[async_trait]

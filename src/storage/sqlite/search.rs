@@ -61,9 +61,9 @@ fn join(items: &[TextMatch], op: &str, f: fn(&TextMatch) -> String) -> String {
 fn like_condition(m: &TextMatch, in_metadata: bool, params: &[&str], first: usize) -> String {
     condition(m, params, first, &|n| {
         if in_metadata {
-            format!("(m.content LIKE ${n} ESCAPE '\\' OR {META_TEXT} LIKE ${n} ESCAPE '\\')")
+            format!("(m.content LIKE +${n} ESCAPE '\\' OR {META_TEXT} LIKE +${n} ESCAPE '\\')")
         } else {
-            format!("m.content LIKE ${n} ESCAPE '\\'")
+            format!("m.content LIKE +${n} ESCAPE '\\'")
         }
     })
 }
@@ -80,7 +80,7 @@ fn tier_sql(tier: &CandidateTier, in_metadata: bool, next: usize) -> TierSql {
         };
         let sql = format!(
             "SELECT {COLUMNS} FROM messages_search CROSS JOIN messages m ON m.id = messages_search.rowid{FILTER}\
-             AND messages_search MATCH ${next} ORDER BY messages_search.rowid DESC LIMIT ${}",
+             AND messages_search MATCH ${next} ORDER BY messages_search.rowid DESC LIMIT +${}",
             next + 1
         );
         return TierSql {
@@ -94,7 +94,7 @@ fn tier_sql(tier: &CandidateTier, in_metadata: bool, next: usize) -> TierSql {
     args.push(Arg::Int(i64::from(tier.limit)));
     TierSql {
         sql: format!(
-            "SELECT {COLUMNS} FROM messages m{FILTER}AND {condition} ORDER BY m.id DESC LIMIT ${limit}"
+            "SELECT {COLUMNS} FROM messages m{FILTER}AND {condition} ORDER BY m.id DESC LIMIT +${limit}"
         ),
         args,
     }
@@ -124,7 +124,7 @@ fn window_sql(tier: &CandidateTier, in_metadata: bool) -> Option<TierSql> {
     Some(TierSql {
         sql: format!(
             "SELECT {COLUMNS} FROM (SELECT * FROM messages m INDEXED BY messages_session_read_idx{FILTER}\
-             ORDER BY m.id DESC LIMIT ${window}) m WHERE {condition} LIMIT ${}",
+             ORDER BY m.id DESC LIMIT +${window}) m WHERE {condition} LIMIT +${}",
             window + 1
         ),
         args,
@@ -147,7 +147,7 @@ pub const BY_SENDER: &str = concat!(
     message_columns!(),
     " FROM messages m INDEXED BY messages_session_sender_idx",
     message_read_where!(),
-    "AND m.sender = $7 ORDER BY m.id DESC LIMIT $8"
+    "AND m.sender = $7 ORDER BY m.id DESC LIMIT +$8"
 );
 
 /// `search_by_timerange`, with the (session_id, created_at, id) index pinned. Binds: the read's
@@ -157,7 +157,7 @@ pub const IN_RANGE: &str = concat!(
     message_columns!(),
     " FROM messages m INDEXED BY messages_session_created_idx",
     message_read_where!(),
-    "AND m.created_at >= $7 AND m.created_at <= $8 ORDER BY m.created_at ASC, m.id ASC LIMIT $9"
+    "AND m.created_at >= $7 AND m.created_at <= $8 ORDER BY m.created_at ASC, m.id ASC LIMIT +$9"
 );
 
 #[async_trait]
@@ -265,7 +265,7 @@ mod tests {
         };
         let t = tier_sql(&tier, false, 8);
         assert!(
-            t.sql.contains("m.content LIKE $8") && t.sql.ends_with("LIMIT $9"),
+            t.sql.contains("m.content LIKE +$8") && t.sql.ends_with("LIMIT +$9"),
             "{}",
             t.sql
         );
@@ -275,7 +275,7 @@ mod tests {
         };
         let t = tier_sql(&tier, false, 8);
         assert!(
-            t.sql.contains("MATCH $8") && t.sql.ends_with("LIMIT $9"),
+            t.sql.contains("MATCH $8") && t.sql.ends_with("LIMIT +$9"),
             "{}",
             t.sql
         );

@@ -68,7 +68,7 @@ async fn step(
         let rows: Vec<(i64, String, String, String, String, Option<String>)> = sqlx::query_as(
             "SELECT m.id, m.session_id, m.visibility, m.sender, m.sender_type, \
              (SELECT group_concat(r.agent_id, char(31)) FROM message_recipients r WHERE r.message_id = m.id) \
-             FROM messages m WHERE m.id > $1 ORDER BY m.id LIMIT $2",
+             FROM messages m WHERE m.id > $1 ORDER BY m.id LIMIT +$2",
         )
         .bind(from)
         .bind(BATCH)
