@@ -1,6 +1,6 @@
 //! SQLite backend: WAL, busy timeout, foreign keys; one writer connection so writers queue in
 //! the pool instead of failing with SQLITE_BUSY (concurrent writes share one transaction:
-//! `group.rs`), and a small pool of readers.
+//! `group.rs`), and a few read-only connections (`readers.rs`).
 //!
 //! A LIMIT or a LIKE pattern is bound as `+$n`, never as a bare `$n`. SQLite (3.51) lets the
 //! value bound to a bare LIMIT or LIKE parameter shape the plan, and so marks the prepared
@@ -28,6 +28,7 @@ mod leases;
 pub use leases::LIVE_LEASES;
 mod memory;
 mod messages;
+mod readers;
 mod retention;
 mod search;
 mod tasks;
@@ -49,7 +50,7 @@ use crate::util::rfc3339;
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 pub struct SqliteStore {
-    reader: SqlitePool,
+    reader: readers::Readers,
     writer: SqlitePool,
     /// Batches concurrent writes on `writer` into one transaction.
     group: group::GroupCommit,
@@ -75,9 +76,12 @@ impl SqliteStore {
         }
         let acquire = options.acquire_timeout;
         // An in-memory database lives as long as its connection: pin exactly one for everything.
+        // No ping when the writer is taken (once per group-commit transaction): it is a round
+        // trip to the connection's thread, which cannot have gone away (`readers.rs`).
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            .test_before_acquire(false)
             .idle_timeout(None)
             .max_lifetime(None)
             .acquire_timeout(acquire)
@@ -85,14 +89,14 @@ impl SqliteStore {
             .await?;
         super::migrate(&MIGRATOR, &writer).await?;
         let reader = if in_memory {
-            writer.clone()
+            readers::Readers::Shared(writer.clone())
         } else {
-            SqlitePoolOptions::new()
-                .max_connections(options.max_connections.clamp(1, 8))
-                .min_connections(1)
-                .acquire_timeout(acquire)
-                .connect_with(opts.clone().read_only(true))
-                .await?
+            readers::Readers::open(
+                opts.clone().read_only(true),
+                options.max_connections.clamp(1, 8),
+                acquire,
+            )
+            .await?
         };
         let watch_options = (!in_memory).then(|| opts.clone());
         Ok(Self {
@@ -180,9 +184,10 @@ impl CoreStore for SqliteStore {
     }
 
     fn pool_stats(&self) -> PoolStats {
-        let size = self.reader.size() + self.writer.size();
-        let idle = (self.reader.num_idle() + self.writer.num_idle()) as u32;
-        let max = self.reader.options().get_max_connections() + 1;
+        let (readers, readers_idle, readers_max) = self.reader.stats();
+        let size = readers + self.writer.size();
+        let idle = (readers_idle + self.writer.num_idle()) as u32;
+        let max = readers_max + 1;
         PoolStats {
             size,
             idle,
