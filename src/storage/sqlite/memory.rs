@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use sqlx::Sqlite;
 
-use super::SqliteStore;
+use super::{SqliteStore, writes};
 use crate::storage::reads::Reads;
 use crate::storage::writes::Writes;
 use crate::storage::{
@@ -17,7 +17,7 @@ use crate::storage::{
 #[async_trait]
 impl MemoryStore for SqliteStore {
     async fn set_memory(&self, new: &NewMemory) -> StoreResult<SetMemoryOutcome> {
-        self.in_write_tx(async |tx| Sqlite::set_memory(tx, new).await)
+        self.in_scoped_write_tx(async |tx, scope| writes::set_memory_scoped(tx, new, scope).await)
             .await
     }
 

@@ -4,12 +4,12 @@
 use async_trait::async_trait;
 use sqlx::Sqlite;
 
+use super::writes;
 use super::*;
 use crate::storage::MessageStore;
 use crate::storage::reads::ReadSql;
 use crate::storage::rows::{message_columns, session_columns};
 use crate::storage::visibility::message_read_where;
-use crate::storage::writes::Writes;
 
 /// The per-session read, oldest first. `INDEXED BY` pins the (session_id, id) index whatever
 /// `ANALYZE` has recorded: the scan seeks the session, walks ids in order and stops at the limit.
@@ -42,7 +42,7 @@ pub const LIST_ACTIVE_SESSIONS: &str = concat!(
 #[async_trait]
 impl MessageStore for SqliteStore {
     async fn add_message(&self, new: &NewMessage) -> StoreResult<InsertOutcome> {
-        self.in_write_tx(async |tx| Sqlite::add_message(tx, new).await)
+        self.in_scoped_write_tx(async |tx, scope| writes::add_message_scoped(tx, new, scope).await)
             .await
     }
 

@@ -143,6 +143,15 @@ impl SqliteStore {
             .write(async |conn| work(conn).await.map(|v| (v, true)))
             .await
     }
+
+    /// As [`SqliteStore::in_write_tx`], for a write that opens its scope in the transaction
+    /// itself, in the round trip of its first statement (`group::GroupCommit::write_scoped`).
+    async fn in_scoped_write_tx<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut sqlx::SqliteConnection, group::Scope) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        self.group.write_scoped(work).await
+    }
 }
 
 /// The store methods written once (`flow_store.rs`): writes as members of the group commit, reads

@@ -6,8 +6,8 @@ use chrono::Duration;
 use serde_json::json;
 use shared_context_server::domain::{Reader, SessionId, Visibility};
 use shared_context_server::storage::{
-    InsertOutcome, MessageQuery, NewMessage, NewSession, SessionClose, SessionList, Store,
-    TokenRecord, TokenRotation,
+    InsertOutcome, MessageQuery, NewMemory, NewMessage, NewSession, SessionClose, SessionList,
+    SetMemoryOutcome, Store, TokenRecord, TokenRotation,
 };
 use shared_context_server::util::now;
 
@@ -543,11 +543,87 @@ async fn simultaneous_posts_keep_their_own_outcomes(backend: Backend) {
     }
 }
 
+/// A stored message or memory value leaves one audit row with the same details on both backends
+/// (SQLite writes the row in the statement that stores the value); a refused one leaves none.
+async fn writes_audit_what_they_store(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let s = store.create_session(&new_session("audit")).await.unwrap();
+    let sid = SessionId::parse(&s.id).unwrap();
+    let m = new_message(&sid, "alice", "claude", Visibility::AgentOnly);
+    let id = inserted(store.as_ref(), &m).await;
+    let touched = store.get_session(&sid).await.unwrap().unwrap();
+    assert_eq!(touched.updated_at, m.at);
+    let memory = |overwrite| {
+        let value = json!({"topic": "cache"});
+        NewMemory {
+            agent_id: "alice".into(),
+            session_id: Some(s.id.clone()),
+            key: "k.1".into(),
+            value_json: value.to_string(),
+            value,
+            metadata: serde_json::Map::new(),
+            expires_at: None,
+            overwrite,
+            at: now(),
+        }
+    };
+    let stored = store.set_memory(&memory(false)).await.unwrap();
+    assert!(matches!(stored, SetMemoryOutcome::Stored(_)), "{stored:?}");
+    let before = store.recent_audit(100).await.unwrap().len();
+    assert_eq!(
+        store.set_memory(&memory(false)).await.unwrap(),
+        SetMemoryOutcome::KeyExists
+    );
+    store
+        .close_session(&SessionClose {
+            id: &sid,
+            actor: "alice",
+            at: now(),
+        })
+        .await
+        .unwrap();
+    let after_close = store.recent_audit(100).await.unwrap().len();
+    assert_eq!(after_close, before + 1, "only the close is audited");
+    assert_eq!(
+        store.add_message(&m).await.unwrap(),
+        InsertOutcome::SessionClosed
+    );
+    assert_eq!(store.recent_audit(100).await.unwrap().len(), after_close);
+
+    let audit = store.recent_audit(100).await.unwrap();
+    let event = |name: &str| {
+        audit
+            .iter()
+            .find(|a| a.event == name)
+            .unwrap_or_else(|| panic!("no {name} in {audit:?}"))
+    };
+    let added = event("message_added");
+    assert_eq!(
+        (added.actor.as_str(), added.session_id.as_deref()),
+        ("alice", Some(s.id.as_str()))
+    );
+    assert_eq!(
+        added.details,
+        json!({"message_id": id, "visibility": "agent_only"})
+    );
+    let set = event("memory_set");
+    assert_eq!(
+        (set.actor.as_str(), set.session_id.as_deref()),
+        ("alice", Some(s.id.as_str()))
+    );
+    assert_eq!(
+        set.details,
+        json!({"key": "k.1", "session_scoped": true, "has_expiration": false, "value_size": 17})
+    );
+    assert_eq!(audit.iter().filter(|a| a.event == "memory_set").count(), 1);
+}
+
 contract!(
     sessions_round_trip,
     message_outcomes_and_paging,
     sql_visibility_matches_rule,
     tokens,
     concurrent_writers,
-    simultaneous_posts_keep_their_own_outcomes
+    simultaneous_posts_keep_their_own_outcomes,
+    writes_audit_what_they_store
 );
