@@ -3,9 +3,10 @@
 # machine's load (calls/s on two shared cores does). The release server runs under
 # `valgrind --tool=callgrind` on PostgreSQL or SQLite; instructions_client.py posts a session of
 # 120 messages, then for each case (a ping, a tools/call refused before the database, get_memory,
-# get_messages of 50 messages, search_context, set_memory, add_message) counts only the
-# instructions of CALLS calls, warm-up left out. Prints instructions per call per case, and the
-# functions with the most inclusive instructions in the get_messages case (TOP of them).
+# get_messages of 50 messages, search_context, list_memory, list_sessions, set_memory,
+# add_message) counts only the instructions of CALLS calls, warm-up left out. Prints instructions
+# per call per case, and the functions with the most inclusive instructions in the get_messages
+# case (TOP of them).
 # SQLite's engine runs inside the server, so its instructions are in the count; PostgreSQL's are
 # not: on PostgreSQL each case also prints the CPU time its backends spent per call (µs, from
 # /proc/PID/schedstat), to set beside the server's count.

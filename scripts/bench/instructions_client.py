@@ -104,6 +104,10 @@ def main():
         ("get_messages, 50 of 120 messages", lambda: check_page(client.call("get_messages", page))),
         ("search_context, 10 of 120 messages", lambda: client.call(
             "search_context", {"session_id": sid, "query": "billing", "limit": 10, "auth_token": reader})),
+        # Two list reads whose statements are shared with PostgreSQL (storage/reads.rs).
+        ("list_memory, one key", lambda: client.call("list_memory", {"auth_token": reader})),
+        ("list_sessions, 1 of 1", lambda: client.call(
+            "list_sessions", {"limit": 10, "auth_token": reader})),
         ("set_memory, one small key", lambda: client.call(
             "set_memory", {"key": "bench.note.2", "value": {"topic": "cache", "seq": 1},
                            "overwrite": True, "auth_token": reader})),
