@@ -58,7 +58,7 @@ pub(crate) trait ReadSql: Dialect {
 pub const LIST_SESSIONS: &str = concat!(
     "SELECT ",
     session_columns!(),
-    " FROM sessions WHERE seq < $1 ORDER BY seq DESC LIMIT $2"
+    " FROM sessions WHERE seq < $1 ORDER BY seq DESC LIMIT +$2"
 );
 
 const SESSION_STATE: &str = "SELECT is_active FROM sessions WHERE id = $1";
@@ -135,7 +135,7 @@ const REVOKE_TOKEN: &str =
 const RECENT_AUDIT: &str = concat!(
     "SELECT ",
     audit_columns!(),
-    " FROM audit_log ORDER BY id DESC LIMIT $1"
+    " FROM audit_log ORDER BY id DESC LIMIT +$1"
 );
 
 const MEMORY_AT: &str = concat!(
@@ -156,7 +156,7 @@ const MEMORY_LIST: &str = concat!(
        AND key >= $3 AND substr(key, 1, length($3)) = $3 \
        AND ($4 IS NULL OR key > $4 OR (key = $4 AND scope > $5)) \
        AND (expires_at IS NULL OR expires_at > $6) \
-     ORDER BY key, scope LIMIT $7"
+     ORDER BY key, scope LIMIT +$7"
 );
 
 /// Whether session `$1` exists.

@@ -59,7 +59,7 @@ pub trait RetentionStore: Send + Sync + 'static {
 
 /// Up to $2 audit rows created before $1, oldest first (the same text in both dialects).
 pub(crate) const PRUNE_AUDIT: &str = "DELETE FROM audit_log WHERE id IN \
-     (SELECT id FROM audit_log WHERE created_at < $1 ORDER BY created_at LIMIT $2)";
+     (SELECT id FROM audit_log WHERE created_at < $1 ORDER BY created_at LIMIT +$2)";
 const COUNT_AUDIT: &str = "SELECT COUNT(*) FROM audit_log WHERE created_at < $1";
 
 /// Retention's statements that differ between the dialects.

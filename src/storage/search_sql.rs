@@ -131,8 +131,8 @@ mod tests {
                 TextMatch::Contains("ab".into()),
             ]),
         ]);
-        let sql = condition(&m, &["ab", "cd"], 9, &|n| format!("x LIKE ${n}"));
-        assert_eq!(sql, "(x LIKE $9 AND (x LIKE $10 OR x LIKE $9))");
+        let sql = condition(&m, &["ab", "cd"], 9, &|n| format!("x LIKE +${n}"));
+        assert_eq!(sql, "(x LIKE +$9 AND (x LIKE +$10 OR x LIKE +$9))");
     }
 
     #[test]

@@ -97,19 +97,19 @@ const TASK_BY_ID: &str = concat!("SELECT ", task_columns!(), " FROM tasks WHERE 
 pub(crate) const LIST_ALL: &str = concat!(
     "SELECT ",
     task_columns!(),
-    " FROM tasks WHERE session_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+    " FROM tasks WHERE session_id = $1 AND id > $2 ORDER BY id LIMIT +$3"
 );
 /// Session $1, state $2, id above $3, limit $4.
 pub(crate) const LIST_IN_STATE: &str = concat!(
     "SELECT ",
     task_columns!(),
-    " FROM tasks WHERE session_id = $1 AND state = $2 AND id > $3 ORDER BY id LIMIT $4"
+    " FROM tasks WHERE session_id = $1 AND state = $2 AND id > $3 ORDER BY id LIMIT +$4"
 );
 /// Session $1, assignee $2, id above $3, limit $4.
 pub(crate) const LIST_FOR_ASSIGNEE: &str = concat!(
     "SELECT ",
     task_columns!(),
-    " FROM tasks WHERE session_id = $1 AND assignee = $2 AND id > $3 ORDER BY id LIMIT $4"
+    " FROM tasks WHERE session_id = $1 AND assignee = $2 AND id > $3 ORDER BY id LIMIT +$4"
 );
 
 fn ids_json(ids: &[i64]) -> String {

@@ -33,7 +33,7 @@ impl IdempotencyStore for SqliteStore {
         batch: u32,
     ) -> StoreResult<u64> {
         const SQL: &str = "DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys \
-             WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)";
+             WHERE expires_at <= $1 ORDER BY expires_at LIMIT +$2)";
         Reads::sweep(&self.writer, SQL, now, batch).await
     }
 }

@@ -18,7 +18,7 @@ pub const INBOX: &str = concat!(
     "SELECT ",
     message_columns!(),
     ", r.acked_at FROM message_recipients r JOIN messages m ON m.id = r.message_id \
-     WHERE r.agent_id = $1 AND r.message_id > $2 ORDER BY r.message_id LIMIT $3"
+     WHERE r.agent_id = $1 AND r.message_id > $2 ORDER BY r.message_id LIMIT +$3"
 );
 /// A sender's ($1) direct messages since $2 per recipient in the JSON array $3: a range of the
 /// sender's private messages, each checked by message_recipients' primary key.
@@ -33,7 +33,7 @@ pub const INBOX_IN_SESSION: &str = concat!(
     message_columns!(),
     ", r.acked_at FROM message_recipients r INDEXED BY message_recipients_session_idx \
      JOIN messages m ON m.id = r.message_id \
-     WHERE r.agent_id = $1 AND r.session_id = $4 AND r.message_id > $2 ORDER BY r.message_id LIMIT $3"
+     WHERE r.agent_id = $1 AND r.session_id = $4 AND r.message_id > $2 ORDER BY r.message_id LIMIT +$3"
 );
 
 fn json_ids(ids: &[i64]) -> String {
@@ -73,7 +73,7 @@ impl InboxStore for SqliteStore {
         let rows: Vec<(String, String, String, String)> = sqlx::query_as(
             "SELECT agent_id, agent_type, first_seen, last_seen FROM agents \
              WHERE ($1 IS NULL OR last_seen >= $1) AND ($2 IS NULL OR agent_type = $2) \
-             ORDER BY last_seen DESC, agent_id LIMIT $3",
+             ORDER BY last_seen DESC, agent_id LIMIT +$3",
         )
         .bind(filter.seen_since.map(rfc3339))
         .bind(filter.agent_type)
@@ -95,7 +95,7 @@ impl InboxStore for SqliteStore {
 
     async fn agent_ids(&self, limit: u32) -> StoreResult<Vec<String>> {
         let rows: Vec<(String,)> =
-            sqlx::query_as("SELECT agent_id FROM agents ORDER BY last_seen DESC LIMIT $1")
+            sqlx::query_as("SELECT agent_id FROM agents ORDER BY last_seen DESC LIMIT +$1")
                 .bind(i64::from(limit))
                 .fetch_all(&self.reader)
                 .await?;

@@ -36,7 +36,7 @@ impl MemoryStore for SqliteStore {
 
     async fn delete_expired_memory(&self, now: DateTime<Utc>, batch: u32) -> StoreResult<u64> {
         const SQL: &str = "DELETE FROM agent_memory WHERE id IN (SELECT id FROM agent_memory \
-             WHERE expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at LIMIT $2)";
+             WHERE expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at LIMIT +$2)";
         Reads::sweep(&self.writer, SQL, now, batch).await
     }
 }

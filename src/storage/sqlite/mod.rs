@@ -2,7 +2,9 @@
 //! the pool instead of failing with SQLITE_BUSY (concurrent writes share one transaction:
 //! `group.rs`), and a few read-only connections (`readers.rs`).
 //!
-//! A LIMIT or a LIKE pattern is bound as `+$n`, never as a bare `$n`. SQLite (3.51) lets the
+//! A LIMIT or a LIKE pattern is bound as `+$n`, never as a bare `$n`, in every statement SQLite
+//! runs, the ones shared with PostgreSQL included (there `+` changes nothing; a unit test below
+//! checks the sources). SQLite (3.51) lets the
 //! value bound to a bare LIMIT or LIKE parameter shape the plan, and so marks the prepared
 //! statement stale whenever that parameter is bound again: every execution parsed and planned
 //! the statement anew, though the cache held it (callgrind: 330k instructions of `sqlite3Reprepare`
@@ -276,6 +278,41 @@ mod tests {
         store.reader.close().await;
         std::fs::remove_dir_all(&dir).unwrap();
         level
+    }
+
+    /// No statement outside PostgreSQL's own files binds a bare `LIMIT $n` or `LIKE $n` (see the
+    /// module comment: SQLite would plan it again at every execution).
+    #[test]
+    fn limits_and_patterns_are_bound_as_expressions() {
+        fn walk(dir: &std::path::Path, found: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    if !path.ends_with("postgres") {
+                        walk(&path, found);
+                    }
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                for (n, line) in text.lines().enumerate() {
+                    let code = !line.trim_start().starts_with("//") && !line.contains("assert");
+                    let bare = [concat!("LIMIT ", "$"), concat!("LIKE ", "$")];
+                    if code && bare.iter().any(|b| line.contains(b)) {
+                        found.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                    }
+                }
+            }
+        }
+        let mut found = Vec::new();
+        walk(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/storage"),
+            &mut found,
+        );
+        assert!(
+            found.is_empty(),
+            "bare LIMIT/LIKE parameters:\n{}",
+            found.join("\n")
+        );
     }
 
     /// The writer commits with the chosen durability: 1 is NORMAL, 2 is FULL.

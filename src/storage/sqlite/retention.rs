@@ -16,11 +16,11 @@ impl RetentionSql for Sqlite {
     const KEEP_THRESHOLD: &'static str = "SELECT COALESCE((SELECT id FROM messages INDEXED BY messages_session_read_idx \
      WHERE session_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2), -1)";
     const CLOSED_SESSIONS: &'static str =
-        "SELECT id FROM sessions WHERE is_active = 0 AND updated_at < $1 ORDER BY seq LIMIT $2";
+        "SELECT id FROM sessions WHERE is_active = 0 AND updated_at < $1 ORDER BY seq LIMIT +$2";
 }
 /// The messages of session $1 created before $2 or with an id at or below $3, oldest first.
 const DOOMED: &str = "SELECT id FROM messages INDEXED BY messages_session_read_idx \
-     WHERE session_id = $1 AND (created_at < $2 OR id <= $3) ORDER BY id LIMIT $4";
+     WHERE session_id = $1 AND (created_at < $2 OR id <= $3) ORDER BY id LIMIT +$4";
 
 #[async_trait]
 impl RetentionStore for SqliteStore {
@@ -133,7 +133,7 @@ impl RetentionStore for SqliteStore {
 
     async fn delete_expired_leases(&self, now: DateTime<Utc>, batch: u32) -> StoreResult<u64> {
         const SQL: &str = "DELETE FROM leases WHERE fencing_token IN (SELECT fencing_token FROM leases \
-             INDEXED BY leases_expires_idx WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)";
+             INDEXED BY leases_expires_idx WHERE expires_at <= $1 ORDER BY expires_at LIMIT +$2)";
         Reads::sweep(&self.writer, SQL, now, batch).await
     }
 }

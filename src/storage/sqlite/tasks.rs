@@ -46,7 +46,7 @@ impl TaskSql for Sqlite {
     const SHARED_LIST: &'static str = "SELECT session_id, key, 'null' AS value, value_size, version, updated_by, \
            created_at, updated_at FROM shared_memory \
          WHERE session_id = $1 AND key >= $2 AND substr(key, 1, length($2)) = $2 \
-           AND ($3 IS NULL OR key > $3) ORDER BY key LIMIT $4";
+           AND ($3 IS NULL OR key > $3) ORDER BY key LIMIT +$4";
     const LIST_ALL: &'static str = task_flow::LIST_ALL;
     const LIST_IN_STATE: &'static str = task_flow::LIST_IN_STATE;
     const LIST_FOR_ASSIGNEE: &'static str = task_flow::LIST_FOR_ASSIGNEE;
@@ -60,7 +60,7 @@ const LIST_FOR_ASSIGNEE_IN_STATE: &str = concat!(
     "SELECT ",
     task_columns!(),
     " FROM tasks INDEXED BY tasks_assignee_state_idx \
-     WHERE session_id = $1 AND assignee = $2 AND state = $3 AND id > $4 ORDER BY id LIMIT $5"
+     WHERE session_id = $1 AND assignee = $2 AND state = $3 AND id > $4 ORDER BY id LIMIT +$5"
 );
 
 /// list_tasks' reads (for the plan tests).

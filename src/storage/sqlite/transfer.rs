@@ -108,7 +108,7 @@ impl ExportTx for Export {
             DumpTable::Sessions => {
                 let rows: Vec<SessionRow> = sqlx::query_as(
                     "SELECT seq, id, purpose, created_by, metadata, is_active, created_at, updated_at \
-                     FROM sessions WHERE seq > $1 ORDER BY seq LIMIT $2",
+                     FROM sessions WHERE seq > $1 ORDER BY seq LIMIT +$2",
                 )
                 .bind(after_id(after))
                 .bind(limit)
@@ -150,7 +150,7 @@ impl ExportTx for Export {
             DumpTable::Messages => {
                 let rows: Vec<MessageRow> = sqlx::query_as(
                     "SELECT id, session_id, sender, sender_type, content, visibility, message_type, metadata, \
-                     parent_message_id, created_at FROM messages WHERE id > $1 ORDER BY id LIMIT $2",
+                     parent_message_id, created_at FROM messages WHERE id > $1 ORDER BY id LIMIT +$2",
                 )
                 .bind(after_id(after))
                 .bind(limit)
@@ -191,7 +191,7 @@ impl ExportTx for Export {
             DumpTable::AgentMemory => {
                 let rows: Vec<MemoryRow> = sqlx::query_as(
                     "SELECT id, agent_id, session_id, key, value, value_size, metadata, created_at, updated_at, \
-                     expires_at FROM agent_memory WHERE id > $1 ORDER BY id LIMIT $2",
+                     expires_at FROM agent_memory WHERE id > $1 ORDER BY id LIMIT +$2",
                 )
                 .bind(after_id(after))
                 .bind(limit)
@@ -232,7 +232,7 @@ impl ExportTx for Export {
             DumpTable::AuditLog => {
                 let rows: Vec<AuditRow> = sqlx::query_as(
                     "SELECT id, created_at, event, actor, session_id, details FROM audit_log \
-                     WHERE id > $1 ORDER BY id LIMIT $2",
+                     WHERE id > $1 ORDER BY id LIMIT +$2",
                 )
                 .bind(after_id(after))
                 .bind(limit)
@@ -260,7 +260,7 @@ impl ExportTx for Export {
                 };
                 let rows: Vec<TokenRow> = sqlx::query_as(
                     "SELECT token_hash, agent_id, agent_type, permissions, issued_at, expires_at, revoked_at \
-                     FROM agent_tokens WHERE $1 IS NULL OR token_hash > $1 ORDER BY token_hash LIMIT $2",
+                     FROM agent_tokens WHERE $1 IS NULL OR token_hash > $1 ORDER BY token_hash LIMIT +$2",
                 )
                 .bind(after)
                 .bind(limit)

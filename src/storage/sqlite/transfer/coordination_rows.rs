@@ -30,7 +30,7 @@ pub(super) async fn leases(
 ) -> StoreResult<DumpBatch> {
     let rows: Vec<LeaseRow> = sqlx::query_as(
         "SELECT fencing_token, lease_id, holder, session_id, mode, resources, reason, created_at, expires_at \
-         FROM leases WHERE fencing_token > $1 ORDER BY fencing_token LIMIT $2",
+         FROM leases WHERE fencing_token > $1 ORDER BY fencing_token LIMIT +$2",
     )
     .bind(after_id(after))
     .bind(limit)
@@ -93,7 +93,7 @@ pub(super) async fn tasks(
 ) -> StoreResult<DumpBatch> {
     let rows: Vec<TaskRow> = sqlx::query_as(
         "SELECT id, session_id, title, description, state, created_by, assignee, claimed_by, depends_on, \
-         metadata, result, note, created_at, updated_at FROM tasks WHERE id > $1 ORDER BY id LIMIT $2",
+         metadata, result, note, created_at, updated_at FROM tasks WHERE id > $1 ORDER BY id LIMIT +$2",
     )
     .bind(after_id(after))
     .bind(limit)
@@ -136,7 +136,7 @@ pub(super) async fn shared_memory(
     };
     let rows: Vec<SharedRow> = sqlx::query_as(
         "SELECT session_id, key, value, value_size, version, updated_by, created_at, updated_at \
-         FROM shared_memory WHERE (session_id, key) > ($1, $2) ORDER BY session_id, key LIMIT $3",
+         FROM shared_memory WHERE (session_id, key) > ($1, $2) ORDER BY session_id, key LIMIT +$3",
     )
     .bind(after_session)
     .bind(after_key)

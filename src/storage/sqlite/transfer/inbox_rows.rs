@@ -21,7 +21,7 @@ pub(super) async fn agents(
     };
     let rows: Vec<(String, String, String, String)> = sqlx::query_as(
         "SELECT agent_id, agent_type, first_seen, last_seen FROM agents \
-         WHERE agent_id > $1 ORDER BY agent_id LIMIT $2",
+         WHERE agent_id > $1 ORDER BY agent_id LIMIT +$2",
     )
     .bind(after)
     .bind(limit)
@@ -53,7 +53,7 @@ pub(super) async fn recipients(
     type Row = (i64, String, String, Option<String>, Option<String>);
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT message_id, agent_id, session_id, delivered_at, acked_at FROM message_recipients \
-         WHERE (message_id, agent_id) > ($1, $2) ORDER BY message_id, agent_id LIMIT $3",
+         WHERE (message_id, agent_id) > ($1, $2) ORDER BY message_id, agent_id LIMIT +$3",
     )
     .bind(after_id)
     .bind(after_agent)
