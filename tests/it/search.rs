@@ -1,8 +1,9 @@
 //! search_context, search_by_sender and search_by_timerange through a real MCP client on both
 //! backends: a shared corpus with expected hits (typos, partial words, metadata-only words, an old
-//! message behind 1,100 newer ones, identical contents), the same answers on SQLite and
+//! message behind 2,100 newer ones, found only through the index, identical contents), the same answers on SQLite and
 //! PostgreSQL, the visibility matrix for every reader kind, and the input errors.
 
+use futures_util::{StreamExt, stream};
 use serde_json::{Value, json};
 use shared_context_server::domain::{SessionId, Visibility};
 use shared_context_server::storage::{InsertOutcome, NewMessage};
@@ -105,7 +106,8 @@ struct Setup {
     alice: String,
 }
 
-/// A session with the old needle, 1,100 newer filler messages, then the corpus.
+/// A session with the old needle, 2,100 newer filler messages, then the corpus. The needle lies
+/// outside the 2,000 newest messages a search scans first, so only the index fallback finds it.
 ///
 /// On PostgreSQL the server gets a pool of one connection: a search that held a connection while
 /// taking another (the needle's search reads the recent window, then the whole session) would
@@ -132,25 +134,31 @@ async fn setup(backend: Backend) -> Setup {
         json!({"topic": "observability"}),
     )
     .await;
-    // The filler goes straight through the storage layer: 1,100 MCP calls are slow in debug builds.
+    // The filler goes straight through the storage layer (2,100 MCP calls are slow in debug
+    // builds), eight writes at a time.
     let store = db.store(2).await;
-    for i in 0..1_100 {
-        let m = NewMessage {
-            session_id: SessionId::parse(&sid).unwrap(),
-            sender: "filler-bot".into(),
-            sender_type: "claude".into(),
-            content: format!("filler note {i}: routine heartbeat ok"),
-            visibility: Visibility::Public,
-            metadata: serde_json::Map::new(),
-            parent_message_id: None,
-            at: shared_context_server::util::now(),
-            to: Vec::new(),
-        };
-        assert!(matches!(
-            store.add_message(&m).await.expect("insert"),
-            InsertOutcome::Inserted(_)
-        ));
-    }
+    let filler = |i: usize| NewMessage {
+        session_id: SessionId::parse(&sid).unwrap(),
+        sender: "filler-bot".into(),
+        sender_type: "claude".into(),
+        content: format!("filler note {i}: routine heartbeat ok"),
+        visibility: Visibility::Public,
+        metadata: serde_json::Map::new(),
+        parent_message_id: None,
+        at: shared_context_server::util::now(),
+        to: Vec::new(),
+    };
+    let store_ref = &store;
+    let inserted: Vec<_> = stream::iter(0..2_100)
+        .map(|i| async move { store_ref.add_message(&filler(i)).await.expect("insert") })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    assert!(
+        inserted
+            .iter()
+            .all(|o| matches!(o, InsertOutcome::Inserted(_)))
+    );
     store.close().await;
     for (content, metadata) in corpus() {
         post(content, metadata).await;
