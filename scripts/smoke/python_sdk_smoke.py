@@ -19,7 +19,6 @@ import logging
 import os
 import secrets
 import sys
-import traceback
 from contextlib import AsyncExitStack
 
 import anyio
@@ -27,6 +26,9 @@ import mcp
 import mcp.client.streamable_http as sh
 from mcp import ClientSession
 from mcp.shared._httpx_utils import create_mcp_http_client
+
+import smoke_checks
+from smoke_checks import check, dump
 
 try:  # mcp 2.x uses the httpx2 fork, 1.x uses httpx
     import httpx2 as httpx  # type: ignore[import-not-found]
@@ -45,26 +47,6 @@ EXPECTED_TOOLS = {
     "authenticate_agent", "refresh_token", "revoke_token", "create_session", "get_session",
     "list_sessions", "close_session", "add_message", "get_messages", "health",
 }
-
-passed = 0
-failed = 0
-
-
-def check(name: str, cond: bool, detail: object = "") -> bool:
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"PASS {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name}  {detail if isinstance(detail, str) else json.dumps(detail, default=str)[:1500]}")
-    return cond
-
-
-def dump(model) -> dict:
-    """Pydantic model → dict with the wire (camelCase) names, in 1.x and 2.x alike."""
-    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
-
 
 def connect(url: str, headers: dict[str, str]):
     """The streamable-HTTP transport the way a user of this SDK version would open it."""
@@ -325,17 +307,10 @@ def main() -> int:
     # 200/405; every disconnect above ends with that DELETE. Keep every warning it logs.
     warnings = _WarningLog()
     logging.getLogger().addHandler(warnings)
-    global failed
-    try:
-        anyio.run(_with_timeout, url, api_key)
-    except BaseException as e:  # an exception aborts the run: count it as a failure
-        failed += 1
-        print("FAIL scenario aborted:")
-        traceback.print_exception(e)
+    smoke_checks.run(anyio.run, _with_timeout, url, api_key)
     terminations = [m for m in warnings.messages if "Session termination failed" in m]
     check("disconnect logs no 'Session termination failed'", not terminations, terminations)
-    print(f"python-sdk smoke: {passed} passed, {failed} failed")
-    return 1 if failed or not passed else 0
+    return smoke_checks.summary("python-sdk")
 
 
 class _WarningLog(logging.Handler):

@@ -15,13 +15,11 @@ The last line is `text-parity smoke: N passed, M failed`; the exit code is 0 onl
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
 import sys
 import tempfile
-import traceback
 from contextlib import AsyncExitStack
 
 import anyio
@@ -30,6 +28,9 @@ import mcp.client.streamable_http as sh
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+
+import smoke_checks
+from smoke_checks import check, dump
 
 # The fields of structuredContent a model acts on: the text must name each value. Timestamps,
 # sizes and scores are left out on purpose (the text gives them relative or not at all).
@@ -45,25 +46,6 @@ NEEDED = {
 }
 # Flags the text must state when true (in its own words).
 FLAGS = {"truncated": "truncated", "has_more": "more|continue"}
-
-passed = 0
-failed = 0
-
-
-def check(name: str, cond: bool, detail: object = "") -> bool:
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"PASS {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name}  {detail if isinstance(detail, str) else json.dumps(detail, default=str)[:2000]}")
-    return cond
-
-
-def dump(model) -> dict:
-    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
-
 
 def needed(sc, path: str = ""):
     """(path, key, value) of every needed scalar in structuredContent, at any depth."""
@@ -259,15 +241,8 @@ def main() -> int:
     if len(sys.argv) != 4:
         print(__doc__, file=sys.stderr)
         return 2
-    global failed
-    try:
-        anyio.run(main_async, *sys.argv[1:4])
-    except BaseException as e:  # an exception aborts the run: count it as a failure
-        failed += 1
-        print("FAIL scenario aborted:")
-        traceback.print_exception(e)
-    print(f"text-parity smoke: {passed} passed, {failed} failed")
-    return 1 if failed or not passed else 0
+    smoke_checks.run(anyio.run, main_async, *sys.argv[1:4])
+    return smoke_checks.summary("text-parity")
 
 
 if __name__ == "__main__":
