@@ -39,18 +39,18 @@ macro_rules! memory_upsert {
 /// statements in one query): the insert, only into an open session; the session's `updated_at`;
 /// the audit row. Each later statement runs only if the one before changed a row (`changes()`
 /// counts the statement before, not its triggers), so a refused insert writes nothing. Binds:
-/// session $1, sender $2, sender type $3, content $4, visibility $5, metadata $6, at $7. It was
+/// [`bind_message`]'s (the parent $7 is NULL here). It was
 /// four round trips (a session check, the three writes), plus SAVEPOINT and RELEASE around them
 /// in a shared transaction (`group.rs`): at 20 agents each is two thread wake-ups while the
 /// other writers wait for the connection.
 const ADD_PLAIN_MESSAGE: Scoped = scoped!(
     "INSERT INTO messages \
      (session_id, sender, sender_type, content, visibility, metadata, parent_message_id, created_at) \
-     SELECT $1, $2, $3, $4, $5, $6, NULL, $7 \
+     SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
      WHERE EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND is_active = 1) RETURNING id; \
-     UPDATE sessions SET updated_at = $7 WHERE id = $1 AND changes() = 1; \
+     UPDATE sessions SET updated_at = $8 WHERE id = $1 AND changes() = 1; \
      INSERT INTO audit_log (created_at, event, actor, session_id, details) \
-     SELECT $7, 'message_added', $2, $1, json_object('message_id', last_insert_rowid(), 'visibility', $5) \
+     SELECT $8, 'message_added', $2, $1, json_object('message_id', last_insert_rowid(), 'visibility', $5) \
      WHERE changes() = 1"
 );
 
@@ -74,17 +74,27 @@ async fn insert_plain(
     sql: &'static str,
 ) -> StoreResult<Option<i64>> {
     // fetch_all: with a row limit (fetch_one) sqlx stops after the first statement.
-    let inserted: Vec<(i64,)> = sqlx::query_as(sql)
+    let inserted: Vec<(i64,)> = bind_message(sqlx::query_as(sql), new)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(inserted.first().map(|&(id,)| id))
+}
+
+/// A message row's binds, as both inserts number them: session $1, sender $2, sender type $3,
+/// content $4, visibility $5, metadata $6, parent $7, at $8.
+fn bind_message<'q, O>(
+    query: sqlx::query::QueryAs<'q, Sqlite, O, <Sqlite as sqlx::Database>::Arguments>,
+    new: &'q NewMessage,
+) -> sqlx::query::QueryAs<'q, Sqlite, O, <Sqlite as sqlx::Database>::Arguments> {
+    query
         .bind(new.session_id.as_str())
         .bind(&new.sender)
         .bind(&new.sender_type)
         .bind(&new.content)
         .bind(new.visibility.as_str())
         .bind(Value::Object(new.metadata.clone()).to_string())
+        .bind(new.parent_message_id)
         .bind(rfc3339(new.at))
-        .fetch_all(&mut *conn)
-        .await?;
-    Ok(inserted.first().map(|&(id,)| id))
 }
 
 /// `add_message` as a group-commit write that opens its own [`Scope`]: a plain message in one
@@ -209,14 +219,10 @@ impl Writes for Sqlite {
             return refused(conn, &new.session_id).await;
         }
         let at = rfc3339(new.at);
-        let state: Option<(bool,)> = sqlx::query_as("SELECT is_active FROM sessions WHERE id = $1")
-            .bind(new.session_id.as_str())
-            .fetch_optional(&mut *conn)
-            .await?;
-        match state {
+        match session_state(&mut *conn, new.session_id.as_str()).await? {
             None => return Ok(InsertOutcome::SessionMissing),
-            Some((false,)) => return Ok(InsertOutcome::SessionClosed),
-            Some((true,)) => {}
+            Some(false) => return Ok(InsertOutcome::SessionClosed),
+            Some(true) => {}
         }
         if let Some(parent) = new.parent_message_id {
             let found: Option<(i64,)> =
@@ -229,18 +235,13 @@ impl Writes for Sqlite {
                 return Ok(InsertOutcome::ParentNotInSession);
             }
         }
-        let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO messages (session_id, sender, sender_type, content, visibility, metadata, parent_message_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        let (id,): (i64,) = bind_message(
+            sqlx::query_as(
+                "INSERT INTO messages (session_id, sender, sender_type, content, visibility, metadata, parent_message_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            ),
+            new,
         )
-        .bind(new.session_id.as_str())
-        .bind(&new.sender)
-        .bind(&new.sender_type)
-        .bind(&new.content)
-        .bind(new.visibility.as_str())
-        .bind(Value::Object(new.metadata.clone()).to_string())
-        .bind(new.parent_message_id)
-        .bind(&at)
         .fetch_one(&mut *conn)
         .await?;
         sqlx::query("UPDATE sessions SET updated_at = $2 WHERE id = $1")
